@@ -1,0 +1,51 @@
+# The two commands that matter: `make run` and `make test`. Both bootstrap .venv from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit integration e2e lint typecheck cfn-lint bench token invoke fire clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m infra.local run
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+cfn-lint: $(STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+
+# make invoke FUNCTION=OrderWebhookFunction EVENT=events/order_webhook/order_paid.json
+invoke: $(STAMP)
+	$(PY) -m infra.local invoke $(FUNCTION) $(EVENT)
+
+# make fire FUNCTION=AfterSalesWindowFunction [AT=2026-12-01T00:00:00Z]
+fire: $(STAMP)
+	$(PY) -m infra.local fire $(FUNCTION) $(if $(AT),--at $(AT),)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .local

@@ -1,0 +1,43 @@
+"""Inbound events queue → the domain (SQS, partial batch failures).
+
+Each record is applied exactly once in effect by its consumer; a record that fails is
+reported alone and retried by SQS, then lands in the dead-letter queue after 5 receives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incentives.events.dispatch import apply_queued_event
+from incentives.runtime import wiring
+from incentives.webhook.models import QueuedEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def apply_record(record: SQSRecord) -> str:
+    queued = QueuedEvent.model_validate_json(record.body)
+    outcome = apply_queued_event(queued, wiring.order_repository(), wiring.after_sales_window())
+    logger.info(
+        "event applied",
+        extra={"event_id": outcome.event_id, "type": outcome.event_type, "consumer": outcome.consumer},
+    )
+    metrics.add_metric(name="EventApplied", unit=MetricUnit.Count, value=1)
+    return outcome.detail
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=apply_record, processor=processor, context=context)

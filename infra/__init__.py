@@ -1,0 +1,1 @@
+"""Deployment configuration and the local runtime."""

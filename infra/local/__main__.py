@@ -1,0 +1,242 @@
+"""Command line of the local runtime.
+
+    python -m infra.local run                          # the whole stack (make run)
+    python -m infra.local invoke FUNCTION EVENT_FILE   # one function, once, like sam local invoke
+    python -m infra.local fire FUNCTION [--at TIME]    # fire a function's schedule now
+    python -m infra.local routes                       # what the gateway serves
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from infra.local import aws
+from infra.local.config import LocalConfig
+from infra.local.gateway import LocalGatewayServer, TemplateGateway
+from infra.local.lambdas import Functions
+from infra.local.poller import QueuePoller
+from infra.local.sandboxes import SANDBOXES
+from infra.local.scheduler import Scheduler, scheduled_event
+from infra.local.template import ROOT, Resolver, Stack, read_stack
+
+log = logging.getLogger("local")
+
+
+def _api_stage(stack: Stack, resolver: Resolver) -> str:
+    for resource in stack.resources_of("AWS::Serverless::Api").values():
+        return str(resolver.resolve(resource["Properties"].get("StageName", "prod")))
+    return "prod"
+
+
+def _apply_environment(values: dict[str, str]) -> None:
+    os.environ.update(values)
+    # The layer caches clients and settings per process; make it read the new environment.
+    layer = str(ROOT / "layers" / "incentives" / "python")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    from incentives.runtime import wiring
+
+    wiring.reset()
+
+
+def _start_sandboxes(config: LocalConfig) -> list[Any]:
+    started = []
+    for entry in SANDBOXES:
+        port = int(os.environ.get(f"{entry.env_var}_PORT", entry.default_port))
+        sandbox = entry.build(config.host, port)
+        sandbox.start()
+        os.environ.setdefault(entry.env_var, sandbox.base_url)
+        started.append(sandbox)
+        log.info("sandbox %s on %s", sandbox.name, sandbox.base_url)
+    return started
+
+
+def run(_: argparse.Namespace) -> int:
+    config = LocalConfig.from_env()
+    stack = read_stack()
+    endpoint = aws.EmbeddedAws(config)
+    endpoint.start()
+    resolver = aws.provision(stack, config)
+    sandboxes = _start_sandboxes(config)
+    _apply_environment(aws.function_environment(stack, resolver, config))
+    functions = Functions(stack, config.region)
+    gateway = LocalGatewayServer(
+        TemplateGateway(stack.routes, functions, _api_stage(stack, resolver), config.region),
+        config.host,
+        config.api_port,
+    )
+    sqs = aws.client("sqs", config)
+    pollers = [
+        QueuePoller(mapping, resolver, functions, sqs, config.region, config.poll_wait_seconds)
+        for mapping in stack.queue_mappings
+    ]
+    scheduler = Scheduler(stack.schedules, functions, config.region, config.stack_name)
+    gateway.start()
+    for poller in pollers:
+        poller.start()
+    if config.scheduler_enabled:
+        scheduler.start()
+
+    print(f"AWS endpoint   {config.endpoint_url}")
+    for route in stack.routes:
+        print(f"API            {route.method:6} {config.api_url}{route.path}  -> {route.function}")
+    for mapping in stack.queue_mappings:
+        print(f"queue          {mapping.queue} -> {mapping.function} (batch {mapping.batch_size})")
+    for schedule in stack.schedules:
+        state = "on" if config.scheduler_enabled and schedule.enabled else "off"
+        print(f"schedule       {schedule.expression} -> {schedule.function} ({state})")
+    for sandbox in sandboxes:
+        print(f"sandbox        {sandbox.name} {sandbox.base_url}")
+    print("ready: Ctrl-C stops everything", flush=True)
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    print("stopping…", flush=True)
+    scheduler.stop()
+    for poller in pollers:
+        poller.stop()
+    gateway.stop()
+    for sandbox in sandboxes:
+        sandbox.stop()
+    endpoint.stop()
+    return 0
+
+
+def _refresh_signature(event: dict[str, Any], secret: str) -> None:
+    """Re-sign a sample webhook request with the current time, so stored samples stay valid."""
+    from incentives.webhook.signature import sign
+
+    headers = event.get("headers") or {}
+    names = {name.lower(): name for name in headers}
+    if "x-signature" not in names or "x-timestamp" not in names:
+        return
+    timestamp = str(int(datetime.now(UTC).timestamp()))
+    body = event.get("body") or ""
+    raw = body.encode() if not event.get("isBase64Encoded") else __import__("base64").b64decode(body)
+    signature = sign(secret, timestamp, raw)
+    headers[names["x-timestamp"]], headers[names["x-signature"]] = timestamp, signature
+    for name, value in ((names["x-timestamp"], timestamp), (names["x-signature"], signature)):
+        if event.get("multiValueHeaders") and name in event["multiValueHeaders"]:
+            event["multiValueHeaders"][name] = [value]
+
+
+class _Target:
+    """Where ``invoke`` / ``fire`` run: the running local stack, an ephemeral one, or AWS."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.config = LocalConfig.from_env()
+        self.stack = read_stack()
+        self._ephemeral: aws.EmbeddedAws | None = None
+        if args.aws:
+            import boto3
+
+            resolver = aws.base_resolver(self.stack, self.config)
+            cloudformation = boto3.client("cloudformation")
+            described = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]
+            for parameter in described.get("Parameters", []):
+                resolver.parameters[parameter["ParameterKey"]] = parameter["ParameterValue"]
+            for resource in cloudformation.describe_stack_resources(StackName=args.stack_name)["StackResources"]:
+                resolver.refs[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+            environment = {
+                key: str(value)
+                for spec in self.stack.functions.values()
+                for key, value in resolver.resolve(spec.environment).items()
+            }
+            os.environ.update(environment)
+        else:
+            if not aws.port_open(self.config.host, self.config.aws_port):
+                self._ephemeral = aws.EmbeddedAws(self.config)
+                self._ephemeral.start()
+                print(f"(no local stack running: started an ephemeral endpoint on {self.config.endpoint_url})",
+                      file=sys.stderr)
+            resolver = aws.provision(self.stack, self.config)
+            _apply_environment(aws.function_environment(self.stack, resolver, self.config))
+        self.functions = Functions(self.stack, self.config.region)
+
+    def close(self) -> None:
+        if self._ephemeral is not None:
+            self._ephemeral.stop()
+
+
+def _print(result: Any) -> None:
+    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+
+
+def invoke(args: argparse.Namespace) -> int:
+    event = json.loads(Path(args.event_file).read_text(encoding="utf-8"))
+    target = _Target(args)
+    try:
+        if not args.keep_signature:
+            _refresh_signature(event, target.config.order_webhook_secret)
+        _print(target.functions.invoke(args.function, event))
+    finally:
+        target.close()
+    return 0
+
+
+def fire(args: argparse.Namespace) -> int:
+    target = _Target(args)
+    try:
+        schedules = [s for s in target.stack.schedules if s.function == args.function]
+        if args.schedule:
+            schedules = [s for s in schedules if s.name == args.schedule]
+        if not schedules:
+            raise SystemExit(f"{args.function} has no schedule in template.yaml")
+        at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else datetime.now(UTC)
+        event = scheduled_event(schedules[0], at, target.config.region, target.config.stack_name)
+        _print(target.functions.invoke(args.function, event))
+    finally:
+        target.close()
+    return 0
+
+
+def routes(_: argparse.Namespace) -> int:
+    stack = read_stack()
+    for route in stack.routes:
+        print(f"{route.method:6} {route.path}  -> {route.function}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the whole local stack").set_defaults(handler=run)
+    commands.add_parser("routes", help="list the API routes of template.yaml").set_defaults(handler=routes)
+    for name, handler, help_text in (
+        ("invoke", invoke, "run one function once on an event file"),
+        ("fire", fire, "fire a function's schedule now (or at --at)"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("function", help="logical id in template.yaml, e.g. OrderWebhookFunction")
+        if name == "invoke":
+            command.add_argument("event_file")
+            command.add_argument("--keep-signature", action="store_true",
+                                 help="send X-Timestamp / X-Signature as stored instead of re-signing")
+        else:
+            command.add_argument("--at", help="the schedule's time, RFC 3339 (default now)")
+            command.add_argument("--schedule", help="which schedule of the function (default its first)")
+        command.add_argument("--aws", action="store_true", help="run against a deployed stack instead")
+        command.add_argument("--stack-name", default="incentives", help="with --aws: the deployed stack")
+        command.set_defaults(handler=handler)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""SQS event source mappings, as Lambda runs them: batch size, partial failures, visibility, DLQ.
+
+A failed record is simply not deleted: it becomes visible again after the queue's
+visibility timeout and is received again; the queue's redrive policy (moto honours it)
+moves it to the dead-letter queue once it has been received ``maxReceiveCount`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from infra.local.lambdas import Functions
+from infra.local.template import QueueMapping, Resolver
+
+log = logging.getLogger("local.poller")
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS integration delivers for a batch of received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+def failed_message_ids(response: Any, mapping: QueueMapping, batch: list[dict[str, Any]]) -> set[str]:
+    """Which records of the batch failed, per the function's answer and its response types."""
+    if not mapping.report_batch_item_failures:
+        return set()
+    if not isinstance(response, dict) or "batchItemFailures" not in response:
+        return set()
+    ids = {message["MessageId"] for message in batch}
+    failed = {str(item.get("itemIdentifier")) for item in response["batchItemFailures"]}
+    if not failed <= ids:
+        # Lambda treats an unknown or empty identifier as a failure of the whole batch.
+        return ids
+    return failed
+
+
+class QueuePoller:
+    """One thread per event source mapping."""
+
+    def __init__(
+        self, mapping: QueueMapping, resolver: Resolver, functions: Functions, sqs: Any, region: str, wait: int
+    ) -> None:
+        self._mapping = mapping
+        self._url = resolver.refs[mapping.queue]
+        self._arn = resolver.attributes[(mapping.queue, "Arn")]
+        self._functions = functions
+        self._sqs = sqs
+        self._region = region
+        self._wait = wait
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"poller-{mapping.function}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._wait + 5)
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke the function, delete what succeeded. Returns the batch size."""
+        response = self._sqs.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=min(self._mapping.batch_size, 10),
+            WaitTimeSeconds=self._wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        batch = response.get("Messages", [])
+        if not batch:
+            return 0
+        try:
+            answer = self._functions.invoke(self._mapping.function, sqs_event(batch, self._arn, self._region))
+        except Exception:
+            log.exception("%s failed on a batch of %d; all will be retried", self._mapping.function, len(batch))
+            return len(batch)
+        failed = failed_message_ids(answer, self._mapping, batch)
+        done = [message for message in batch if message["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        if failed:
+            log.warning("%s: %d of %d records failed; they will be retried", self._mapping.function, len(failed),
+                        len(batch))
+        return len(batch)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("polling %s failed", self._url)
+                time.sleep(1)

@@ -1,0 +1,1 @@
+"""HTTP concerns shared by every API handler: one error format, one exception mapping."""

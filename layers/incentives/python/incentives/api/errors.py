@@ -1,0 +1,63 @@
+"""Domain exception → HTTP response, in one place.
+
+Every error answer has the same shape::
+
+    {"error": {"code": "invalid_input", "message": "data.order_id: Field required", "field": "data.order_id"}}
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from incentives.core import errors
+
+STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
+    errors.InvalidInput: HTTPStatus.BAD_REQUEST,
+    errors.Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.Conflict: HTTPStatus.CONFLICT,
+    errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.RetryLater: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.ConcurrentModification: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> str:
+    error: dict[str, str] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return json.dumps({"error": error}, ensure_ascii=False)
+
+
+def status_for(error: errors.DomainError) -> HTTPStatus:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]  # type: ignore[index]
+    return HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def error_response(error: errors.DomainError) -> Response[str]:
+    status = status_for(error)
+    headers = {"Retry-After": "1"} if status is HTTPStatus.SERVICE_UNAVAILABLE else None
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=error_body(error.code, error.message, error.field),
+        headers=headers,
+    )
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Map every domain error, and unknown routes, to the one error format."""
+
+    @app.exception_handler(errors.DomainError)
+    def _domain_error(error: errors.DomainError) -> Response[str]:
+        return error_response(error)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return error_response(errors.NotFound("no such route"))

@@ -1,0 +1,58 @@
+"""Domain errors. The HTTP mapping lives in one place: ``incentives.api.errors``."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """The input is malformed or breaks a rule; nothing was changed."""
+
+    code = "invalid_input"
+
+
+class Unauthenticated(DomainError):
+    """The caller could not be authenticated (bad signature, stale timestamp, bad token)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request contradicts what is already recorded (e.g. same event id, other body)."""
+
+    code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class RetryLater(DomainError):
+    """A transient state: the same request will succeed if sent again shortly."""
+
+    code = "retry_later"
+
+
+class ConcurrentModification(DomainError):
+    """An optimistic write lost a race; the caller re-reads and tries again."""
+
+    code = "concurrent_modification"

@@ -1,0 +1,1 @@
+"""Routing of queued events to the domain areas that consume them."""

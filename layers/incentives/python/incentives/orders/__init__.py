@@ -1,0 +1,1 @@
+"""The order aggregate: what the merchant's order system told us, in any arrival order."""

@@ -1,0 +1,1 @@
+"""Wiring for Lambda handlers: settings, secrets and adapters built once per container."""

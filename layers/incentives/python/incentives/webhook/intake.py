@@ -1,0 +1,114 @@
+"""Accepting one webhook delivery: size, signature, contract, then keep and enqueue.
+
+Validation happens before anything is stored, so a rejected request changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from incentives.core.errors import InvalidInput, PayloadTooLarge, Unauthenticated
+from incentives.orders.ports import EventQueue, RawEvent, RawEventStore
+from incentives.webhook import signature
+from incentives.webhook.models import QueuedEvent, WebhookEventBody
+
+MAX_BODY_BYTES = 256 * 1024
+CORP_HEADER = "x-corp-id"
+
+_webhook_event = TypeAdapter[Any](WebhookEventBody)
+
+
+def describe_validation_error(error: ValidationError, *, strip_tag: bool = True) -> tuple[str, list[dict[str, str]]]:
+    """Name every failing field as a dotted path (``data.lines.0.paid_fen``) with its message."""
+    problems = []
+    for detail in error.errors():
+        location = list(detail["loc"])
+        if strip_tag and location and isinstance(location[0], str) and "." in location[0]:
+            location = location[1:]  # the discriminator tag, e.g. "order.paid"
+        path = ".".join(str(part) for part in location) or "body"
+        problems.append({"field": path, "message": detail["msg"]})
+    return problems[0]["field"], problems
+
+
+def parse_webhook_event(raw_body: bytes) -> Any:
+    """Parse and validate a webhook body; raise :class:`InvalidInput` naming the first bad field."""
+    try:
+        document = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput(f"body is not valid JSON: {error}", field="body") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("body must be a JSON object", field="body")
+    try:
+        return _webhook_event.validate_python(document)
+    except ValidationError as error:
+        field, problems = describe_validation_error(error)
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        raise InvalidInput(message, field=field) from None
+
+
+@dataclass(frozen=True)
+class VerifiedDelivery:
+    corp_id: str
+    event: Any
+    body: str
+    body_sha256: str
+
+    def idempotency_payload(self) -> dict[str, str]:
+        """What the idempotency record is keyed on (tenant + event id) and validated against (hash)."""
+        return {"corp_id": self.corp_id, "event_id": self.event.event_id, "body_sha256": self.body_sha256}
+
+
+def verify_delivery(
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    now: datetime,
+    default_corp_id: str,
+    webhook_secret_for: Callable[[str], str | None],
+) -> VerifiedDelivery:
+    """Check size, tenant, signature and freshness, then the contract. Nothing is stored here."""
+    if len(raw_body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes", field="body")
+    lowered = {key.lower(): value for key, value in headers.items()}
+    corp_id = (lowered.get(CORP_HEADER) or default_corp_id).strip()
+    secret = webhook_secret_for(corp_id)
+    if not secret:
+        raise Unauthenticated(f"no webhook secret is configured for corp {corp_id}", field="X-Corp-Id")
+    signature.verify(secret, lowered.get("x-timestamp"), lowered.get("x-signature"), raw_body, now)
+    event = parse_webhook_event(raw_body)
+    return VerifiedDelivery(
+        corp_id=corp_id,
+        event=event,
+        body=raw_body.decode("utf-8"),
+        body_sha256=hashlib.sha256(raw_body).hexdigest(),
+    )
+
+
+def keep_and_enqueue(
+    delivery: VerifiedDelivery, store: RawEventStore, queue: EventQueue, received_at: datetime
+) -> dict[str, Any]:
+    """Keep the raw body for audit, then enqueue the event for the processor.
+
+    A repeat with the same body is enqueued again (the processor deduplicates by event id),
+    so a crash between keeping and enqueueing never loses the event. A repeat with another
+    body raises ``Conflict`` before anything is enqueued.
+    """
+    event = delivery.event
+    first_time = store.keep(
+        RawEvent(
+            corp_id=delivery.corp_id,
+            event_id=event.event_id,
+            event_type=event.type,
+            body=delivery.body,
+            body_sha256=delivery.body_sha256,
+            received_at=received_at,
+        )
+    )
+    queue.send([QueuedEvent(corp_id=delivery.corp_id, received_at=received_at, event=event)])
+    return {"event_id": event.event_id, "type": event.type, "status": "accepted", "first_delivery": first_time}

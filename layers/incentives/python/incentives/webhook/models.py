@@ -1,0 +1,262 @@
+"""Models of the events the merchant's order / member system sends (SPEC §3.2).
+
+Unknown fields are ignored; a missing or malformed required field is an error naming it.
+The same models validate the message again when the event processor takes it off the
+queue, so a message that did not come through the webhook is held to the same contract.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from incentives.core.money import Fen
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Contract(BaseModel):
+    """Base of every inbound model: unknown fields ignored, values immutable once parsed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+class OrderSource(Contract):
+    scene: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+    affiliate_id: Identifier | None = None
+    sharer_guide_id: Identifier | None = None
+    video_account_id: Identifier | None = None
+    via_ad: bool = False
+
+
+class Shop(Contract):
+    rating: Annotated[float, Field(ge=0, le=5)] | None = None
+    local_life: bool = False
+
+
+class OrderLine(Contract):
+    line_id: Identifier
+    product_id: Identifier
+    category_path: list[Name]
+    quantity: Annotated[int, Field(ge=1)]
+    payable_fen: Fen
+    paid_fen: Fen
+    discount_fen: Fen
+    points_fen: Fen
+    balance_fen: Fen
+
+
+def _unique_line_ids(lines: list[OrderLine] | list[RefundLine]) -> None:
+    seen: set[str] = set()
+    for line in lines:
+        if line.line_id in seen:
+            raise ValueError(f"line_id {line.line_id!r} appears twice")
+        seen.add(line.line_id)
+
+
+class OrderPaid(Contract):
+    order_id: Identifier
+    customer_id: Identifier
+    store_id: Identifier
+    paid_at: AwareDatetime
+    source: OrderSource
+    shop: Shop = Shop()
+    lines: Annotated[list[OrderLine], Field(min_length=1)]
+    coupon_codes: list[Identifier] = []
+    is_group_buy: bool = False
+
+    @model_validator(mode="after")
+    def _lines_are_distinct(self) -> OrderPaid:
+        _unique_line_ids(self.lines)
+        return self
+
+
+class RefundLine(Contract):
+    line_id: Identifier
+    refund_fen: Annotated[int, Field(ge=1)]
+
+
+class OrderRefunded(Contract):
+    order_id: Identifier
+    refund_id: Identifier
+    refunded_at: AwareDatetime
+    lines: Annotated[list[RefundLine], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _lines_are_distinct(self) -> OrderRefunded:
+        _unique_line_ids(self.lines)
+        return self
+
+
+class OrderCompleted(Contract):
+    order_id: Identifier
+    completed_at: AwareDatetime
+
+
+class CouponRedeemed(Contract):
+    coupon_code: Identifier
+    customer_id: Identifier
+    guide_id: Identifier
+    redeemed_at: AwareDatetime
+    order_id: Identifier | None = None
+
+
+class RechargePaid(Contract):
+    recharge_id: Identifier
+    customer_id: Identifier
+    amount_fen: Annotated[int, Field(ge=1)]
+    paid_at: AwareDatetime
+
+
+class MemberRegistered(Contract):
+    customer_id: Identifier
+    registered_at: AwareDatetime
+    invited_by_affiliate_id: Identifier | None = None
+
+
+class ReferralClicked(Contract):
+    customer_id: Identifier
+    affiliate_id: Identifier
+    clicked_at: AwareDatetime
+    store_id: Identifier | None = None
+
+
+class CustomerBehavior(Contract):
+    customer_id: Identifier
+    behavior: Annotated[str, Field(min_length=1, max_length=64)]
+    occurred_at: AwareDatetime
+    guide_id: Identifier | None = None
+
+
+class CustomerUpdated(Contract):
+    customer_id: Identifier
+    followed_official_account: bool | None = None
+    identities: list[Name] | None = None
+    tags: list[Name] | None = None
+
+
+class AfterSalesWindowClosed(Contract):
+    """Internal: the after-sales window of a completed order has passed (emitted by the hourly job)."""
+
+    order_id: Identifier
+    closed_at: AwareDatetime
+
+
+class _Envelope(Contract):
+    event_id: Identifier
+    occurred_at: AwareDatetime
+
+    @field_validator("event_id")
+    @classmethod
+    def _no_separator(cls, value: str) -> str:
+        if "#" in value:
+            raise ValueError("must not contain '#'")
+        return value
+
+
+class OrderPaidEvent(_Envelope):
+    type: Literal["order.paid"]
+    data: OrderPaid
+
+
+class OrderRefundedEvent(_Envelope):
+    type: Literal["order.refunded"]
+    data: OrderRefunded
+
+
+class OrderCompletedEvent(_Envelope):
+    type: Literal["order.completed"]
+    data: OrderCompleted
+
+
+class CouponRedeemedEvent(_Envelope):
+    type: Literal["coupon.redeemed"]
+    data: CouponRedeemed
+
+
+class RechargePaidEvent(_Envelope):
+    type: Literal["recharge.paid"]
+    data: RechargePaid
+
+
+class MemberRegisteredEvent(_Envelope):
+    type: Literal["member.registered"]
+    data: MemberRegistered
+
+
+class ReferralClickedEvent(_Envelope):
+    type: Literal["referral.clicked"]
+    data: ReferralClicked
+
+
+class CustomerBehaviorEvent(_Envelope):
+    type: Literal["customer.behavior"]
+    data: CustomerBehavior
+
+
+class CustomerUpdatedEvent(_Envelope):
+    type: Literal["customer.updated"]
+    data: CustomerUpdated
+
+
+class AfterSalesWindowClosedEvent(_Envelope):
+    type: Literal["order.after_sales_window_closed"]
+    data: AfterSalesWindowClosed
+
+
+WebhookEventBody = Annotated[
+    OrderPaidEvent
+    | OrderRefundedEvent
+    | OrderCompletedEvent
+    | CouponRedeemedEvent
+    | RechargePaidEvent
+    | MemberRegisteredEvent
+    | ReferralClickedEvent
+    | CustomerBehaviorEvent
+    | CustomerUpdatedEvent,
+    Field(discriminator="type"),
+]
+"""What the merchant may send to ``POST /webhooks/orders``."""
+
+DomainEventBody = Annotated[
+    OrderPaidEvent
+    | OrderRefundedEvent
+    | OrderCompletedEvent
+    | CouponRedeemedEvent
+    | RechargePaidEvent
+    | MemberRegisteredEvent
+    | ReferralClickedEvent
+    | CustomerBehaviorEvent
+    | CustomerUpdatedEvent
+    | AfterSalesWindowClosedEvent,
+    Field(discriminator="type"),
+]
+"""What may travel on the inbound events queue: the webhook's events plus internal ones."""
+
+WEBHOOK_EVENT_TYPES = (
+    "order.paid",
+    "order.refunded",
+    "order.completed",
+    "coupon.redeemed",
+    "recharge.paid",
+    "member.registered",
+    "referral.clicked",
+    "customer.behavior",
+    "customer.updated",
+)
+
+ORDER_EVENT_TYPES = frozenset(
+    {"order.paid", "order.refunded", "order.completed", "order.after_sales_window_closed"}
+)
+
+
+class QueuedEvent(BaseModel):
+    """The message on the inbound events queue: one event, its tenant and its arrival time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corp_id: Identifier
+    received_at: AwareDatetime
+    event: DomainEventBody
