@@ -18,7 +18,7 @@ from incentives.core.clock import iso_utc
 from incentives.orders.service import emit_window_closed_events
 from incentives.runtime import wiring
 
-logger = Logger()
+logger = Logger(service="after-sales-window")
 tracer = Tracer()
 metrics = Metrics()
 

@@ -18,7 +18,7 @@ from incentives.events.dispatch import apply_queued_event
 from incentives.runtime import wiring
 from incentives.webhook.models import QueuedEvent
 
-logger = Logger()
+logger = Logger(service="event-processor")
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -40,4 +40,6 @@ def apply_record(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=apply_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=apply_record, processor=processor, context=context
+    )

@@ -21,7 +21,7 @@ from incentives.runtime.idempotency import once_per_key, register_lambda_context
 from incentives.runtime.settings import settings, tenant_secret
 from incentives.webhook.intake import VerifiedDelivery, keep_and_enqueue, verify_delivery
 
-logger = Logger()
+logger = Logger(service="order-webhook")
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()

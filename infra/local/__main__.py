@@ -1,14 +1,15 @@
 """Command line of the local runtime.
 
-    python -m infra.local run                          # the whole stack (make run)
-    python -m infra.local invoke FUNCTION EVENT_FILE   # one function, once, like sam local invoke
-    python -m infra.local fire FUNCTION [--at TIME]    # fire a function's schedule now
-    python -m infra.local routes                       # what the gateway serves
+python -m infra.local run                          # the whole stack (make run)
+python -m infra.local invoke FUNCTION EVENT_FILE   # one function, once, like sam local invoke
+python -m infra.local fire FUNCTION [--at TIME]    # fire a function's schedule now
+python -m infra.local routes                       # what the gateway serves
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -96,11 +97,11 @@ def run(_: argparse.Namespace) -> int:
         print(f"schedule       {schedule.expression} -> {schedule.function} ({state})")
     for sandbox in sandboxes:
         print(f"sandbox        {sandbox.name} {sandbox.base_url}")
-    print("ready: Ctrl-C stops everything", flush=True)
-
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    print("ready: Ctrl-C stops everything", flush=True)
+
     stopped.wait()
     print("stopping…", flush=True)
     scheduler.stop()
@@ -146,7 +147,9 @@ class _Target:
             described = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]
             for parameter in described.get("Parameters", []):
                 resolver.parameters[parameter["ParameterKey"]] = parameter["ParameterValue"]
-            for resource in cloudformation.describe_stack_resources(StackName=args.stack_name)["StackResources"]:
+            for resource in cloudformation.describe_stack_resources(StackName=args.stack_name)[
+                "StackResources"
+            ]:
                 resolver.refs[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
             environment = {
                 key: str(value)
@@ -155,12 +158,17 @@ class _Target:
             }
             os.environ.update(environment)
         else:
-            if not aws.port_open(self.config.host, self.config.aws_port):
+            if aws.port_open(self.config.host, self.config.aws_port):
+                # The running stack created everything; its names are deterministic.
+                resolver = aws.name_resources(self.stack, self.config)
+            else:
                 self._ephemeral = aws.EmbeddedAws(self.config)
                 self._ephemeral.start()
-                print(f"(no local stack running: started an ephemeral endpoint on {self.config.endpoint_url})",
-                      file=sys.stderr)
-            resolver = aws.provision(self.stack, self.config)
+                print(
+                    f"(no local stack running: started an ephemeral endpoint on {self.config.endpoint_url})",
+                    file=sys.stderr,
+                )
+                resolver = aws.provision(self.stack, self.config)
             _apply_environment(aws.function_environment(self.stack, resolver, self.config))
         self.functions = Functions(self.stack, self.config.region)
 
@@ -179,7 +187,9 @@ def invoke(args: argparse.Namespace) -> int:
     try:
         if not args.keep_signature:
             _refresh_signature(event, target.config.order_webhook_secret)
-        _print(target.functions.invoke(args.function, event))
+        with contextlib.redirect_stdout(sys.stderr):  # the function's logs; stdout gets the result
+            result = target.functions.invoke(args.function, event)
+        _print(result)
     finally:
         target.close()
     return 0
@@ -195,7 +205,9 @@ def fire(args: argparse.Namespace) -> int:
             raise SystemExit(f"{args.function} has no schedule in template.yaml")
         at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else datetime.now(UTC)
         event = scheduled_event(schedules[0], at, target.config.region, target.config.stack_name)
-        _print(target.functions.invoke(args.function, event))
+        with contextlib.redirect_stdout(sys.stderr):
+            result = target.functions.invoke(args.function, event)
+        _print(result)
     finally:
         target.close()
     return 0
@@ -209,8 +221,11 @@ def routes(_: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole local stack").set_defaults(handler=run)
     commands.add_parser("routes", help="list the API routes of template.yaml").set_defaults(handler=routes)
@@ -222,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("function", help="logical id in template.yaml, e.g. OrderWebhookFunction")
         if name == "invoke":
             command.add_argument("event_file")
-            command.add_argument("--keep-signature", action="store_true",
-                                 help="send X-Timestamp / X-Signature as stored instead of re-signing")
+            command.add_argument(
+                "--keep-signature",
+                action="store_true",
+                help="send X-Timestamp / X-Signature as stored instead of re-signing",
+            )
         else:
             command.add_argument("--at", help="the schedule's time, RFC 3339 (default now)")
             command.add_argument("--schedule", help="which schedule of the function (default its first)")
@@ -231,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--stack-name", default="incentives", help="with --aws: the deployed stack")
         command.set_defaults(handler=handler)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.handler(args))

@@ -132,17 +132,20 @@ def _create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> None:
 
 def _queue_order(queues: dict[str, dict[str, Any]]) -> list[str]:
     """Dead-letter queues before the queues that redrive into them."""
+
     def depends_on(logical: str) -> list[str]:
         redrive = queues[logical].get("Properties", {}).get("RedrivePolicy", {})
         target = redrive.get("deadLetterTargetArn", {})
         return [target["Fn::GetAtt"][0]] if isinstance(target, dict) and "Fn::GetAtt" in target else []
 
     ordered: list[str] = []
+
     def visit(logical: str) -> None:
         for dependency in depends_on(logical):
             visit(dependency)
         if logical not in ordered:
             ordered.append(logical)
+
     for logical in queues:
         visit(logical)
     return ordered
@@ -159,7 +162,12 @@ def provision(stack: Stack, config: LocalConfig) -> Resolver:
         props = resolver.resolve(queues[logical].get("Properties", {}))
         attributes = {
             key: str(props[key])
-            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+            for key in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+            )
             if key in props
         }
         if config.queue_visibility_timeout is not None:
@@ -176,7 +184,9 @@ def provision(stack: Stack, config: LocalConfig) -> Resolver:
         for logical, resource in stack.resources_of("AWS::SSM::Parameter").items():
             props = resolver.resolve(resource["Properties"])
             name = props.get("Name", _physical_name(config, logical))
-            ssm.put_parameter(Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"), Overwrite=True)
+            ssm.put_parameter(
+                Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"), Overwrite=True
+            )
             resolver.refs[logical] = name
     _seed_secrets(stack, config, resolver)
     for logical, resource in stack.document["Resources"].items():

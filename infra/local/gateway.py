@@ -36,7 +36,7 @@ class _RawHeadersHandler(ChaliceRequestHandler):
         _request.raw_headers = list(self.headers.items())
         return super()._parse_payload()  # type: ignore[no-any-return]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
 
 
@@ -52,7 +52,10 @@ def _internal_error() -> dict[str, Any]:
 def _missing_token() -> dict[str, Any]:
     return {
         "statusCode": 403,
-        "headers": {"Content-Type": "application/json", "x-amzn-ErrorType": "MissingAuthenticationTokenException"},
+        "headers": {
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": "MissingAuthenticationTokenException",
+        },
         "multiValueHeaders": {},
         "body": '{"message":"Missing Authentication Token"}',
     }
@@ -111,7 +114,9 @@ class TemplateGateway(Chalice):
             log.exception("%s raised", function)
             return _internal_error()
 
-    def build_event(self, partial: dict[str, Any], raw_headers: list[tuple[str, str]] | None) -> dict[str, Any]:
+    def build_event(
+        self, partial: dict[str, Any], raw_headers: list[tuple[str, str]] | None
+    ) -> dict[str, Any]:
         """The REST API (v1) Lambda proxy event, complete, from what chalice parsed."""
         context = partial["requestContext"]
         path = context["path"]
@@ -183,7 +188,11 @@ class LocalGatewayServer:
 
     def __init__(self, app: TemplateGateway, host: str, port: int) -> None:
         self._server = LocalDevServer(
-            app, Config(chalice_stage="local", config_from_disk={}), host, port, handler_cls=_RawHeadersHandler
+            app,
+            Config(chalice_stage="local", config_from_disk={}),
+            host,
+            port,
+            handler_cls=_RawHeadersHandler,
         )
         self._thread = threading.Thread(target=self._server.server.serve_forever, name="gateway", daemon=True)
 

@@ -65,7 +65,13 @@ class QueuePoller:
     """One thread per event source mapping."""
 
     def __init__(
-        self, mapping: QueueMapping, resolver: Resolver, functions: Functions, sqs: Any, region: str, wait: int
+        self,
+        mapping: QueueMapping,
+        resolver: Resolver,
+        functions: Functions,
+        sqs: Any,
+        region: str,
+        wait: int,
     ) -> None:
         self._mapping = mapping
         self._url = resolver.refs[mapping.queue]
@@ -99,7 +105,9 @@ class QueuePoller:
         try:
             answer = self._functions.invoke(self._mapping.function, sqs_event(batch, self._arn, self._region))
         except Exception:
-            log.exception("%s failed on a batch of %d; all will be retried", self._mapping.function, len(batch))
+            log.exception(
+                "%s failed on a batch of %d; all will be retried", self._mapping.function, len(batch)
+            )
             return len(batch)
         failed = failed_message_ids(answer, self._mapping, batch)
         done = [message for message in batch if message["MessageId"] not in failed]
@@ -109,8 +117,12 @@ class QueuePoller:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
         if failed:
-            log.warning("%s: %d of %d records failed; they will be retried", self._mapping.function, len(failed),
-                        len(batch))
+            log.warning(
+                "%s: %d of %d records failed; they will be retried",
+                self._mapping.function,
+                len(failed),
+                len(batch),
+            )
         return len(batch)
 
     def _loop(self) -> None:

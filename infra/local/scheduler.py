@@ -84,7 +84,8 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def fire(self, schedule: Schedule, at: datetime) -> Any:
         event = scheduled_event(schedule, at, self._region, self._stack_name)

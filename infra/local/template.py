@@ -58,7 +58,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self.ref(argument)
             if key == "Fn::GetAtt":
@@ -160,10 +160,7 @@ class Stack:
         }
 
     def parameter_defaults(self) -> dict[str, Any]:
-        return {
-            name: spec.get("Default")
-            for name, spec in self.document.get("Parameters", {}).items()
-        }
+        return {name: spec.get("Default") for name, spec in self.document.get("Parameters", {}).items()}
 
 
 def _logical_of(value: Any) -> str:
@@ -229,8 +226,8 @@ def read_stack(path: Path = TEMPLATE) -> Stack:
                         function=name,
                         name=event_name,
                         expression=expression,
-                        enabled=event_props.get("Enabled", event_props.get("State", "ENABLED")) not in
-                        (False, "DISABLED"),
+                        enabled=event_props.get("Enabled", event_props.get("State", "ENABLED"))
+                        not in (False, "DISABLED"),
                         input=event_props.get("Input"),
                     )
                 )

@@ -36,7 +36,7 @@ def error_body(code: str, message: str, field: str | None = None) -> str:
 def status_for(error: errors.DomainError) -> HTTPStatus:
     for kind in type(error).__mro__:
         if kind in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[kind]  # type: ignore[index]
+            return STATUS_BY_ERROR[kind]
     return HTTPStatus.UNPROCESSABLE_ENTITY
 
 
@@ -54,9 +54,10 @@ def error_response(error: errors.DomainError) -> Response[str]:
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     """Map every domain error, and unknown routes, to the one error format."""
 
-    @app.exception_handler(errors.DomainError)
     def _domain_error(error: errors.DomainError) -> Response[str]:
         return error_response(error)
+
+    app.exception_handler(errors.DomainError)(_domain_error)
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:

@@ -59,7 +59,10 @@ def local_date(instant: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> date:
 
 
 def last_n_days(day: date, n: int) -> tuple[date, date]:
-    """The inclusive window "last N days" ending on ``day``: D−N+1 … D (seed 001: 10 days on 4.12 → 4.3 … 4.12)."""
+    """The inclusive window "last N days" ending on ``day``: D−N+1 … D.
+
+    Seed 001: "last 10 days" on 4.12 is 4.3 … 4.12.
+    """
     if n < 1:
         raise ValueError("n must be at least 1")
     return day - timedelta(days=n - 1), day

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from incentives.orders.aggregate import AfterSalesWindow
 from incentives.orders.ports import OrderRepository
 from incentives.orders.service import apply_order_event
-from incentives.webhook.models import ORDER_EVENT_TYPES, QueuedEvent
+from incentives.webhook.models import (
+    AfterSalesWindowClosed,
+    OrderCompleted,
+    OrderPaid,
+    OrderRefunded,
+    QueuedEvent,
+)
+
+ORDER_FACTS = (OrderPaid, OrderRefunded, OrderCompleted, AfterSalesWindowClosed)
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,9 @@ class Outcome:
 
 def apply_queued_event(queued: QueuedEvent, orders: OrderRepository, window: AfterSalesWindow) -> Outcome:
     event = queued.event
-    if event.type in ORDER_EVENT_TYPES:
+    if isinstance(event.data, ORDER_FACTS):
         state = apply_order_event(orders, queued.corp_id, event.event_id, event.data, window)
-        return Outcome(event.event_id, event.type, "orders", f"order {state.order_id} is {state.status.value}")
+        return Outcome(
+            event.event_id, event.type, "orders", f"order {state.order_id} is {state.status.value}"
+        )
     return Outcome(event.event_id, event.type, None, "kept; no consumer for this type yet")

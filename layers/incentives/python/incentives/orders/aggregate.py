@@ -118,9 +118,7 @@ class OrderState:
         return self.status is OrderStatus.COMPLETED
 
 
-def apply_fact(
-    state: OrderState, event_id: str, fact: OrderFact, window: AfterSalesWindow
-) -> OrderState:
+def apply_fact(state: OrderState, event_id: str, fact: OrderFact, window: AfterSalesWindow) -> OrderState:
     """Return the state with ``fact`` applied, or ``state`` itself when it adds nothing.
 
     A repeated event id, a second payment of the same order or a window-closed signal for an
@@ -148,7 +146,9 @@ def apply_fact(
     ):
         updated = replace(state, window_closed=fact)
     if updated is None:
-        return replace(state, applied_event_ids=state.applied_event_ids | {event_id}, version=state.version + 1)
+        return replace(
+            state, applied_event_ids=state.applied_event_ids | {event_id}, version=state.version + 1
+        )
     closes_at = window.closes_at(updated.completed.completed_at) if updated.completed else None
     return replace(
         updated,

@@ -25,7 +25,9 @@ def apply_order_event(
 ) -> OrderState:
     """Apply one order event exactly once in effect, re-reading on a lost optimistic race."""
     for _ in range(MAX_WRITE_ATTEMPTS):
-        current = repository.get(corp_id, fact.order_id) or OrderState(corp_id=corp_id, order_id=fact.order_id)
+        current = repository.get(corp_id, fact.order_id) or OrderState(
+            corp_id=corp_id, order_id=fact.order_id
+        )
         updated = apply_fact(current, event_id, fact, window)
         if updated is current:
             return current

@@ -78,7 +78,9 @@ def once_per_key(
             try:
                 return guarded()(request=request, **kwargs)  # type: ignore[no-any-return]
             except IdempotencyValidationError as error:
-                raise Conflict("this id was already used with a different payload", field="event_id") from error
+                raise Conflict(
+                    "this id was already used with a different payload", field="event_id"
+                ) from error
             except IdempotencyAlreadyInProgressError as error:
                 raise RetryLater("the same request is being processed; retry shortly") from error
 

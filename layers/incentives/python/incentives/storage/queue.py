@@ -27,7 +27,8 @@ class SqsEventQueue:
             response = self._client.send_message_batch(
                 QueueUrl=self._url,
                 Entries=[
-                    {"Id": str(index), "MessageBody": event.model_dump_json()} for index, event in enumerate(chunk)
+                    {"Id": str(index), "MessageBody": event.model_dump_json()}
+                    for index, event in enumerate(chunk)
                 ],
             )
             if response.get("Failed"):

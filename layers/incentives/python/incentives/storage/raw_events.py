@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -42,7 +42,8 @@ class DynamoRawEventStore:
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
-            old = from_item(error.response.get("Item", {}))  # type: ignore[typeddict-item]
+            old_item: dict[str, Any] = dict(error.response.get("Item", {}))  # type: ignore[call-overload]
+            old = from_item(old_item)
             if old.get("body_sha256") != raw.body_sha256:
                 raise Conflict(
                     f"event_id {raw.event_id} was already received with a different body", field="event_id"

@@ -25,13 +25,17 @@ CORP_HEADER = "x-corp-id"
 _webhook_event = TypeAdapter[Any](WebhookEventBody)
 
 
-def describe_validation_error(error: ValidationError, *, strip_tag: bool = True) -> tuple[str, list[dict[str, str]]]:
+def describe_validation_error(
+    error: ValidationError, *, strip_tag: bool = True
+) -> tuple[str, list[dict[str, str]]]:
     """Name every failing field as a dotted path (``data.lines.0.paid_fen``) with its message."""
     problems = []
     for detail in error.errors():
         location = list(detail["loc"])
         if strip_tag and location and isinstance(location[0], str) and "." in location[0]:
             location = location[1:]  # the discriminator tag, e.g. "order.paid"
+        if detail["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+            location.append("type")  # the discriminator itself is missing or unknown
         path = ".".join(str(part) for part in location) or "body"
         problems.append({"field": path, "message": detail["msg"]})
     return problems[0]["field"], problems
@@ -111,4 +115,9 @@ def keep_and_enqueue(
         )
     )
     queue.send([QueuedEvent(corp_id=delivery.corp_id, received_at=received_at, event=event)])
-    return {"event_id": event.event_id, "type": event.type, "status": "accepted", "first_delivery": first_time}
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "status": "accepted",
+        "first_delivery": first_time,
+    }

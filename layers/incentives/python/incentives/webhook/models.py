@@ -247,10 +247,6 @@ WEBHOOK_EVENT_TYPES = (
     "customer.updated",
 )
 
-ORDER_EVENT_TYPES = frozenset(
-    {"order.paid", "order.refunded", "order.completed", "order.after_sales_window_closed"}
-)
-
 
 class QueuedEvent(BaseModel):
     """The message on the inbound events queue: one event, its tenant and its arrival time."""

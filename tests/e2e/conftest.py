@@ -1,0 +1,118 @@
+"""The whole local stack (`python -m infra.local run`) in a subprocess, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support import ROOT, free_port
+
+READY_TIMEOUT_SECONDS = 90
+
+
+@dataclass
+class RunningStack:
+    env: dict[str, str]
+    api_url: str
+    endpoint_url: str
+    stack_name: str
+    output: list[str] = field(default_factory=list)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name="ap-southeast-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def queue_url(self, logical: str) -> str:
+        return str(self.client("sqs").get_queue_url(QueueName=f"{self.stack_name}-{logical}")["QueueUrl"])
+
+    def order(self, order_id: str, corp_id: str = "ww-local-corp") -> dict[str, Any] | None:
+        from incentives.storage.dynamo import from_item
+
+        item = (
+            self.client("dynamodb")
+            .get_item(
+                TableName=f"{self.stack_name}-IncentivesTable",
+                Key={"pk": {"S": f"T#{corp_id}#ORDER#{order_id}"}, "sk": {"S": "STATE"}},
+            )
+            .get("Item")
+        )
+        return from_item(item) if item else None
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        tail = "\n".join(self.output[-30:])
+        raise AssertionError(f"timed out waiting for {what}; stack output:\n{tail}")
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "infra.local", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def running_stack() -> Iterator[RunningStack]:
+    api_port, aws_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "LOCAL_API_PORT": str(api_port),
+        "LOCAL_AWS_PORT": str(aws_port),
+        "LOCAL_QUEUE_VISIBILITY_TIMEOUT": "1",
+        "LOCAL_SCHEDULER": "off",
+        "LOCAL_STACK_NAME": "e2e",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for key in ("AWS_ENDPOINT_URL", "TABLE_NAME", "EVENTS_QUEUE_URL", "TENANT_SECRETS_NAME"):
+        env.pop(key, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = RunningStack(env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", "e2e")
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            stack.output.append(line.rstrip())
+            if line.startswith("ready:"):
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(READY_TIMEOUT_SECONDS):
+        process.kill()
+        raise RuntimeError("local stack did not start:\n" + "\n".join(stack.output))
+    yield stack
+    process.send_signal(signal.SIGINT)
+    code = process.wait(timeout=30)
+    tail = "\n".join(stack.output[-40:])
+    assert code == 0, f"Ctrl-C must stop the stack cleanly (exit {code}):\n{tail}"

@@ -1,0 +1,115 @@
+"""The running local stack, over HTTP: webhook → queue → processor → DynamoDB, window job, DLQ."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from datetime import UTC, datetime
+
+import requests
+
+from infra.local.naming import events_dir_of
+from infra.local.template import read_stack
+from tests.e2e.conftest import RunningStack
+from tests.support import ROOT, order_completed, order_paid, signed_headers
+
+pytestmark = __import__("pytest").mark.e2e
+
+
+def _post(stack: RunningStack, body: object, **signing: object) -> requests.Response:
+    raw = json.dumps(body).encode()
+    return requests.post(
+        f"{stack.api_url}/webhooks/orders", data=raw, headers=signed_headers(raw, **signing), timeout=10
+    )
+
+
+def test_a_signed_order_paid_travels_to_dynamodb(running_stack: RunningStack) -> None:
+    response = _post(running_stack, order_paid("E2E-1", paid_fen=8_800))
+    assert response.status_code == 202, response.text
+    order = running_stack.wait_for(lambda: running_stack.order("E2E-1"), what="order E2E-1 stored")
+    assert order["status"] == "paid" and order["paid_fen"] == 8_800
+
+
+def test_rejections_over_http(running_stack: RunningStack) -> None:
+    body = order_paid("E2E-bad")
+    assert _post(running_stack, body, secret="wrong").status_code == 401
+    assert _post(running_stack, body, timestamp=int(time.time()) - 600).status_code == 401
+    broken = order_paid("E2E-bad")
+    del broken["data"]["lines"][0]["paid_fen"]
+    response = _post(running_stack, broken)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "data.lines.0.paid_fen"
+    first = order_paid("E2E-409", event_id="e2e-shared-id")
+    assert _post(running_stack, first).status_code == 202
+    assert _post(running_stack, first).status_code == 202
+    assert _post(running_stack, order_paid("E2E-other", event_id="e2e-shared-id")).status_code == 409
+    assert running_stack.order("E2E-bad") is None
+
+
+def test_firing_the_window_job_closes_a_completed_order(running_stack: RunningStack) -> None:
+    for body in (order_paid("E2E-W"), order_completed("E2E-W", "2026-11-01T10:00:00+08:00")):
+        assert _post(running_stack, body).status_code == 202
+    running_stack.wait_for(
+        lambda: (running_stack.order("E2E-W") or {}).get("status") == "completed", what="order completed"
+    )
+    early = running_stack.command("fire", "AfterSalesWindowFunction", "--at", "2026-11-08T01:00:00Z")
+    assert early.returncode == 0, early.stderr
+    assert json.loads(early.stdout)["emitted"] == 0
+    fired = running_stack.command("fire", "AfterSalesWindowFunction", "--at", datetime.now(UTC).isoformat())
+    assert fired.returncode == 0, fired.stderr
+    assert json.loads(fired.stdout)["emitted"] >= 1
+    running_stack.wait_for(
+        lambda: (running_stack.order("E2E-W") or {}).get("status") == "closed", what="order closed"
+    )
+
+
+def test_a_poison_message_reaches_the_dlq_after_5_receives(running_stack: RunningStack) -> None:
+    sqs = running_stack.client("sqs")
+    sqs.send_message(QueueUrl=running_stack.queue_url("EventsQueue"), MessageBody='{"poison": true}')
+    dlq = running_stack.queue_url("EventsDeadLetterQueue")
+
+    def dead_letter() -> list[dict[str, object]]:
+        messages: list[dict[str, object]] = sqs.receive_message(
+            QueueUrl=dlq, AttributeNames=["All"], MaxNumberOfMessages=10
+        ).get("Messages", [])
+        return [m for m in messages if m["Body"] == '{"poison": true}']
+
+    [message] = running_stack.wait_for(dead_letter, timeout=60, what="poison message in the DLQ")
+    # Five failed receives on the source queue; the DLQ's own receive is the sixth.
+    assert int(message["Attributes"]["ApproximateReceiveCount"]) == 6  # type: ignore[index]
+    # A batch whose every record fails is failed whole (Powertools raises), and retried.
+    failures = [line for line in running_stack.output if "failed on a batch of 1" in line]
+    assert len(failures) >= 5
+
+
+def test_the_readme_curl_example_works(running_stack: RunningStack) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- webhook-example:start -->\s*```bash\n(.*?)```", readme, re.S)
+    assert block, "README lacks the webhook curl example"
+    env = dict(running_stack.env, LOCAL_API_PORT=running_stack.api_url.rsplit(":", 1)[1])
+    result = subprocess.run(
+        ["bash", "-c", "set -eu\n" + block.group(1)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert answers and answers[0]["status"] == "accepted", result.stdout
+    running_stack.wait_for(lambda: running_stack.order("SO-README-1"), what="README order stored")
+
+
+def test_invoke_runs_every_sample_event(running_stack: RunningStack) -> None:
+    for function in read_stack().functions:
+        for sample in sorted((ROOT / "events" / events_dir_of(function)).glob("*.json")):
+            result = running_stack.command("invoke", function, str(sample))
+            assert result.returncode == 0, f"{sample}: {result.stderr}"
+            answer = json.loads(result.stdout)
+            if function == "OrderWebhookFunction":
+                assert answer["statusCode"] == 202, f"{sample}: {answer}"
+            if function == "EventProcessorFunction":
+                assert answer == {"batchItemFailures": []}, f"{sample}: {answer}"
