@@ -16,6 +16,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from infra.local import aws
 from infra.local.config import LocalConfig
 from infra.local.lambdas import Functions
+from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
 from infra.local.template import Resolver, read_stack
 from tests.support import free_port
 
@@ -31,11 +32,12 @@ def moto_port() -> Iterator[int]:
 
 @dataclass
 class StackHandle:
-    """One freshly provisioned copy of the template's resources, and its functions."""
+    """One freshly provisioned copy of the template's resources, its functions and a payments sandbox."""
 
     config: LocalConfig
     resolver: Resolver
     functions: Functions
+    payments: PaymentsSandbox
 
     def client(self, service: str) -> Any:
         return aws.client(service, self.config)
@@ -73,6 +75,35 @@ class StackHandle:
             taken.extend(batch)
         return taken
 
+    def feed(self, function: str, queue: str, receive_count: int | None = None) -> list[Any]:
+        """Feed what waits on ``queue`` to ``function`` once, as its mapping would; failures stay queued."""
+        from infra.local.poller import failed_message_ids, sqs_event
+        from infra.local.template import QueueMapping
+
+        sqs, url = self.client("sqs"), self.ref(queue)
+        arn = str(self.resolver.attributes[(queue, "Arn")])
+        mapping = QueueMapping(function, queue, 10, True, 0)
+        answers = []
+        batch = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
+        ).get("Messages", [])
+        if not batch:
+            return answers
+        if receive_count is not None:
+            for message in batch:
+                message["Attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        try:
+            answer = self.invoke(function, sqs_event(batch, arn, self.config.region))
+        except Exception as error:  # a batch whose every record failed
+            answers.append(error)
+            return answers
+        answers.append(answer)
+        failed = failed_message_ids(answer, mapping, batch)
+        for message in batch:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return answers
+
     def process_queue(self) -> list[Any]:
         """Feed what waits on the events queue to the processor, as the SQS mapping would."""
         from infra.local.poller import sqs_event
@@ -88,12 +119,19 @@ class StackHandle:
 
 @pytest.fixture
 def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHandle]:
-    """A new stack (own tables, queues, secret) on the shared endpoint; env pointed at it."""
+    """A new stack (tables, queues, secret) on the shared endpoint and a payments sandbox; env set to them."""
+    base = LocalConfig.from_env()
+    merchant = Merchant(base.wecom_pay_mch_id, base.wecom_pay_api_key, base.wecom_pay_secret)
+    books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=1.5)
+    server = PaymentsSandboxServer(books, "127.0.0.1", 0)
+    server.start()
     config = dataclasses.replace(
-        LocalConfig.from_env(),
+        base,
         aws_port=moto_port,
         stack_name=f"t{uuid.uuid4().hex[:10]}",
         queue_visibility_timeout=None,
+        payments_port=int(server.base_url.rsplit(":", 1)[1]),
+        parameter_overrides={"WeChatPayTimeoutSeconds": "1"},
     )
     template = read_stack()
     resolver = aws.provision(template, config)
@@ -103,5 +141,6 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
 
     wiring.reset()
     boto3.setup_default_session()
-    yield StackHandle(config, resolver, Functions(template, config.region))
+    yield StackHandle(config, resolver, Functions(template, config.region), books)
     wiring.reset()
+    server.stop()

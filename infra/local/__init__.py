@@ -5,3 +5,11 @@ the template's tables, queues and secrets; an API gateway on 127.0.0.1 serving t
 template's routes through the real handlers; an SQS poller per event source mapping; a
 scheduler for the template's schedules; and the sandbox servers of external services.
 """
+
+import sys
+from pathlib import Path
+
+# The local runtime hosts the layer's code (and its sandboxes reuse the layer's protocol code).
+_LAYER = str(Path(__file__).resolve().parents[2] / "layers" / "incentives" / "python")
+if _LAYER not in sys.path:
+    sys.path.insert(0, _LAYER)

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,10 @@ def _apply_environment(values: dict[str, str]) -> None:
 def _start_sandboxes(config: LocalConfig) -> list[Any]:
     started = []
     for entry in SANDBOXES:
-        port = int(os.environ.get(f"{entry.env_var}_PORT", entry.default_port))
-        sandbox = entry.build(config.host, port)
+        if aws.port_open(config.host, int(entry.url(config).rsplit(":", 1)[1])):
+            raise RuntimeError(f"{entry.url(config)} is taken: set the sandbox's port variable (see README)")
+        sandbox = entry.build(config)
         sandbox.start()
-        os.environ.setdefault(entry.env_var, sandbox.base_url)
         started.append(sandbox)
         log.info("sandbox %s on %s", sandbox.name, sandbox.base_url)
     return started
@@ -114,22 +114,45 @@ def run(_: argparse.Namespace) -> int:
     return 0
 
 
-def _refresh_signature(event: dict[str, Any], secret: str) -> None:
-    """Re-sign a sample webhook request with the current time, so stored samples stay valid."""
+def _set_header(event: dict[str, Any], name: str, value: str) -> None:
+    event.setdefault("headers", {})[name] = value
+    if event.get("multiValueHeaders") and name in event["multiValueHeaders"]:
+        event["multiValueHeaders"][name] = [value]
+
+
+def _refresh_credentials(event: dict[str, Any], config: LocalConfig) -> None:
+    """Re-sign a sample request with the current time, so stored samples stay valid.
+
+    Webhook samples get a fresh ``X-Timestamp`` / ``X-Signature``; API samples a fresh bearer
+    token with the same claims, signed with the local tenant's API secret.
+    """
+    import jwt
+
+    from incentives.api.auth import Role, mint_token
     from incentives.webhook.signature import sign
 
     headers = event.get("headers") or {}
     names = {name.lower(): name for name in headers}
+    bearer = headers.get(names.get("authorization", ""), "")
+    if bearer.startswith("Bearer "):
+        claims = jwt.decode(bearer.removeprefix("Bearer "), options={"verify_signature": False})
+        fresh = mint_token(
+            config.api_jwt_secret,
+            claims.get("corp_id", config.corp_id),
+            claims["sub"],
+            Role(claims["role"]),
+            datetime.now(UTC),
+            claims.get("dept_ids", []),
+        )
+        _set_header(event, names["authorization"], f"Bearer {fresh}")
     if "x-signature" not in names or "x-timestamp" not in names:
         return
+    secret = config.order_webhook_secret
     timestamp = str(int(datetime.now(UTC).timestamp()))
     body = event.get("body") or ""
     raw = body.encode() if not event.get("isBase64Encoded") else __import__("base64").b64decode(body)
-    signature = sign(secret, timestamp, raw)
-    headers[names["x-timestamp"]], headers[names["x-signature"]] = timestamp, signature
-    for name, value in ((names["x-timestamp"], timestamp), (names["x-signature"], signature)):
-        if event.get("multiValueHeaders") and name in event["multiValueHeaders"]:
-            event["multiValueHeaders"][name] = [value]
+    _set_header(event, names["x-timestamp"], timestamp)
+    _set_header(event, names["x-signature"], sign(secret, timestamp, raw))
 
 
 class _Target:
@@ -186,9 +209,13 @@ def invoke(args: argparse.Namespace) -> int:
     target = _Target(args)
     try:
         if not args.keep_signature:
-            _refresh_signature(event, target.config.order_webhook_secret)
+            _refresh_credentials(event, target.config)
         with contextlib.redirect_stdout(sys.stderr):  # the function's logs; stdout gets the result
-            result = target.functions.invoke(args.function, event)
+            try:
+                result = target.functions.invoke(args.function, event)
+            except Exception as error:  # reported as Lambda reports a function error
+                _print({"errorType": type(error).__name__, "errorMessage": str(error)})
+                return 1
         _print(result)
     finally:
         target.close()
@@ -213,6 +240,24 @@ def fire(args: argparse.Namespace) -> int:
     return 0
 
 
+def token(args: argparse.Namespace) -> int:
+    """Mint a development bearer token signed with the local tenant's API secret."""
+    from incentives.api.auth import Role, mint_token
+
+    config = LocalConfig.from_env()
+    minted = mint_token(
+        config.api_jwt_secret,
+        args.corp or config.corp_id,
+        args.sub,
+        Role(args.role),
+        datetime.now(UTC),
+        dept_ids=args.dept or [],
+        ttl=timedelta(hours=args.hours),
+    )
+    print(minted)
+    return 0
+
+
 def routes(_: argparse.Namespace) -> int:
     stack = read_stack()
     for route in stack.routes:
@@ -229,6 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole local stack").set_defaults(handler=run)
     commands.add_parser("routes", help="list the API routes of template.yaml").set_defaults(handler=routes)
+    minting = commands.add_parser("token", help="mint a development bearer token")
+    minting.add_argument("--role", choices=["admin", "operator", "guide", "affiliate"], default="admin")
+    minting.add_argument("--sub", default="dev-admin", help="the subject: operator, guide or affiliate id")
+    minting.add_argument("--dept", action="append", help="an operator's department id (repeatable)")
+    minting.add_argument("--corp", help="tenant corp id (default WECOM_CORP_ID)")
+    minting.add_argument("--hours", type=float, default=12, help="validity")
+    minting.set_defaults(handler=token)
     for name, handler, help_text in (
         ("invoke", invoke, "run one function once on an event file"),
         ("fire", fire, "fire a function's schedule now (or at --at)"),
@@ -240,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument(
                 "--keep-signature",
                 action="store_true",
-                help="send X-Timestamp / X-Signature as stored instead of re-signing",
+                help="send signatures and bearer tokens as stored instead of refreshing them",
             )
         else:
             command.add_argument("--at", help="the schedule's time, RFC 3339 (default now)")

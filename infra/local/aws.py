@@ -63,9 +63,16 @@ def _physical_name(config: LocalConfig, logical: str) -> str:
 
 
 def base_resolver(stack: Stack, config: LocalConfig) -> Resolver:
+    from infra.local.sandboxes import parameter_overrides
+
     parameters = stack.parameter_defaults()
     if "DefaultCorpId" in parameters:
         parameters["DefaultCorpId"] = config.corp_id
+    parameters.update({k: v for k, v in parameter_overrides(config).items() if k in parameters})
+    unknown = set(config.parameter_overrides) - set(parameters)
+    if unknown:
+        raise ValueError(f"LOCAL_PARAMETERS names parameters the template lacks: {sorted(unknown)}")
+    parameters.update(config.parameter_overrides)
     return Resolver(
         parameters=parameters,
         pseudo={

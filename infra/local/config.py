@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 ACCOUNT_ID = "123456789012"
 
@@ -19,6 +20,14 @@ class LocalConfig:
     callback_token: str
     encoding_aes_key: str
     order_webhook_secret: str
+    api_jwt_secret: str
+    wecom_pay_mch_id: str
+    wecom_pay_api_key: str
+    wecom_pay_secret: str
+    wecom_pay_agent_id: str
+    payments_port: int
+    sandbox_timeout_delay: float
+    parameter_overrides: dict[str, str]
     queue_visibility_timeout: int | None
     scheduler_enabled: bool
     poll_wait_seconds: int
@@ -37,6 +46,16 @@ class LocalConfig:
             callback_token=env.get("WECOM_CALLBACK_TOKEN", "local-callback-token"),
             encoding_aes_key=env.get("WECOM_ENCODING_AES_KEY", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
             order_webhook_secret=env.get("ORDER_WEBHOOK_SECRET", "local-order-webhook-secret"),
+            api_jwt_secret=env.get("API_JWT_SECRET", "local-api-jwt-secret-for-development-only"),
+            wecom_pay_mch_id=env.get("WECOM_PAY_MCH_ID", "1900000109"),
+            wecom_pay_api_key=env.get("WECOM_PAY_API_KEY", "192006250b4c09247ec02edce69f6a2d"),
+            wecom_pay_secret=env.get("WECOM_PAY_SECRET", "local-wecom-payment-app-secret"),
+            wecom_pay_agent_id=env.get("WECOM_PAY_AGENT_ID", "1000002"),
+            payments_port=int(env.get("LOCAL_PAYMENTS_PORT", "3002")),
+            sandbox_timeout_delay=float(env.get("LOCAL_SANDBOX_TIMEOUT_DELAY", "6")),
+            parameter_overrides=dict(
+                pair.split("=", 1) for pair in env.get("LOCAL_PARAMETERS", "").split(",") if "=" in pair
+            ),
             queue_visibility_timeout=int(visibility) if visibility else None,
             scheduler_enabled=env.get("LOCAL_SCHEDULER", "on").lower() not in {"off", "0", "false"},
             poll_wait_seconds=int(env.get("LOCAL_POLL_WAIT_SECONDS", "1")),
@@ -50,13 +69,24 @@ class LocalConfig:
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
 
-    def tenant_secrets(self) -> dict[str, dict[str, str]]:
+    @property
+    def payments_url(self) -> str:
+        return f"http://{self.host}:{self.payments_port}"
+
+    def tenant_secrets(self) -> dict[str, dict[str, Any]]:
         """The tenant secret document seeded into the local Secrets Manager."""
         return {
             self.corp_id: {
                 "order_webhook_secret": self.order_webhook_secret,
                 "wecom_callback_token": self.callback_token,
                 "wecom_encoding_aes_key": self.encoding_aes_key,
+                "api_jwt_secret": self.api_jwt_secret,
+                "wecom_pay": {
+                    "mch_id": self.wecom_pay_mch_id,
+                    "api_key": self.wecom_pay_api_key,
+                    "payment_secret": self.wecom_pay_secret,
+                    "agent_id": self.wecom_pay_agent_id,
+                },
             }
         }
 

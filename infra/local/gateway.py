@@ -32,8 +32,17 @@ _request = threading.local()
 class _RawHeadersHandler(ChaliceRequestHandler):
     """Keeps the request's headers as sent (case and repeats) for the event's two header maps."""
 
+    stage_prefix = ""
+
     def _parse_payload(self) -> tuple[dict[str, Any], bytes | None]:
         _request.raw_headers = list(self.headers.items())
+        # Deployed URLs carry the stage (/prod/...); accept them too, as Swagger UI's server URL does.
+        if self.stage_prefix and (
+            self.path == self.stage_prefix
+            or self.path.startswith(self.stage_prefix + "/")
+            or self.path.startswith(self.stage_prefix + "?")
+        ):
+            self.path = self.path[len(self.stage_prefix) :] or "/"
         return super()._parse_payload()  # type: ignore[no-any-return]
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -91,7 +100,7 @@ class TemplateGateway(Chalice):
     def __init__(self, routes: list[Route], functions: Functions, stage: str, region: str) -> None:
         super().__init__(app_name="local-gateway")
         self._functions = functions
-        self._stage = stage
+        self.stage = stage
         self._region = region
         self._targets: dict[tuple[str, str], str] = {}
         by_path: dict[str, list[str]] = {}
@@ -169,14 +178,14 @@ class TemplateGateway(Chalice):
                     "userAgent": user_agent,
                     "userArn": None,
                 },
-                "path": f"/{self._stage}{path}",
+                "path": f"/{self.stage}{path}",
                 "protocol": "HTTP/1.1",
                 "requestId": str(uuid.uuid4()),
                 "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "requestTimeEpoch": int(time.time() * 1000),
                 "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, resource).hex[:6],
                 "resourcePath": resource,
-                "stage": self._stage,
+                "stage": self.stage,
             },
             "body": body,
             "isBase64Encoded": is_base64,

@@ -90,3 +90,50 @@ def order_completed(order_id: str, completed_at: str, event_id: str | None = Non
     body["data"].update(order_id=order_id, completed_at=completed_at)
     body["occurred_at"] = completed_at
     return body
+
+
+def api_event(
+    method: str,
+    resource: str,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, list[str]] | None = None,
+    token: str | None = None,
+    body: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for any route, in the documented shape."""
+    path = resource
+    for name, value in (path_parameters or {}).items():
+        path = path.replace("{" + name + "}", value)
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    event = copy.deepcopy(sample("order_webhook/order_paid"))
+    event.update(
+        resource=resource,
+        path=path,
+        httpMethod=method,
+        body=body,
+        headers=headers,
+        multiValueHeaders={key: [value] for key, value in headers.items()},
+        pathParameters=path_parameters or None,
+        queryStringParameters={key: values[-1] for key, values in query.items()} if query else None,
+        multiValueQueryStringParameters=query or None,
+    )
+    event["requestContext"].update(resourcePath=resource, httpMethod=method, path=f"/prod{path}")
+    return event
+
+
+def token_for(
+    role: str = "admin",
+    subject: str = "ops-1",
+    dept_ids: tuple[str, ...] = (),
+    corp_id: str = LOCAL_CORP,
+    secret: str = "local-api-jwt-secret-for-development-only",
+    expired: bool = False,
+) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from incentives.api.auth import Role, mint_token
+
+    now = datetime.now(UTC) - (timedelta(days=2) if expired else timedelta())
+    return mint_token(secret, corp_id, subject, Role(role), now, dept_ids=dept_ids, ttl=timedelta(hours=1))

@@ -2,14 +2,17 @@
 
 On AWS the template sets ``TENANT_SECRETS_NAME``; the secret is a JSON object keyed by corp
 id: ``{"<corp_id>": {"order_webhook_secret": "...", "wecom_callback_token": "...",
-"wecom_encoding_aes_key": "..."}}``. Without it (unit tests, a bare ``invoke``) the single
+"wecom_encoding_aes_key": "...", "api_jwt_secret": "...",
+"wecom_pay": {...}}}``. Without it (unit tests, a bare ``invoke``) the single
 tenant's secrets come from ``ORDER_WEBHOOK_SECRET`` / ``WECOM_CALLBACK_TOKEN`` /
-``WECOM_ENCODING_AES_KEY`` for ``WECOM_CORP_ID``. Secrets are never logged.
+``WECOM_ENCODING_AES_KEY`` / ``API_JWT_SECRET`` for ``WECOM_CORP_ID``. A tenant's WeCom Pay
+credentials are the object ``wecom_pay``: ``{"mch_id", "api_key", "payment_secret", "agent_id"}``
+(plus ``cert_file`` / ``key_file`` paths of the merchant API certificate in the layer or /opt).
+Secrets are never logged.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -31,6 +34,10 @@ class Settings:
     tenant_secrets_name: str | None
     after_sales_window_days: int
     time_zone: str
+    payout_queue_url: str
+    payout_max_receives: int
+    wechat_pay_base_url: str
+    wechat_pay_timeout_seconds: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +50,10 @@ class Settings:
             tenant_secrets_name=env.get("TENANT_SECRETS_NAME") or None,
             after_sales_window_days=int(env.get("AFTER_SALES_WINDOW_DAYS", DEFAULT_AFTER_SALES_WINDOW_DAYS)),
             time_zone=env.get("MERCHANT_TIME_ZONE", DEFAULT_TIME_ZONE),
+            payout_queue_url=env.get("PAYOUT_QUEUE_URL", ""),
+            payout_max_receives=int(env.get("PAYOUT_MAX_RECEIVES", "5")),
+            wechat_pay_base_url=env.get("WECHAT_PAY_BASE_URL", "https://api.mch.weixin.qq.com"),
+            wechat_pay_timeout_seconds=float(env.get("WECHAT_PAY_TIMEOUT_SECONDS", "5")),
         )
 
 
@@ -51,17 +62,18 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def _secrets_from_env() -> dict[str, dict[str, str]]:
+def _secrets_from_env() -> dict[str, dict[str, Any]]:
     env = os.environ
-    values = {
+    values: dict[str, Any] = {
         "order_webhook_secret": env.get("ORDER_WEBHOOK_SECRET", ""),
         "wecom_callback_token": env.get("WECOM_CALLBACK_TOKEN", ""),
         "wecom_encoding_aes_key": env.get("WECOM_ENCODING_AES_KEY", ""),
+        "api_jwt_secret": env.get("API_JWT_SECRET", ""),
     }
     return {env.get("WECOM_CORP_ID", DEFAULT_CORP_ID): {k: v for k, v in values.items() if v}}
 
 
-def tenant_secrets() -> dict[str, dict[str, str]]:
+def tenant_secrets() -> dict[str, dict[str, Any]]:
     """All tenants' secrets, cached for a few minutes so rotation takes effect without a deploy."""
     name = settings().tenant_secrets_name
     if not name:
@@ -74,10 +86,6 @@ def tenant_secrets() -> dict[str, dict[str, str]]:
     return value
 
 
-def tenant_secret(corp_id: str, key: str) -> str | None:
+def tenant_secret(corp_id: str, key: str) -> Any:
+    """One secret of one tenant (a string, or an object such as ``wecom_pay``), or None."""
     return tenant_secrets().get(corp_id, {}).get(key) or None
-
-
-def render_secret_document(tenants: dict[str, dict[str, str]]) -> str:
-    """The JSON the tenant secret holds (used by the local runtime to seed it)."""
-    return json.dumps(tenants, sort_keys=True)

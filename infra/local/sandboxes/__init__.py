@@ -1,0 +1,49 @@
+"""Sandbox servers of external services, started and stopped with the local stack.
+
+Each sandbox is a small HTTP server on loopback imitating a SaaS we cannot reach offline.
+An entry names the template parameter holding that service's base URL, so the functions'
+real clients are pointed at the sandbox locally and at the real service on AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from infra.local.config import LocalConfig
+
+
+class Sandbox(Protocol):
+    name: str
+    base_url: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SandboxEntry:
+    parameter: str
+    """The template parameter with the service's base URL (overridden locally)."""
+    url: Callable[[LocalConfig], str]
+    build: Callable[[LocalConfig], Sandbox]
+
+
+def _payments(config: LocalConfig) -> Sandbox:
+    from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
+
+    merchant = Merchant(config.wecom_pay_mch_id, config.wecom_pay_api_key, config.wecom_pay_secret)
+    books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=config.sandbox_timeout_delay)
+    return PaymentsSandboxServer(books, config.host, config.payments_port)
+
+
+SANDBOXES: list[SandboxEntry] = [
+    SandboxEntry(parameter="WeChatPayBaseUrl", url=lambda config: config.payments_url, build=_payments),
+]
+
+
+def parameter_overrides(config: LocalConfig) -> dict[str, str]:
+    """Template parameters that point the functions at the sandboxes."""
+    return {entry.parameter: entry.url(config) for entry in SANDBOXES}

@@ -1,0 +1,53 @@
+"""The one way to build an HTTP API function: Powertools' REST resolver with validation,
+the shared error mapping, bearer authentication, and the OpenAPI document / Swagger UI."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from incentives.api.auth import Principal, Role, authenticate, require_role
+from incentives.api.errors import error_body, register_error_handlers
+from incentives.runtime.settings import tenant_secret
+
+API_VERSION = "1.0.0"
+LOCATIONS = ("body", "query", "path", "header")
+
+
+def create_api(audience: str, title: str, description: str) -> APIGatewayRestResolver:
+    """A resolver for ``/<audience>/…`` routes; Swagger UI at ``/<audience>/swagger``."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    register_error_handlers(app)
+
+    def _invalid_request(error: RequestValidationError) -> Response[str]:
+        problems = []
+        for detail in error.errors():
+            location = [str(part) for part in detail.get("loc", ())]
+            if location and location[0] in LOCATIONS:
+                location = location[1:]
+            problems.append((".".join(location) or "body", str(detail.get("msg", "invalid"))))
+        field = problems[0][0] if problems else "body"
+        message = "; ".join(f"{name}: {text}" for name, text in problems) or "invalid request"
+        return Response(400, content_types.APPLICATION_JSON, error_body("invalid_input", message, field))
+
+    app.exception_handler(RequestValidationError)(_invalid_request)
+
+    app.enable_swagger(
+        path=f"/{audience}/swagger",
+        title=title,
+        description=description,
+        version=API_VERSION,
+        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+        security=[{"bearer": []}],
+    )
+    return app
+
+
+def principal_of(app: APIGatewayRestResolver, allowed: Collection[Role]) -> Principal:
+    """Authenticate the current request and check its role."""
+    header = app.current_event.headers.get("Authorization")
+    principal = authenticate(header, lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"))
+    return require_role(principal, allowed)

@@ -1,0 +1,1 @@
+"""The append-only ledger of incentives: entries move amounts between buckets; balances are sums."""

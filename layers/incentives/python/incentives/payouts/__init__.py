@@ -1,0 +1,1 @@
+"""Payouts: one per reward or approved withdrawal, deterministic id, exactly-once money movement."""

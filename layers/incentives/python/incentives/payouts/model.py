@@ -1,0 +1,128 @@
+"""The payout state machine (SPEC §4.7), pure.
+
+    queued → sending → paid | failed(reason)        failed → queued (operator re-queue)
+    recorded                                        (offline: no money moves)
+
+The payout id is deterministic from its cause and is the provider's idempotency number
+(``partner_trade_no`` / ``out_bill_no``): every attempt, retry and query reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from incentives.ledger.model import Account
+
+
+class PayoutStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    PAID = "paid"
+    FAILED = "failed"
+    RECORDED = "recorded"
+
+
+OPEN_STATUSES = frozenset({PayoutStatus.QUEUED, PayoutStatus.SENDING})
+TERMINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.RECORDED})
+
+
+class ProviderName(StrEnum):
+    WECOM_PAY = "wecom_pay"
+    """WeCom pay-to-employee (guides)."""
+    WECHAT_TRANSFER = "wechat_transfer"
+    """WeChat Pay transfer to a user's wallet (affiliates)."""
+    OFFLINE = "offline"
+    """Recorded only; the merchant pays outside the system."""
+
+
+def payout_id_for(corp_id: str, source: str) -> str:
+    """32 letters and digits, deterministic from the tenant and the cause (reward or withdrawal).
+
+    The providers accept only letters and digits, at most 32, for their idempotency number.
+    """
+    return "po" + hashlib.sha256(f"{corp_id}|{source}".encode()).hexdigest()[:30]
+
+
+@dataclass(frozen=True)
+class Payee:
+    account: Account
+    openid: str
+    """The payee's openid under the paying app (WeCom: from ``user/convert_to_openid``)."""
+    name: str = ""
+    dept_path: tuple[str, ...] = ()
+    """Department ids from the root to the payee's outlet, for operators' data scopes."""
+
+
+@dataclass(frozen=True)
+class Payout:
+    payout_id: str
+    payee: Payee
+    amount_fen: int
+    provider: ProviderName
+    source: str
+    description: str
+    status: PayoutStatus
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    generation: int = 1
+    """Bumped by each re-queue, so an old queue message cannot act on the new attempt."""
+    sends: int = 0
+    """Provider calls made; from the first on, every attempt starts by querying."""
+    transaction_id: str | None = None
+    paid_at: datetime | None = None
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    history: tuple[str, ...] = field(default=())
+
+    @property
+    def corp_id(self) -> str:
+        return self.payee.account.corp_id
+
+    def _moved(self, now: datetime, status: PayoutStatus, note: str, **changes: Any) -> Payout:
+        line = f"{now.isoformat()} {self.status.value}→{status.value} {note}".strip()
+        return replace(
+            self,
+            status=status,
+            updated_at=now,
+            version=self.version + 1,
+            history=(*self.history, line),
+            **changes,
+        )
+
+    def sending(self, now: datetime) -> Payout:
+        if self.status not in OPEN_STATUSES:
+            raise ValueError(f"payout {self.payout_id} is {self.status.value}; it cannot be sent")
+        return self._moved(now, PayoutStatus.SENDING, f"attempt {self.sends + 1}", sends=self.sends + 1)
+
+    def paid(self, now: datetime, transaction_id: str, paid_at: datetime | None) -> Payout:
+        return self._moved(
+            now,
+            PayoutStatus.PAID,
+            transaction_id,
+            transaction_id=transaction_id,
+            paid_at=paid_at or now,
+            failure_code=None,
+            failure_reason=None,
+        )
+
+    def failed(self, now: datetime, code: str, reason: str) -> Payout:
+        return self._moved(
+            now, PayoutStatus.FAILED, f"{code}: {reason}", failure_code=code, failure_reason=reason
+        )
+
+    def requeued(self, now: datetime, actor: str) -> Payout:
+        if self.status is not PayoutStatus.FAILED:
+            raise ValueError(f"only a failed payout can be re-queued; this one is {self.status.value}")
+        return self._moved(
+            now,
+            PayoutStatus.QUEUED,
+            f"re-queued by {actor}",
+            generation=self.generation + 1,
+            failure_code=None,
+            failure_reason=None,
+        )

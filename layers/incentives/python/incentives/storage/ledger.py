@@ -1,0 +1,222 @@
+"""The ledger on the single table: immutable entry items, one balance item per account, holds.
+
+Posting writes the entries (each ``NotExists``, so a repeat is detected, not doubled) and
+the balance deltas in one transaction; a balance is therefore always the sum of its entries.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from incentives.core.clock import iso_utc, parse_instant
+from incentives.core.errors import Conflict
+from incentives.ledger.model import Account, Balance, Bucket, Entry, EntryKind, OwnerKind, deltas
+from incentives.ledger.postings import Hold
+from incentives.storage import keys
+from incentives.storage.table import (
+    AtLeast,
+    ConditionFailed,
+    Delete,
+    Equals,
+    NotExists,
+    Put,
+    Table,
+    Update,
+    Write,
+)
+
+HOLD_SHARDS = 8
+
+
+class InsufficientBalance(Conflict):
+    code = "insufficient_balance"
+
+
+def account_pk(account: Account) -> str:
+    return f"{keys.tenant(account.corp_id)}#ACCT#{account.owner_kind.value}#{account.owner_id}"
+
+
+def _hold_key(account: Account, credit_id: str) -> dict[str, str]:
+    return {"pk": account_pk(account), "sk": f"HOLD#{credit_id}"}
+
+
+def _bucket_attribute(bucket: Bucket) -> str:
+    return f"b_{bucket.value}"
+
+
+def entry_item(entry: Entry) -> dict[str, Any]:
+    return {
+        "pk": account_pk(entry.account),
+        "sk": f"ENTRY#{entry.entry_id}",
+        "kind": "ledger_entry",
+        "entry_kind": entry.kind.value,
+        "entry_id": entry.entry_id,
+        "corp_id": entry.account.corp_id,
+        "owner_kind": entry.account.owner_kind.value,
+        "owner_id": entry.account.owner_id,
+        "amount_fen": entry.amount_fen,
+        "at": iso_utc(entry.at),
+        "ref": entry.ref,
+        "note": entry.note,
+    }
+
+
+def entry_from_item(item: dict[str, Any]) -> Entry:
+    return Entry(
+        entry_id=item["entry_id"],
+        account=Account(item["corp_id"], OwnerKind(item["owner_kind"]), item["owner_id"]),
+        kind=EntryKind(item["entry_kind"]),
+        amount_fen=int(item["amount_fen"]),
+        at=parse_instant(item["at"]),
+        ref=item["ref"],
+        note=item.get("note", ""),
+    )
+
+
+def posting_writes(entries: Sequence[Entry], at: datetime, guard_withdrawable: bool = False) -> list[Write]:
+    """Entry puts and one balance update per account. ``guard_withdrawable`` refuses to overdraw."""
+    writes: list[Write] = [Put(entry_item(entry), (NotExists(),)) for entry in entries]
+    by_account: dict[Account, list[Entry]] = {}
+    for entry in entries:
+        by_account.setdefault(entry.account, []).append(entry)
+    for account, own in by_account.items():
+        moved = deltas(own)
+        conditions: tuple[Any, ...] = ()
+        withdrawn = -moved.get(Bucket.SETTLED, 0)
+        if guard_withdrawable and withdrawn > 0:
+            conditions = (AtLeast(_bucket_attribute(Bucket.SETTLED), withdrawn),)
+        writes.append(
+            Update(
+                key={"pk": account_pk(account), "sk": "BALANCE"},
+                add={_bucket_attribute(bucket): amount for bucket, amount in moved.items()},
+                set={
+                    "kind": "ledger_balance",
+                    "corp_id": account.corp_id,
+                    "owner_kind": account.owner_kind.value,
+                    "owner_id": account.owner_id,
+                    "updated_at": iso_utc(at),
+                },
+                conditions=conditions,
+            )
+        )
+    return writes
+
+
+def commit_posting(table: Table, writes: Sequence[Write], entry_count: int) -> bool:
+    """Run the writes. False when the entries were posted before (a repeat); raises on overdraft."""
+    try:
+        table.transact(writes)
+    except ConditionFailed as failure:
+        if any(position < entry_count for position in failure.failed):
+            return False
+        raise InsufficientBalance("the withdrawable balance is too small for this amount") from failure
+    return True
+
+
+class LedgerRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def post(
+        self,
+        entries: Sequence[Entry],
+        at: datetime,
+        *,
+        guard_withdrawable: bool = False,
+        extra: Sequence[Write] = (),
+    ) -> bool:
+        """Post entries (plus ``extra`` writes) atomically; False if they were posted before."""
+        writes = posting_writes(entries, at, guard_withdrawable)
+        return commit_posting(self._table, [*writes, *extra], len(entries))
+
+    def credit(self, entry: Entry, hold_until: datetime) -> bool:
+        """Post a credit and open its hold (it settles once ``hold_until`` has passed)."""
+        shard = zlib.crc32(f"{entry.account}#{entry.entry_id}".encode()) % HOLD_SHARDS
+        hold = Put(
+            {
+                **_hold_key(entry.account, entry.entry_id),
+                "kind": "ledger_hold",
+                "corp_id": entry.account.corp_id,
+                "owner_kind": entry.account.owner_kind.value,
+                "owner_id": entry.account.owner_id,
+                "credit_id": entry.entry_id,
+                "remaining_fen": entry.amount_fen,
+                "hold_until": iso_utc(hold_until),
+                "gsi1pk": f"HOLD#{shard}",
+                "gsi1sk": f"{iso_utc(hold_until)}#{entry.account}#{entry.entry_id}",
+            },
+            (NotExists(),),
+        )
+        return self.post([entry], entry.at, extra=[hold])
+
+    def reverse(self, entry: Entry) -> bool:
+        """Post a reversal and reduce the credit's hold by the same amount."""
+        update = Update(
+            key=_hold_key(entry.account, entry.ref),
+            add={"remaining_fen": -entry.amount_fen},
+            conditions=(AtLeast("remaining_fen", entry.amount_fen),),
+        )
+        return self.post([entry], entry.at, extra=[update])
+
+    def settle(self, hold: Hold, entry: Entry | None, at: datetime) -> bool:
+        """Close a hold, posting its settlement entry if anything remains."""
+        close = Delete(
+            _hold_key(hold.account, hold.credit_id), (Equals("remaining_fen", hold.remaining_fen),)
+        )
+        if entry is None:
+            try:
+                self._table.transact([close])
+            except ConditionFailed:
+                return False
+            return True
+        return self.post([entry], at, extra=[close])
+
+    def hold(self, account: Account, credit_id: str) -> Hold | None:
+        item = self._table.get(_hold_key(account, credit_id))
+        return _hold_from_item(item) if item else None
+
+    def holds_due(self, now: datetime, limit: int = 1000) -> list[Hold]:
+        due: list[Hold] = []
+        for shard in range(HOLD_SHARDS):
+            cursor = None
+            while len(due) < limit:
+                page = self._table.query(
+                    f"HOLD#{shard}",
+                    index="gsi1",
+                    sk_at_most=iso_utc(now) + "#~",
+                    limit=min(100, limit - len(due)),
+                    cursor=cursor,
+                )
+                due.extend(
+                    _hold_from_item(self._table.get({"pk": i["pk"], "sk": i["sk"]}) or i) for i in page.items
+                )
+                cursor = page.cursor
+                if cursor is None:
+                    break
+        return due[:limit]
+
+    def balance(self, account: Account) -> Balance:
+        item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}
+        return Balance({bucket: int(item.get(_bucket_attribute(bucket), 0)) for bucket in Bucket})
+
+    def entries(self, account: Account) -> list[Entry]:
+        found: list[Entry] = []
+        cursor = None
+        while True:
+            page = self._table.query(account_pk(account), sk_prefix="ENTRY#", limit=500, cursor=cursor)
+            found.extend(entry_from_item(item) for item in page.items)
+            cursor = page.cursor
+            if cursor is None:
+                return sorted(found, key=lambda entry: (entry.at, entry.entry_id))
+
+
+def _hold_from_item(item: dict[str, Any]) -> Hold:
+    return Hold(
+        account=Account(item["corp_id"], OwnerKind(item["owner_kind"]), item["owner_id"]),
+        credit_id=item["credit_id"],
+        remaining_fen=int(item["remaining_fen"]),
+        hold_until=parse_instant(item["hold_until"]),
+    )

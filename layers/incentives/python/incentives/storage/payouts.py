@@ -1,0 +1,166 @@
+"""Payouts on the single table, written together with their ledger entries in one transaction."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from incentives.core.clock import iso_utc, parse_instant
+from incentives.core.errors import ConcurrentModification
+from incentives.ledger.model import Account, Entry, OwnerKind
+from incentives.payouts.model import OPEN_STATUSES, Payee, Payout, PayoutStatus, ProviderName
+from incentives.storage import keys
+from incentives.storage.ledger import InsufficientBalance, posting_writes
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Page, Put, Table
+
+OPEN_SHARDS = 8
+
+
+def payout_key(corp_id: str, payout_id: str) -> dict[str, str]:
+    return {"pk": f"{keys.tenant(corp_id)}#PAYOUT#{payout_id}", "sk": "PAYOUT"}
+
+
+def payout_item(payout: Payout) -> dict[str, Any]:
+    account = payout.payee.account
+    item: dict[str, Any] = {
+        **payout_key(payout.corp_id, payout.payout_id),
+        "kind": "payout",
+        "payout_id": payout.payout_id,
+        "corp_id": payout.corp_id,
+        "owner_kind": account.owner_kind.value,
+        "owner_id": account.owner_id,
+        "openid": payout.payee.openid,
+        "payee_name": payout.payee.name,
+        "dept_path": list(payout.payee.dept_path),
+        "amount_fen": payout.amount_fen,
+        "provider": payout.provider.value,
+        "source": payout.source,
+        "description": payout.description,
+        "status": payout.status.value,
+        "created_at": iso_utc(payout.created_at),
+        "updated_at": iso_utc(payout.updated_at),
+        "version": payout.version,
+        "generation": payout.generation,
+        "sends": payout.sends,
+        "transaction_id": payout.transaction_id,
+        "paid_at": iso_utc(payout.paid_at) if payout.paid_at else None,
+        "failure_code": payout.failure_code,
+        "failure_reason": payout.failure_reason,
+        "history": list(payout.history),
+        "gsi2pk": f"{keys.tenant(payout.corp_id)}#PAYOUTS#{payout.status.value}",
+        "gsi2sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
+        "gsi3pk": f"{keys.tenant(payout.corp_id)}#PAYOUTS",
+        "gsi3sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
+    }
+    if payout.status in OPEN_STATUSES:
+        shard = zlib.crc32(f"{payout.corp_id}#{payout.payout_id}".encode()) % OPEN_SHARDS
+        item["gsi1pk"] = f"PAYOUT_OPEN#{shard}"
+        item["gsi1sk"] = f"{iso_utc(payout.updated_at)}#{payout.corp_id}#{payout.payout_id}"
+    return {key: value for key, value in item.items() if value is not None}
+
+
+def payout_from_item(item: dict[str, Any]) -> Payout:
+    return Payout(
+        payout_id=item["payout_id"],
+        payee=Payee(
+            account=Account(item["corp_id"], OwnerKind(item["owner_kind"]), item["owner_id"]),
+            openid=item["openid"],
+            name=item.get("payee_name", ""),
+            dept_path=tuple(item.get("dept_path", [])),
+        ),
+        amount_fen=int(item["amount_fen"]),
+        provider=ProviderName(item["provider"]),
+        source=item["source"],
+        description=item["description"],
+        status=PayoutStatus(item["status"]),
+        created_at=parse_instant(item["created_at"]),
+        updated_at=parse_instant(item["updated_at"]),
+        version=int(item["version"]),
+        generation=int(item["generation"]),
+        sends=int(item["sends"]),
+        transaction_id=item.get("transaction_id"),
+        paid_at=parse_instant(item["paid_at"]) if item.get("paid_at") else None,
+        failure_code=item.get("failure_code"),
+        failure_reason=item.get("failure_reason"),
+        history=tuple(item.get("history", [])),
+    )
+
+
+class PayoutRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def create(self, payout: Payout, entries: Sequence[Entry]) -> bool:
+        """Store a new payout with its reserve (and, offline, payout) entries. False if it exists.
+
+        Raises ``InsufficientBalance`` when the withdrawable balance cannot carry it.
+        """
+        writes = [Put(payout_item(payout), (NotExists(),)), *posting_writes(entries, payout.created_at, True)]
+        try:
+            self._table.transact(writes)
+        except ConditionFailed as failure:
+            if 0 in failure.failed:
+                return False
+            if any(position <= len(entries) for position in failure.failed):
+                raise ConcurrentModification(
+                    f"payout {payout.payout_id}: entries exist without it"
+                ) from failure
+            raise InsufficientBalance("the withdrawable balance is too small for this payout") from failure
+        return True
+
+    def save(self, payout: Payout, expected_version: int, entries: Sequence[Entry] = ()) -> None:
+        """Store a transition (and its ledger entries) if nobody changed the payout meanwhile."""
+        writes = [
+            Put(payout_item(payout), (Equals("version", expected_version),)),
+            *posting_writes(entries, payout.updated_at),
+        ]
+        try:
+            self._table.transact(writes)
+        except ConditionFailed as failure:
+            raise ConcurrentModification(f"payout {payout.payout_id} changed meanwhile") from failure
+
+    def get(self, corp_id: str, payout_id: str) -> Payout | None:
+        item = self._table.get(payout_key(corp_id, payout_id))
+        return payout_from_item(item) if item else None
+
+    def page(
+        self, corp_id: str, status: PayoutStatus | None, limit: int, cursor: str | None
+    ) -> tuple[list[Payout], str | None]:
+        """Newest first, optionally one status; ``cursor`` continues a previous page."""
+        if status is None:
+            page: Page = self._table.query(
+                f"{keys.tenant(corp_id)}#PAYOUTS", index="gsi3", limit=limit, cursor=cursor, newest_first=True
+            )
+        else:
+            page = self._table.query(
+                f"{keys.tenant(corp_id)}#PAYOUTS#{status.value}",
+                index="gsi2",
+                limit=limit,
+                cursor=cursor,
+                newest_first=True,
+            )
+        return [payout_from_item(item) for item in page.items], page.cursor
+
+    def open_since(self, before: datetime, limit: int = 500) -> list[Payout]:
+        """Queued or sending payouts (all tenants) not touched since ``before``: for the reconciler."""
+        found: list[Payout] = []
+        for shard in range(OPEN_SHARDS):
+            cursor = None
+            while len(found) < limit:
+                page = self._table.query(
+                    f"PAYOUT_OPEN#{shard}",
+                    index="gsi1",
+                    sk_at_most=iso_utc(before) + "#~",
+                    limit=min(100, limit - len(found)),
+                    cursor=cursor,
+                )
+                for item in page.items:
+                    payout = self.get(item["corp_id"], item["payout_id"])
+                    if payout is not None and payout.status in OPEN_STATUSES:
+                        found.append(payout)
+                cursor = page.cursor
+                if cursor is None:
+                    break
+        return found
