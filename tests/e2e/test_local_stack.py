@@ -121,8 +121,14 @@ def _seed_sample_payout(stack: RunningStack) -> None:
     assert hold is not None
     ledger.settle(hold, postings.settlement(hold, now), now)
     queue = _NoQueue()  # the sample message is what delivers it
-    create_payout(PayoutRepository(table), queue, PayoutRequest(
-        "reward:sample-1", Payee(guide, "oSampleGuide"), 1_000, ProviderName.WECOM_PAY, "sample reward"), now)
+    create_payout(
+        PayoutRepository(table),
+        queue,
+        PayoutRequest(
+            "reward:sample-1", Payee(guide, "oSampleGuide"), 1_000, ProviderName.WECOM_PAY, "sample reward"
+        ),
+        now,
+    )
     assert queue.sent == 1
 
 

@@ -30,6 +30,12 @@ OPEN_STATUSES = frozenset({PayoutStatus.QUEUED, PayoutStatus.SENDING})
 TERMINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.RECORDED})
 
 
+RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+"""Failure code of a payout given up on while its fate at the provider was unknown."""
+NOT_SENT = "NOT_SENT"
+"""Failure code once the provider confirmed that an unresolved payout moved no money."""
+
+
 class ProviderName(StrEnum):
     WECOM_PAY = "wecom_pay"
     """WeCom pay-to-employee (guides)."""
@@ -78,6 +84,11 @@ class Payout:
     failure_code: str | None = None
     failure_reason: str | None = None
     history: tuple[str, ...] = field(default=())
+
+    @property
+    def unresolved(self) -> bool:
+        """Given up on without knowing whether the money moved; the reconciler keeps asking."""
+        return self.status is PayoutStatus.FAILED and self.failure_code == RETRIES_EXHAUSTED
 
     @property
     def corp_id(self) -> str:

@@ -19,6 +19,7 @@ from typing import Protocol
 from incentives.core.errors import Conflict, NotFound, RetryLater
 from incentives.ledger import postings
 from incentives.payouts.model import (
+    NOT_SENT,
     TERMINAL_STATUSES,
     Payee,
     Payout,
@@ -190,7 +191,8 @@ def reconcile(
     now: datetime,
     stale_after: timedelta = STALE_AFTER,
 ) -> Reconciliation:
-    """Resolve payouts left open: ``queued`` ones are queued again, ``sending`` ones queried.
+    """Resolve payouts left open: ``queued`` ones are queued again, ``sending`` ones queried, and
+    payouts given up on while unresolved are queried until the provider says what became of them.
 
     Writes happen only for payouts whose state changes (SPEC §6: proportional to changes).
     """
@@ -205,7 +207,17 @@ def reconcile(
             still_open += 1
             continue
         known = provider.query(payout)
-        if known.outcome in (Outcome.SUCCESS, Outcome.FAILED):
+        if payout.unresolved:
+            if known.outcome is Outcome.SUCCESS:
+                _settle_result(repository, payout, known, now)
+            elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
+                note = "the provider confirms no money moved; re-queue to pay"
+                repository.save(payout.failed(now, NOT_SENT, note), payout.version)
+            else:
+                still_open += 1
+                continue
+            resolved += 1
+        elif known.outcome in (Outcome.SUCCESS, Outcome.FAILED):
             _settle_result(repository, payout, known, now)
             resolved += 1
         elif known.outcome is Outcome.NOT_FOUND:

@@ -20,6 +20,7 @@ import hashlib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,6 +76,11 @@ def from_xml(body: bytes) -> dict[str, str]:
     return {child.tag: (child.text or "") for child in root}
 
 
+Transport = Callable[[str, bytes, float], bytes]
+"""POST ``body`` to ``url`` within ``timeout`` seconds and return the answer's body; raise
+``TimeoutError`` / ``OSError`` / ``urllib.error.HTTPError`` as urllib does."""
+
+
 @dataclass(frozen=True)
 class WeComPayConfig:
     corp_id: str
@@ -90,16 +96,31 @@ class WeComPayConfig:
     act_name: str = "导购激励"
 
 
+class HttpsTransport:
+    """urllib with the merchant's API certificate (mutual TLS), as WeChat Pay requires."""
+
+    def __init__(self, config: WeComPayConfig) -> None:
+        self._context: ssl.SSLContext | None = None
+        if config.base_url.startswith("https://"):
+            self._context = ssl.create_default_context()
+            if config.cert_file:
+                self._context.load_cert_chain(config.cert_file, config.key_file)
+
+    def __call__(self, url: str, body: bytes, timeout: float) -> bytes:
+        request = urllib.request.Request(  # noqa: S310 - the base URL is configuration, https in production
+            url, data=body, method="POST", headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout, context=self._context) as reply:  # noqa: S310
+            answer: bytes = reply.read()
+            return answer
+
+
 class WeComPayToEmployee:
     """The provider; every network or protocol surprise is reported as AMBIGUOUS, never guessed."""
 
-    def __init__(self, config: WeComPayConfig) -> None:
+    def __init__(self, config: WeComPayConfig, transport: Transport | None = None) -> None:
         self._config = config
-        self._ssl: ssl.SSLContext | None = None
-        if config.base_url.startswith("https://"):
-            self._ssl = ssl.create_default_context()
-            if config.cert_file:
-                self._ssl.load_cert_chain(config.cert_file, config.key_file)
+        self._transport = transport or HttpsTransport(config)
 
     def _nonce(self, payout_id: str) -> str:
         return hashlib.sha256(f"nonce|{payout_id}".encode()).hexdigest()[:32].upper()
@@ -136,17 +157,8 @@ class WeComPayToEmployee:
         return params
 
     def _post(self, path: str, params: dict[str, Any]) -> dict[str, str] | ProviderResult:
-        request = urllib.request.Request(  # noqa: S310 - the base URL is configuration, https in production
-            self._config.base_url + path,
-            data=to_xml(params),
-            method="POST",
-            headers={"Content-Type": "text/xml; charset=utf-8"},
-        )
         try:
-            with urllib.request.urlopen(  # noqa: S310 - https in production, the sandbox locally
-                request, timeout=self._config.timeout_seconds, context=self._ssl
-            ) as reply:
-                body = reply.read()
+            body = self._transport(self._config.base_url + path, to_xml(params), self._config.timeout_seconds)
         except TimeoutError:
             return ProviderResult(Outcome.AMBIGUOUS, "TIMEOUT", "no answer in time")
         except urllib.error.HTTPError as error:

@@ -54,7 +54,7 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         "gsi3pk": f"{keys.tenant(payout.corp_id)}#PAYOUTS",
         "gsi3sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
     }
-    if payout.status in OPEN_STATUSES:
+    if payout.status in OPEN_STATUSES or payout.unresolved:
         shard = zlib.crc32(f"{payout.corp_id}#{payout.payout_id}".encode()) % OPEN_SHARDS
         item["gsi1pk"] = f"PAYOUT_OPEN#{shard}"
         item["gsi1sk"] = f"{iso_utc(payout.updated_at)}#{payout.corp_id}#{payout.payout_id}"
@@ -144,7 +144,7 @@ class PayoutRepository:
         return [payout_from_item(item) for item in page.items], page.cursor
 
     def open_since(self, before: datetime, limit: int = 500) -> list[Payout]:
-        """Queued or sending payouts (all tenants) not touched since ``before``: for the reconciler."""
+        """Open or unresolved payouts (all tenants) not touched since ``before``, for the reconciler."""
         found: list[Payout] = []
         for shard in range(OPEN_SHARDS):
             cursor = None
@@ -158,7 +158,7 @@ class PayoutRepository:
                 )
                 for item in page.items:
                     payout = self.get(item["corp_id"], item["payout_id"])
-                    if payout is not None and payout.status in OPEN_STATUSES:
+                    if payout is not None and (payout.status in OPEN_STATUSES or payout.unresolved):
                         found.append(payout)
                 cursor = page.cursor
                 if cursor is None:

@@ -1,0 +1,103 @@
+"""The same Table contract on DynamoDB (moto) and in memory, so the simulation's table is faithful."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from incentives.storage.table import (
+    AtLeast,
+    ConditionFailed,
+    Delete,
+    DynamoTable,
+    Equals,
+    Exists,
+    MemoryTable,
+    NotExists,
+    Put,
+    Table,
+    Update,
+)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def table(request: pytest.FixtureRequest) -> Iterator[Table]:
+    if request.param == "memory":
+        yield MemoryTable()
+        return
+    import boto3
+    from moto import mock_aws
+
+    from infra.local.template import read_stack
+
+    properties = read_stack().document["Resources"]["IncentivesTable"]["Properties"]
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="ap-southeast-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoTable(client, "t")
+
+
+def _item(pk: str, sk: str = "S", **values: Any) -> dict[str, Any]:
+    return {"pk": pk, "sk": sk, **values}
+
+
+def test_put_get_and_not_exists(table: Table) -> None:
+    table.transact([Put(_item("a", n=1), (NotExists(),))])
+    assert table.get({"pk": "a", "sk": "S"}) == _item("a", n=1)
+    with pytest.raises(ConditionFailed):
+        table.transact([Put(_item("a", n=2), (NotExists(),))])
+    assert table.get({"pk": "a", "sk": "S"}) == _item("a", n=1)
+
+
+def test_a_failed_condition_writes_nothing_of_the_transaction(table: Table) -> None:
+    table.transact([Put(_item("a", n=1))])
+    with pytest.raises(ConditionFailed) as failure:
+        table.transact(
+            [Put(_item("b", n=1)), Update({"pk": "a", "sk": "S"}, add={"n": 5}, conditions=(Equals("n", 9),))]
+        )
+    assert failure.value.failed == [1]
+    assert table.get({"pk": "b", "sk": "S"}) is None
+    assert table.get({"pk": "a", "sk": "S"}) == _item("a", n=1)
+
+
+def test_update_adds_sets_and_removes(table: Table) -> None:
+    table.transact([Update({"pk": "a", "sk": "S"}, add={"n": 3}, set={"x": "y"})])
+    table.transact(
+        [Update({"pk": "a", "sk": "S"}, add={"n": -1}, remove=("x",), conditions=(AtLeast("n", 3),))]
+    )
+    assert table.get({"pk": "a", "sk": "S"}) == _item("a", n=2)
+    with pytest.raises(ConditionFailed):
+        table.transact([Update({"pk": "a", "sk": "S"}, add={"n": -3}, conditions=(AtLeast("n", 3),))])
+    with pytest.raises(ConditionFailed):
+        table.transact([Update({"pk": "b", "sk": "S"}, add={"n": -1}, conditions=(AtLeast("m", 1),))])
+
+
+def test_delete_with_condition(table: Table) -> None:
+    table.transact([Put(_item("a", n=1))])
+    with pytest.raises(ConditionFailed):
+        table.transact([Delete({"pk": "a", "sk": "S"}, (Equals("n", 2),))])
+    table.transact([Delete({"pk": "a", "sk": "S"}, (Exists(), Equals("n", 1)))])
+    assert table.get({"pk": "a", "sk": "S"}) is None
+
+
+def test_queries_page_in_order_on_the_table_and_an_index(table: Table) -> None:
+    table.transact([Put(_item("p", f"E#{i:02d}", gsi2pk="G", gsi2sk=f"{10 - i:02d}")) for i in range(7)])
+    seen, cursor = [], None
+    while True:
+        page = table.query("p", sk_prefix="E#", limit=3, cursor=cursor)
+        seen += [item["sk"] for item in page.items]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == [f"E#{i:02d}" for i in range(7)]
+    newest = table.query("G", index="gsi2", limit=2, newest_first=True)
+    assert [item["gsi2sk"] for item in newest.items] == ["10", "09"]
+    rest = table.query("G", index="gsi2", limit=10, newest_first=True, cursor=newest.cursor)
+    assert [item["gsi2sk"] for item in rest.items] == ["08", "07", "06", "05", "04"]
+    assert [i["sk"] for i in table.query("p", sk_at_most="E#01").items] == ["E#00", "E#01"]
