@@ -1,6 +1,6 @@
 """POST /webhooks/orders — the merchant's order / member system (SPEC §3.2).
 
-Verify, validate, keep the raw event, enqueue, answer 202. Nothing slow happens here.
+Verify, validate, keep the raw event, enqueue, answer 202: two AWS calls, nothing slow.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incentives.api.errors import register_error_handlers
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
-from incentives.runtime.idempotency import once_per_key, register_lambda_context
 from incentives.runtime.settings import settings, tenant_secret
-from incentives.webhook.intake import VerifiedDelivery, keep_and_enqueue, verify_delivery
+from incentives.webhook.intake import keep_and_enqueue, verify_delivery
 
 logger = Logger(service="order-webhook")
 tracer = Tracer()
@@ -27,11 +26,6 @@ metrics = Metrics()
 app = APIGatewayRestResolver()
 register_error_handlers(app)
 clock = SystemClock()
-
-
-@once_per_key("order-webhook", key_jmespath="[corp_id, event_id]", payload_jmespath="body_sha256")
-def accept(*, request: dict[str, str], delivery: VerifiedDelivery) -> dict[str, Any]:
-    return keep_and_enqueue(delivery, wiring.raw_event_store(), wiring.event_queue(), clock.now())
 
 
 @app.post("/webhooks/orders")
@@ -46,8 +40,13 @@ def receive_order_event() -> Response[dict[str, Any]]:
         settings().default_corp_id,
         lambda corp_id: tenant_secret(corp_id, "order_webhook_secret"),
     )
-    answer = accept(request=delivery.idempotency_payload(), delivery=delivery)
-    logger.info("webhook event accepted", extra={"event_id": answer["event_id"], "type": answer["type"]})
+    answer, first_delivery = keep_and_enqueue(
+        delivery, wiring.raw_event_store(), wiring.event_queue(), clock.now()
+    )
+    logger.info(
+        "webhook event accepted",
+        extra={"event_id": answer["event_id"], "type": answer["type"], "first_delivery": first_delivery},
+    )
     metrics.add_metric(name="WebhookEventAccepted", unit=MetricUnit.Count, value=1)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=answer)
 
@@ -56,5 +55,4 @@ def receive_order_event() -> Response[dict[str, Any]]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    register_lambda_context(context)
     return app.resolve(event, context)

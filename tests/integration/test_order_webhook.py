@@ -26,12 +26,7 @@ def test_a_signed_event_is_kept_raw_and_queued(stack: StackHandle) -> None:
     body = sample_body("order_paid")
     status, answer = _post(stack, body)
     assert status == 202
-    assert answer == {
-        "event_id": body["event_id"],
-        "type": "order.paid",
-        "status": "accepted",
-        "first_delivery": True,
-    }
+    assert answer == {"event_id": body["event_id"], "type": "order.paid", "status": "accepted"}
     [raw] = stack.table_items()
     assert raw["pk"] == f"T#ww-local-corp#EVENT#{body['event_id']}"
     assert json.loads(raw["body"]) == body
@@ -87,9 +82,10 @@ def test_a_duplicate_gets_the_same_answer_and_no_second_effect(stack: StackHandl
     version = stack.order("O-dup")["version"]  # type: ignore[index]
     second = stack.invoke(WEBHOOK, webhook_event(body))
     assert second["statusCode"] == first["statusCode"] == 202
-    assert json.loads(second["body"]) == json.loads(first["body"])
-    assert stack.drain() == []  # the answer was repeated; nothing was enqueued again
+    assert second["body"] == first["body"]
+    stack.process_queue()  # the repeat is queued again (at least once) and applied as a no-op
     assert stack.order("O-dup")["version"] == version  # type: ignore[index]
+    assert len([i for i in stack.table_items() if i["kind"] == "raw_event"]) == 1
 
 
 def test_the_same_event_id_with_another_body_is_409(stack: StackHandle) -> None:
@@ -119,8 +115,8 @@ def test_a_crash_before_enqueueing_loses_nothing_on_retry(
         stack.invoke(WEBHOOK, webhook_event(body))
     assert len(stack.table_items()) == 1 and stack.drain() == []
     monkeypatch.setattr(queue, "send", real_send)
-    status, answer = _post(stack, body)
-    assert status == 202 and answer["first_delivery"] is False
+    status, _ = _post(stack, body)
+    assert status == 202
     stack.process_queue()
     assert stack.order("O-crash")["status"] == "paid"  # type: ignore[index]
 

@@ -64,10 +64,6 @@ class VerifiedDelivery:
     body: str
     body_sha256: str
 
-    def idempotency_payload(self) -> dict[str, str]:
-        """What the idempotency record is keyed on (tenant + event id) and validated against (hash)."""
-        return {"corp_id": self.corp_id, "event_id": self.event.event_id, "body_sha256": self.body_sha256}
-
 
 def verify_delivery(
     headers: Mapping[str, str],
@@ -96,12 +92,13 @@ def verify_delivery(
 
 def keep_and_enqueue(
     delivery: VerifiedDelivery, store: RawEventStore, queue: EventQueue, received_at: datetime
-) -> dict[str, Any]:
-    """Keep the raw body for audit, then enqueue the event for the processor.
+) -> tuple[dict[str, Any], bool]:
+    """Keep the raw body for audit, then enqueue the event; return the answer and whether it was new.
 
-    A repeat with the same body is enqueued again (the processor deduplicates by event id),
-    so a crash between keeping and enqueueing never loses the event. A repeat with another
-    body raises ``Conflict`` before anything is enqueued.
+    The answer depends only on the event, so a repeat with the same body gets the same answer.
+    That repeat is enqueued again (the processor deduplicates by event id), so a crash between
+    keeping and enqueueing never loses the event. A repeat with another body raises
+    ``Conflict`` before anything is enqueued.
     """
     event = delivery.event
     first_time = store.keep(
@@ -115,9 +112,4 @@ def keep_and_enqueue(
         )
     )
     queue.send([QueuedEvent(corp_id=delivery.corp_id, received_at=received_at, event=event)])
-    return {
-        "event_id": event.event_id,
-        "type": event.type,
-        "status": "accepted",
-        "first_delivery": first_time,
-    }
+    return {"event_id": event.event_id, "type": event.type, "status": "accepted"}, first_time
