@@ -47,5 +47,14 @@ invoke: $(STAMP)
 fire: $(STAMP)
 	$(PY) -m infra.local fire $(FUNCTION) $(if $(AT),--at $(AT),)
 
+# SPEC §6 budgets, measured side by side: cold starts and AWS round trips.
+bench: $(STAMP)
+	$(PY) -m bench.cold_start
+	$(PY) -m bench.round_trips
+
+# A development bearer token: make token ROLE=operator DEPT=2
+token: $(STAMP)
+	@$(PY) -m infra.local token --role $(or $(ROLE),admin) $(if $(DEPT),--dept $(DEPT),)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .local

@@ -19,6 +19,7 @@ from incentives.webhook.models import (
 )
 
 DEFAULT_AFTER_SALES_WINDOW_DAYS = 7
+"""Also the default of the ``AfterSalesWindowDays`` template parameter."""
 
 OrderFact = OrderPaid | OrderRefunded | OrderCompleted | AfterSalesWindowClosed
 

@@ -1,67 +1,92 @@
-"""Adapters built once per container from the settings (the composition root of the layer)."""
+"""Adapters built once per container from the settings (the composition root of the layer).
+
+Each factory imports its adapter when first called, so a function loads only the code it
+uses (a scheduled job never loads the webhook models or the payment client): cold starts
+stay within SPEC §6's budget.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from incentives.core.errors import InvalidInput
-from incentives.orders.aggregate import AfterSalesWindow
-from incentives.payouts.model import ProviderName
-from incentives.payouts.provider import PayoutProvider
-from incentives.payouts.wecom_pay import WeComPayConfig, WeComPayToEmployee
 from incentives.runtime import aws
 from incentives.runtime.settings import settings, tenant_secret
-from incentives.storage.ledger import LedgerRepository
-from incentives.storage.orders import DynamoOrderRepository
-from incentives.storage.payout_queue import SqsPayoutQueue
-from incentives.storage.payouts import PayoutRepository
-from incentives.storage.queue import SqsEventQueue
-from incentives.storage.raw_events import DynamoRawEventStore
-from incentives.storage.table import DynamoTable
+
+if TYPE_CHECKING:
+    from incentives.orders.aggregate import AfterSalesWindow
+    from incentives.payouts.model import ProviderName
+    from incentives.payouts.provider import PayoutProvider
+    from incentives.payouts.wecom_pay import WeComPayConfig
+    from incentives.storage.ledger import LedgerRepository
+    from incentives.storage.orders import DynamoOrderRepository
+    from incentives.storage.payout_queue import SqsPayoutQueue
+    from incentives.storage.payouts import PayoutRepository
+    from incentives.storage.queue import SqsEventQueue
+    from incentives.storage.raw_events import DynamoRawEventStore
+    from incentives.storage.table import DynamoTable
 
 
 @cache
 def table() -> DynamoTable:
+    from incentives.storage.table import DynamoTable
+
     return DynamoTable(aws.dynamodb(), settings().table_name)
 
 
 @cache
 def order_repository() -> DynamoOrderRepository:
+    from incentives.storage.orders import DynamoOrderRepository
+
     return DynamoOrderRepository(aws.dynamodb(), settings().table_name)
 
 
 @cache
 def raw_event_store() -> DynamoRawEventStore:
+    from incentives.storage.raw_events import DynamoRawEventStore
+
     return DynamoRawEventStore(aws.dynamodb(), settings().table_name)
 
 
 @cache
 def event_queue() -> SqsEventQueue:
+    from incentives.storage.queue import SqsEventQueue
+
     return SqsEventQueue(aws.sqs(), settings().events_queue_url)
 
 
 @cache
 def ledger_repository() -> LedgerRepository:
+    from incentives.storage.ledger import LedgerRepository
+
     return LedgerRepository(table())
 
 
 @cache
 def payout_repository() -> PayoutRepository:
+    from incentives.storage.payouts import PayoutRepository
+
     return PayoutRepository(table())
 
 
 @cache
 def payout_queue() -> SqsPayoutQueue:
+    from incentives.storage.payout_queue import SqsPayoutQueue
+
     return SqsPayoutQueue(aws.sqs(), settings().payout_queue_url)
 
 
 def after_sales_window() -> AfterSalesWindow:
+    from incentives.orders.aggregate import AfterSalesWindow
+
     return AfterSalesWindow(days=settings().after_sales_window_days)
 
 
 def wecom_pay_config(corp_id: str) -> WeComPayConfig | None:
     """The tenant's WeCom Pay credentials, or None when WeCom Pay is not configured."""
+    from incentives.core.errors import InvalidInput
+    from incentives.payouts.wecom_pay import WeComPayConfig
+
     values: Any = tenant_secret(corp_id, "wecom_pay")
     if not isinstance(values, dict):
         return None
@@ -84,6 +109,9 @@ def wecom_pay_config(corp_id: str) -> WeComPayConfig | None:
 @cache
 def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     """The providers configured for a tenant (offline payouts need none)."""
+    from incentives.payouts.model import ProviderName
+    from incentives.payouts.wecom_pay import WeComPayToEmployee
+
     providers: dict[ProviderName, PayoutProvider] = {}
     config = wecom_pay_config(corp_id)
     if config is not None:
@@ -93,10 +121,8 @@ def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
 
 def reset() -> None:
     """Forget every cached adapter and setting (the local runtime and tests switch stacks)."""
-    from incentives.runtime.settings import settings as cached_settings
-
     aws.reset()
-    cached_settings.cache_clear()
+    settings.cache_clear()
     for factory in (
         table,
         order_repository,

@@ -1,0 +1,138 @@
+"""Cold start per function: import + init time, against what the same imports cost without our code.
+
+SPEC §6: each function's import + init ≤ 1.3 × that of a bare handler importing Powertools +
+boto3 + pydantic — "what our own code adds on top of the unavoidable". For each function
+this measures, in fresh interpreters (start-up excluded), side by side and alternating:
+
+- the function: loading its handler module as Lambda does (layer on the path);
+- its baseline: importing exactly the third-party and standard-library modules that the
+  function ended up loading (Powertools utilities, boto3, pydantic, …), none of our code;
+- for reference, ``bench/baseline_handler.py``: a bare handler importing Powertools, boto3
+  and pydantic.
+
+The ratio function / baseline is what our own code costs on top. Prints medians and ratios.
+
+    python -m bench.cold_start [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYER = ROOT / "layers" / "incentives" / "python"
+BUDGET = 1.3
+
+LOAD_HANDLER = """
+import importlib.util, json, sys, time
+sys.path.insert(0, {layer!r})
+before = set(sys.modules)
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("handler_module", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+getattr(module, "lambda_handler")
+elapsed = time.perf_counter() - started
+ours = ("incentives", "handler_module")
+loaded = [name for name in sys.modules if name not in before and not name.startswith(ours)]
+print(json.dumps({{"seconds": elapsed, "modules": loaded}}))
+"""
+
+IMPORT_ONLY = """
+import importlib, json, sys, time
+names = json.loads(sys.stdin.read())
+started = time.perf_counter()
+for name in names:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+print(json.dumps({"seconds": time.perf_counter() - started, "modules": []}))
+"""
+
+
+def _environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+        "AWS_DEFAULT_REGION": "ap-southeast-1",
+    }
+
+
+def load_handler(path: Path) -> tuple[float, list[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_HANDLER.format(layer=str(LAYER), path=str(path))],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        check=True,
+        cwd=path.parent,
+    )
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return float(answer["seconds"]), list(answer["modules"])
+
+
+def import_only(modules: list[str]) -> float:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_ONLY],
+        input=json.dumps(modules),
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        check=True,
+        cwd=ROOT / "bench",
+    )
+    return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from infra.local.template import read_stack
+
+    functions = {
+        name: spec.code_uri / f"{spec.handler.split('.')[0]}.py"
+        for name, spec in read_stack().functions.items()
+    }
+    bare = ROOT / "bench" / "baseline_handler.py"
+    modules = {name: load_handler(path)[1] for name, path in functions.items()}  # also warms caches
+    load_handler(bare)
+    own: dict[str, list[float]] = {name: [] for name in functions}
+    third_party: dict[str, list[float]] = {name: [] for name in functions}
+    bare_times: list[float] = []
+    for _ in range(args.rounds):
+        bare_times.append(load_handler(bare)[0])
+        for name, path in functions.items():
+            own[name].append(load_handler(path)[0])
+            third_party[name].append(import_only(modules[name]))
+    reference = statistics.median(bare_times)
+    print(
+        f"cold start (import + init), median of {args.rounds} fresh interpreters each; budget {BUDGET:.1f} x"
+    )
+    print(f"bare handler importing Powertools + boto3 + pydantic: {reference * 1000:.0f} ms")
+    print(f"{'function':26} {'ms':>7} {'same imports ms':>16} {'ratio':>6} {'vs bare':>8}  verdict")
+    over = 0
+    for name in functions:
+        mine, theirs = statistics.median(own[name]), statistics.median(third_party[name])
+        ratio, versus_bare = mine / theirs, mine / reference
+        over += max(ratio, versus_bare) > BUDGET
+        verdict = "ok" if max(ratio, versus_bare) <= BUDGET else "OVER BUDGET"
+        print(
+            f"{name:26} {mine * 1000:7.1f} {theirs * 1000:16.1f} {ratio:6.2f} {versus_bare:8.2f}  {verdict}"
+        )
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""AWS round trips per event: every botocore API call counted, on the real handlers over moto.
+
+    python -m bench.round_trips
+
+Prints, per path, the calls made (by operation) and the ratio to SPEC §6's budget of three
+DynamoDB / SQS round trips for processing an ``order.paid``. Warm invocations are measured
+(Secrets Manager answers are cached per container, as on Lambda).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "layers" / "incentives" / "python"))
+
+BUDGET = 3
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    import botocore.client
+
+    calls: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counted(self: Any, operation: str, params: Any) -> Any:
+        calls[f"{self.meta.service_model.service_name}:{operation}"] += 1
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def report(label: str, calls: Counter[str], budget: int | None) -> None:
+    total = sum(count for name, count in calls.items() if not name.startswith("secretsmanager"))
+    detail = ", ".join(f"{name} x{count}" for name, count in sorted(calls.items()))
+    ratio = f"{total / budget:.2f} of budget {budget}" if budget else "no budget (informational)"
+    print(f"{label:44} {total:3d} round trips  ratio {ratio}   [{detail}]")
+
+
+def _drop_event_source_calls(calls: Counter[str]) -> None:
+    """The queue receive / delete are Lambda's event source mapping, not the function's."""
+    for name in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:DeleteMessageBatch"):
+        calls.pop(name, None)
+
+
+def _payout_waiting(functions: Any) -> str:
+    """A settled credit and a queued payout for it, made through the layer's services."""
+    from datetime import UTC, datetime
+
+    from incentives.ledger import postings
+    from incentives.ledger.model import Account, OwnerKind
+    from incentives.payouts.model import Payee, ProviderName
+    from incentives.payouts.service import PayoutRequest, create_payout
+    from incentives.runtime import wiring
+
+    wiring.reset()
+    now = datetime.now(UTC)
+    guide = Account("ww-local-corp", OwnerKind.GUIDE, "guide-bench")
+    ledger = wiring.ledger_repository()
+    ledger.credit(postings.credit(guide, "credit:bench", 5_000, now), hold_until=now)
+    hold = ledger.hold(guide, "credit:bench")
+    assert hold is not None
+    ledger.settle(hold, postings.settlement(hold, now), now)
+    payout = create_payout(
+        wiring.payout_repository(),
+        wiring.payout_queue(),
+        PayoutRequest("reward:bench", Payee(guide, "oBench"), 5_000, ProviderName.WECOM_PAY, "bench"),
+        now,
+    )
+    return payout.payout_id
+
+
+def main() -> int:
+    import logging
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    from infra.local import aws
+    from infra.local.config import LocalConfig
+    from infra.local.lambdas import Functions
+    from infra.local.poller import sqs_event
+    from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
+    from infra.local.template import read_stack
+    from tests.support import free_port, order_paid, webhook_event
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    base = LocalConfig.from_env()
+    books = PaymentsSandbox(
+        {
+            base.wecom_pay_mch_id: Merchant(
+                base.wecom_pay_mch_id, base.wecom_pay_api_key, base.wecom_pay_secret
+            )
+        }
+    )
+    payments = PaymentsSandboxServer(books, "127.0.0.1", 0)
+    payments.start()
+    config = dataclasses.replace(
+        base,
+        aws_port=port,
+        stack_name=f"bench{uuid.uuid4().hex[:6]}",
+        payments_port=int(payments.base_url.rsplit(":", 1)[1]),
+    )
+    template = read_stack()
+    resolver = aws.provision(template, config)
+    os.environ.update(aws.function_environment(template, resolver, config))
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    functions = Functions(template, config.region)
+    sqs = aws.client("sqs", config)
+
+    def through_queue(queue: str, function: str) -> Callable[[], Any]:
+        def run() -> Any:
+            url = resolver.refs[queue]
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])[
+                "Messages"
+            ]
+            for message in batch:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return functions.invoke(
+                function, sqs_event(batch, resolver.attributes[(queue, "Arn")], config.region)
+            )
+
+        return run
+
+    print("AWS round trips per event (warm containers; secrets cached as on Lambda)")
+    functions.invoke("OrderWebhookFunction", webhook_event(order_paid("warm-up")))
+    through_queue("EventsQueue", "EventProcessorFunction")()
+    with counting() as calls:
+        answer = functions.invoke("OrderWebhookFunction", webhook_event(order_paid("O-bench")))
+    assert answer["statusCode"] == 202, answer
+    report("webhook: accept order.paid", calls, None)
+    with counting() as calls:
+        answer = through_queue("EventsQueue", "EventProcessorFunction")()
+    _drop_event_source_calls(calls)
+    assert answer == {"batchItemFailures": []}, answer
+    report("processor: apply order.paid (order only)", calls, BUDGET)
+
+    payout_id = _payout_waiting(functions)
+    with counting() as calls:
+        answer = through_queue("PayoutQueue", "PayoutWorkerFunction")()
+    _drop_event_source_calls(calls)
+    assert answer == {"batchItemFailures": []}, answer
+    assert [t["number"] for t in books.transfers_made()] == [payout_id]
+    report("payout worker: one clean payout", calls, None)
+    payments.stop()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
