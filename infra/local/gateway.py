@@ -196,12 +196,9 @@ class LocalGatewayServer:
     """The HTTP server thread; ``stop`` shuts it down from any other thread."""
 
     def __init__(self, app: TemplateGateway, host: str, port: int) -> None:
+        handler = type("StageAwareHandler", (_RawHeadersHandler,), {"stage_prefix": f"/{app.stage}"})
         self._server = LocalDevServer(
-            app,
-            Config(chalice_stage="local", config_from_disk={}),
-            host,
-            port,
-            handler_cls=_RawHeadersHandler,
+            app, Config(chalice_stage="local", config_from_disk={}), host, port, handler_cls=handler
         )
         self._thread = threading.Thread(target=self._server.server.serve_forever, name="gateway", daemon=True)
 

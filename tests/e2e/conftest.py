@@ -26,6 +26,7 @@ class RunningStack:
     api_url: str
     endpoint_url: str
     stack_name: str
+    payments_url: str = ""
     output: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -77,11 +78,14 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def running_stack() -> Iterator[RunningStack]:
-    api_port, aws_port = free_port(), free_port()
+    api_port, aws_port, payments_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "LOCAL_API_PORT": str(api_port),
         "LOCAL_AWS_PORT": str(aws_port),
+        "LOCAL_PAYMENTS_PORT": str(payments_port),
+        "LOCAL_PARAMETERS": "WeChatPayTimeoutSeconds=1",
+        "LOCAL_SANDBOX_TIMEOUT_DELAY": "2",
         "LOCAL_QUEUE_VISIBILITY_TIMEOUT": "1",
         "LOCAL_SCHEDULER": "off",
         "LOCAL_STACK_NAME": "e2e",
@@ -97,7 +101,13 @@ def running_stack() -> Iterator[RunningStack]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    stack = RunningStack(env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", "e2e")
+    stack = RunningStack(
+        env,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{aws_port}",
+        "e2e",
+        payments_url=f"http://127.0.0.1:{payments_port}",
+    )
     ready = threading.Event()
 
     def read() -> None:

@@ -189,3 +189,14 @@ def test_an_unknown_route_or_method_is_403_missing_token(gateway: tuple[str, Cap
     assert response.status_code == 403
     assert response.json() == {"message": "Missing Authentication Token"}
     assert functions.events == []
+
+
+def test_a_path_with_the_stage_prefix_is_served_too(gateway: tuple[str, CapturingFunctions]) -> None:
+    """Deployed URLs (and Swagger UI's server URL) carry the stage: /prod/admin/..."""
+    url, functions = gateway
+    requests.get(f"{url}/prod/admin/payouts/p-1?x=1", timeout=5)
+    [event] = functions.events
+    assert (
+        event["path"] == "/admin/payouts/p-1" and event["requestContext"]["path"] == "/prod/admin/payouts/p-1"
+    )
+    assert event["queryStringParameters"] == {"x": "1"}

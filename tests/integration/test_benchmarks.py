@@ -1,0 +1,40 @@
+"""The benchmark scripts run and report their ratios (the figures themselves are in the README)."""
+
+import re
+import subprocess
+import sys
+
+from tests.support import ROOT
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_round_trips_of_an_order_paid_stay_within_budget() -> None:
+    output = _run("bench.round_trips")
+    processor = next(line for line in output.splitlines() if line.startswith("processor: apply order.paid"))
+    trips = int(re.search(r"(\d+) round trips", processor).group(1))  # type: ignore[union-attr]
+    assert trips <= 3
+    assert "webhook: accept order.paid" in output and "payout worker" in output
+
+
+def test_cold_start_reports_a_ratio_per_function() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cold_start", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    from infra.local.template import read_stack
+
+    for function in read_stack().functions:
+        assert re.search(
+            rf"^{function}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$", result.stdout, re.M
+        ), result.stdout + result.stderr
