@@ -26,6 +26,7 @@ from incentives.storage.table import (
     Table,
     Update,
     Write,
+    due_items,
 )
 
 HOLD_SHARDS = 8
@@ -179,24 +180,9 @@ class LedgerRepository:
         return _hold_from_item(item) if item else None
 
     def holds_due(self, now: datetime, limit: int = 1000) -> list[Hold]:
-        due: list[Hold] = []
-        for shard in range(HOLD_SHARDS):
-            cursor = None
-            while len(due) < limit:
-                page = self._table.query(
-                    f"HOLD#{shard}",
-                    index="gsi1",
-                    sk_at_most=iso_utc(now) + "#~",
-                    limit=min(100, limit - len(due)),
-                    cursor=cursor,
-                )
-                due.extend(
-                    _hold_from_item(self._table.get({"pk": i["pk"], "sk": i["sk"]}) or i) for i in page.items
-                )
-                cursor = page.cursor
-                if cursor is None:
-                    break
-        return due[:limit]
+        """Holds whose ``hold_until`` is at or before ``now`` (all tenants)."""
+        items = due_items(self._table, "HOLD", HOLD_SHARDS, iso_utc(now) + "#~", limit)
+        return [_hold_from_item(item) for item in items]
 
     def balance(self, account: Account) -> Balance:
         item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}

@@ -13,7 +13,7 @@ from incentives.ledger.model import Account, Entry, OwnerKind
 from incentives.payouts.model import OPEN_STATUSES, Payee, Payout, PayoutStatus, ProviderName
 from incentives.storage import keys
 from incentives.storage.ledger import InsufficientBalance, posting_writes
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Page, Put, Table
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Page, Put, Table, due_items
 
 OPEN_SHARDS = 8
 
@@ -145,22 +145,9 @@ class PayoutRepository:
 
     def open_since(self, before: datetime, limit: int = 500) -> list[Payout]:
         """Open or unresolved payouts (all tenants) not touched since ``before``, for the reconciler."""
-        found: list[Payout] = []
-        for shard in range(OPEN_SHARDS):
-            cursor = None
-            while len(found) < limit:
-                page = self._table.query(
-                    f"PAYOUT_OPEN#{shard}",
-                    index="gsi1",
-                    sk_at_most=iso_utc(before) + "#~",
-                    limit=min(100, limit - len(found)),
-                    cursor=cursor,
-                )
-                for item in page.items:
-                    payout = self.get(item["corp_id"], item["payout_id"])
-                    if payout is not None and (payout.status in OPEN_STATUSES or payout.unresolved):
-                        found.append(payout)
-                cursor = page.cursor
-                if cursor is None:
-                    break
-        return found
+        items = due_items(self._table, "PAYOUT_OPEN", OPEN_SHARDS, iso_utc(before) + "#~", limit)
+        return [
+            payout
+            for payout in map(payout_from_item, items)
+            if payout.status in OPEN_STATUSES or payout.unresolved
+        ]

@@ -142,6 +142,30 @@ def _key_attributes(index: str | None) -> tuple[str, str]:
     return INDEXES[index] if index else ("pk", "sk")
 
 
+def due_items(table: Table, queue: str, shards: int, at_most: str, limit: int) -> list[Item]:
+    """Items of a sharded ``gsi1`` work queue (``<queue>#<shard>``) whose sort key is at most
+    ``at_most``, each read again from the table (consistent) and still in the queue."""
+    found: list[Item] = []
+    for shard in range(shards):
+        cursor = None
+        while len(found) < limit:
+            page = table.query(
+                f"{queue}#{shard}",
+                index="gsi1",
+                sk_at_most=at_most,
+                limit=min(100, limit - len(found)),
+                cursor=cursor,
+            )
+            for hit in page.items:
+                item = table.get({"pk": hit["pk"], "sk": hit["sk"]})
+                if item is not None and item.get("gsi1pk") == hit.get("gsi1pk"):
+                    found.append(item)
+            cursor = page.cursor
+            if cursor is None:
+                break
+    return found[:limit]
+
+
 # --- DynamoDB -------------------------------------------------------------------------------------
 
 
