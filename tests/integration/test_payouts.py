@@ -211,3 +211,18 @@ def test_settlement_settles_credits_whose_hold_has_passed(stack: StackHandle) ->
     balance = ledger.balance(GUIDE)
     assert balance[Bucket.SETTLED] == 2_000 and balance[Bucket.PENDING] == 3_000
     assert balance.violations() == []
+
+
+def test_an_offline_payout_is_recorded_at_once_and_moves_no_money(stack: StackHandle) -> None:
+    _settled_balance(3_000, "credit:offline-1")
+    payout = create_payout(
+        wiring.payout_repository(),
+        wiring.payout_queue(),
+        PayoutRequest("reward:offline-1", Payee(GUIDE, "oX"), 3_000, ProviderName.OFFLINE, "线下发放"),
+        NOW,
+    )
+    assert payout.status is PayoutStatus.RECORDED and payout.transaction_id == f"offline-{payout.payout_id}"
+    assert stack.drain("PayoutQueue") == []
+    balance = wiring.ledger_repository().balance(GUIDE)
+    assert balance[Bucket.PAID] == 3_000 and balance[Bucket.RESERVED] == 0 and balance.violations() == []
+    assert stack.payments.transfers_made() == []
