@@ -20,6 +20,9 @@ from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSa
 from infra.local.template import Resolver, read_stack
 from tests.support import free_port
 
+TENCENT_SAMPLE_CORP = "wx5823bf96d3bd56c7"
+"""The corp of Tencent's published WXBizMsgCrypt vectors, a tenant of every test stack."""
+
 
 @pytest.fixture(scope="session")
 def moto_port() -> Iterator[int]:
@@ -132,6 +135,12 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
         queue_visibility_timeout=None,
         payments_port=int(server.base_url.rsplit(":", 1)[1]),
         parameter_overrides={"WeChatPayTimeoutSeconds": "1"},
+        extra_tenants={
+            TENCENT_SAMPLE_CORP: {
+                "wecom_callback_token": "QDG6eK",
+                "wecom_encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+            }
+        },
     )
     template = read_stack()
     resolver = aws.provision(template, config)

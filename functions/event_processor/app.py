@@ -27,7 +27,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method
 def apply_record(record: SQSRecord) -> str:
     queued = QueuedEvent.model_validate_json(record.body)
-    outcome = apply_queued_event(queued, wiring.order_repository(), wiring.after_sales_window())
+    outcome = apply_queued_event(queued, wiring.consumers())
     logger.info(
         "event applied",
         extra={"event_id": outcome.event_id, "type": outcome.event_type, "consumer": outcome.consumer},

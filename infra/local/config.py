@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ class LocalConfig:
     payments_port: int
     sandbox_timeout_delay: float
     parameter_overrides: dict[str, str]
+    extra_tenants: dict[str, dict[str, Any]]
     queue_visibility_timeout: int | None
     scheduler_enabled: bool
     poll_wait_seconds: int
@@ -56,6 +58,7 @@ class LocalConfig:
             parameter_overrides=dict(
                 pair.split("=", 1) for pair in env.get("LOCAL_PARAMETERS", "").split(",") if "=" in pair
             ),
+            extra_tenants=json.loads(env.get("LOCAL_EXTRA_TENANTS") or "{}"),
             queue_visibility_timeout=int(visibility) if visibility else None,
             scheduler_enabled=env.get("LOCAL_SCHEDULER", "on").lower() not in {"off", "0", "false"},
             poll_wait_seconds=int(env.get("LOCAL_POLL_WAIT_SECONDS", "1")),
@@ -76,6 +79,7 @@ class LocalConfig:
     def tenant_secrets(self) -> dict[str, dict[str, Any]]:
         """The tenant secret document seeded into the local Secrets Manager."""
         return {
+            **self.extra_tenants,
             self.corp_id: {
                 "order_webhook_secret": self.order_webhook_secret,
                 "wecom_callback_token": self.callback_token,
@@ -87,7 +91,7 @@ class LocalConfig:
                     "payment_secret": self.wecom_pay_secret,
                     "agent_id": self.wecom_pay_agent_id,
                 },
-            }
+            },
         }
 
     def aws_environment(self) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -86,6 +87,14 @@ def running_stack() -> Iterator[RunningStack]:
         "LOCAL_PAYMENTS_PORT": str(payments_port),
         "LOCAL_PARAMETERS": "WeChatPayTimeoutSeconds=1",
         "LOCAL_SANDBOX_TIMEOUT_DELAY": "2",
+        "LOCAL_EXTRA_TENANTS": json.dumps(
+            {
+                "wx5823bf96d3bd56c7": {
+                    "wecom_callback_token": "QDG6eK",
+                    "wecom_encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+                }
+            }
+        ),
         "LOCAL_QUEUE_VISIBILITY_TIMEOUT": "1",
         "LOCAL_SCHEDULER": "off",
         "LOCAL_STACK_NAME": "e2e",

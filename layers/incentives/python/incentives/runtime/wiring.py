@@ -7,6 +7,7 @@ stay within SPEC §6's budget.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from incentives.runtime import aws
 from incentives.runtime.settings import settings, tenant_secret
 
 if TYPE_CHECKING:
+    from incentives.events.dispatch import Consumers
     from incentives.orders.aggregate import AfterSalesWindow
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.table import DynamoTable
+    from incentives.webhook.models import QueuedEvent, WeComCallbackData
+    from incentives.wecom.crypto import CallbackCrypto
 
 
 @cache
@@ -119,6 +123,47 @@ def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     return providers
 
 
+def apply_wecom_callback(
+    corp_id: str, event_id: str, callback: WeComCallbackData, received_at: datetime
+) -> str:
+    from incentives.wecom.events import record_once
+
+    applied = record_once(table(), corp_id, event_id, callback, received_at)
+    return f"{callback.event}/{callback.change_type} {'applied' if applied else 'already applied'}"
+
+
+@cache
+def consumers() -> Consumers:
+    from incentives.events.dispatch import Consumers
+
+    return Consumers(orders=order_repository(), window=after_sales_window(), wecom=apply_wecom_callback)
+
+
+@cache
+def callback_crypto(corp_id: str) -> CallbackCrypto:
+    """The tenant's callback crypto; an unknown tenant is refused like a bad signature."""
+    from incentives.core.errors import Unauthenticated
+    from incentives.wecom.crypto import CallbackCrypto
+
+    token, key = (
+        tenant_secret(corp_id, "wecom_callback_token"),
+        tenant_secret(corp_id, "wecom_encoding_aes_key"),
+    )
+    if not token or not key:
+        raise Unauthenticated(f"no WeCom callback secrets for corp {corp_id}", field="ToUserName")
+    return CallbackCrypto(str(token), str(key), corp_id)
+
+
+def wecom_callback_event(callback: WeComCallbackData, identity: str, now: datetime) -> QueuedEvent:
+    from incentives.webhook.models import QueuedEvent, WeComCallbackEvent
+
+    return QueuedEvent(
+        corp_id=callback.corp_id,
+        received_at=now,
+        event=WeComCallbackEvent(event_id=identity, type="wecom.callback", occurred_at=now, data=callback),
+    )
+
+
 def reset() -> None:
     """Forget every cached adapter and setting (the local runtime and tests switch stacks)."""
     aws.reset()
@@ -132,5 +177,7 @@ def reset() -> None:
         payout_repository,
         payout_queue,
         payout_providers,
+        callback_crypto,
+        consumers,
     ):
         factory.cache_clear()

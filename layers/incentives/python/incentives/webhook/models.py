@@ -144,6 +144,23 @@ class AfterSalesWindowClosed(Contract):
     closed_at: AwareDatetime
 
 
+class WeComCallbackData(Contract):
+    """Internal: a verified, decrypted WeCom callback (see ``incentives.wecom.callback``)."""
+
+    corp_id: Identifier
+    msg_type: str
+    event: str = ""
+    change_type: str = ""
+    create_time: int = 0
+    user_id: str = ""
+    external_user_id: str = ""
+    state: str = ""
+    welcome_code: str = ""
+    fail_reason: str = ""
+    party_id: str = ""
+    fields: dict[str, str] = {}
+
+
 class _Envelope(Contract):
     event_id: Identifier
     occurred_at: AwareDatetime
@@ -220,6 +237,12 @@ WebhookEventBody = Annotated[
 ]
 """What the merchant may send to ``POST /webhooks/orders``."""
 
+
+class WeComCallbackEvent(_Envelope):
+    type: Literal["wecom.callback"]
+    data: WeComCallbackData
+
+
 DomainEventBody = Annotated[
     OrderPaidEvent
     | OrderRefundedEvent
@@ -230,7 +253,8 @@ DomainEventBody = Annotated[
     | ReferralClickedEvent
     | CustomerBehaviorEvent
     | CustomerUpdatedEvent
-    | AfterSalesWindowClosedEvent,
+    | AfterSalesWindowClosedEvent
+    | WeComCallbackEvent,
     Field(discriminator="type"),
 ]
 """What may travel on the inbound events queue: the webhook's events plus internal ones."""
