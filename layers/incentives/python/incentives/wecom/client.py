@@ -1,0 +1,214 @@
+"""The WeCom server API client (qyapi.weixin.qq.com), with the access token cached across instances.
+
+- One token per (corp, secret), cached in DynamoDB (shared by every Lambda instance) and in
+  memory, refreshed 5 minutes before it expires;
+- errcode 40001 / 40014 / 42001 (token invalid or expired): drop the token, fetch a new one,
+  retry once;
+- errcode 45009 (frequency limit): back off (0.5 s, 1 s, 2 s) and retry;
+- any other non-zero errcode raises :class:`WeComApiError` with errcode and errmsg.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from incentives.core.clock import Clock
+
+PRODUCTION_BASE_URL = "https://qyapi.weixin.qq.com"
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+FREQUENCY_LIMIT = 45009
+BACKOFF_SECONDS = (0.5, 1.0, 2.0)
+EARLY_REFRESH = timedelta(minutes=5)
+
+
+class WeComApiError(Exception):
+    def __init__(self, errcode: int, errmsg: str, path: str) -> None:
+        super().__init__(f"WeCom {path}: errcode {errcode}, {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    token: str
+    expires_at: datetime
+
+
+class TokenCache(Protocol):
+    def get(self, key: str) -> CachedToken | None: ...
+
+    def put(self, key: str, token: CachedToken) -> None: ...
+
+    def drop(self, key: str, token: str) -> None: ...
+
+
+class MemoryTokenCache:
+    def __init__(self) -> None:
+        self.tokens: dict[str, CachedToken] = {}
+
+    def get(self, key: str) -> CachedToken | None:
+        return self.tokens.get(key)
+
+    def put(self, key: str, token: CachedToken) -> None:
+        self.tokens[key] = token
+
+    def drop(self, key: str, token: str) -> None:
+        if key in self.tokens and self.tokens[key].token == token:
+            del self.tokens[key]
+
+
+JsonTransport = Callable[[str, str, bytes | None, float], bytes]
+"""(method, url, body, timeout) → the answer's body."""
+
+
+def urllib_transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
+    request = urllib.request.Request(  # noqa: S310 - https in production, the sandbox locally
+        url, data=body, method=method, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
+        answer: bytes = reply.read()
+        return answer
+
+
+class WeComClient:
+    def __init__(
+        self,
+        corp_id: str,
+        secret: str,
+        cache: TokenCache,
+        clock: Clock,
+        *,
+        base_url: str = PRODUCTION_BASE_URL,
+        transport: JsonTransport = urllib_transport,
+        timeout_seconds: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.corp_id = corp_id
+        self._secret = secret
+        self._cache = cache
+        self._clock = clock
+        self._base = base_url.rstrip("/")
+        self._transport = transport
+        self._timeout = timeout_seconds
+        self._sleep = sleep
+        self._cache_key = f"{corp_id}#{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
+
+    # --- token ------------------------------------------------------------------------------------
+
+    def _fetch_token(self) -> CachedToken:
+        query = urllib.parse.urlencode({"corpid": self.corp_id, "corpsecret": self._secret})
+        answer = self._send("GET", f"/cgi-bin/gettoken?{query}", None)
+        if answer.get("errcode", 0):
+            raise WeComApiError(int(answer["errcode"]), str(answer.get("errmsg", "")), "/cgi-bin/gettoken")
+        token = CachedToken(
+            str(answer["access_token"]),
+            self._clock.now() + timedelta(seconds=int(answer.get("expires_in", 7200))),
+        )
+        self._cache.put(self._cache_key, token)
+        return token
+
+    def access_token(self) -> str:
+        cached = self._cache.get(self._cache_key)
+        if cached is None or cached.expires_at - EARLY_REFRESH <= self._clock.now():
+            cached = self._fetch_token()
+        return cached.token
+
+    # --- calls --------------------------------------------------------------------------------------
+
+    def _send(self, method: str, path_and_query: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        raw = self._transport(method, self._base + path_and_query, data, self._timeout)
+        answer: dict[str, Any] = json.loads(raw)
+        return answer
+
+    def call(
+        self, method: str, path: str, query: dict[str, Any] | None = None, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Call an API with the access token; token expiry and frequency limits are handled here."""
+        token_retried = False
+        backoffs = list(BACKOFF_SECONDS)
+        while True:
+            token = self.access_token()
+            params = urllib.parse.urlencode({"access_token": token, **(query or {})})
+            answer = self._send(method, f"{path}?{params}", body)
+            errcode = int(answer.get("errcode", 0))
+            if errcode == 0:
+                return answer
+            if errcode in TOKEN_ERRORS and not token_retried:
+                self._cache.drop(self._cache_key, token)
+                token_retried = True
+                continue
+            if errcode == FREQUENCY_LIMIT and backoffs:
+                self._sleep(backoffs.pop(0))
+                continue
+            raise WeComApiError(errcode, str(answer.get("errmsg", "")), path)
+
+    # --- the APIs we use ------------------------------------------------------------------------------
+
+    def departments(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/cgi-bin/department/list").get("department", []))
+
+    def department_members(self, department_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.call("GET", "/cgi-bin/user/simplelist", {"department_id": department_id}).get("userlist", [])
+        )
+
+    def external_contact(self, external_user_id: str) -> dict[str, Any]:
+        return self.call("GET", "/cgi-bin/externalcontact/get", {"external_userid": external_user_id})
+
+    def corp_tags(self) -> list[dict[str, Any]]:
+        return list(
+            self.call("POST", "/cgi-bin/externalcontact/get_corp_tag_list", body={}).get("tag_group", [])
+        )
+
+    def add_corp_tag(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/cgi-bin/externalcontact/add_corp_tag", body=body)["tag_group"])
+
+    def edit_corp_tag(self, tag_or_group_id: str, name: str) -> None:
+        self.call(
+            "POST", "/cgi-bin/externalcontact/edit_corp_tag", body={"id": tag_or_group_id, "name": name}
+        )
+
+    def del_corp_tag(self, tag_ids: list[str], group_ids: list[str]) -> None:
+        self.call(
+            "POST", "/cgi-bin/externalcontact/del_corp_tag", body={"tag_id": tag_ids, "group_id": group_ids}
+        )
+
+    def mark_tag(self, user_id: str, external_user_id: str, add: list[str], remove: list[str]) -> None:
+        self.call(
+            "POST",
+            "/cgi-bin/externalcontact/mark_tag",
+            body={
+                "userid": user_id,
+                "external_userid": external_user_id,
+                "add_tag": add,
+                "remove_tag": remove,
+            },
+        )
+
+    def add_contact_way(self, state: str, user_ids: list[str]) -> dict[str, Any]:
+        """A "Contact Me" QR code (type 2: several members) whose scans carry ``state``."""
+        return self.call(
+            "POST",
+            "/cgi-bin/externalcontact/add_contact_way",
+            body={"type": 2, "scene": 2, "state": state, "user": user_ids, "skip_verify": True},
+        )
+
+    def send_welcome_msg(self, welcome_code: str, text: str) -> None:
+        self.call(
+            "POST",
+            "/cgi-bin/externalcontact/send_welcome_msg",
+            body={"welcome_code": welcome_code, "text": {"content": text}},
+        )
+
+    def convert_to_openid(self, user_id: str) -> str:
+        return str(self.call("POST", "/cgi-bin/user/convert_to_openid", body={"userid": user_id})["openid"])

@@ -1,0 +1,117 @@
+"""The WeCom client: token cache and refresh, token-error retry, frequency backoff, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+import pytest
+
+from incentives.core.clock import FixedClock
+from incentives.wecom.client import MemoryTokenCache, WeComApiError, WeComClient
+from incentives.wecom.crypto import CallbackCrypto
+from infra.local.sandboxes.wecom import WeComSandbox
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+def _sandbox() -> WeComSandbox:
+    return WeComSandbox("ww-1", "app-secret", CallbackCrypto("t", "a" * 43, "ww-1"), "http://127.0.0.1:9/cb")
+
+
+def _client(
+    sandbox: WeComSandbox,
+    clock: FixedClock,
+    cache: MemoryTokenCache | None = None,
+    slept: list[float] | None = None,
+) -> WeComClient:
+    def transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
+        import json
+
+        parsed = urlparse(url)
+        return json.dumps(
+            sandbox.api(method, parsed.path, dict(parse_qsl(parsed.query)), json.loads(body) if body else {})
+        ).encode()
+
+    return WeComClient(
+        "ww-1",
+        "app-secret",
+        cache or MemoryTokenCache(),
+        clock,
+        transport=transport,
+        sleep=(slept.append if slept is not None else lambda _: None),
+    )
+
+
+def test_the_token_is_fetched_once_and_reused() -> None:
+    sandbox, clock = _sandbox(), FixedClock(NOW)
+    client = _client(sandbox, clock)
+    client.departments()
+    client.departments()
+    assert sandbox.calls.count("/cgi-bin/gettoken") == 1
+
+
+def test_the_token_is_refreshed_five_minutes_before_it_expires() -> None:
+    sandbox, clock = _sandbox(), FixedClock(NOW)
+    client = _client(sandbox, clock)
+    client.departments()
+    clock.advance(timedelta(seconds=7200 - 301))
+    client.departments()
+    assert sandbox.calls.count("/cgi-bin/gettoken") == 1
+    clock.advance(timedelta(seconds=2))
+    client.departments()
+    assert sandbox.calls.count("/cgi-bin/gettoken") == 2
+
+
+@pytest.mark.parametrize("code", [40001, 40014, 42001])
+def test_a_rejected_token_is_replaced_and_the_call_retried_once(code: int) -> None:
+    sandbox, clock = _sandbox(), FixedClock(NOW)
+    client = _client(sandbox, clock)
+    client.departments()
+    sandbox.faults.append(code)
+    assert [d["id"] for d in client.departments()][:2] == [1, 2]
+    assert sandbox.calls.count("/cgi-bin/gettoken") == 2
+    sandbox.faults.extend([code, code])
+    with pytest.raises(WeComApiError) as raised:
+        client.departments()
+    assert raised.value.errcode == code
+
+
+def test_the_frequency_limit_backs_off_and_retries() -> None:
+    sandbox, clock, slept = _sandbox(), FixedClock(NOW), []
+    client = _client(sandbox, clock, slept=slept)
+    sandbox.faults.extend([45009, 45009])
+    assert client.departments()
+    assert slept == [0.5, 1.0]
+    sandbox.faults.extend([45009] * 4)
+    with pytest.raises(WeComApiError) as raised:
+        client.departments()
+    assert raised.value.errcode == 45009
+
+
+def test_errors_carry_errcode_and_errmsg() -> None:
+    client = _client(_sandbox(), FixedClock(NOW))
+    with pytest.raises(WeComApiError) as raised:
+        client.external_contact("wm-nobody")
+    assert raised.value.errcode == 40096 and "invalid external userid" in str(raised.value)
+
+
+def test_a_cache_shared_by_two_instances_shares_the_token() -> None:
+    sandbox, clock, cache = _sandbox(), FixedClock(NOW), MemoryTokenCache()
+    _client(sandbox, clock, cache).departments()
+    _client(sandbox, clock, cache).departments()
+    assert sandbox.calls.count("/cgi-bin/gettoken") == 1
+
+
+def test_welcome_codes_are_single_use_and_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = _sandbox()
+    client = _client(sandbox, FixedClock(NOW))
+    way = client.add_contact_way("outlet-21", ["zhangwei"])
+    sandbox.deliver = lambda message, times=1: [200] * times  # type: ignore[method-assign]
+    scanned: dict[str, Any] = sandbox.scan({"config_id": way["config_id"], "unionid": "u-1"})
+    client.send_welcome_msg(scanned["welcome_code"], "您好")
+    with pytest.raises(WeComApiError) as raised:
+        client.send_welcome_msg(scanned["welcome_code"], "您好")
+    assert raised.value.errcode == 41051
+    assert len(sandbox.welcome_sent) == 1
