@@ -17,6 +17,7 @@ from infra.local import aws
 from infra.local.config import LocalConfig
 from infra.local.lambdas import Functions
 from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
+from infra.local.sandboxes.wecom import WeComSandbox, WeComSandboxServer
 from infra.local.template import Resolver, read_stack
 from tests.support import free_port
 
@@ -41,6 +42,7 @@ class StackHandle:
     resolver: Resolver
     functions: Functions
     payments: PaymentsSandbox
+    wecom: WeComSandbox
 
     def client(self, service: str) -> Any:
         return aws.client(service, self.config)
@@ -128,8 +130,19 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
     books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=1.5)
     server = PaymentsSandboxServer(books, "127.0.0.1", 0)
     server.start()
+    from incentives.wecom.crypto import CallbackCrypto
+
+    wecom = WeComSandbox(
+        base.corp_id,
+        base.wecom_secret,
+        CallbackCrypto(base.callback_token, base.encoding_aes_key, base.corp_id),
+        "http://127.0.0.1:9/",
+    )
+    wecom_server = WeComSandboxServer(wecom, "127.0.0.1", 0)
+    wecom_server.start()
     config = dataclasses.replace(
         base,
+        wecom_port=int(wecom_server.base_url.rsplit(":", 1)[1]),
         aws_port=moto_port,
         stack_name=f"t{uuid.uuid4().hex[:10]}",
         queue_visibility_timeout=None,
@@ -150,6 +163,7 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
 
     wiring.reset()
     boto3.setup_default_session()
-    yield StackHandle(config, resolver, Functions(template, config.region), books)
+    yield StackHandle(config, resolver, Functions(template, config.region), books, wecom)
     wiring.reset()
     server.stop()
+    wecom_server.stop()

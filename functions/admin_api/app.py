@@ -12,11 +12,20 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, principal_of
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
+from incentives.org.outlets import (
+    ContactWayView,
+    OutletView,
+    create_contact_way,
+    list_outlets,
+    set_guide_welcome,
+)
+from incentives.org.service import sync_organization
 from incentives.payouts import service
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
@@ -75,6 +84,69 @@ def requeue_payout(payout_id: Annotated[str, Path(max_length=32)]) -> PayoutView
     )
     logger.info("payout re-queued", extra={"payout_id": payout_id, "by": principal.subject})
     return PayoutView.of(payout)
+
+
+class ContactWayRequest(BaseModel):
+    welcome_message: str | None = Field(default=None, max_length=4000, description="Sent to each new contact")
+
+
+class WelcomeRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class SyncView(BaseModel):
+    departments: int
+    outlets: int
+    guides: int
+    written: int
+    removed: int
+
+
+@app.post(
+    "/admin/org/sync", summary="Synchronise departments, outlets and guides from WeCom now", tags=["org"]
+)
+def sync_org() -> SyncView:
+    principal = principal_of(app, (Role.ADMIN,))
+    result = sync_organization(wiring.table(), wiring.wecom_client(principal.corp_id), clock.now())
+    logger.info("organization synced", extra=vars(result))
+    return SyncView(**vars(result))
+
+
+@app.get("/admin/outlets", summary="Outlets with guide and customer counts", tags=["org"])
+def get_outlets(
+    q: Annotated[str | None, Query(max_length=64, description="Part of the outlet name")] = None,
+    subtree: Annotated[
+        list[str] | None, Query(description="Department ids; outlets under any of them")
+    ] = None,
+) -> list[OutletView]:
+    principal = principal_of(app, OPERATORS)
+    return list_outlets(wiring.table(), principal, q, subtree or ())
+
+
+@app.post(
+    "/admin/outlets/<outlet_id>/contact-way", summary="Create the outlet's Contact-Me QR code", tags=["org"]
+)
+def post_contact_way(
+    outlet_id: Annotated[str, Path(max_length=32)], request: ContactWayRequest
+) -> ContactWayView:
+    principal = principal_of(app, OPERATORS)
+    return create_contact_way(
+        wiring.table(),
+        wiring.wecom_client(principal.corp_id),
+        principal,
+        outlet_id,
+        request.welcome_message,
+        clock.now(),
+    )
+
+
+@app.put("/admin/guides/<user_id>/welcome-message", summary="A guide's default welcome message", tags=["org"])
+def put_guide_welcome(
+    user_id: Annotated[str, Path(max_length=64)], request: WelcomeRequest
+) -> dict[str, str]:
+    principal = principal_of(app, OPERATORS)
+    set_guide_welcome(wiring.table(), principal, user_id, request.text)
+    return {"user_id": user_id, "welcome_message": request.text}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

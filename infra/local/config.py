@@ -27,6 +27,8 @@ class LocalConfig:
     wecom_pay_secret: str
     wecom_pay_agent_id: str
     payments_port: int
+    wecom_secret: str
+    wecom_port: int
     sandbox_timeout_delay: float
     parameter_overrides: dict[str, str]
     extra_tenants: dict[str, dict[str, Any]]
@@ -54,6 +56,8 @@ class LocalConfig:
             wecom_pay_secret=env.get("WECOM_PAY_SECRET", "local-wecom-payment-app-secret"),
             wecom_pay_agent_id=env.get("WECOM_PAY_AGENT_ID", "1000002"),
             payments_port=int(env.get("LOCAL_PAYMENTS_PORT", "3002")),
+            wecom_secret=env.get("WECOM_SECRET", "local-wecom-app-secret"),
+            wecom_port=int(env.get("LOCAL_WECOM_PORT", "3001")),
             sandbox_timeout_delay=float(env.get("LOCAL_SANDBOX_TIMEOUT_DELAY", "6")),
             parameter_overrides=dict(
                 pair.split("=", 1) for pair in env.get("LOCAL_PARAMETERS", "").split(",") if "=" in pair
@@ -73,6 +77,10 @@ class LocalConfig:
         return f"http://{self.host}:{self.api_port}"
 
     @property
+    def wecom_url(self) -> str:
+        return f"http://{self.host}:{self.wecom_port}"
+
+    @property
     def payments_url(self) -> str:
         return f"http://{self.host}:{self.payments_port}"
 
@@ -85,6 +93,7 @@ class LocalConfig:
                 "wecom_callback_token": self.callback_token,
                 "wecom_encoding_aes_key": self.encoding_aes_key,
                 "api_jwt_secret": self.api_jwt_secret,
+                "wecom_secret": self.wecom_secret,
                 "wecom_pay": {
                     "mch_id": self.wecom_pay_mch_id,
                     "api_key": self.wecom_pay_api_key,

@@ -28,6 +28,7 @@ class RunningStack:
     endpoint_url: str
     stack_name: str
     payments_url: str = ""
+    wecom_url: str = ""
     output: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -79,12 +80,13 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def running_stack() -> Iterator[RunningStack]:
-    api_port, aws_port, payments_port = free_port(), free_port(), free_port()
+    api_port, aws_port, payments_port, wecom_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "LOCAL_API_PORT": str(api_port),
         "LOCAL_AWS_PORT": str(aws_port),
         "LOCAL_PAYMENTS_PORT": str(payments_port),
+        "LOCAL_WECOM_PORT": str(wecom_port),
         "LOCAL_PARAMETERS": "WeChatPayTimeoutSeconds=1",
         "LOCAL_SANDBOX_TIMEOUT_DELAY": "2",
         "LOCAL_EXTRA_TENANTS": json.dumps(
@@ -116,6 +118,7 @@ def running_stack() -> Iterator[RunningStack]:
         f"http://127.0.0.1:{aws_port}",
         "e2e",
         payments_url=f"http://127.0.0.1:{payments_port}",
+        wecom_url=f"http://127.0.0.1:{wecom_port}",
     )
     ready = threading.Event()
 

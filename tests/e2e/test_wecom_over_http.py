@@ -45,3 +45,87 @@ def test_tencents_vectors_pass_through_the_gateway(running_stack: RunningStack) 
         params=dict(query, msg_signature="0" * 40),
     )
     assert tampered.status_code == 401
+
+
+def _token(stack: RunningStack, *args: str) -> str:
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.local", "token", *args],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout.strip()
+
+
+def _outlets(stack: RunningStack, token: str, **params: object) -> dict[str, dict[str, object]]:
+    response = requests.get(
+        f"{stack.api_url}/admin/outlets",
+        params=params,  # type: ignore[arg-type]
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return {outlet["outlet_id"]: outlet for outlet in response.json()}
+
+
+def test_sync_qr_scan_welcome_and_department_move_end_to_end(running_stack: RunningStack) -> None:
+    stack, admin = running_stack, _token(running_stack, "--role", "admin")
+    auth = {"Authorization": f"Bearer {admin}"}
+    synced = requests.post(f"{stack.api_url}/admin/org/sync", headers=auth, timeout=30)
+    assert synced.status_code == 200, synced.text
+    assert synced.json()["outlets"] == 3 and synced.json()["guides"] == 4
+    outlets = _outlets(stack, admin)
+    assert {k: (v["name"], v["guide_count"]) for k, v in outlets.items()} == {
+        "21": ("上海静安店", 2),
+        "22": ("上海徐汇店", 1),
+        "31": ("深圳南山店", 1),
+    }
+    assert requests.post(f"{stack.api_url}/admin/org/sync", headers=auth, timeout=30).json()["written"] == 0
+
+    way = requests.post(
+        f"{stack.api_url}/admin/outlets/21/contact-way",
+        headers=auth,
+        timeout=30,
+        json={"welcome_message": "欢迎光临静安店，我是您的专属导购"},
+    )
+    assert way.status_code == 200, way.text
+    scan = requests.post(
+        f"{stack.wecom_url}/sandbox/wecom/scan",
+        timeout=60,
+        json={
+            "config_id": way.json()["config_id"],
+            "unionid": "oUnion-e2e-1",
+            "name": "顾客甲",
+            "deliveries": 3,
+        },
+    )
+    assert scan.json()["delivered"] == [200, 200, 200]
+    stack.wait_for(
+        lambda: _outlets(stack, admin)["21"]["customer_count"] == 1, what="customer bound to outlet 21"
+    )
+    state = requests.get(f"{stack.wecom_url}/sandbox/wecom/state", timeout=10).json()
+    assert [m["text"] for m in state["welcome_sent"]] == ["欢迎光临静安店，我是您的专属导购"]
+    assert _outlets(stack, admin)["21"]["customer_count"] == 1  # the two retries changed nothing
+
+    moved = requests.post(
+        f"{stack.wecom_url}/sandbox/wecom/departments",
+        timeout=60,
+        json={"id": 22, "name": "上海徐汇店", "parentid": 3},
+    )
+    assert moved.json()["delivered"] == [200]
+    stack.wait_for(
+        lambda: _outlets(stack, admin).get("22", {}).get("path") == ["1", "3", "22"],
+        what="outlet 22 moved under department 3",
+    )
+    south = _token(running_stack, "--role", "operator", "--sub", "ops-south", "--dept", "3")
+    assert sorted(_outlets(stack, south)) == ["22", "31"]
+    assert sorted(_outlets(stack, admin, subtree="2")) == ["21"]
+    assert sorted(_outlets(stack, admin, q="深圳")) == ["31"]

@@ -141,11 +141,25 @@ def test_a_message_for_another_corp_inside_a_valid_envelope_is_refused(stack: St
 
 
 def test_wecoms_three_retries_are_applied_once(stack: StackHandle) -> None:
+    stack.wecom.contacts["wmEXT1"] = {
+        "external_contact": {"external_userid": "wmEXT1", "name": "顾客", "unionid": "oUnion-1"},
+        "follow_user": [],
+    }
     message = _event_xml()
     for _ in range(3):  # each retry is encrypted afresh, the plaintext is the same
         body, query = _signed_post(message)
         assert _post(stack, body, query)["body"] == "success"
-    answers = stack.process_queue()
-    assert answers == [{"batchItemFailures": []}]
+    first_batch = stack.drain(max_messages=10)
+    arn = stack.resolver.attributes[("EventsQueue", "Arn")]
+    from infra.local.poller import sqs_event
+
+    assert stack.invoke("EventProcessorFunction", sqs_event(first_batch, arn, "r")) == {
+        "batchItemFailures": []
+    }
+    [acquired] = stack.drain()  # one "guide acquired customer" event for the three deliveries
+    event = json.loads(acquired["Body"])["event"]
+    assert event["type"] == "guide.customer_acquired" and event["data"]["new_customer"] is True
     recorded = [item for item in stack.table_items() if item["kind"] == "wecom_event"]
     assert len(recorded) == 1 and recorded[0]["external_user_id"] == "wmEXT1"
+    [customer] = [item for item in stack.table_items() if item["kind"] == "customer"]
+    assert (customer["customer_id"], customer["guide_id"]) == ("oUnion-1", "zhangwei")

@@ -39,7 +39,17 @@ def _payments(config: LocalConfig) -> Sandbox:
     return PaymentsSandboxServer(books, config.host, config.payments_port)
 
 
+def _wecom(config: LocalConfig) -> Sandbox:
+    from incentives.wecom.crypto import CallbackCrypto
+    from infra.local.sandboxes.wecom import WeComSandbox, WeComSandboxServer
+
+    crypto = CallbackCrypto(config.callback_token, config.encoding_aes_key, config.corp_id)
+    books = WeComSandbox(config.corp_id, config.wecom_secret, crypto, f"{config.api_url}/wecom/callback")
+    return WeComSandboxServer(books, config.host, config.wecom_port)
+
+
 SANDBOXES: list[SandboxEntry] = [
+    SandboxEntry(parameter="WeComBaseUrl", url=lambda config: config.wecom_url, build=_wecom),
     SandboxEntry(parameter="WeChatPayBaseUrl", url=lambda config: config.payments_url, build=_payments),
 ]
 

@@ -38,6 +38,7 @@ class Settings:
     payout_max_receives: int
     wechat_pay_base_url: str
     wechat_pay_timeout_seconds: float
+    wecom_base_url: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,6 +55,7 @@ class Settings:
             payout_max_receives=int(env.get("PAYOUT_MAX_RECEIVES", "5")),
             wechat_pay_base_url=env.get("WECHAT_PAY_BASE_URL", "https://api.mch.weixin.qq.com"),
             wechat_pay_timeout_seconds=float(env.get("WECHAT_PAY_TIMEOUT_SECONDS", "5")),
+            wecom_base_url=env.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com"),
         )
 
 

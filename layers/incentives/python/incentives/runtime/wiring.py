@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.table import DynamoTable
     from incentives.webhook.models import QueuedEvent, WeComCallbackData
+    from incentives.wecom.client import WeComClient
     from incentives.wecom.crypto import CallbackCrypto
 
 
@@ -123,13 +124,29 @@ def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     return providers
 
 
+@cache
+def wecom_client(corp_id: str) -> WeComClient:
+    """The tenant's WeCom API client (the app secret ``wecom_secret`` of the tenant secret)."""
+    from incentives.core.clock import SystemClock
+    from incentives.core.errors import InvalidInput
+    from incentives.storage.tokens import TableTokenCache
+    from incentives.wecom.client import WeComClient
+
+    secret = tenant_secret(corp_id, "wecom_secret")
+    if not secret:
+        raise InvalidInput(f"WeCom is not configured for {corp_id} (wecom_secret)", field="wecom_secret")
+    return WeComClient(
+        corp_id, str(secret), TableTokenCache(table()), SystemClock(), base_url=settings().wecom_base_url
+    )
+
+
 def apply_wecom_callback(
     corp_id: str, event_id: str, callback: WeComCallbackData, received_at: datetime
 ) -> str:
-    from incentives.wecom.events import record_once
+    from incentives.wecom.acquisition import WeComEffects, apply_callback
 
-    applied = record_once(table(), corp_id, event_id, callback, received_at)
-    return f"{callback.event}/{callback.change_type} {'applied' if applied else 'already applied'}"
+    effects = WeComEffects(table=table(), client=wecom_client, emit=event_queue().send)
+    return apply_callback(effects, corp_id, event_id, callback, received_at)
 
 
 @cache
@@ -179,5 +196,6 @@ def reset() -> None:
         payout_providers,
         callback_crypto,
         consumers,
+        wecom_client,
     ):
         factory.cache_clear()

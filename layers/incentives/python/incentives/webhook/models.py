@@ -161,6 +161,17 @@ class WeComCallbackData(Contract):
     fields: dict[str, str] = {}
 
 
+class GuideAcquiredCustomer(Contract):
+    """Internal: a guide added a customer on WeCom; ``new_customer`` if never attached before."""
+
+    customer_id: Identifier
+    external_user_id: str
+    guide_id: str
+    outlet_id: str = ""
+    new_customer: bool
+    acquired_at: AwareDatetime
+
+
 class _Envelope(Contract):
     event_id: Identifier
     occurred_at: AwareDatetime
@@ -243,6 +254,11 @@ class WeComCallbackEvent(_Envelope):
     data: WeComCallbackData
 
 
+class GuideAcquiredCustomerEvent(_Envelope):
+    type: Literal["guide.customer_acquired"]
+    data: GuideAcquiredCustomer
+
+
 DomainEventBody = Annotated[
     OrderPaidEvent
     | OrderRefundedEvent
@@ -254,7 +270,8 @@ DomainEventBody = Annotated[
     | CustomerBehaviorEvent
     | CustomerUpdatedEvent
     | AfterSalesWindowClosedEvent
-    | WeComCallbackEvent,
+    | WeComCallbackEvent
+    | GuideAcquiredCustomerEvent,
     Field(discriminator="type"),
 ]
 """What may travel on the inbound events queue: the webhook's events plus internal ones."""

@@ -1,0 +1,37 @@
+"""Daily at 00:00 Asia/Shanghai (16:00 UTC): synchronise every tenant's organization from WeCom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incentives.org.service import sync_organization
+from incentives.runtime import wiring
+from incentives.runtime.settings import tenant_secrets
+
+logger = Logger(service="org-sync")
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=EventBridgeModel)
+def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for corp_id, secrets in sorted(tenant_secrets().items()):
+        if not secrets.get("wecom_secret"):
+            continue
+        result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time)
+        logger.info("organization synced", extra={"corp_id": corp_id, **vars(result)})
+        metrics.add_metric(
+            name="OrgItemsWritten", unit=MetricUnit.Count, value=result.written + result.removed
+        )
+        results[corp_id] = vars(result)
+    return results

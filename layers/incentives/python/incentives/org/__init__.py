@@ -1,0 +1,1 @@
+"""The organization from WeCom: departments, outlets (leaf departments), guides, data nodes."""

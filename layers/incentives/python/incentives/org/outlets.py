@@ -1,0 +1,131 @@
+"""Outlets for operators: list (scoped, fuzzy name search, subtree filter), Contact-Me codes, welcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from incentives.api.auth import Principal
+from incentives.core.clock import iso_utc
+from incentives.core.errors import NotFound
+from incentives.org.service import dept_key, guide_key, stored
+from incentives.storage.table import Exists, Put, Table, Update
+from incentives.wecom.acquisition import contact_way_key
+from incentives.wecom.client import WeComClient
+
+
+class OutletView(BaseModel):
+    outlet_id: str
+    name: str
+    path: list[str] = Field(description="Department ids from the root to the outlet")
+    guide_count: int
+    customer_count: int
+
+
+class ContactWayView(BaseModel):
+    outlet_id: str
+    state: str
+    config_id: str
+    qr_code: str
+    guides: list[str]
+    welcome_message: str | None
+
+
+def list_outlets(
+    table: Table, principal: Principal, query: str | None = None, subtrees: Collection[str] = ()
+) -> list[OutletView]:
+    """Outlets the principal may see, optionally matching ``query`` and inside any of ``subtrees``."""
+    departments = [
+        item for item in stored(table, principal.corp_id, "DEPTS").values() if item.get("is_outlet")
+    ]
+    guides = stored(table, principal.corp_id, "GUIDES").values()
+    needle = (query or "").strip().lower()
+    found = []
+    for item in departments:
+        path = [str(d) for d in item.get("path", [])]
+        if not principal.sees_department_path(path):
+            continue
+        if needle and needle not in item["name"].lower():
+            continue
+        if subtrees and not any(node in path for node in subtrees):
+            continue
+        count = sum(1 for guide in guides if item["dept_id"] in guide.get("outlet_ids", []))
+        found.append(
+            OutletView(
+                outlet_id=item["dept_id"],
+                name=item["name"],
+                path=path,
+                guide_count=count,
+                customer_count=int(item.get("customer_count", 0)),
+            )
+        )
+    return sorted(found, key=lambda outlet: outlet.path)
+
+
+def _visible_outlet(table: Table, principal: Principal, outlet_id: str) -> dict[str, Any]:
+    item = table.get(dept_key(principal.corp_id, outlet_id))
+    if item is None or not item.get("is_outlet") or not principal.sees_department_path(item.get("path", [])):
+        raise NotFound(f"no outlet {outlet_id}", field="outlet_id")
+    return item
+
+
+def create_contact_way(
+    table: Table,
+    client: WeComClient,
+    principal: Principal,
+    outlet_id: str,
+    welcome_message: str | None,
+    now: datetime,
+) -> ContactWayView:
+    """A Contact-Me QR code for an outlet: its guides, a ``state`` naming it, its welcome message."""
+    _visible_outlet(table, principal, outlet_id)
+    guides = sorted(
+        g["user_id"]
+        for g in stored(table, principal.corp_id, "GUIDES").values()
+        if outlet_id in g.get("outlet_ids", [])
+    )
+    if not guides:
+        raise NotFound(
+            f"outlet {outlet_id} has no guides yet; sync the organization first", field="outlet_id"
+        )
+    state = f"outlet-{outlet_id}"
+    answer = client.add_contact_way(state, guides)
+    table.transact(
+        [
+            Put(
+                {
+                    **contact_way_key(principal.corp_id, state),
+                    "kind": "contact_way",
+                    "outlet_id": outlet_id,
+                    "state": state,
+                    "config_id": answer["config_id"],
+                    "qr_code": answer.get("qr_code", ""),
+                    "guides": guides,
+                    "welcome_message": welcome_message,
+                    "created_at": iso_utc(now),
+                    "created_by": principal.subject,
+                }
+            )
+        ]
+    )
+    return ContactWayView(
+        outlet_id=outlet_id,
+        state=state,
+        config_id=answer["config_id"],
+        qr_code=answer.get("qr_code", ""),
+        guides=guides,
+        welcome_message=welcome_message,
+    )
+
+
+def set_guide_welcome(table: Table, principal: Principal, user_id: str, text: str) -> None:
+    """A guide's default welcome message (sent when the QR code has none)."""
+    guide = table.get(guide_key(principal.corp_id, user_id))
+    if guide is None or not principal.sees_department_path(guide.get("dept_path", [])):
+        raise NotFound(f"no guide {user_id}", field="user_id")
+    table.transact(
+        [Update(guide_key(principal.corp_id, user_id), set={"welcome_message": text}, conditions=(Exists(),))]
+    )
