@@ -25,11 +25,20 @@ from incentives.org.outlets import (
     list_outlets,
     set_guide_welcome,
 )
+from incentives.org.permissions import GuidePermissions, load_permissions, save_permissions
 from incentives.org.service import sync_organization
 from incentives.payouts import service
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
 from incentives.runtime import wiring
+from incentives.tags.service import (
+    TagView,
+    create_group,
+    delete_tag,
+    import_from_wecom,
+    list_tags,
+    update_tag,
+)
 
 logger = Logger(service="admin-api")
 tracer = Tracer()
@@ -147,6 +156,74 @@ def put_guide_welcome(
     principal = principal_of(app, OPERATORS)
     set_guide_welcome(wiring.table(), principal, user_id, request.text)
     return {"user_id": user_id, "welcome_message": request.text}
+
+
+class TagGroupRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=30)
+    tags: list[str] = Field(min_length=1, max_length=100)
+    visible: bool = True
+
+
+class TagUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=30)
+    visible: bool | None = None
+
+
+@app.get("/admin/tags", summary="The customer tag library", tags=["tags"])
+def get_tags() -> list[TagView]:
+    principal = principal_of(app, OPERATORS)
+    return list_tags(wiring.table(), principal.corp_id)
+
+
+@app.post("/admin/tag-groups", summary="Create a tag group (pushed to WeCom when visible)", tags=["tags"])
+def post_tag_group(request: TagGroupRequest) -> list[TagView]:
+    principal = principal_of(app, (Role.ADMIN,))
+    return create_group(
+        wiring.table(),
+        wiring.wecom_client(principal.corp_id),
+        principal.corp_id,
+        request.name,
+        request.tags,
+        request.visible,
+    )
+
+
+@app.patch("/admin/tags/<tag_id>", summary="Rename a tag or change its visibility to guides", tags=["tags"])
+def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -> TagView:
+    principal = principal_of(app, (Role.ADMIN,))
+    return update_tag(
+        wiring.table(),
+        wiring.wecom_client(principal.corp_id),
+        principal.corp_id,
+        tag_id,
+        request.name,
+        request.visible,
+    )
+
+
+@app.delete("/admin/tags/<tag_id>", summary="Delete a tag (here and in WeCom)", tags=["tags"])
+def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> dict[str, str]:
+    principal = principal_of(app, (Role.ADMIN,))
+    delete_tag(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
+    return {"tag_id": tag_id, "deleted": "yes"}
+
+
+@app.post("/admin/tags/import", summary="Import the corp tag library from WeCom (manual)", tags=["tags"])
+def post_tag_import() -> dict[str, Any]:
+    principal = principal_of(app, (Role.ADMIN,))
+    return import_from_wecom(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id)
+
+
+@app.get("/admin/guide-permissions", summary="What guides see and edit of customers", tags=["org"])
+def get_permissions() -> GuidePermissions:
+    principal = principal_of(app, OPERATORS)
+    return load_permissions(wiring.table(), principal.corp_id)
+
+
+@app.put("/admin/guide-permissions", summary="Set what guides see and edit of customers", tags=["org"])
+def put_permissions(permissions: GuidePermissions) -> GuidePermissions:
+    principal = principal_of(app, (Role.ADMIN,))
+    return save_permissions(wiring.table(), principal.corp_id, permissions)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

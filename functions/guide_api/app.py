@@ -1,0 +1,113 @@
+"""The guide mini-program API under /guide: a guide's own customers and their tags (seed 002).
+
+Bearer JWT with role ``guide`` (``sub`` = the guide's WeCom userid). A guide sees and
+changes only their own customers, only within the permissions the operators set.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from incentives.api.app import create_api, principal_of
+from incentives.api.auth import Principal, Role
+from incentives.core.clock import SystemClock, iso_utc
+from incentives.core.errors import NotFound
+from incentives.org.permissions import check_edit, customer_view, load_permissions
+from incentives.org.service import stored
+from incentives.runtime import wiring
+from incentives.storage.table import Exists, Update
+from incentives.tags.service import TagView, list_tags, mark_customer_tags
+from incentives.wecom.acquisition import customer_key
+
+logger = Logger(service="guide-api")
+tracer = Tracer()
+metrics = Metrics()
+clock = SystemClock()
+app = create_api("guide", "Incentives — guide mini-program API", "A guide's customers, tags and earnings.")
+GUIDES = (Role.GUIDE,)
+
+
+class TagChange(BaseModel):
+    add: list[str] = Field(default_factory=list, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=50)
+
+
+def _own_customer(principal: Principal, customer_id: str) -> dict[str, Any]:
+    customer = wiring.table().get(customer_key(principal.corp_id, customer_id))
+    if customer is None or customer.get("guide_id") != principal.subject:
+        raise NotFound(f"no customer {customer_id} of yours", field="customer_id")
+    return customer
+
+
+@app.get("/guide/customers", summary="My customers, newest first", tags=["customers"])
+def my_customers() -> list[dict[str, Any]]:
+    principal = principal_of(app, GUIDES)
+    permissions = load_permissions(wiring.table(), principal.corp_id)
+    mine = stored(wiring.table(), principal.corp_id, f"GUIDE_CUSTOMERS#{principal.subject}").values()
+    return [
+        customer_view(c, permissions)
+        for c in sorted(mine, key=lambda c: c["attached_at"], reverse=True)
+        if c.get("guide_id") == principal.subject
+    ]
+
+
+@app.get("/guide/customers/<customer_id>", summary="One of my customers", tags=["customers"])
+def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> dict[str, Any]:
+    principal = principal_of(app, GUIDES)
+    return customer_view(
+        _own_customer(principal, customer_id), load_permissions(wiring.table(), principal.corp_id)
+    )
+
+
+@app.patch("/guide/customers/<customer_id>", summary="Edit the attributes I may edit", tags=["customers"])
+def edit_customer(
+    customer_id: Annotated[str, Path(max_length=128)], changes: dict[str, str]
+) -> dict[str, Any]:
+    principal = principal_of(app, GUIDES)
+    customer = _own_customer(principal, customer_id)
+    permissions = load_permissions(wiring.table(), principal.corp_id)
+    allowed = check_edit(changes, permissions)
+    attributes = {**customer.get("attributes", {}), **{k: v for k, v in allowed.items() if k != "name"}}
+    updates: dict[str, Any] = {"attributes": attributes, "edited_at": iso_utc(clock.now())}
+    if "name" in allowed:
+        updates["name"] = allowed["name"]
+    wiring.table().transact(
+        [Update(customer_key(principal.corp_id, customer_id), set=updates, conditions=(Exists(),))]
+    )
+    return customer_view(_own_customer(principal, customer_id), permissions)
+
+
+@app.get("/guide/tags", summary="Tags I may put on customers", tags=["tags"])
+def visible_tags() -> list[TagView]:
+    principal = principal_of(app, GUIDES)
+    return list_tags(wiring.table(), principal.corp_id, visible_only=True)
+
+
+@app.post("/guide/customers/<customer_id>/tags", summary="Add or remove visible tags", tags=["tags"])
+def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagChange) -> dict[str, Any]:
+    principal = principal_of(app, GUIDES)
+    customer = _own_customer(principal, customer_id)
+    tags = mark_customer_tags(
+        wiring.table(),
+        wiring.wecom_client(principal.corp_id),
+        principal.corp_id,
+        principal.subject,
+        customer,
+        change.add,
+        change.remove,
+        clock.now(),
+    )
+    return {"customer_id": customer_id, "tag_ids": tags}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,366 @@
+"""Seed 002 through the admin and guide APIs, with the WeCom sandbox: org, scopes, tags, permissions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import StackHandle
+from tests.support import api_event, token_for
+
+ADMIN, GUIDE = "AdminApiFunction", "GuideApiFunction"
+
+
+def _call(
+    stack: StackHandle, function: str, method: str, resource: str, token: str, **kwargs: Any
+) -> tuple[int, Any]:
+    body = kwargs.pop("json", None)
+    event = api_event(
+        method, resource, token=token, body=json.dumps(body) if body is not None else None, **kwargs
+    )
+    response = stack.invoke(function, event)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _admin() -> str:
+    return token_for("admin")
+
+
+def _synced(stack: StackHandle) -> None:
+    status, result = _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())
+    assert status == 200 and result["outlets"] == 3, result
+
+
+def _scan(stack: StackHandle, config_id: str, unionid: str, userid: str | None = None) -> None:
+    """A customer scans the code; the callback goes straight to the real handler and processor."""
+    from tests.integration.test_wecom_callback import _post
+
+    def deliver(message: str, times: int = 1) -> list[int]:
+        crypto = stack.wecom.crypto
+        statuses = []
+        for _ in range(times):
+            encrypt = crypto.encrypt(message)
+            query = {"msg_signature": crypto.signature("1", "2", encrypt), "timestamp": "1", "nonce": "2"}
+            body = f"<xml><ToUserName>ww-local-corp</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
+            statuses.append(_post(stack, body, query)["statusCode"])
+        return statuses
+
+    stack.wecom.deliver = deliver  # type: ignore[method-assign]
+    stack.wecom.scan({"config_id": config_id, "unionid": unionid, "userid": userid, "deliveries": 3})
+    stack.process_queue()
+
+
+def test_a_second_sync_writes_nothing(stack: StackHandle) -> None:
+    _synced(stack)
+    assert _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())[1]["written"] == 0
+
+
+def test_only_admins_sync(stack: StackHandle) -> None:
+    assert _call(stack, ADMIN, "POST", "/admin/org/sync", token_for("operator", dept_ids=("1",)))[0] == 403
+
+
+def test_operators_get_nothing_from_another_subtree_through_any_admin_endpoint(stack: StackHandle) -> None:
+    _synced(stack)
+    south = token_for("operator", "ops-south", dept_ids=("3",))
+    _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", south)
+    assert sorted(o["outlet_id"] for o in outlets) == ["31"]
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "POST",
+            "/admin/outlets/{outlet_id}/contact-way",
+            south,
+            path_parameters={"outlet_id": "21"},
+            json={"welcome_message": "x"},
+        )[0]
+        == 404
+    )
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guides/{user_id}/welcome-message",
+            south,
+            path_parameters={"user_id": "zhangwei"},
+            json={"text": "x"},
+        )[0]
+        == 404
+    )
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guides/{user_id}/welcome-message",
+            south,
+            path_parameters={"user_id": "chenjing"},
+            json={"text": "您好"},
+        )[0]
+        == 200
+    )
+    assert _call(stack, ADMIN, "GET", "/admin/outlets", south, query={"subtree": ["2"]})[1] == []
+
+
+def test_a_scan_binds_the_customer_once_and_welcomes_once(stack: StackHandle) -> None:
+    _synced(stack)
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={"welcome_message": "欢迎光临"},
+    )
+    _scan(stack, way["config_id"], "oUnion-A")
+    assert [m["text"] for m in stack.wecom.welcome_sent] == ["欢迎光临"]
+    _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", _admin())
+    assert {o["outlet_id"]: o["customer_count"] for o in outlets}["21"] == 1
+
+
+def test_without_a_qr_message_the_guides_default_welcome_is_sent(stack: StackHandle) -> None:
+    _synced(stack)
+    _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guides/{user_id}/welcome-message",
+        _admin(),
+        path_parameters={"user_id": "zhangwei"},
+        json={"text": "我是张伟"},
+    )
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={},
+    )
+    _scan(stack, way["config_id"], "oUnion-B", userid="zhangwei")
+    assert [m["text"] for m in stack.wecom.welcome_sent] == ["我是张伟"]
+
+
+def test_a_guide_sees_only_their_own_customers_within_the_permissions(stack: StackHandle) -> None:
+    _synced(stack)
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={},
+    )
+    _scan(stack, way["config_id"], "oUnion-C", userid="zhangwei")
+    zhang, li = token_for("guide", "zhangwei"), token_for("guide", "lifang")
+    status, detail = _call(
+        stack,
+        GUIDE,
+        "GET",
+        "/guide/customers/{customer_id}",
+        zhang,
+        path_parameters={"customer_id": "oUnion-C"},
+    )
+    assert status == 200 and set(detail) == {"customer_id", "outlet_id", "attached_at", "guide_id"}
+    assert (
+        _call(
+            stack,
+            GUIDE,
+            "GET",
+            "/guide/customers/{customer_id}",
+            li,
+            path_parameters={"customer_id": "oUnion-C"},
+        )[0]
+        == 404
+    )
+    assert _call(stack, GUIDE, "GET", "/guide/customers", li)[1] == []
+    assert [c["customer_id"] for c in _call(stack, GUIDE, "GET", "/guide/customers", zhang)[1]] == [
+        "oUnion-C"
+    ]
+    assert _call(stack, GUIDE, "GET", "/guide/customers", _admin())[0] == 403
+
+    status, _ = _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guide-permissions",
+        _admin(),
+        json={
+            "display_enabled": True,
+            "attributes": {
+                "name": {"visible": True},
+                "remark": {"visible": True, "editable": True},
+                "mobile": {"visible": True},
+            },
+        },
+    )
+    assert status == 200
+    assert (
+        _call(
+            stack,
+            GUIDE,
+            "PATCH",
+            "/guide/customers/{customer_id}",
+            zhang,
+            path_parameters={"customer_id": "oUnion-C"},
+            json={"remark": "喜欢户外"},
+        )[1]["remark"]
+        == "喜欢户外"
+    )
+    for forbidden in ({"mobile": "13800138000"}, {"outlet_id": "22"}, {"guide_id": "lifang"}):
+        assert (
+            _call(
+                stack,
+                GUIDE,
+                "PATCH",
+                "/guide/customers/{customer_id}",
+                zhang,
+                path_parameters={"customer_id": "oUnion-C"},
+                json=forbidden,
+            )[0]
+            == 403
+        )
+    bad = _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guide-permissions",
+        _admin(),
+        json={"display_enabled": True, "attributes": {"mobile": {"visible": False, "editable": True}}},
+    )
+    assert bad[0] == 400 and bad[1]["error"]["field"] == "attributes.mobile"
+
+
+def test_tags_push_to_wecom_at_once_and_guides_mark_visible_ones(stack: StackHandle) -> None:
+    _synced(stack)
+    status, created = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/tag-groups",
+        _admin(),
+        json={"name": "会员等级", "tags": ["金卡", "钻石卡", "金卡"]},
+    )
+    assert status == 200 and [t["name"] for t in created] == ["金卡", "钻石卡"]
+    assert [
+        t["name"]
+        for t in stack.wecom.tag_groups[created[0]["wecom_tag_id"] and next(iter(stack.wecom.tag_groups))][
+            "tag"
+        ]
+    ] == ["金卡", "钻石卡"]
+    gold = next(t for t in created if t["name"] == "金卡")
+    renamed = _call(
+        stack,
+        ADMIN,
+        "PATCH",
+        "/admin/tags/{tag_id}",
+        _admin(),
+        path_parameters={"tag_id": gold["tag_id"]},
+        json={"name": "黄金卡"},
+    )[1]
+    assert renamed["name"] == "黄金卡"
+    assert "黄金卡" in [t["name"] for g in stack.wecom.tag_groups.values() for t in g["tag"]]
+    hidden = _call(
+        stack,
+        ADMIN,
+        "PATCH",
+        "/admin/tags/{tag_id}",
+        _admin(),
+        path_parameters={"tag_id": gold["tag_id"]},
+        json={"visible": False},
+    )[1]
+    assert hidden["visible"] is False and "黄金卡" not in [
+        t["name"] for g in stack.wecom.tag_groups.values() for t in g["tag"]
+    ]
+    zhang = token_for("guide", "zhangwei")
+    assert [t["name"] for t in _call(stack, GUIDE, "GET", "/guide/tags", zhang)[1]] == ["钻石卡"]
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={},
+    )
+    _scan(stack, way["config_id"], "oUnion-D", userid="zhangwei")
+    diamond = next(t for t in created if t["name"] == "钻石卡")
+    status, marked = _call(
+        stack,
+        GUIDE,
+        "POST",
+        "/guide/customers/{customer_id}/tags",
+        zhang,
+        path_parameters={"customer_id": "oUnion-D"},
+        json={"add": [diamond["tag_id"]]},
+    )
+    assert status == 200 and marked["tag_ids"] == [diamond["tag_id"]]
+    follow = next(iter(stack.wecom.contacts.values()))["follow_user"][0]
+    assert follow["tag_ids"] == [diamond["wecom_tag_id"]]
+    assert (
+        _call(
+            stack,
+            GUIDE,
+            "POST",
+            "/guide/customers/{customer_id}/tags",
+            zhang,
+            path_parameters={"customer_id": "oUnion-D"},
+            json={"add": [gold["tag_id"]]},
+        )[0]
+        == 403
+    )
+    assert (
+        _call(
+            stack,
+            GUIDE,
+            "POST",
+            "/guide/customers/{customer_id}/tags",
+            token_for("guide", "lifang"),
+            path_parameters={"customer_id": "oUnion-D"},
+            json={"add": [diamond["tag_id"]]},
+        )[0]
+        == 404
+    )
+
+
+def test_the_wecom_import_follows_seed_002(stack: StackHandle) -> None:
+    _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/tag-groups",
+        _admin(),
+        json={"name": "兴趣", "tags": ["户外"], "visible": False},
+    )
+    wecom = stack.wecom
+    for body in (
+        {"group_name": "兴趣", "tag": [{"name": "美妆"}]},
+        {"group_name": "偏好", "tag": [{"name": "美妆"}, {"name": "夜跑"}]},
+    ):
+        wecom._add_corp_tag({}, body)
+    wecom.tag_groups["empty"] = {"group_id": "empty", "group_name": "空组", "tag": []}
+    status, result = _call(stack, ADMIN, "POST", "/admin/tags/import", _admin())
+    assert status == 200 and result["groups_created"] == 1 and result["tags_created"] == 2
+    _, tags = _call(stack, ADMIN, "GET", "/admin/tags", _admin())
+    assert sorted((t["group_name"], t["name"]) for t in tags) == [
+        ("偏好", "夜跑"),
+        ("兴趣", "户外"),
+        ("兴趣", "美妆"),
+    ]
+    calls_before = len(wecom.calls)
+    assert _call(stack, ADMIN, "POST", "/admin/tags/import", _admin())[1]["tags_created"] == 0
+    assert all(
+        path.endswith("get_corp_tag_list") or path.endswith("gettoken") for path in wecom.calls[calls_before:]
+    )
+
+
+@pytest.mark.parametrize("role", ["guide", "affiliate"])
+def test_guides_and_affiliates_cannot_use_the_org_console(stack: StackHandle, role: str) -> None:
+    assert _call(stack, ADMIN, "GET", "/admin/outlets", token_for(role))[0] == 403
+    assert _call(stack, ADMIN, "GET", "/admin/tags", token_for(role))[0] == 403
