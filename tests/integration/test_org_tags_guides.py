@@ -248,12 +248,8 @@ def test_tags_push_to_wecom_at_once_and_guides_mark_visible_ones(stack: StackHan
         json={"name": "会员等级", "tags": ["金卡", "钻石卡", "金卡"]},
     )
     assert status == 200 and [t["name"] for t in created] == ["金卡", "钻石卡"]
-    assert [
-        t["name"]
-        for t in stack.wecom.tag_groups[created[0]["wecom_tag_id"] and next(iter(stack.wecom.tag_groups))][
-            "tag"
-        ]
-    ] == ["金卡", "钻石卡"]
+    [group] = stack.wecom.tag_groups.values()
+    assert [t["name"] for t in group["tag"]] == ["金卡", "钻石卡"]
     gold = next(t for t in created if t["name"] == "金卡")
     renamed = _call(
         stack,
