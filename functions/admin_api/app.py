@@ -18,6 +18,7 @@ from incentives.api.app import create_api, principal_of
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
+from incentives.org.levels import OrgLevels, load_levels, require_writable, save_levels
 from incentives.org.outlets import (
     ContactWayView,
     OutletView,
@@ -26,7 +27,7 @@ from incentives.org.outlets import (
     set_guide_welcome,
 )
 from incentives.org.permissions import GuidePermissions, load_permissions, save_permissions
-from incentives.org.service import sync_organization
+from incentives.org.service import guide_key, sync_organization
 from incentives.payouts import service
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
@@ -97,10 +98,12 @@ def requeue_payout(payout_id: Annotated[str, Path(max_length=32)]) -> PayoutView
 
 class ContactWayRequest(BaseModel):
     welcome_message: str | None = Field(default=None, max_length=4000, description="Sent to each new contact")
+    data_node: str | None = Field(default=None, description="Required for operators on several data nodes")
 
 
 class WelcomeRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
+    data_node: str | None = Field(default=None, description="Required for operators on several data nodes")
 
 
 class SyncView(BaseModel):
@@ -154,6 +157,13 @@ def put_guide_welcome(
     user_id: Annotated[str, Path(max_length=64)], request: WelcomeRequest
 ) -> dict[str, str]:
     principal = principal_of(app, OPERATORS)
+    guide = wiring.table().get(guide_key(principal.corp_id, user_id)) or {}
+    require_writable(
+        principal,
+        load_levels(wiring.table(), principal.corp_id),
+        guide.get("dept_path", []),
+        request.data_node,
+    )
     set_guide_welcome(wiring.table(), principal, user_id, request.text)
     return {"user_id": user_id, "welcome_message": request.text}
 
@@ -167,6 +177,18 @@ class TagGroupRequest(BaseModel):
 class TagUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=30)
     visible: bool | None = None
+
+
+@app.get("/admin/org/levels", summary="The intermediate level and its data nodes", tags=["org"])
+def get_levels() -> OrgLevels:
+    principal = principal_of(app, OPERATORS)
+    return load_levels(wiring.table(), principal.corp_id) or OrgLevels()
+
+
+@app.put("/admin/org/levels", summary="Name the intermediate level and pick its data nodes", tags=["org"])
+def put_levels(levels: OrgLevels) -> OrgLevels:
+    principal = principal_of(app, (Role.ADMIN,))
+    return save_levels(wiring.table(), principal.corp_id, levels, clock.now())
 
 
 @app.get("/admin/tags", summary="The customer tag library", tags=["tags"])

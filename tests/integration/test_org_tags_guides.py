@@ -360,3 +360,128 @@ def test_the_wecom_import_follows_seed_002(stack: StackHandle) -> None:
 def test_guides_and_affiliates_cannot_use_the_org_console(stack: StackHandle, role: str) -> None:
     assert _call(stack, ADMIN, "GET", "/admin/outlets", token_for(role))[0] == 403
     assert _call(stack, ADMIN, "GET", "/admin/tags", token_for(role))[0] == 403
+
+
+def test_data_nodes_make_removed_operators_read_only_and_multi_node_operators_choose(
+    stack: StackHandle,
+) -> None:
+    _synced(stack)
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/org/levels",
+            _admin(),
+            json={"level_name": "零售公司", "node_dept_ids": ["99"]},
+        )[1]["error"]["field"]
+        == "node_dept_ids"
+    )
+    status, levels = _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/org/levels",
+        _admin(),
+        json={"level_name": "零售公司", "node_dept_ids": ["2", "3"]},
+    )
+    assert status == 200 and levels["level_name"] == "零售公司"
+    east = token_for("operator", "ops-east", dept_ids=("2",))
+    both = token_for("operator", "ops-both", dept_ids=("2", "3"))
+    welcome = {"path_parameters": {"user_id": "zhangwei"}}
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guides/{user_id}/welcome-message",
+            east,
+            json={"text": "您好"},
+            **welcome,
+        )[0]
+        == 200
+    )
+    named = _call(
+        stack, ADMIN, "PUT", "/admin/guides/{user_id}/welcome-message", both, json={"text": "您好"}, **welcome
+    )
+    assert named[0] == 400 and named[1]["error"]["field"] == "data_node"
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guides/{user_id}/welcome-message",
+            both,
+            json={"text": "您好", "data_node": "2"},
+            **welcome,
+        )[0]
+        == 200
+    )
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guides/{user_id}/welcome-message",
+            both,
+            json={"text": "您好", "data_node": "3"},
+            **welcome,
+        )[0]
+        == 403
+    )
+    _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/org/levels",
+        _admin(),
+        json={"level_name": "零售公司", "node_dept_ids": ["3"]},
+    )
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guides/{user_id}/welcome-message",
+            east,
+            json={"text": "您好"},
+            **welcome,
+        )[0]
+        == 403
+    )  # node removed: read-only
+    assert [o["outlet_id"] for o in _call(stack, ADMIN, "GET", "/admin/outlets", east)[1]] == ["21", "22"]
+
+
+def test_a_customer_deleted_and_re_added_is_a_returning_customer(stack: StackHandle) -> None:
+    from tests.integration.test_wecom_callback import _event_xml, _post, _signed_post
+
+    _synced(stack)
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={},
+    )
+    _scan(stack, way["config_id"], "oUnion-R", userid="zhangwei")
+    external = next(iter(stack.wecom.contacts))
+    body, query = _signed_post(_event_xml("del_follow_user", "zhangwei", external))
+    assert _post(stack, body, query)["body"] == "success"
+    stack.process_queue()
+    [customer] = [i for i in stack.table_items() if i["kind"] == "customer"]
+    assert customer["relation"] == "deleted_by_customer"
+
+    stack.wecom.scan({"config_id": way["config_id"], "unionid": "oUnion-R", "userid": "lifang"})
+    stack.feed("EventProcessorFunction", "EventsQueue")  # the callback only
+    acquired = [json.loads(m["Body"])["event"] for m in stack.drain()]
+    assert [(e["type"], e["data"]["new_customer"], e["data"]["guide_id"]) for e in acquired] == [
+        ("guide.customer_acquired", False, "lifang")
+    ]
+    [customer] = [i for i in stack.table_items() if i["kind"] == "customer"]
+    assert (customer["guide_id"], customer["first_guide_id"], customer["relation"]) == (
+        "lifang",
+        "zhangwei",
+        "active",
+    )
