@@ -119,7 +119,9 @@ class SyncView(BaseModel):
 )
 def sync_org() -> SyncView:
     principal = principal_of(app, (Role.ADMIN,))
-    result = sync_organization(wiring.table(), wiring.wecom_client(principal.corp_id), clock.now())
+    result = sync_organization(
+        wiring.table(), wiring.wecom_client(principal.corp_id), clock.now(), logger.info
+    )
     logger.info("organization synced", extra=vars(result))
     return SyncView(**vars(result))
 

@@ -21,9 +21,9 @@ from incentives.core.errors import NotFound
 from incentives.org.permissions import check_edit, customer_view, load_permissions
 from incentives.org.service import stored
 from incentives.runtime import wiring
+from incentives.storage.keys import customer_key
 from incentives.storage.table import Exists, Update
 from incentives.tags.service import TagView, list_tags, mark_customer_tags
-from incentives.wecom.acquisition import customer_key
 
 logger = Logger(service="guide-api")
 tracer = Tracer()

@@ -28,7 +28,7 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     for corp_id, secrets in sorted(tenant_secrets().items()):
         if not secrets.get("wecom_secret"):
             continue
-        result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time)
+        result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time, logger.info)
         logger.info("organization synced", extra={"corp_id": corp_id, **vars(result)})
         metrics.add_metric(
             name="OrgItemsWritten", unit=MetricUnit.Count, value=result.written + result.removed

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import jwt
-
 from incentives.core.errors import Forbidden, Unauthenticated
 
 ALGORITHM = "HS256"
@@ -66,6 +64,8 @@ def mint_token(
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
+    import jwt
+
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -73,6 +73,8 @@ def authenticate(authorization: str | None, secret_for: Callable[[str], str | No
     """The principal of a ``Bearer`` header, or :class:`Unauthenticated` saying what is wrong."""
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthenticated("an Authorization: Bearer <token> header is required", field="Authorization")
+    import jwt  # loaded by the first authenticated request, not at init (PyJWT brings cryptography)
+
     token = authorization.removeprefix("Bearer ").strip()
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})

@@ -12,8 +12,8 @@ from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc
 from incentives.core.errors import NotFound
 from incentives.org.service import dept_key, guide_key, stored
+from incentives.storage.keys import contact_way_key
 from incentives.storage.table import Exists, Put, Table, Update
-from incentives.wecom.acquisition import contact_way_key
 from incentives.wecom.client import WeComClient
 
 

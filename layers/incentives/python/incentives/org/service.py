@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,22 +80,30 @@ def stored(table: Table, corp_id: str, collection: str) -> dict[str, dict[str, A
             return found
 
 
-def sync_organization(table: Table, client: WeComClient, now: datetime) -> SyncResult:
-    """Fetch departments and outlet members from WeCom; write the differences only."""
+def sync_organization(
+    table: Table, client: WeComClient, now: datetime, progress: Callable[[str], None] = lambda _: None
+) -> SyncResult:
+    """Fetch departments and outlet members from WeCom; write the differences only.
+
+    ``progress`` receives a line per stage (the handlers log it), so a long sync can be followed.
+    """
     corp_id = client.corp_id
     departments = [
         Department(str(d["id"]), str(d["name"]), str(d["parentid"]) if d.get("parentid") else None)
         for d in client.departments()
     ]
     tree = OrgTree.of(departments)
+    progress(f"{corp_id}: {len(departments)} departments, {len(tree.outlets())} outlets")
     members: dict[str, Member] = {}
-    for outlet in tree.outlets():
+    for number, outlet in enumerate(tree.outlets(), 1):
         for user in client.department_members(int(outlet)):
             known = members.get(user["userid"])
             dept_ids = tuple(
                 sorted({*(known.dept_ids if known else ()), *(str(d) for d in user.get("department", []))})
             )
             members[user["userid"]] = Member(user["userid"], user.get("name", user["userid"]), dept_ids)
+        if number % 50 == 0:
+            progress(f"{corp_id}: members of {number} / {len(tree.outlets())} outlets read")
     have_depts, have_guides = stored(table, corp_id, "DEPTS"), stored(table, corp_id, "GUIDES")
     writes: list[Write] = []
     wanted: set[str] = set()
@@ -119,4 +128,5 @@ def sync_organization(table: Table, client: WeComClient, now: datetime) -> SyncR
     ]
     for write in [*writes, *removals]:
         table.transact([write])
+    progress(f"{corp_id}: {len(members)} guides; {len(writes)} items written, {len(removals)} removed")
     return SyncResult(len(departments), len(tree.outlets()), len(members), len(writes), len(removals))

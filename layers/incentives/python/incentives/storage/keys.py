@@ -37,3 +37,18 @@ def window_shards() -> list[str]:
 
 def window_sort_key(closes_at_iso: str, corp_id: str, order_id: str) -> str:
     return f"{closes_at_iso}#{corp_id}#{order_id}"
+
+
+def customer_key(corp_id: str, customer_id: str) -> dict[str, str]:
+    """A customer (their WeChat unionid) and their binding to a guide and an outlet."""
+    return {"pk": f"{tenant(corp_id)}#CUSTOMER#{customer_id}", "sk": "CUSTOMER"}
+
+
+def contact_way_key(corp_id: str, state: str) -> dict[str, str]:
+    """A Contact-Me QR code, by the ``state`` its scans carry."""
+    return {"pk": f"{tenant(corp_id)}#CONTACT_WAY#{state}", "sk": "CONTACT_WAY"}
+
+
+def external_key(corp_id: str, external_user_id: str) -> dict[str, str]:
+    """WeCom's external userid → our customer id."""
+    return {"pk": f"{tenant(corp_id)}#EXTERNAL#{external_user_id}", "sk": "EXTERNAL"}

@@ -253,7 +253,7 @@ def mark_customer_tags(
         [wecom_ids[t] for t in remove if wecom_ids[t]],
     )
     current = (set(customer.get("tag_ids", [])) | set(add)) - set(remove)
-    from incentives.wecom.acquisition import customer_key
+    from incentives.storage.keys import customer_key
 
     table.transact(
         [

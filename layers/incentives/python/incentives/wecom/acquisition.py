@@ -16,6 +16,7 @@ from typing import Any
 from incentives.core.clock import iso_utc
 from incentives.org.service import dept_key, guide_key, sync_organization
 from incentives.storage import keys
+from incentives.storage.keys import contact_way_key, customer_key, external_key
 from incentives.storage.table import Put, Table, Update, Write
 from incentives.webhook.models import (
     GuideAcquiredCustomer,
@@ -32,18 +33,6 @@ RELATION_ENDED = {
     "del_follow_user": "deleted_by_customer",
     "transfer_fail": "transfer_failed",
 }
-
-
-def customer_key(corp_id: str, customer_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#CUSTOMER#{customer_id}", "sk": "CUSTOMER"}
-
-
-def contact_way_key(corp_id: str, state: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#CONTACT_WAY#{state}", "sk": "CONTACT_WAY"}
-
-
-def external_key(corp_id: str, external_user_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#EXTERNAL#{external_user_id}", "sk": "EXTERNAL"}
 
 
 @dataclass(frozen=True)
