@@ -33,11 +33,13 @@ from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
 from incentives.runtime import wiring
 from incentives.tags.service import (
+    SegmentMember,
     TagView,
     create_group,
     delete_tag,
     import_from_wecom,
     list_tags,
+    segment,
     update_tag,
 )
 
@@ -236,6 +238,18 @@ def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> dict[str, str]:
 def post_tag_import() -> dict[str, Any]:
     principal = principal_of(app, (Role.ADMIN,))
     return import_from_wecom(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id)
+
+
+class SegmentRequest(BaseModel):
+    tag_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+@app.post(
+    "/admin/customers/segment", summary="Customers with tags: OR within a group, AND across", tags=["tags"]
+)
+def post_segment(request: SegmentRequest) -> list[SegmentMember]:
+    principal = principal_of(app, OPERATORS)
+    return segment(wiring.table(), principal, request.tag_ids)
 
 
 @app.get("/admin/guide-permissions", summary="What guides see and edit of customers", tags=["org"])

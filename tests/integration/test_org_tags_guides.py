@@ -485,3 +485,53 @@ def test_a_customer_deleted_and_re_added_is_a_returning_customer(stack: StackHan
         "zhangwei",
         "active",
     )
+
+
+def test_a_segment_is_or_within_a_group_and_and_across_groups_in_scope(stack: StackHandle) -> None:
+    _synced(stack)
+    _, level = _call(
+        stack, ADMIN, "POST", "/admin/tag-groups", _admin(), json={"name": "等级", "tags": ["金卡", "银卡"]}
+    )
+    _, hobby = _call(
+        stack, ADMIN, "POST", "/admin/tag-groups", _admin(), json={"name": "兴趣", "tags": ["户外"]}
+    )
+    gold, silver, outdoor = level[0]["tag_id"], level[1]["tag_id"], hobby[0]["tag_id"]
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={},
+    )
+    zhang = token_for("guide", "zhangwei")
+    for unionid, tags in (("oA", [gold, outdoor]), ("oB", [silver, outdoor]), ("oC", [gold])):
+        _scan(stack, way["config_id"], unionid, userid="zhangwei")
+        _call(
+            stack,
+            GUIDE,
+            "POST",
+            "/guide/customers/{customer_id}/tags",
+            zhang,
+            path_parameters={"customer_id": unionid},
+            json={"add": tags},
+        )
+    members = _call(
+        stack, ADMIN, "POST", "/admin/customers/segment", _admin(), json={"tag_ids": [gold, silver, outdoor]}
+    )[1]
+    assert [m["customer_id"] for m in members] == ["oA", "oB"]
+    assert [
+        m["customer_id"]
+        for m in _call(stack, ADMIN, "POST", "/admin/customers/segment", _admin(), json={"tag_ids": [gold]})[
+            1
+        ]
+    ] == ["oA", "oC"]
+    south = token_for("operator", "ops-south", dept_ids=("3",))
+    assert _call(stack, ADMIN, "POST", "/admin/customers/segment", south, json={"tag_ids": [gold]})[1] == []
+    assert (
+        _call(stack, ADMIN, "POST", "/admin/customers/segment", _admin(), json={"tag_ids": ["nope"]})[1][
+            "error"
+        ]["field"]
+        == "tag_ids"
+    )

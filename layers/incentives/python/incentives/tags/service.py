@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incentives.org.service import stored
@@ -265,3 +266,40 @@ def mark_customer_tags(
         ]
     )
     return sorted(current)
+
+
+class SegmentMember(BaseModel):
+    customer_id: str
+    guide_id: str
+    outlet_id: str
+    tag_ids: list[str]
+
+
+def segment(table: Table, principal: Principal, tag_ids: list[str]) -> list[SegmentMember]:
+    """Customers (in the principal's scope) with the chosen tags: OR within a group, AND across groups."""
+    from incentives.tags.rules import matches
+
+    _, tags = library(table, principal.corp_id)
+    unknown = [tag_id for tag_id in tag_ids if tag_id not in tags]
+    if unknown:
+        raise InvalidInput(f"unknown tags {unknown}", field="tag_ids")
+    selection: dict[str, list[str]] = {}
+    for tag_id in tag_ids:
+        selection.setdefault(tags[tag_id]["group_id"], []).append(tag_id)
+    found = []
+    for guide in stored(table, principal.corp_id, "GUIDES").values():
+        if not principal.sees_department_path(guide.get("dept_path", [])):
+            continue
+        for customer in stored(table, principal.corp_id, f"GUIDE_CUSTOMERS#{guide['user_id']}").values():
+            if customer.get("guide_id") == guide["user_id"] and matches(
+                customer.get("tag_ids", []), selection
+            ):
+                found.append(
+                    SegmentMember(
+                        customer_id=customer["customer_id"],
+                        guide_id=guide["user_id"],
+                        outlet_id=customer.get("outlet_id", ""),
+                        tag_ids=customer.get("tag_ids", []),
+                    )
+                )
+    return sorted(found, key=lambda member: member.customer_id)
