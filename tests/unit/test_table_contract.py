@@ -7,6 +7,7 @@ import pytest
 
 from incentives.storage.table import (
     AtLeast,
+    AtMost,
     ConditionFailed,
     Delete,
     DynamoTable,
@@ -76,6 +77,14 @@ def test_update_adds_sets_and_removes(table: Table) -> None:
         table.transact([Update({"pk": "a", "sk": "S"}, add={"n": -3}, conditions=(AtLeast("n", 3),))])
     with pytest.raises(ConditionFailed):
         table.transact([Update({"pk": "b", "sk": "S"}, add={"n": -1}, conditions=(AtLeast("m", 1),))])
+
+
+def test_at_most_treats_a_missing_attribute_as_zero(table: Table) -> None:
+    table.transact([Update({"pk": "a", "sk": "S"}, add={"n": 3}, conditions=(AtMost("n", 0),))])
+    table.transact([Update({"pk": "a", "sk": "S"}, add={"n": 2}, conditions=(AtMost("n", 3),))])
+    with pytest.raises(ConditionFailed):
+        table.transact([Update({"pk": "a", "sk": "S"}, add={"n": 1}, conditions=(AtMost("n", 4),))])
+    assert table.get({"pk": "a", "sk": "S"}) == _item("a", n=5)
 
 
 def test_delete_with_condition(table: Table) -> None:

@@ -59,7 +59,15 @@ class AtLeast:
     value: int
 
 
-Condition = NotExists | Exists | Equals | AtLeast
+@dataclass(frozen=True)
+class AtMost:
+    """A numeric attribute must be missing (counts as 0) or at most ``value``."""
+
+    name: str
+    value: int
+
+
+Condition = NotExists | Exists | Equals | AtLeast | AtMost
 
 
 @dataclass(frozen=True)
@@ -182,10 +190,14 @@ def _compile_conditions(
             names[f"#c{position}"] = condition.name
             values[f":c{position}"] = condition.value
             parts.append(f"#c{position} = :c{position}")
-        else:
+        elif isinstance(condition, AtLeast):
             names[f"#c{position}"] = condition.name
             values[f":c{position}"] = condition.value
             parts.append(f"#c{position} >= :c{position}")
+        else:
+            names[f"#c{position}"] = condition.name
+            values[f":c{position}"] = condition.value
+            parts.append(f"(attribute_not_exists(#c{position}) OR #c{position} <= :c{position})")
     return " AND ".join(parts)
 
 
@@ -331,6 +343,8 @@ def _holds(condition: Condition, current: Item | None) -> bool:
         return current is not None
     if isinstance(condition, Equals):
         return current is not None and current.get(condition.name) == condition.value
+    if isinstance(condition, AtMost):
+        return bool((current or {}).get(condition.name, 0) <= condition.value)
     return (
         current is not None and condition.name in current and bool(current[condition.name] >= condition.value)
     )
