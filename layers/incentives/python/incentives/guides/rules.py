@@ -1,0 +1,92 @@
+"""Guide incentive rules, pure (seed 000, SPEC §4.3).
+
+A rule pays ``amount_fen`` per occurrence of its behavior, with an optional monthly limit
+per guide: a reward that would pass the limit is cut to what is left; at zero none is
+granted. Months are calendar months in the merchant's time zone. Editing a rule creates a
+new version, effective at once; the limit usage restarts from zero under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+NEW_CUSTOMER = "new_customer"
+COUPON_REDEMPTION = "coupon_redemption"
+CUSTOM_PREFIX = "custom:"
+TEMPLATES = {NEW_CUSTOMER: "新客奖励", COUPON_REDEMPTION: "核销奖励"}
+
+
+class PaymentMethod(StrEnum):
+    ONLINE = "online"
+    """WeCom Pay to the guide's WeChat wallet."""
+    OFFLINE = "offline"
+    """Recorded only; the merchant pays outside."""
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    version: int
+    amount_fen: int
+    monthly_limit_fen: int | None
+    effective_from: datetime
+
+
+def month_of(instant: datetime, time_zone: str) -> str:
+    """The calendar month (``2026-11``) of ``instant`` in the merchant's time zone."""
+    return instant.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m")
+
+
+def reward_for(version: RuleVersion, used_this_month_fen: int) -> int:
+    """The reward of one occurrence, cut to what the monthly limit leaves (never negative)."""
+    if version.monthly_limit_fen is None:
+        return version.amount_fen
+    return max(0, min(version.amount_fen, version.monthly_limit_fen - used_this_month_fen))
+
+
+def behavior_of_custom(name: str) -> str:
+    return f"{CUSTOM_PREFIX}{name}"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    guide_id: str
+    at: datetime
+    source: str
+    granted_fen: int
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    guide_id: str
+    occurrences: int
+    produced_fen: int
+    would_produce_fen: int
+
+
+def preview(occurrences: Sequence[Occurrence], version: RuleVersion) -> list[PreviewLine]:
+    """What this month's occurrences produced, and what ``version`` would have produced from zero."""
+    used: dict[str, int] = {}
+    lines: dict[str, PreviewLine] = {}
+    for occurrence in sorted(occurrences, key=lambda o: (o.at, o.source)):
+        amount = reward_for(version, used.get(occurrence.guide_id, 0))
+        used[occurrence.guide_id] = used.get(occurrence.guide_id, 0) + amount
+        line = lines.get(occurrence.guide_id, PreviewLine(occurrence.guide_id, 0, 0, 0))
+        lines[occurrence.guide_id] = PreviewLine(
+            occurrence.guide_id,
+            line.occurrences + 1,
+            line.produced_fen + occurrence.granted_fen,
+            line.would_produce_fen + amount,
+        )
+    return sorted(lines.values(), key=lambda line: line.guide_id)
+
+
+def totals(lines: Iterable[PreviewLine]) -> tuple[int, int]:
+    produced = would = 0
+    for line in lines:
+        produced += line.produced_fen
+        would += line.would_produce_fen
+    return produced, would

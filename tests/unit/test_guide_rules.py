@@ -1,0 +1,55 @@
+"""Seed 000's reward rules: amounts, monthly limits cut to what is left, months in merchant time."""
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from incentives.guides.rules import Occurrence, RuleVersion, month_of, preview, reward_for
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _version(amount: int = 200, limit: int | None = 500) -> RuleVersion:
+    return RuleVersion(1, amount, limit, T0)
+
+
+def test_a_limit_of_500_with_rewards_of_200_pays_200_200_100_then_nothing() -> None:
+    version, used, paid = _version(), 0, []
+    for _ in range(4):
+        amount = reward_for(version, used)
+        used += amount
+        paid.append(amount)
+    assert paid == [200, 200, 100, 0]
+
+
+def test_without_a_limit_every_occurrence_pays_the_amount() -> None:
+    assert reward_for(_version(limit=None), 10_000_000) == 200
+
+
+def test_months_are_calendar_months_in_the_merchant_time_zone() -> None:
+    last_evening = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # 00:30 on 1 December in Shanghai
+    assert month_of(last_evening, "Asia/Shanghai") == "2026-12"
+    assert month_of(last_evening, "UTC") == "2026-11"
+
+
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.lists(st.integers(0, 1), max_size=40))
+def test_a_month_never_pays_more_than_its_limit(amount: int, limit: int, occurrences: list[int]) -> None:
+    version, used = RuleVersion(1, amount, limit, T0), 0
+    for _ in occurrences:
+        grant = reward_for(version, used)
+        assert grant >= 0
+        used += grant
+    assert used <= limit
+
+
+def test_the_preview_replays_this_months_occurrences_under_the_edit_from_zero() -> None:
+    occurrences = [
+        Occurrence("g1", T0 + timedelta(hours=n), f"e{n}", 200 if n < 2 else 100) for n in range(3)
+    ]
+    occurrences.append(Occurrence("g2", T0, "e9", 200))
+    lines = preview(occurrences, RuleVersion(2, 300, 700, T0))
+    assert [(x.guide_id, x.occurrences, x.produced_fen, x.would_produce_fen) for x in lines] == [
+        ("g1", 3, 500, 700),
+        ("g2", 1, 200, 300),
+    ]
