@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,6 +19,8 @@ from incentives.api.app import create_api, principal_of
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
+from incentives.guides import service as incentives
+from incentives.guides.service import IncentiveSettings, RuleEdit, RuleInput, RuleView
 from incentives.org.levels import OrgLevels, load_levels, require_writable, save_levels
 from incentives.org.outlets import (
     ContactWayView,
@@ -32,6 +35,7 @@ from incentives.payouts import service
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
 from incentives.runtime import wiring
+from incentives.runtime.settings import settings
 from incentives.tags.service import (
     SegmentMember,
     TagView,
@@ -262,6 +266,145 @@ def get_permissions() -> GuidePermissions:
 def put_permissions(permissions: GuidePermissions) -> GuidePermissions:
     principal = principal_of(app, (Role.ADMIN,))
     return save_permissions(wiring.table(), principal.corp_id, permissions)
+
+
+class RuleSwitch(BaseModel):
+    enabled: bool
+
+
+class PreviewView(BaseModel):
+    lines: list[dict[str, Any]]
+    produced_fen: int = Field(description="What this month's occurrences produced")
+    would_produce_fen: int = Field(description="What they would have produced under the edit, from zero")
+
+
+@app.get(
+    "/admin/guide-incentives/settings",
+    summary="Payment method of guide incentives",
+    tags=["guide incentives"],
+)
+def get_incentive_settings() -> IncentiveSettings:
+    principal = principal_of(app, OPERATORS)
+    return incentives.load_settings(wiring.table(), principal.corp_id)
+
+
+@app.put(
+    "/admin/guide-incentives/settings", summary="Online (WeCom Pay) or offline", tags=["guide incentives"]
+)
+def put_incentive_settings(request: IncentiveSettings) -> IncentiveSettings:
+    principal = principal_of(app, (Role.ADMIN,))
+    configured = wiring.wecom_pay_config(principal.corp_id) is not None
+    return incentives.save_settings(wiring.table(), principal.corp_id, request, configured, clock.now())
+
+
+@app.get("/admin/guide-incentives/rules", summary="Templates and custom rules", tags=["guide incentives"])
+def get_incentive_rules() -> list[RuleView]:
+    principal = principal_of(app, OPERATORS)
+    return incentives.list_rules(wiring.table(), principal.corp_id, clock.now())
+
+
+@app.post(
+    "/admin/guide-incentives/rules", summary="A custom rule on a customer behavior", tags=["guide incentives"]
+)
+def post_incentive_rule(rule: RuleInput) -> RuleView:
+    principal = principal_of(app, (Role.ADMIN,))
+    return incentives.create_custom_rule(wiring.table(), principal.corp_id, rule, clock.now())
+
+
+@app.put(
+    "/admin/guide-incentives/rules/<rule_id>",
+    summary="Edit: a new version, at once",
+    tags=["guide incentives"],
+)
+def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> RuleView:
+    principal = principal_of(app, (Role.ADMIN,))
+    return incentives.edit_rule(wiring.table(), principal.corp_id, rule_id, edit, clock.now())
+
+
+@app.post(
+    "/admin/guide-incentives/rules/<rule_id>/preview",
+    summary="Dry run of an edit on this month",
+    tags=["guide incentives"],
+)
+def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> PreviewView:
+    principal = principal_of(app, OPERATORS)
+    lines = incentives.preview_edit(
+        wiring.table(), principal.corp_id, rule_id, edit, clock.now(), settings().time_zone
+    )
+    return PreviewView(
+        lines=[vars(line) for line in lines],
+        produced_fen=sum(x.produced_fen for x in lines),
+        would_produce_fen=sum(x.would_produce_fen for x in lines),
+    )
+
+
+@app.patch(
+    "/admin/guide-incentives/rules/<rule_id>", summary="Enable or disable a rule", tags=["guide incentives"]
+)
+def patch_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], switch: RuleSwitch) -> RuleView:
+    principal = principal_of(app, (Role.ADMIN,))
+    return incentives.set_enabled(wiring.table(), principal.corp_id, rule_id, switch.enabled, clock.now())
+
+
+@app.get(
+    "/admin/guide-incentives/records",
+    summary="Reward records; ?format=csv exports",
+    tags=["guide incentives"],
+)
+def get_incentive_records(
+    guide_id: Annotated[str | None, Query(max_length=64)] = None,
+    outlet_id: Annotated[str | None, Query(max_length=32)] = None,
+    rule_id: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(pattern="^(recorded|pending|paying|paid|failed)$")] = None,
+    since: Annotated[str | None, Query(alias="from", description="RFC 3339")] = None,
+    until: Annotated[str | None, Query(alias="to", description="RFC 3339")] = None,
+    format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
+) -> Response[str]:
+    principal = principal_of(app, OPERATORS)
+    found = incentives.records(
+        wiring.table(),
+        wiring.payout_repository(),
+        principal,
+        guide_id=guide_id,
+        outlet_id=outlet_id,
+        rule_id=rule_id,
+        status=status,
+        since=_instant(since, "from"),
+        until=_instant(until, "to"),
+    )
+    if format == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        columns = list(found[0].model_dump()) if found else ["reward_id"]
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(record.model_dump() for record in found)
+        return Response(
+            200,
+            "text/csv; charset=utf-8",
+            "\ufeff" + buffer.getvalue(),
+            headers={"Content-Disposition": 'attachment; filename="guide-incentive-records.csv"'},
+        )
+    import json
+
+    body = json.dumps(
+        {"items": [r.model_dump() for r in found], "overview": incentives.overview(found)},
+        ensure_ascii=False,
+    )
+    return Response(200, "application/json", body)
+
+
+def _instant(text: str | None, field: str) -> Any:
+    if not text:
+        return None
+    from incentives.core.clock import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -9,18 +9,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, principal_of
 from incentives.api.auth import Principal, Role
-from incentives.core.clock import SystemClock, iso_utc
-from incentives.core.errors import NotFound
+from incentives.core.clock import SystemClock, iso_utc, parse_instant
+from incentives.core.errors import InvalidInput, NotFound
+from incentives.guides import service as incentives
+from incentives.guides.rules import month_of
+from incentives.guides.service import RewardRecord
 from incentives.org.permissions import check_edit, customer_view, load_permissions
 from incentives.org.service import stored
 from incentives.runtime import wiring
+from incentives.runtime.settings import settings
 from incentives.storage.keys import customer_key
 from incentives.storage.table import Exists, Update
 from incentives.tags.service import TagView, list_tags, mark_customer_tags
@@ -104,6 +108,62 @@ def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagC
         clock.now(),
     )
     return {"customer_id": customer_id, "tag_ids": tags}
+
+
+@app.get("/guide/incentives", summary="Active programs, their rules, my earnings", tags=["incentives"])
+def my_incentives() -> dict[str, Any]:
+    principal = principal_of(app, GUIDES)
+    now = clock.now()
+    rules = [
+        rule.model_dump()
+        for rule in incentives.list_rules(wiring.table(), principal.corp_id, now)
+        if rule.enabled
+    ]
+    mine = incentives.records(
+        wiring.table(), wiring.payout_repository(), principal, only_guide=principal.subject
+    )
+    month = month_of(now, settings().time_zone)
+    earned = [r for r in mine if r.status in ("paid", "recorded")]
+    return {
+        "programs": rules,
+        "this_month_fen": sum(
+            r.amount_fen
+            for r in earned
+            if month_of(parse_instant(r.created_at), settings().time_zone) == month
+        ),
+        "total_fen": sum(r.amount_fen for r in earned),
+    }
+
+
+@app.get("/guide/rewards", summary="My reward records", tags=["incentives"])
+def my_rewards(
+    type: Annotated[
+        str | None, Query(max_length=80, description="A rule behavior, e.g. new_customer")
+    ] = None,
+    paid_from: Annotated[str | None, Query(description="RFC 3339")] = None,
+    paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
+) -> list[RewardRecord]:
+    principal = principal_of(app, GUIDES)
+    mine = incentives.records(
+        wiring.table(), wiring.payout_repository(), principal, only_guide=principal.subject
+    )
+    since, until = _instant(paid_from, "paid_from"), _instant(paid_to, "paid_to")
+    return [
+        r
+        for r in mine
+        if (type is None or r.behavior == type)
+        and (since is None or (r.paid_at is not None and parse_instant(r.paid_at) >= since))
+        and (until is None or (r.paid_at is not None and parse_instant(r.paid_at) <= until))
+    ]
+
+
+def _instant(text: str | None, field: str) -> Any:
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

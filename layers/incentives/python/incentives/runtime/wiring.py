@@ -16,6 +16,7 @@ from incentives.runtime.settings import settings, tenant_secret
 
 if TYPE_CHECKING:
     from incentives.events.dispatch import Consumers
+    from incentives.guides.service import Trigger
     from incentives.orders.aggregate import AfterSalesWindow
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
@@ -149,11 +150,29 @@ def apply_wecom_callback(
     return apply_callback(effects, corp_id, event_id, callback, received_at)
 
 
+def grant_guide_reward(corp_id: str, trigger: Trigger) -> str:
+    from incentives.guides.service import GuideEffects, grant
+
+    effects = GuideEffects(
+        table=table(),
+        payouts=payout_repository(),
+        queue=payout_queue(),
+        openid_of=lambda corp, user_id: wecom_client(corp).convert_to_openid(user_id),
+        time_zone=settings().time_zone,
+    )
+    return grant(effects, corp_id, trigger)
+
+
 @cache
 def consumers() -> Consumers:
     from incentives.events.dispatch import Consumers
 
-    return Consumers(orders=order_repository(), window=after_sales_window(), wecom=apply_wecom_callback)
+    return Consumers(
+        orders=order_repository(),
+        window=after_sales_window(),
+        wecom=apply_wecom_callback,
+        guides=grant_guide_reward,
+    )
 
 
 @cache

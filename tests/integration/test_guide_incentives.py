@@ -1,0 +1,260 @@
+"""Guide incentive programs (seed 000) through the admin and guide APIs, triggers via the processor."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from incentives.runtime import wiring
+from tests.conftest import StackHandle
+from tests.integration.test_org_tags_guides import _call, _scan, _synced
+from tests.support import sample_body, token_for, webhook_event
+
+ADMIN, GUIDE = "AdminApiFunction", "GuideApiFunction"
+
+
+def _admin() -> str:
+    return token_for("admin")
+
+
+def _behavior(
+    stack: StackHandle, event_id: str, at: str, guide: str = "zhangwei", behavior: str = "store_visit"
+) -> None:
+    body = sample_body("customer_behavior")
+    body.update(event_id=event_id, occurred_at=at)
+    body["data"].update(behavior=behavior, occurred_at=at, guide_id=guide, customer_id=f"c-{event_id}")
+    assert stack.invoke("OrderWebhookFunction", webhook_event(body))["statusCode"] == 202
+    stack.process_queue()
+
+
+def _rule(stack: StackHandle, amount: int = 200, limit: int | None = 500) -> dict[str, Any]:
+    status, rule = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/guide-incentives/rules",
+        _admin(),
+        json={
+            "name": "到店打卡",
+            "behavior": "store_visit",
+            "amount_fen": amount,
+            "monthly_limit_fen": limit,
+        },
+    )
+    assert status == 200, rule
+    return rule
+
+
+def _records(stack: StackHandle, token: str | None = None, **query: str) -> dict[str, Any]:
+    status, body = _call(
+        stack,
+        ADMIN,
+        "GET",
+        "/admin/guide-incentives/records",
+        token or _admin(),
+        query={k: [v] for k, v in query.items()},
+    )
+    assert status == 200, body
+    return body
+
+
+def test_online_payment_is_refused_until_wecom_pay_is_configured(
+    stack: StackHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wiring, "wecom_pay_config", lambda corp_id: None)
+    status, body = _call(
+        stack, ADMIN, "PUT", "/admin/guide-incentives/settings", _admin(), json={"payment_method": "online"}
+    )
+    assert status == 400 and body["error"]["field"] == "payment_method"
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guide-incentives/settings",
+            _admin(),
+            json={"payment_method": "offline"},
+        )[0]
+        == 200
+    )
+
+
+def test_the_templates_are_listed_next_to_custom_rules(stack: StackHandle) -> None:
+    _rule(stack)
+    _, rules = _call(stack, ADMIN, "GET", "/admin/guide-incentives/rules", _admin())
+    assert [(r["behavior"], r["template"]) for r in rules] == [
+        ("coupon_redemption", True),
+        ("new_customer", True),
+        ("custom:store_visit", False),
+    ]
+
+
+def test_a_limit_of_500_pays_200_200_100_then_nothing_and_resumes_next_month(stack: StackHandle) -> None:
+    _synced(stack)
+    _rule(stack)
+    for n, at in enumerate(
+        [
+            "2026-11-02T10:00:00+08:00",
+            "2026-11-03T10:00:00+08:00",
+            "2026-11-04T10:00:00+08:00",
+            "2026-11-30T23:30:00+08:00",
+        ]
+    ):
+        _behavior(stack, f"visit-{n}", at)
+    amounts = sorted(r["amount_fen"] for r in _records(stack)["items"])
+    assert amounts == [100, 200, 200]
+    _behavior(stack, "visit-dec", "2026-12-01T00:10:00+08:00")  # a new month in Shanghai
+    body = _records(stack)
+    assert sorted(r["amount_fen"] for r in body["items"]) == [100, 200, 200, 200]
+    assert body["overview"]["total_paid_fen"] == 700 and body["overview"]["paid_by_rule_fen"] == {
+        "到店打卡": 700
+    }
+    assert {r["status"] for r in body["items"]} == {"recorded"}
+
+
+def test_each_source_event_rewards_once(stack: StackHandle) -> None:
+    _synced(stack)
+    _rule(stack, limit=None)
+    for _ in range(3):
+        _behavior(stack, "visit-same", "2026-11-02T10:00:00+08:00")
+    assert len(_records(stack)["items"]) == 1
+
+
+def test_online_rewards_are_paid_through_wecom_pay(stack: StackHandle) -> None:
+    _synced(stack)
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guide-incentives/settings",
+            _admin(),
+            json={"payment_method": "online"},
+        )[0]
+        == 200
+    )
+    _rule(stack, amount=1_000, limit=None)
+    _behavior(stack, "visit-online", "2026-11-02T10:00:00+08:00")
+    assert [r["status"] for r in _records(stack)["items"]] == ["pending"]
+    stack.feed("PayoutWorkerFunction", "PayoutQueue")
+    [record] = _records(stack)["items"]
+    assert record["status"] == "paid" and record["transaction_id"]
+    [transfer] = stack.payments.transfers_made()
+    assert transfer["amount_fen"] == 1_000 and transfer["openid"].startswith("oWeCom-")
+
+
+def test_new_customers_pay_once_whatever_happens_to_the_contact(stack: StackHandle) -> None:
+    _synced(stack)
+    _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": "new_customer"},
+        json={"amount_fen": 300},
+    )
+    _call(
+        stack,
+        ADMIN,
+        "PATCH",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": "new_customer"},
+        json={"enabled": True},
+    )
+    _, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": "21"},
+        json={},
+    )
+    _scan(stack, way["config_id"], "oUnion-N", userid="zhangwei")
+    _scan(stack, way["config_id"], "oUnion-N", userid="lifang")  # moved to another guide
+    _scan(stack, way["config_id"], "oUnion-N", userid="zhangwei")  # re-added
+    records = _records(stack)["items"]
+    assert [(r["guide_id"], r["amount_fen"], r["behavior"]) for r in records] == [
+        ("zhangwei", 300, "new_customer")
+    ]
+
+
+def test_an_edit_mid_month_restarts_the_limit_and_the_preview_matches(stack: StackHandle) -> None:
+    _synced(stack)
+    rule = _rule(stack, amount=200, limit=500)
+    for n in range(3):
+        _behavior(stack, f"before-{n}", f"2026-11-0{n + 2}T10:00:00+08:00")
+    edit = {"amount_fen": 150, "monthly_limit_fen": 400}
+    _, preview = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/guide-incentives/rules/{rule_id}/preview",
+        _admin(),
+        path_parameters={"rule_id": rule["rule_id"]},
+        json=edit,
+    )
+    assert preview["produced_fen"] == 500
+    would = preview["would_produce_fen"]
+    assert would == 400  # 150 + 150 + 100 under the edit, from zero
+    status, edited = _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": rule["rule_id"]},
+        json=edit,
+    )
+    assert status == 200 and edited["version"] == 2
+    before = sorted(r["amount_fen"] for r in _records(stack)["items"])
+    for n in range(3):  # the same events again, under the new version
+        _behavior(stack, f"after-{n}", f"2026-11-0{n + 2}T10:00:00+08:00")
+    after = [r for r in _records(stack)["items"] if r["version"] == 2]
+    assert sum(r["amount_fen"] for r in after) == would
+    assert sorted(r["amount_fen"] for r in _records(stack)["items"] if r["version"] == 1) == before
+
+
+def test_records_filter_and_scope_and_export(stack: StackHandle) -> None:
+    _synced(stack)
+    _rule(stack, limit=None)
+    _behavior(stack, "v-zhang", "2026-11-02T10:00:00+08:00", guide="zhangwei")
+    _behavior(stack, "v-chen", "2026-11-03T10:00:00+08:00", guide="chenjing")
+    assert [r["guide_id"] for r in _records(stack, guide_id="chenjing")["items"]] == ["chenjing"]
+    assert [r["outlet_id"] for r in _records(stack, outlet_id="21")["items"]] == ["21"]
+    assert len(_records(stack, **{"from": "2026-11-03T00:00:00+08:00"})["items"]) == 1
+    south = token_for("operator", "ops-south", dept_ids=("3",))
+    assert [r["guide_id"] for r in _records(stack, south)["items"]] == ["chenjing"]
+    assert (
+        _call(stack, ADMIN, "GET", "/admin/guide-incentives/records", _admin(), query={"status": ["lost"]})[
+            1
+        ]["error"]["field"]
+        == "status"
+    )
+    response = stack.invoke(
+        ADMIN,
+        __import__("tests.support", fromlist=["api_event"]).api_event(
+            "GET", "/admin/guide-incentives/records", token=_admin(), query={"format": ["csv"]}
+        ),
+    )
+    assert response["statusCode"] == 200 and response["body"].lstrip("\ufeff").startswith("reward_id,")
+    assert len(response["body"].strip().splitlines()) == 3
+
+
+def test_a_guide_sees_programs_earnings_and_only_their_own_records(stack: StackHandle) -> None:
+    _synced(stack)
+    _rule(stack, limit=None)
+    _behavior(stack, "v-1", "2026-11-02T10:00:00+08:00", guide="zhangwei")
+    _behavior(stack, "v-2", "2026-11-02T11:00:00+08:00", guide="lifang")
+    zhang = token_for("guide", "zhangwei")
+    _, mine = _call(stack, GUIDE, "GET", "/guide/incentives", zhang)
+    assert [p["behavior"] for p in mine["programs"]] == ["custom:store_visit"]
+    assert mine["total_fen"] == 200
+    _, rewards = _call(stack, GUIDE, "GET", "/guide/rewards", zhang)
+    assert [r["guide_id"] for r in rewards] == ["zhangwei"]
+    assert _call(stack, GUIDE, "GET", "/guide/rewards", zhang, query={"type": ["new_customer"]})[1] == []
+    assert json.dumps(rewards).count("lifang") == 0
