@@ -22,17 +22,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from incentives.core.clock import parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, NotFound, RetryLater
+from incentives.guides import service as incentives
+from incentives.guides.rules import PaymentMethod, month_of
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Bucket, EntryKind, OwnerKind, fold
 from incentives.ledger.service import settle_holds_past
+from incentives.org.service import guide_key
 from incentives.payouts import service
 from incentives.payouts.model import NOT_SENT, RETRIES_EXHAUSTED, Payee, Payout, PayoutStatus, ProviderName
 from incentives.payouts.provider import PayoutProvider
 from incentives.payouts.wecom_pay import PAY_PATH, QUERY_PATH, WeComPayConfig, WeComPayToEmployee
 from incentives.storage.ledger import InsufficientBalance, LedgerRepository
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import MemoryTable, Write
+from incentives.storage.table import MemoryTable, Put, Write
 from infra.local.sandboxes.payments import FAULTS, Merchant, PaymentsSandbox
 
 CORP = "ww-sim"
@@ -133,6 +137,8 @@ class World:
     payout_ids: set[str] = field(default_factory=set)
     trace: list[str] = field(default_factory=list)
     counter: int = 0
+    triggers: list[incentives.Trigger] = field(default_factory=list)
+    rule_limit: int = 0
 
     @classmethod
     def create(cls, seed: int) -> World:
@@ -149,7 +155,7 @@ class World:
             timeout_seconds=1.0,
         )
         table = FaultyTable()
-        return cls(
+        world = cls(
             seed=seed,
             rng=rng,
             table=table,
@@ -161,6 +167,76 @@ class World:
             accounts=[Account(CORP, OwnerKind.GUIDE, f"guide-{n}") for n in range(3)]
             + [Account(CORP, OwnerKind.AFFILIATE, "aff-1")],
         )
+        world.setup_guide_incentives()
+        return world
+
+    def setup_guide_incentives(self) -> None:
+        """Guides of an outlet, a custom rule with a monthly limit, online payment (seed 000)."""
+        for account in self.accounts:
+            if account.owner_kind is OwnerKind.GUIDE:
+                self.table.transact(
+                    [
+                        Put(
+                            {
+                                **guide_key(CORP, account.owner_id),
+                                "kind": "guide",
+                                "user_id": account.owner_id,
+                                "name": account.owner_id,
+                                "outlet_ids": ["21"],
+                                "dept_path": ["1", "2", "21"],
+                            }
+                        )
+                    ]
+                )
+        self.rule_limit = self.rng.choice([500, 1_000, 5_000])
+        incentives.save_settings(
+            self.table,
+            CORP,
+            incentives.IncentiveSettings(payment_method=PaymentMethod.ONLINE),
+            True,
+            self.now,
+        )
+        incentives.create_custom_rule(
+            self.table,
+            CORP,
+            incentives.RuleInput(
+                name="到店",
+                behavior="visit",
+                amount_fen=self.rng.choice([100, 200, 300]),
+                monthly_limit_fen=self.rule_limit,
+            ),
+            self.now,
+        )
+
+    def _guide_effects(self) -> incentives.GuideEffects:
+        return incentives.GuideEffects(
+            self.table, self.payouts, self.queue, lambda corp, user: f"o-{user}", "Asia/Shanghai"
+        )
+
+    def guide_behavior(self) -> str:
+        """A customer behavior a guide earns on; sometimes a duplicate or a late redelivery of an old one."""
+        if self.triggers and self.rng.random() < 0.3:
+            trigger = self.rng.choice(self.triggers)
+        else:
+            guide = self.rng.choice([a for a in self.accounts if a.owner_kind is OwnerKind.GUIDE])
+            event_id = self._id("visit-")
+            trigger = incentives.trigger_for_behavior(
+                event_id, "visit", f"c-{event_id}", guide.owner_id, self.now
+            )
+            self.triggers.append(trigger)
+        self._maybe_fault_table()
+        try:
+            outcome = incentives.grant(self._guide_effects(), CORP, trigger)
+        except (Throttled, CrashedAfterWrite, ConcurrentModification) as fault:
+            self._remember_reward_payouts()  # a crash after the write committed leaves a queued payout behind
+            return f"reward for {trigger.source_event_id} interrupted ({type(fault).__name__})"
+        self._remember_reward_payouts()
+        return f"behavior {trigger.source_event_id}: {outcome}"
+
+    def _remember_reward_payouts(self) -> None:
+        for item in self.table.items.values():
+            if item.get("kind") == "payout":
+                self.payout_ids.add(item["payout_id"])
 
     def _id(self, prefix: str) -> str:
         self.counter += 1
@@ -306,6 +382,7 @@ class World:
         ("requeue_failed", 1),
         ("reconcile", 1),
         ("top_up", 1),
+        ("guide_behavior", 4),
     )
 
     def step(self) -> str:
@@ -313,8 +390,11 @@ class World:
         return str(getattr(self, self.rng.choice(names))())
 
     def drain(self) -> None:
-        """No more faults: settle, resolve and pay everything that can be paid."""
+        """No more faults: redeliver every trigger once more, then settle, resolve and pay everything."""
         self.table.next_fault = None
+        for trigger in self.triggers:
+            incentives.grant(self._guide_effects(), CORP, trigger)
+        self._remember_reward_payouts()
         for queue in self.books.faults.values():
             queue.clear()
         self.books.merchants["1900000109"].balance_fen += 10**10
@@ -414,7 +494,52 @@ def settled_invariants(world: World) -> list[str]:
     return problems
 
 
-INVARIANTS: tuple[Invariant, ...] = (ledger_invariants, payout_invariants)
+def reward_invariants(world: World) -> list[str]:
+    """No reward twice, no payout twice, monthly limits never exceeded (seed 000)."""
+    problems = []
+    rewards = [item for item in world.table.items.values() if item.get("kind") == "guide_reward"]
+    by_source: dict[str, int] = {}
+    per_month: dict[tuple[str, str, int], int] = {}
+    for reward in rewards:
+        by_source[reward["source_event_id"]] = by_source.get(reward["source_event_id"], 0) + 1
+        key = (
+            reward["guide_id"],
+            month_of(parse_instant(reward["created_at"]), "Asia/Shanghai"),
+            int(reward["version"]),
+        )
+        per_month[key] = per_month.get(key, 0) + int(reward["amount_fen"])
+    problems += [
+        f"source {source} rewarded {count} times" for source, count in by_source.items() if count > 1
+    ]
+    problems += [
+        f"{key}: {total} fen rewarded above the monthly limit {world.rule_limit}"
+        for key, total in per_month.items()
+        if total > world.rule_limit
+    ]
+    sources = [item["source"] for item in world.table.items.values() if item.get("kind") == "payout"]
+    duplicates = {source for source in sources if sources.count(source) > 1}
+    if duplicates:
+        problems.append(f"several payouts for {sorted(duplicates)}")
+    return problems
+
+
+def rewards_paid(world: World) -> list[str]:
+    """After the drain: every reward has exactly its payout, paid."""
+    problems = []
+    for reward in (item for item in world.table.items.values() if item.get("kind") == "guide_reward"):
+        from incentives.payouts.model import payout_id_for
+
+        payout = world.payouts.get(CORP, payout_id_for(CORP, f"reward:{reward['reward_id']}"))
+        if (
+            payout is None
+            or payout.status is not PayoutStatus.PAID
+            or payout.amount_fen != reward["amount_fen"]
+        ):
+            problems.append(f"reward {reward['reward_id']} is not paid exactly ({payout and payout.status})")
+    return problems
+
+
+INVARIANTS: tuple[Invariant, ...] = (ledger_invariants, payout_invariants, reward_invariants)
 
 
 class InvariantViolation(AssertionError):
@@ -439,7 +564,9 @@ def run(
         if problems:
             raise InvariantViolation(_report(world, number, problems))
     world.drain()
-    problems = [problem for check in (*invariants, settled_invariants) for problem in check(world)]
+    problems = [
+        problem for check in (*invariants, settled_invariants, rewards_paid) for problem in check(world)
+    ]
     if problems:
         raise InvariantViolation(_report(world, steps, problems))
     return world

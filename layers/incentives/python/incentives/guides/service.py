@@ -30,11 +30,11 @@ from incentives.guides.rules import (
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
 from incentives.org.service import guide_key, stored
-from incentives.payouts.model import Payee, ProviderName, payout_id_for
-from incentives.payouts.service import PayoutQueue, PayoutRequest, create_payout
+from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
+from incentives.payouts.service import PayoutQueue, PayoutRequest, new_payout
 from incentives.storage import keys
 from incentives.storage.ledger import posting_writes
-from incentives.storage.payouts import PayoutRepository
+from incentives.storage.payouts import PayoutRepository, payout_item
 from incentives.storage.table import AtMost, ConditionFailed, NotExists, Put, Table, Update, Write
 
 MAX_ATTEMPTS = 5
@@ -329,7 +329,7 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
         )
         is not None
     ):
-        return _pay(effects, corp_id, reward_id, settings)
+        return _already_granted(effects, corp_id, reward_id)
     month = month_of(trigger.at, effects.time_zone)
     for _ in range(MAX_ATTEMPTS):
         usage = table.get(usage_key(corp_id, trigger.guide_id, rule["rule_id"], month, version.version)) or {}
@@ -355,13 +355,33 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
                 conditions=(AtMost("used_fen", used),),
             ),
         ]
+        payout = None
         if amount > 0:
+            # The reward, its credit (settled at once) and its payout (with the reserve) commit together,
+            # so its money is never withdrawable on its own and never lacks its payout.
             account = Account(corp_id, OwnerKind.GUIDE, trigger.guide_id)
             credit = postings.credit(account, f"reward:{reward_id}", amount, trigger.at, note=rule["name"])
             settled = postings.settlement(
                 postings.Hold(account, credit.entry_id, amount, trigger.at), trigger.at
             )
             assert settled is not None
+            online = settings.payment_method is PaymentMethod.ONLINE
+            payee = Payee(
+                account,
+                openid=effects.openid_of(corp_id, trigger.guide_id) if online else "",
+                name=guide.get("name", ""),
+                dept_path=tuple(guide.get("dept_path", [])),
+            )
+            payout, payout_entries = new_payout(
+                PayoutRequest(
+                    f"reward:{reward_id}",
+                    payee,
+                    amount,
+                    ProviderName.WECOM_PAY if online else ProviderName.OFFLINE,
+                    f"导购激励 {rule['name']}",
+                ),
+                trigger.at,
+            )
             writes.append(
                 Put(
                     {
@@ -390,7 +410,8 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
                     (NotExists(),),
                 )
             )
-            writes += posting_writes([credit, settled], trigger.at)
+            writes.append(Put(payout_item(payout), (NotExists(),)))
+            writes += posting_writes([credit, settled, *payout_entries], trigger.at)
         try:
             table.transact(writes)
         except ConditionFailed as failure:
@@ -398,40 +419,23 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
                 break  # applied before (a redelivery or a racing duplicate)
             continue  # the limit usage moved meanwhile: read again
         else:
-            if amount == 0:
+            if payout is None:
                 return f"{trigger.behavior}: monthly limit reached for {trigger.guide_id}"
-            break
+            if payout.status is PayoutStatus.QUEUED:
+                effects.queue.send(corp_id, payout.payout_id, payout.generation)
+            return f"reward {reward_id} of {amount} fen, payout {payout.payout_id} {payout.status.value}"
     else:
         raise ConcurrentModification(f"guide {trigger.guide_id}: too many concurrent rewards, retry later")
-    return _pay(effects, corp_id, reward_id, settings)
+    return _already_granted(effects, corp_id, reward_id)
 
 
-def _pay(effects: GuideEffects, corp_id: str, reward_id: str, settings: IncentiveSettings) -> str:
-    """Create the reward's payout (idempotent: same source, same payout id)."""
+def _already_granted(effects: GuideEffects, corp_id: str, reward_id: str) -> str:
+    """A trigger seen before: its reward and payout were committed together; report them."""
     reward = effects.table.get(reward_key(corp_id, reward_id))
     if reward is None:
-        return "occurrence counted, no reward"
-    online = reward["payment_method"] == PaymentMethod.ONLINE.value
-    account = Account(corp_id, OwnerKind.GUIDE, reward["guide_id"])
-    openid = effects.openid_of(corp_id, reward["guide_id"]) if online else ""
-    payee = Payee(
-        account, openid=openid, name=reward.get("guide_name", ""), dept_path=tuple(reward["dept_path"])
-    )
-    payout = create_payout(
-        effects.payouts,
-        effects.queue,
-        PayoutRequest(
-            f"reward:{reward_id}",
-            payee,
-            int(reward["amount_fen"]),
-            ProviderName.WECOM_PAY if online else ProviderName.OFFLINE,
-            f"导购激励 {reward['rule_name']}",
-        ),
-        parse_instant(reward["created_at"]),
-    )
-    return (
-        f"reward {reward_id} of {reward['amount_fen']} fen, payout {payout.payout_id} {payout.status.value}"
-    )
+        return "occurrence counted before, no reward"
+    payout = effects.payouts.get(corp_id, payout_id_for(corp_id, f"reward:{reward_id}"))
+    return f"reward {reward_id} already granted, payout {payout.status.value if payout else 'missing'}"
 
 
 # --- records --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from incentives.core.errors import Conflict, NotFound, RetryLater
 from incentives.ledger import postings
+from incentives.ledger.model import Entry
 from incentives.payouts.model import (
     NOT_SENT,
     TERMINAL_STATUSES,
@@ -47,15 +48,8 @@ class PayoutRequest:
     description: str
 
 
-def create_payout(
-    repository: PayoutRepository, queue: PayoutQueue, request: PayoutRequest, now: datetime
-) -> Payout:
-    """Create the payout for ``request`` once; a repeat returns the existing payout.
-
-    Online payouts reserve the amount and are queued; offline ones are recorded as paid at
-    once (no money moves through us). A crash before the queue send is repaired by the
-    reconciler, which re-queues payouts left ``queued``.
-    """
+def new_payout(request: PayoutRequest, now: datetime) -> tuple[Payout, list[Entry]]:
+    """The payout for ``request`` and its ledger entries (reserve; offline also paid), not yet stored."""
     if request.amount_fen <= 0:
         raise ValueError("a payout amount is positive")
     payout_id = payout_id_for(request.payee.account.corp_id, request.source)
@@ -78,13 +72,26 @@ def create_payout(
     entries = [postings.reserve(account, payout_id, request.amount_fen, now)]
     if offline:
         entries.append(postings.payout(account, payout_id, request.amount_fen, now, note="recorded offline"))
+    return payout, entries
+
+
+def create_payout(
+    repository: PayoutRepository, queue: PayoutQueue, request: PayoutRequest, now: datetime
+) -> Payout:
+    """Create the payout for ``request`` once; a repeat returns the existing payout.
+
+    Online payouts reserve the amount and are queued; offline ones are recorded as paid at
+    once (no money moves through us). A crash before the queue send is repaired by the
+    reconciler, which re-queues payouts left ``queued``.
+    """
+    payout, entries = new_payout(request, now)
     if not repository.create(payout, entries):
-        existing = repository.get(account.corp_id, payout_id)
+        existing = repository.get(payout.corp_id, payout.payout_id)
         if existing is None:
-            raise RetryLater(f"payout {payout_id} is being created")
+            raise RetryLater(f"payout {payout.payout_id} is being created")
         return existing
-    if not offline:
-        queue.send(account.corp_id, payout_id, payout.generation)
+    if payout.status is PayoutStatus.QUEUED:
+        queue.send(payout.corp_id, payout.payout_id, payout.generation)
     return payout
 
 
