@@ -26,6 +26,7 @@ from incentives.core.clock import parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, NotFound, RetryLater
 from incentives.guides import service as incentives
 from incentives.guides.rules import PaymentMethod, month_of
+from incentives.guides.triggers import Trigger, trigger_for_behavior
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Bucket, EntryKind, OwnerKind, fold
 from incentives.ledger.service import settle_holds_past
@@ -137,7 +138,7 @@ class World:
     payout_ids: set[str] = field(default_factory=set)
     trace: list[str] = field(default_factory=list)
     counter: int = 0
-    triggers: list[incentives.Trigger] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
     rule_limit: int = 0
 
     @classmethod
@@ -220,9 +221,7 @@ class World:
         else:
             guide = self.rng.choice([a for a in self.accounts if a.owner_kind is OwnerKind.GUIDE])
             event_id = self._id("visit-")
-            trigger = incentives.trigger_for_behavior(
-                event_id, "visit", f"c-{event_id}", guide.owner_id, self.now
-            )
+            trigger = trigger_for_behavior(event_id, "visit", f"c-{event_id}", guide.owner_id, self.now)
             self.triggers.append(trigger)
         self._maybe_fault_table()
         try:

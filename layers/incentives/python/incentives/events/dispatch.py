@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from incentives.guides.service import (
+from incentives.guides.triggers import (
     Trigger,
     trigger_for_behavior,
     trigger_for_coupon,

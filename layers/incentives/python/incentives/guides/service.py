@@ -15,9 +15,7 @@ from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.guides.rules import (
-    COUPON_REDEMPTION,
     CUSTOM_PREFIX,
-    NEW_CUSTOMER,
     TEMPLATES,
     Occurrence,
     PaymentMethod,
@@ -27,6 +25,7 @@ from incentives.guides.rules import (
     preview,
     reward_for,
 )
+from incentives.guides.triggers import Trigger
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
 from incentives.org.service import guide_key, stored
@@ -275,19 +274,6 @@ def preview_edit(
 
 
 # --- granting ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """A qualifying occurrence of a behavior, by a guide, from one source event."""
-
-    behavior: str
-    guide_id: str
-    customer_id: str
-    source_event_id: str
-    at: datetime
-    reward_key_hint: str
-    """What makes the reward unique: the customer for ``new_customer`` (once ever), else the event."""
 
 
 @dataclass(frozen=True)
@@ -555,20 +541,3 @@ def overview(found: list[RewardRecord]) -> dict[str, Any]:
         "paid_by_rule_fen": per_rule,
         "records": len(found),
     }
-
-
-def trigger_for_coupon(
-    event_id: str, coupon_code: str, customer_id: str, guide_id: str, at: datetime
-) -> Trigger:
-    return Trigger(COUPON_REDEMPTION, guide_id, customer_id, event_id, at, f"coupon:{coupon_code}:{event_id}")
-
-
-def trigger_for_new_customer(event_id: str, customer_id: str, guide_id: str, at: datetime) -> Trigger:
-    """Once per customer ever: a delete-and-re-add or a move between guides never pays twice."""
-    return Trigger(NEW_CUSTOMER, guide_id, customer_id, event_id, at, f"customer:{customer_id}")
-
-
-def trigger_for_behavior(
-    event_id: str, behavior: str, customer_id: str, guide_id: str, at: datetime
-) -> Trigger:
-    return Trigger(CUSTOM_PREFIX + behavior, guide_id, customer_id, event_id, at, f"event:{event_id}")

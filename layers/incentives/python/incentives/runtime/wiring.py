@@ -16,7 +16,7 @@ from incentives.runtime.settings import settings, tenant_secret
 
 if TYPE_CHECKING:
     from incentives.events.dispatch import Consumers
-    from incentives.guides.service import Trigger
+    from incentives.guides.triggers import Trigger
     from incentives.orders.aggregate import AfterSalesWindow
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
