@@ -338,6 +338,16 @@ def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: R
     )
 
 
+@app.get(
+    "/admin/guide-incentives/rules/<rule_id>",
+    summary="A rule's details and versions",
+    tags=["guide incentives"],
+)
+def get_incentive_rule(rule_id: Annotated[str, Path(max_length=40)]) -> RuleView:
+    principal = principal_of(app, OPERATORS)
+    return incentives.rule_view(wiring.table(), principal.corp_id, rule_id, clock.now())
+
+
 @app.patch(
     "/admin/guide-incentives/rules/<rule_id>", summary="Enable or disable a rule", tags=["guide incentives"]
 )
@@ -359,8 +369,13 @@ def get_incentive_records(
     since: Annotated[str | None, Query(alias="from", description="RFC 3339")] = None,
     until: Annotated[str | None, Query(alias="to", description="RFC 3339")] = None,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page")
+    ] = None,
 ) -> Response[str]:
     principal = principal_of(app, OPERATORS)
+    start = _offset(cursor)
     found = incentives.records(
         wiring.table(),
         wiring.payout_repository(),
@@ -389,11 +404,26 @@ def get_incentive_records(
         )
     import json
 
+    page = found[start : start + limit]
+    next_cursor = f"o{start + limit}" if start + limit < len(found) else None
     body = json.dumps(
-        {"items": [r.model_dump() for r in found], "overview": incentives.overview(found)},
+        {
+            "items": [r.model_dump() for r in page],
+            "next_cursor": next_cursor,
+            "overview": incentives.overview(found),
+        },
         ensure_ascii=False,
     )
     return Response(200, "application/json", body)
+
+
+def _offset(cursor: str | None) -> int:
+    """Record pages are offsets into the filtered, newest-first list (filters apply before paging)."""
+    if not cursor:
+        return 0
+    if not cursor.startswith("o") or not cursor[1:].isdigit():
+        raise InvalidInput("cursor is not one this API returned", field="cursor")
+    return int(cursor[1:])
 
 
 def _instant(text: str | None, field: str) -> Any:

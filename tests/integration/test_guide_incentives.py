@@ -258,3 +258,46 @@ def test_a_guide_sees_programs_earnings_and_only_their_own_records(stack: StackH
     assert [r["guide_id"] for r in rewards] == ["zhangwei"]
     assert _call(stack, GUIDE, "GET", "/guide/rewards", zhang, query={"type": ["new_customer"]})[1] == []
     assert json.dumps(rewards).count("lifang") == 0
+
+
+def test_records_are_paginated_and_a_rule_has_its_details(stack: StackHandle) -> None:
+    _synced(stack)
+    rule = _rule(stack, limit=None)
+    for n in range(5):
+        _behavior(stack, f"page-{n}", f"2026-11-0{n + 1}T10:00:00+08:00")
+    seen, cursor = [], None
+    while True:
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = _records(stack, **query)
+        assert page["overview"]["records"] == 5
+        seen += [item["source_event_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"page-{n}" for n in reversed(range(5))]
+    assert (
+        _call(stack, ADMIN, "GET", "/admin/guide-incentives/records", _admin(), query={"cursor": ["zz"]})[1][
+            "error"
+        ]["field"]
+        == "cursor"
+    )
+    status, details = _call(
+        stack,
+        ADMIN,
+        "GET",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": rule["rule_id"]},
+    )
+    assert status == 200 and details["versions"][0]["amount_fen"] == 200
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "GET",
+            "/admin/guide-incentives/rules/{rule_id}",
+            _admin(),
+            path_parameters={"rule_id": "nope"},
+        )[0]
+        == 404
+    )

@@ -206,6 +206,10 @@ def get_rule(table: Table, corp_id: str, rule_id: str, now: datetime | None = No
     return item
 
 
+def rule_view(table: Table, corp_id: str, rule_id: str, now: datetime) -> RuleView:
+    return _rule_view(get_rule(table, corp_id, rule_id, now))
+
+
 def create_custom_rule(table: Table, corp_id: str, rule: RuleInput, now: datetime) -> RuleView:
     behavior = CUSTOM_PREFIX + rule.behavior
     rule_id = "r" + hashlib.sha256(f"{corp_id}|{behavior}".encode()).hexdigest()[:12]
