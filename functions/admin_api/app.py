@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from incentives.api.app import create_api, principal_of
+from incentives.api.app import create_api, principal_of, query_instant
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
@@ -384,8 +384,8 @@ def get_incentive_records(
         outlet_id=outlet_id,
         rule_id=rule_id,
         status=status,
-        since=_instant(since, "from"),
-        until=_instant(until, "to"),
+        since=query_instant(since, "from"),
+        until=query_instant(until, "to"),
     )
     if format == "csv":
         import csv
@@ -424,17 +424,6 @@ def _offset(cursor: str | None) -> int:
     if not cursor.startswith("o") or not cursor[1:].isdigit():
         raise InvalidInput("cursor is not one this API returned", field="cursor")
     return int(cursor[1:])
-
-
-def _instant(text: str | None, field: str) -> Any:
-    if not text:
-        return None
-    from incentives.core.clock import parse_instant
-
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -14,10 +14,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from incentives.api.app import create_api, principal_of
+from incentives.api.app import create_api, principal_of, query_instant
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock, iso_utc, parse_instant
-from incentives.core.errors import InvalidInput, NotFound
+from incentives.core.errors import NotFound
 from incentives.guides import service as incentives
 from incentives.guides.rules import month_of
 from incentives.guides.service import RewardRecord
@@ -147,7 +147,7 @@ def my_rewards(
     mine = incentives.records(
         wiring.table(), wiring.payout_repository(), principal, only_guide=principal.subject
     )
-    since, until = _instant(paid_from, "paid_from"), _instant(paid_to, "paid_to")
+    since, until = query_instant(paid_from, "paid_from"), query_instant(paid_to, "paid_to")
     return [
         r
         for r in mine
@@ -155,15 +155,6 @@ def my_rewards(
         and (since is None or (r.paid_at is not None and parse_instant(r.paid_at) >= since))
         and (until is None or (r.paid_at is not None and parse_instant(r.paid_at) <= until))
     ]
-
-
-def _instant(text: str | None, field: str) -> Any:
-    if not text:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

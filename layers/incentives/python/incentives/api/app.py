@@ -4,6 +4,7 @@ the shared error mapping, bearer authentication, and the OpenAPI document / Swag
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -11,6 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from incentives.api.auth import Principal, Role, authenticate, require_role
 from incentives.api.errors import error_body, register_error_handlers
+from incentives.core.clock import parse_instant
+from incentives.core.errors import InvalidInput
 from incentives.runtime.settings import tenant_secret
 
 API_VERSION = "1.0.0"
@@ -51,3 +54,13 @@ def principal_of(app: APIGatewayRestResolver, allowed: Collection[Role]) -> Prin
     header = app.current_event.headers.get("Authorization")
     principal = authenticate(header, lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"))
     return require_role(principal, allowed)
+
+
+def query_instant(text: str | None, field: str) -> datetime | None:
+    """An optional RFC 3339 query parameter; a malformed one is a 400 naming ``field``."""
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from None
