@@ -6,18 +6,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from incentives.api.auth import Principal, Role, authenticate, require_role
-from incentives.api.errors import error_body, register_error_handlers
+from incentives.api.errors import error_response, invalid_input, register_error_handlers
 from incentives.core.clock import parse_instant
 from incentives.core.errors import InvalidInput
 from incentives.runtime.settings import tenant_secret
 
 API_VERSION = "1.0.0"
-LOCATIONS = ("body", "query", "path", "header")
 
 
 def create_api(audience: str, title: str, description: str) -> APIGatewayRestResolver:
@@ -26,15 +25,7 @@ def create_api(audience: str, title: str, description: str) -> APIGatewayRestRes
     register_error_handlers(app)
 
     def _invalid_request(error: RequestValidationError) -> Response[str]:
-        problems = []
-        for detail in error.errors():
-            location = [str(part) for part in detail.get("loc", ())]
-            if location and location[0] in LOCATIONS:
-                location = location[1:]
-            problems.append((".".join(location) or "body", str(detail.get("msg", "invalid"))))
-        field = problems[0][0] if problems else "body"
-        message = "; ".join(f"{name}: {text}" for name, text in problems) or "invalid request"
-        return Response(400, content_types.APPLICATION_JSON, error_body("invalid_input", message, field))
+        return error_response(invalid_input(error.errors()))
 
     app.exception_handler(RequestValidationError)(_invalid_request)
 

@@ -8,7 +8,9 @@ Every error answer has the same shape::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
@@ -24,6 +26,30 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.RetryLater: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConcurrentModification: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+
+REQUEST_PARTS = ("body", "query", "path", "header")
+"""Where Powertools' validation says a field was; dropped from the field's name."""
+
+
+def invalid_input(details: Sequence[Mapping[str, Any]]) -> errors.InvalidInput:
+    """One 400 for a list of pydantic errors: the first bad field named, every problem listed.
+
+    Fields are dotted paths (``data.lines.0.paid_fen``); a discriminated union's tag
+    (``order.paid``) and the request part (``query``) are left out of the name, and a missing
+    or unknown discriminator is reported on its own field (``type``).
+    """
+    problems = []
+    for detail in details:
+        location = [str(part) for part in detail.get("loc", ())]
+        if location and (location[0] in REQUEST_PARTS or "." in location[0]):
+            location = location[1:]
+        if detail.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+            location.append("type")
+        problems.append((".".join(location) or "body", str(detail.get("msg", "invalid"))))
+    field = problems[0][0] if problems else "body"
+    message = "; ".join(f"{name}: {text}" for name, text in problems) or "invalid request"
+    return errors.InvalidInput(message, field=field)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> str:

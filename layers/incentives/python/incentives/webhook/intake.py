@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from incentives.api.errors import invalid_input
 from incentives.core.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from incentives.orders.ports import EventQueue, RawEvent, RawEventStore
 from incentives.webhook import signature
@@ -23,22 +24,6 @@ MAX_BODY_BYTES = 256 * 1024
 CORP_HEADER = "x-corp-id"
 
 _webhook_event = TypeAdapter[Any](WebhookEventBody)
-
-
-def describe_validation_error(
-    error: ValidationError, *, strip_tag: bool = True
-) -> tuple[str, list[dict[str, str]]]:
-    """Name every failing field as a dotted path (``data.lines.0.paid_fen``) with its message."""
-    problems = []
-    for detail in error.errors():
-        location = list(detail["loc"])
-        if strip_tag and location and isinstance(location[0], str) and "." in location[0]:
-            location = location[1:]  # the discriminator tag, e.g. "order.paid"
-        if detail["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-            location.append("type")  # the discriminator itself is missing or unknown
-        path = ".".join(str(part) for part in location) or "body"
-        problems.append({"field": path, "message": detail["msg"]})
-    return problems[0]["field"], problems
 
 
 def parse_webhook_event(raw_body: bytes) -> Any:
@@ -52,9 +37,7 @@ def parse_webhook_event(raw_body: bytes) -> Any:
     try:
         return _webhook_event.validate_python(document)
     except ValidationError as error:
-        field, problems = describe_validation_error(error)
-        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        raise InvalidInput(message, field=field) from None
+        raise invalid_input(error.errors()) from None
 
 
 @dataclass(frozen=True)
