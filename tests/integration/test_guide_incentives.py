@@ -9,7 +9,7 @@ import pytest
 
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
-from tests.integration.test_org_tags_guides import _call, _scan, _synced
+from tests.integration.test_org_tags_guides import _call, _contact_way, _scan, _synced
 from tests.support import sample_body, token_for, webhook_event
 
 ADMIN, GUIDE = "AdminApiFunction", "GuideApiFunction"
@@ -165,15 +165,7 @@ def test_new_customers_pay_once_whatever_happens_to_the_contact(stack: StackHand
         path_parameters={"rule_id": "new_customer"},
         json={"enabled": True},
     )
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={},
-    )
+    way = _contact_way(stack, "21")
     _scan(stack, way["config_id"], "oUnion-N", userid="zhangwei")
     _scan(stack, way["config_id"], "oUnion-N", userid="lifang")  # moved to another guide
     _scan(stack, way["config_id"], "oUnion-N", userid="zhangwei")  # re-added

@@ -33,6 +33,21 @@ def _synced(stack: StackHandle) -> None:
     assert status == 200 and result["outlets"] == 3, result
 
 
+def _contact_way(stack: StackHandle, outlet_id: str, welcome_message: str | None = None) -> dict[str, Any]:
+    """The outlet's Contact-Me code, created by an admin through the API."""
+    status, way = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/outlets/{outlet_id}/contact-way",
+        _admin(),
+        path_parameters={"outlet_id": outlet_id},
+        json={"welcome_message": welcome_message},
+    )
+    assert status == 200, way
+    return dict(way)
+
+
 def _scan(stack: StackHandle, config_id: str, unionid: str, userid: str | None = None) -> None:
     """A customer scans the code; the callback goes straight to the real handler and processor."""
     from tests.integration.test_wecom_callback import _post
@@ -107,15 +122,7 @@ def test_operators_get_nothing_from_another_subtree_through_any_admin_endpoint(s
 
 def test_a_scan_binds_the_customer_once_and_welcomes_once(stack: StackHandle) -> None:
     _synced(stack)
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={"welcome_message": "欢迎光临"},
-    )
+    way = _contact_way(stack, "21", "欢迎光临")
     _scan(stack, way["config_id"], "oUnion-A")
     assert [m["text"] for m in stack.wecom.welcome_sent] == ["欢迎光临"]
     _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", _admin())
@@ -133,30 +140,14 @@ def test_without_a_qr_message_the_guides_default_welcome_is_sent(stack: StackHan
         path_parameters={"user_id": "zhangwei"},
         json={"text": "我是张伟"},
     )
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={},
-    )
+    way = _contact_way(stack, "21")
     _scan(stack, way["config_id"], "oUnion-B", userid="zhangwei")
     assert [m["text"] for m in stack.wecom.welcome_sent] == ["我是张伟"]
 
 
 def test_a_guide_sees_only_their_own_customers_within_the_permissions(stack: StackHandle) -> None:
     _synced(stack)
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={},
-    )
+    way = _contact_way(stack, "21")
     _scan(stack, way["config_id"], "oUnion-C", userid="zhangwei")
     zhang, li = token_for("guide", "zhangwei"), token_for("guide", "lifang")
     status, detail = _call(
@@ -276,15 +267,7 @@ def test_tags_push_to_wecom_at_once_and_guides_mark_visible_ones(stack: StackHan
     ]
     zhang = token_for("guide", "zhangwei")
     assert [t["name"] for t in _call(stack, GUIDE, "GET", "/guide/tags", zhang)[1]] == ["钻石卡"]
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={},
-    )
+    way = _contact_way(stack, "21")
     _scan(stack, way["config_id"], "oUnion-D", userid="zhangwei")
     diamond = next(t for t in created if t["name"] == "钻石卡")
     status, marked = _call(
@@ -456,15 +439,7 @@ def test_a_customer_deleted_and_re_added_is_a_returning_customer(stack: StackHan
     from tests.integration.test_wecom_callback import _event_xml, _post, _signed_post
 
     _synced(stack)
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={},
-    )
+    way = _contact_way(stack, "21")
     _scan(stack, way["config_id"], "oUnion-R", userid="zhangwei")
     external = next(iter(stack.wecom.contacts))
     body, query = _signed_post(_event_xml("del_follow_user", "zhangwei", external))
@@ -496,15 +471,7 @@ def test_a_segment_is_or_within_a_group_and_and_across_groups_in_scope(stack: St
         stack, ADMIN, "POST", "/admin/tag-groups", _admin(), json={"name": "兴趣", "tags": ["户外"]}
     )
     gold, silver, outdoor = level[0]["tag_id"], level[1]["tag_id"], hobby[0]["tag_id"]
-    _, way = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/outlets/{outlet_id}/contact-way",
-        _admin(),
-        path_parameters={"outlet_id": "21"},
-        json={},
-    )
+    way = _contact_way(stack, "21")
     zhang = token_for("guide", "zhangwei")
     for unionid, tags in (("oA", [gold, outdoor]), ("oB", [silver, outdoor]), ("oC", [gold])):
         _scan(stack, way["config_id"], unionid, userid="zhangwei")
