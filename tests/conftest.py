@@ -126,7 +126,12 @@ class StackHandle:
 def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHandle]:
     """A new stack (tables, queues, secret) on the shared endpoint and a payments sandbox; env set to them."""
     base = LocalConfig.from_env()
-    merchant = Merchant(base.wecom_pay_mch_id, base.wecom_pay_api_key, base.wecom_pay_secret)
+    merchant = Merchant(
+        base.wecom_pay_mch_id,
+        base.wecom_pay_api_key,
+        base.wecom_pay_secret,
+        v3_public_key_pem=base.wechat_pay_public_key_pem,
+    )
     books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=1.5)
     server = PaymentsSandboxServer(books, "127.0.0.1", 0)
     server.start()

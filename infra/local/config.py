@@ -1,13 +1,37 @@
-"""Local settings: environment variables with working defaults (listed in the README)."""
+"""Local settings: environment variables with working defaults (listed in the README).
+
+WeChat Pay v3 (transfers to a user's wallet), seeded as the local tenant's ``wechat_pay`` secret:
+
+- ``WECHAT_PAY_MCH_ID`` (default: ``WECOM_PAY_MCH_ID``'s value, so the sandbox's one merchant
+  serves both providers);
+- ``WECHAT_PAY_APPID`` (``wxd930ea5d5a258f4f``): the app the payees' openids belong to;
+- ``WECHAT_PAY_SERIAL_NO``: serial number of the merchant API certificate (a placeholder locally);
+- ``WECHAT_PAY_PRIVATE_KEY_PEM``: the merchant API private key, PEM text (``\\n`` escapes allowed).
+  Unset, a development RSA key is generated once per process and seeded into the secret; a
+  payments sandbox merchant given ``wechat_pay_public_key_pem`` verifies the signatures made with it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
+
+
+@cache
+def development_private_key_pem() -> str:
+    """An RSA key for the local merchant, made once per process (never a real merchant's key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 @dataclass(frozen=True)
@@ -26,6 +50,11 @@ class LocalConfig:
     wecom_pay_api_key: str
     wecom_pay_secret: str
     wecom_pay_agent_id: str
+    wechat_pay_mch_id: str
+    wechat_pay_appid: str
+    wechat_pay_serial_no: str
+    wechat_pay_private_key_env: str
+    """``WECHAT_PAY_PRIVATE_KEY_PEM`` as given; empty means the development key."""
     payments_port: int
     wecom_secret: str
     wecom_port: int
@@ -55,6 +84,10 @@ class LocalConfig:
             wecom_pay_api_key=env.get("WECOM_PAY_API_KEY", "192006250b4c09247ec02edce69f6a2d"),
             wecom_pay_secret=env.get("WECOM_PAY_SECRET", "local-wecom-payment-app-secret"),
             wecom_pay_agent_id=env.get("WECOM_PAY_AGENT_ID", "1000002"),
+            wechat_pay_mch_id=env.get("WECHAT_PAY_MCH_ID", env.get("WECOM_PAY_MCH_ID", "1900000109")),
+            wechat_pay_appid=env.get("WECHAT_PAY_APPID", "wxd930ea5d5a258f4f"),
+            wechat_pay_serial_no=env.get("WECHAT_PAY_SERIAL_NO", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"),
+            wechat_pay_private_key_env=env.get("WECHAT_PAY_PRIVATE_KEY_PEM", "").replace("\\n", "\n"),
             payments_port=int(env.get("LOCAL_PAYMENTS_PORT", "3002")),
             wecom_secret=env.get("WECOM_SECRET", "local-wecom-app-secret"),
             wecom_port=int(env.get("LOCAL_WECOM_PORT", "3001")),
@@ -84,6 +117,23 @@ class LocalConfig:
     def payments_url(self) -> str:
         return f"http://{self.host}:{self.payments_port}"
 
+    @property
+    def wechat_pay_private_key_pem(self) -> str:
+        """The local merchant's v3 API private key (PEM)."""
+        return self.wechat_pay_private_key_env or development_private_key_pem()
+
+    @property
+    def wechat_pay_public_key_pem(self) -> str:
+        """Its public key (PEM), for the payments sandbox to verify signatures with."""
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_pem_private_key(self.wechat_pay_private_key_pem.encode(), password=None)
+        return (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+
     def tenant_secrets(self) -> dict[str, dict[str, Any]]:
         """The tenant secret document seeded into the local Secrets Manager."""
         return {
@@ -99,6 +149,12 @@ class LocalConfig:
                     "api_key": self.wecom_pay_api_key,
                     "payment_secret": self.wecom_pay_secret,
                     "agent_id": self.wecom_pay_agent_id,
+                },
+                "wechat_pay": {
+                    "mch_id": self.wechat_pay_mch_id,
+                    "appid": self.wechat_pay_appid,
+                    "serial_no": self.wechat_pay_serial_no,
+                    "private_key_pem": self.wechat_pay_private_key_pem,
                 },
             },
         }

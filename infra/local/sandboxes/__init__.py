@@ -34,7 +34,12 @@ class SandboxEntry:
 def _payments(config: LocalConfig) -> Sandbox:
     from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
 
-    merchant = Merchant(config.wecom_pay_mch_id, config.wecom_pay_api_key, config.wecom_pay_secret)
+    merchant = Merchant(
+        config.wecom_pay_mch_id,
+        config.wecom_pay_api_key,
+        config.wecom_pay_secret,
+        v3_public_key_pem=config.wechat_pay_public_key_pem,
+    )
     books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=config.sandbox_timeout_delay)
     return PaymentsSandboxServer(books, config.host, config.payments_port)
 

@@ -5,7 +5,14 @@ Implements what the payout providers call:
   (v2 XML; checks ``sign`` and ``workwx_sign``; idempotent on ``partner_trade_no``);
 - WeChat Pay transfer to a user's wallet ``POST /v3/fund-app/mch-transfer/transfer-bills`` and
   its query ``GET …/transfer-bills/out-bill-no/{out_bill_no}`` (v3 JSON; idempotent on
-  ``out_bill_no``).
+  ``out_bill_no``). Requests are checked as WeChat Pay checks them: an ``Authorization`` header
+  ``WECHATPAY2-SHA256-RSA2048 mchid=…,nonce_str=…,signature=…,timestamp=…,serial_no=…`` naming a
+  known merchant (else 401 SIGN_ERROR). When the merchant has ``v3_public_key_pem`` the signature
+  over ``METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n`` must verify with it within five minutes of its
+  timestamp (else 401 SIGN_ERROR), and a transfer must carry ``appid``, ``transfer_scene_id``, a
+  remark of at most 32 characters and, for scene 1000, the 活动名称 and 奖励说明 report infos
+  (else 400 PARAM_ERROR). A merchant without that key is checked loosely (header shape only), as
+  the v2-only tests expect. A query's header is checked the same way when it has one.
 
 Faults are queued per operation (``pay``, ``pay_query``, ``transfer``, ``transfer_query``)
 and consumed one per call:
@@ -21,7 +28,10 @@ Control endpoints under ``/sandbox/``: ``POST faults`` ``{"operation", "faults":
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import threading
 import time
 import uuid
@@ -32,11 +42,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from incentives.payouts.wecom_pay import from_xml, pay_sign, to_xml, workwx_sign
 
 CHINA = ZoneInfo("Asia/Shanghai")
 OPERATIONS = ("pay", "pay_query", "transfer", "transfer_query")
 FAULTS = ("timeout", "timeout_before", "SYSTEMERROR", "SYSTEMERROR_AFTER", "NOTENOUGH", "FREQ_LIMIT")
+V3_SCHEME = "WECHATPAY2-SHA256-RSA2048"
+V3_AUTH_FIELDS = ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
+V3_AUTH_FIELD = re.compile(r'([a-z_]+)="([^"]*)"')
+V3_TRANSFER_PATH = "/v3/fund-app/mch-transfer/transfer-bills"
+V3_QUERY_PREFIX = "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/"
+V3_REQUIRED = ("appid", "out_bill_no", "transfer_scene_id", "openid", "transfer_amount", "transfer_remark")
+SCENE_REPORT_TYPES = {"1000": ("活动名称", "奖励说明")}
+"""Report info types each scene requires (only the scene the provider uses by default)."""
+SIGNATURE_MAX_AGE_SECONDS = 300
 
 
 @dataclass
@@ -45,6 +68,8 @@ class Merchant:
     api_key: str
     payment_secret: str
     balance_fen: int = 100_000_000
+    v3_public_key_pem: str | None = None
+    """Public key of the merchant's API certificate: v3 signatures are verified when it is known."""
 
 
 @dataclass
@@ -248,20 +273,78 @@ class PaymentsSandbox:
     def _v3(status: int, document: dict[str, Any], delay: float = 0.0) -> Answer:
         return Answer(status, json.dumps(document, ensure_ascii=False).encode(), "application/json", delay)
 
-    def transfer_bill(self, body: bytes, authorization: str | None) -> Answer:
-        if not authorization or not authorization.startswith("WECHATPAY2-SHA256-RSA2048 "):
+    def _v3_authenticated(
+        self, method: str, path: str, body: bytes, authorization: str | None
+    ) -> Merchant | Answer:
+        """The merchant a v3 request is signed by, or the 401 WeChat Pay would answer."""
+        if not authorization or not authorization.startswith(f"{V3_SCHEME} "):
             return self._v3(401, {"code": "SIGN_ERROR", "message": "Authorization 缺失或格式错误"})
-        try:
-            request = json.loads(body)
-            number, amount, openid = (
-                request["out_bill_no"],
-                int(request["transfer_amount"]),
-                request["openid"],
+        fields = dict(V3_AUTH_FIELD.findall(authorization[len(V3_SCHEME) + 1 :]))
+        merchant = self.merchants.get(fields.get("mchid", ""))
+        if merchant is None:
+            return self._v3(401, {"code": "SIGN_ERROR", "message": "Authorization 中的 mchid 无效"})
+        if merchant.v3_public_key_pem is None:
+            return merchant
+        missing = [name for name in V3_AUTH_FIELDS if not fields.get(name)]
+        if missing:
+            return self._v3(
+                401, {"code": "SIGN_ERROR", "message": f"Authorization 缺少 {', '.join(missing)}"}
             )
-        except (ValueError, KeyError) as error:
-            return self._v3(400, {"code": "PARAM_ERROR", "message": f"参数错误: {error}"})
+        stamp = fields["timestamp"]
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return self._v3(401, {"code": "SIGN_ERROR", "message": "timestamp 与当前时间相差过大"})
+        message = f"{method}\n{path}\n{stamp}\n{fields['nonce_str']}\n".encode() + body + b"\n"
+        key = serialization.load_pem_public_key(merchant.v3_public_key_pem.encode())
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError(f"merchant {merchant.mch_id}: v3_public_key_pem is not an RSA public key")
+        try:
+            key.verify(
+                base64.b64decode(fields["signature"], validate=True),
+                message,
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except (InvalidSignature, binascii.Error, ValueError):
+            return self._v3(401, {"code": "SIGN_ERROR", "message": "签名错误"})
+        return merchant
+
+    @staticmethod
+    def _v3_request_problem(request: dict[str, Any]) -> str | None:
+        """What a strictly checked transfer request lacks or breaks, if anything."""
+        missing = [name for name in V3_REQUIRED if request.get(name) in (None, "")]
+        if missing:
+            return f"缺少参数 {', '.join(missing)}"
+        number = str(request["out_bill_no"])
+        if not number.isalnum() or len(number) > 32:
+            return "out_bill_no 只能是字母或者数字, 不超过32位"
+        if len(str(request["transfer_remark"])) > 32:
+            return "transfer_remark 不能超过32个字符"
+        required = SCENE_REPORT_TYPES.get(str(request["transfer_scene_id"]), ())
+        infos = request.get("transfer_scene_report_infos") or []
+        given = {
+            info.get("info_type") for info in infos if isinstance(info, dict) and info.get("info_content")
+        }
+        if any(info_type not in given for info_type in required):
+            return "需传入转账场景报备信息"
+        return None
+
+    def transfer_bill(self, body: bytes, authorization: str | None, path: str = V3_TRANSFER_PATH) -> Answer:
         with self.lock:
-            merchant = next(iter(self.merchants.values()))
+            authenticated = self._v3_authenticated("POST", path, body, authorization)
+            if isinstance(authenticated, Answer):
+                return authenticated
+            merchant = authenticated
+            try:
+                request = json.loads(body)
+                number, amount, openid = (
+                    str(request["out_bill_no"]),
+                    int(request["transfer_amount"]),
+                    str(request["openid"]),
+                )
+            except (ValueError, KeyError, TypeError) as error:
+                return self._v3(400, {"code": "PARAM_ERROR", "message": f"参数错误: {error}"})
+            if merchant.v3_public_key_pem is not None and (problem := self._v3_request_problem(request)):
+                return self._v3(400, {"code": "PARAM_ERROR", "message": problem})
             fault = self._next_fault("transfer", number)
             if fault == "timeout_before":
                 return self._v3(
@@ -277,7 +360,16 @@ class PaymentsSandbox:
                 )
             if fault == "NOTENOUGH":
                 return self._v3(403, {"code": "NOT_ENOUGH", "message": "商户余额不足"})
-            digest = f"{openid}|{amount}|{request.get('transfer_remark', '')}"
+            digest = "|".join(
+                str(part)
+                for part in (
+                    request.get("appid", ""),
+                    request.get("transfer_scene_id", ""),
+                    openid,
+                    amount,
+                    request.get("transfer_remark", ""),
+                )
+            )
             existing = self.transfers.get(("transfer", number))
             if existing is not None and existing.request_digest != digest:
                 return self._v3(
@@ -312,8 +404,18 @@ class PaymentsSandbox:
                 self.timeout_delay_seconds if fault == "timeout" else 0.0,
             )
 
-    def query_transfer_bill(self, number: str) -> Answer:
+    def query_transfer_bill(
+        self, number: str, authorization: str | None = None, path: str | None = None
+    ) -> Answer:
         with self.lock:
+            merchant: Merchant | None = None
+            if authorization is not None:
+                authenticated = self._v3_authenticated(
+                    "GET", path or V3_QUERY_PREFIX + number, b"", authorization
+                )
+                if isinstance(authenticated, Answer):
+                    return authenticated
+                merchant = authenticated
             fault = self._next_fault("transfer_query", number)
             if fault is not None:
                 return self._v3(
@@ -322,16 +424,18 @@ class PaymentsSandbox:
                     self.timeout_delay_seconds if fault.startswith("timeout") else 0.0,
                 )
             transfer = self.transfers.get(("transfer", number))
-            if transfer is None:
+            if transfer is None or (merchant is not None and transfer.mch_id != merchant.mch_id):
                 return self._v3(404, {"code": "NOT_FOUND", "message": "记录不存在"})
             return self._v3(
                 200,
                 {
+                    "mch_id": transfer.mch_id,
                     "out_bill_no": number,
                     "transfer_bill_no": transfer.transaction_id,
                     "state": "SUCCESS",
                     "transfer_amount": transfer.amount_fen,
                     "openid": transfer.openid,
+                    "transfer_remark": transfer.description,
                     "create_time": transfer.made_at,
                     "update_time": transfer.made_at,
                 },
@@ -375,7 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/mmpaymkttransfers/promotion/querywwsptrans2pocket":
             self._send(self.sandbox.query_pay_to_employee(body))
         elif path == "/v3/fund-app/mch-transfer/transfer-bills":
-            self._send(self.sandbox.transfer_bill(body, self.headers.get("Authorization")))
+            self._send(self.sandbox.transfer_bill(body, self.headers.get("Authorization"), self.path))
         elif path == "/sandbox/faults":
             try:
                 request = json.loads(body)
@@ -396,9 +500,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        prefix = "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/"
-        if path.startswith(prefix):
-            self._send(self.sandbox.query_transfer_bill(path[len(prefix) :]))
+        if path.startswith(V3_QUERY_PREFIX):
+            number = path[len(V3_QUERY_PREFIX) :]
+            self._send(self.sandbox.query_transfer_bill(number, self.headers.get("Authorization"), self.path))
         elif path == "/sandbox/transfers":
             self._json(
                 200,
