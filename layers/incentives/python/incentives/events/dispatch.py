@@ -16,22 +16,34 @@ from incentives.guides.triggers import (
     trigger_for_coupon,
     trigger_for_new_customer,
 )
-from incentives.orders.aggregate import AfterSalesWindow
+from incentives.orders.aggregate import AfterSalesWindow, OrderState
 from incentives.orders.ports import OrderRepository
 from incentives.orders.service import apply_order_event
 from incentives.webhook.models import (
     AfterSalesWindowClosed,
     CouponRedeemed,
     CustomerBehavior,
+    CustomerUpdated,
     GuideAcquiredCustomer,
+    MemberRegistered,
     OrderCompleted,
     OrderPaid,
     OrderRefunded,
     QueuedEvent,
+    RechargePaid,
+    ReferralClicked,
     WeComCallbackData,
 )
 
 ORDER_FACTS = (OrderPaid, OrderRefunded, OrderCompleted, AfterSalesWindowClosed)
+AFFILIATE_FACTS = (ReferralClicked, MemberRegistered, RechargePaid, CustomerUpdated)
+
+AffiliateOrderConsumer = Callable[[str, OrderState], str]
+"""(corp id, the order's state after the event) → what the commissions did."""
+AffiliateConsumer = Callable[
+    [str, str, "ReferralClicked | MemberRegistered | RechargePaid | CustomerUpdated"], str
+]
+"""(corp id, event id, fact) → what was recorded (bindings, activity, invited members)."""
 
 WeComConsumer = Callable[[str, str, WeComCallbackData, datetime], str]
 GuideConsumer = Callable[[str, "Trigger"], str]
@@ -55,6 +67,8 @@ class Consumers:
     window: AfterSalesWindow
     wecom: WeComConsumer
     guides: GuideConsumer
+    affiliate_orders: AffiliateOrderConsumer
+    affiliates: AffiliateConsumer
 
 
 def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
@@ -63,9 +77,16 @@ def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
         state = apply_order_event(
             consumers.orders, queued.corp_id, event.event_id, event.data, consumers.window
         )
+        commissions = consumers.affiliate_orders(queued.corp_id, state)
         return Outcome(
-            event.event_id, event.type, "orders", f"order {state.order_id} is {state.status.value}"
+            event.event_id,
+            event.type,
+            "orders",
+            f"order {state.order_id} is {state.status.value}; affiliates: {commissions}",
         )
+    if isinstance(event.data, AFFILIATE_FACTS):
+        detail = consumers.affiliates(queued.corp_id, event.event_id, event.data)
+        return Outcome(event.event_id, event.type, "affiliates", detail)
     trigger = guide_trigger(event.event_id, event.data)
     if trigger is not None:
         return Outcome(event.event_id, event.type, "guides", consumers.guides(queued.corp_id, trigger))

@@ -15,7 +15,10 @@ class Hold:
     account: Account
     credit_id: str
     remaining_fen: int
-    hold_until: datetime
+    hold_until: datetime | None
+    """None until something schedules it (an affiliate commission waits for the order's completion)."""
+    record_key: tuple[str, str] | None = None
+    """An item (pk, sk) to mark ``settled`` in the same transaction as the settlement."""
 
 
 def credit(account: Account, credit_id: str, amount_fen: int, at: datetime, note: str = "") -> Entry:

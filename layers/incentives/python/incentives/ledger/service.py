@@ -16,7 +16,7 @@ def settle_holds_past(ledger: LedgerRepository, now: datetime, limit: int = 1000
     """
     settled = 0
     for hold in ledger.holds_due(now, limit):
-        if hold.hold_until > now:
+        if hold.hold_until is None or hold.hold_until > now:
             continue
         if ledger.settle(hold, postings.settlement(hold, now), now):
             settled += 1

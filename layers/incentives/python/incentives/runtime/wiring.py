@@ -15,11 +15,13 @@ from incentives.runtime import aws
 from incentives.runtime.settings import settings, tenant_secret
 
 if TYPE_CHECKING:
+    from incentives.affiliates.earnings import AffiliateEffects
     from incentives.events.dispatch import Consumers
     from incentives.guides.triggers import Trigger
-    from incentives.orders.aggregate import AfterSalesWindow
+    from incentives.orders.aggregate import AfterSalesWindow, OrderState
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
+    from incentives.payouts.wechat_transfer import WeChatTransferConfig
     from incentives.payouts.wecom_pay import WeComPayConfig
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.orders import DynamoOrderRepository
@@ -112,6 +114,46 @@ def wecom_pay_config(corp_id: str) -> WeComPayConfig | None:
         raise InvalidInput(f"wecom_pay of {corp_id} lacks {missing}", field="wecom_pay") from None
 
 
+def wechat_pay_config(corp_id: str) -> WeChatTransferConfig | None:
+    """The tenant's WeChat Pay v3 credentials (transfers to a user's wallet), or None when absent.
+
+    ``wechat_pay``: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``; optional
+    ``transfer_scene_id`` (``1000``), ``scene_report_infos`` (``[{"info_type", "info_content"}]``),
+    ``user_recv_perception``, ``notify_url``.
+    """
+    from incentives.core.errors import InvalidInput
+    from incentives.payouts.wechat_transfer import WeChatTransferConfig
+
+    values: Any = tenant_secret(corp_id, "wechat_pay")
+    if not isinstance(values, dict):
+        return None
+    optional: dict[str, Any] = {
+        key: str(values[key])
+        for key in ("transfer_scene_id", "user_recv_perception", "notify_url")
+        if values.get(key)
+    }
+    try:
+        if values.get("scene_report_infos"):
+            optional["scene_report_infos"] = tuple(
+                (str(info["info_type"]), str(info["info_content"])) for info in values["scene_report_infos"]
+            )
+        return WeChatTransferConfig(
+            mch_id=str(values["mch_id"]),
+            appid=str(values["appid"]),
+            serial_no=str(values["serial_no"]),
+            private_key_pem=str(values["private_key_pem"]),
+            base_url=settings().wechat_pay_base_url,
+            timeout_seconds=settings().wechat_pay_timeout_seconds,
+            **optional,
+        )
+    except KeyError as missing:
+        raise InvalidInput(f"wechat_pay of {corp_id} lacks {missing}", field="wechat_pay") from None
+    except TypeError:
+        raise InvalidInput(
+            f"wechat_pay of {corp_id}: scene_report_infos must be a list of objects", field="wechat_pay"
+        ) from None
+
+
 @cache
 def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     """The providers configured for a tenant (offline payouts need none)."""
@@ -122,6 +164,17 @@ def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     config = wecom_pay_config(corp_id)
     if config is not None:
         providers[ProviderName.WECOM_PAY] = WeComPayToEmployee(config)
+    transfer_config = wechat_pay_config(corp_id)
+    if transfer_config is not None:
+        from incentives.core.errors import InvalidInput
+        from incentives.payouts.wechat_transfer import WeChatTransfer
+
+        try:
+            providers[ProviderName.WECHAT_TRANSFER] = WeChatTransfer(transfer_config)
+        except (ValueError, TypeError):
+            raise InvalidInput(
+                f"wechat_pay of {corp_id}: private_key_pem is not an RSA private key", field="wechat_pay"
+            ) from None
     return providers
 
 
@@ -163,6 +216,35 @@ def grant_guide_reward(corp_id: str, trigger: Trigger) -> str:
     return grant(effects, corp_id, trigger)
 
 
+def affiliate_effects() -> AffiliateEffects:
+    from incentives.affiliates.earnings import AffiliateEffects
+
+    return AffiliateEffects(table=table(), ledger=ledger_repository(), time_zone=settings().time_zone)
+
+
+def follow_order_commissions(corp_id: str, state: OrderState) -> str:
+    from incentives.affiliates.earnings import follow_order
+    from incentives.core.clock import SystemClock
+
+    return follow_order(affiliate_effects(), corp_id, state, SystemClock().now())
+
+
+def apply_affiliate_fact(corp_id: str, event_id: str, fact: Any) -> str:
+    from incentives.affiliates.membership import record_member, record_profile, record_recharge
+    from incentives.affiliates.referrals import bind
+    from incentives.core.clock import SystemClock
+    from incentives.webhook.models import MemberRegistered, RechargePaid, ReferralClicked
+
+    now = SystemClock().now()
+    if isinstance(fact, ReferralClicked):
+        return bind(table(), corp_id, event_id, fact, now)
+    if isinstance(fact, MemberRegistered):
+        return record_member(table(), corp_id, fact, now)
+    if isinstance(fact, RechargePaid):
+        return record_recharge(table(), corp_id, fact, now)
+    return record_profile(table(), corp_id, fact)
+
+
 @cache
 def consumers() -> Consumers:
     from incentives.events.dispatch import Consumers
@@ -172,6 +254,8 @@ def consumers() -> Consumers:
         window=after_sales_window(),
         wecom=apply_wecom_callback,
         guides=grant_guide_reward,
+        affiliate_orders=follow_order_commissions,
+        affiliates=apply_affiliate_fact,
     )
 
 

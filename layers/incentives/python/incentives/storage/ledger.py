@@ -21,6 +21,7 @@ from incentives.storage.table import (
     ConditionFailed,
     Delete,
     Equals,
+    Exists,
     NotExists,
     Put,
     Table,
@@ -133,47 +134,88 @@ class LedgerRepository:
         writes = posting_writes(entries, at, guard_withdrawable)
         return commit_posting(self._table, [*writes, *extra], len(entries))
 
-    def credit(self, entry: Entry, hold_until: datetime) -> bool:
-        """Post a credit and open its hold (it settles once ``hold_until`` has passed)."""
-        shard = zlib.crc32(f"{entry.account}#{entry.entry_id}".encode()) % HOLD_SHARDS
-        hold = Put(
-            {
-                **_hold_key(entry.account, entry.entry_id),
-                "kind": "ledger_hold",
-                "corp_id": entry.account.corp_id,
-                "owner_kind": entry.account.owner_kind.value,
-                "owner_id": entry.account.owner_id,
-                "credit_id": entry.entry_id,
-                "remaining_fen": entry.amount_fen,
-                "hold_until": iso_utc(hold_until),
-                "gsi1pk": f"HOLD#{shard}",
-                "gsi1sk": f"{iso_utc(hold_until)}#{entry.account}#{entry.entry_id}",
-            },
-            (NotExists(),),
-        )
-        return self.post([entry], entry.at, extra=[hold])
+    def credit(
+        self,
+        entry: Entry,
+        hold_until: datetime | None,
+        *,
+        record_key: tuple[str, str] | None = None,
+        extra: Sequence[Write] = (),
+    ) -> bool:
+        """Post a credit and open its hold (it settles once ``hold_until`` has passed).
+
+        A hold without ``hold_until`` waits until :meth:`schedule` gives it one. ``record_key``
+        names an item that the settlement marks ``settled`` in the same transaction.
+        """
+        return self.post([entry], entry.at, extra=[*self.open_hold(entry, hold_until, record_key), *extra])
+
+    def open_hold(
+        self, entry: Entry, hold_until: datetime | None, record_key: tuple[str, str] | None = None
+    ) -> list[Write]:
+        """The write that opens the hold of credit ``entry`` (for callers composing a transaction)."""
+        item: dict[str, Any] = {
+            **_hold_key(entry.account, entry.entry_id),
+            "kind": "ledger_hold",
+            "corp_id": entry.account.corp_id,
+            "owner_kind": entry.account.owner_kind.value,
+            "owner_id": entry.account.owner_id,
+            "credit_id": entry.entry_id,
+            "remaining_fen": entry.amount_fen,
+        }
+        if record_key is not None:
+            item["record_pk"], item["record_sk"] = record_key
+        if hold_until is not None:
+            item.update(_due(entry.account, entry.entry_id, hold_until))
+        return [Put(item, (NotExists(),))]
+
+    def schedule(self, account: Account, credit_id: str, hold_until: datetime) -> bool:
+        """Give a waiting hold its date; False when the hold is gone (settled or fully reversed)."""
+        try:
+            self._table.transact(
+                [
+                    Update(
+                        _hold_key(account, credit_id),
+                        set=_due(account, credit_id, hold_until),
+                        conditions=(Exists(),),
+                    )
+                ]
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def reverse(self, entry: Entry) -> bool:
         """Post a reversal and reduce the credit's hold by the same amount."""
-        update = Update(
+        return self.post([entry], entry.at, extra=[self.hold_reduction(entry)])
+
+    @staticmethod
+    def hold_reduction(entry: Entry) -> Update:
+        """The write that takes a reversal out of its credit's hold (refused if it would go negative)."""
+        return Update(
             key=_hold_key(entry.account, entry.ref),
             add={"remaining_fen": -entry.amount_fen},
             conditions=(AtLeast("remaining_fen", entry.amount_fen),),
         )
-        return self.post([entry], entry.at, extra=[update])
 
     def settle(self, hold: Hold, entry: Entry | None, at: datetime) -> bool:
         """Close a hold, posting its settlement entry if anything remains."""
-        close = Delete(
-            _hold_key(hold.account, hold.credit_id), (Equals("remaining_fen", hold.remaining_fen),)
-        )
+        close: list[Write] = [
+            Delete(_hold_key(hold.account, hold.credit_id), (Equals("remaining_fen", hold.remaining_fen),))
+        ]
+        if hold.record_key is not None:
+            pk, sk = hold.record_key
+            close.append(
+                Update(
+                    {"pk": pk, "sk": sk}, set={"settled_at": iso_utc(at), "settled_fen": hold.remaining_fen}
+                )
+            )
         if entry is None:
             try:
-                self._table.transact([close])
+                self._table.transact(close)
             except ConditionFailed:
                 return False
             return True
-        return self.post([entry], at, extra=[close])
+        return self.post([entry], at, extra=close)
 
     def hold(self, account: Account, credit_id: str) -> Hold | None:
         item = self._table.get(_hold_key(account, credit_id))
@@ -199,10 +241,21 @@ class LedgerRepository:
                 return sorted(found, key=lambda entry: (entry.at, entry.entry_id))
 
 
+def _due(account: Account, credit_id: str, hold_until: datetime) -> dict[str, str]:
+    """The hold's place in the sharded due queue of the settlement job."""
+    shard = zlib.crc32(f"{account}#{credit_id}".encode()) % HOLD_SHARDS
+    return {
+        "hold_until": iso_utc(hold_until),
+        "gsi1pk": f"HOLD#{shard}",
+        "gsi1sk": f"{iso_utc(hold_until)}#{account}#{credit_id}",
+    }
+
+
 def _hold_from_item(item: dict[str, Any]) -> Hold:
     return Hold(
         account=Account(item["corp_id"], OwnerKind(item["owner_kind"]), item["owner_id"]),
         credit_id=item["credit_id"],
         remaining_fen=int(item["remaining_fen"]),
-        hold_until=parse_instant(item["hold_until"]),
+        hold_until=parse_instant(item["hold_until"]) if item.get("hold_until") else None,
+        record_key=(item["record_pk"], item["record_sk"]) if item.get("record_pk") else None,
     )

@@ -1,0 +1,158 @@
+"""The distribution center API under /affiliate (seed 001 §四, seed 003 推广中心).
+
+Bearer JWT with role ``affiliate``; ``sub`` is the customer's unionid. A customer applies
+with such a token before being an affiliate; every other route needs an active affiliate
+and shows only their own data. Mobiles and ID numbers are masked in every answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incentives.affiliates import center, membership, withdrawals
+from incentives.affiliates import store as affiliate_store
+from incentives.affiliates.center import Center, CommissionRecord
+from incentives.affiliates.membership import ApplicationInput
+from incentives.affiliates.referrals import customers_of
+from incentives.affiliates.withdrawals import WithdrawalInput
+from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.auth import Principal, Role
+from incentives.core.clock import SystemClock
+from incentives.core.errors import NotFound
+from incentives.runtime import wiring
+from incentives.runtime.settings import settings
+
+logger = Logger(service="affiliate-api")
+tracer = Tracer()
+metrics = Metrics()
+clock = SystemClock()
+app = create_api(
+    "affiliate",
+    "Incentives — distribution center API",
+    "An affiliate's figures, customers, orders, withdrawals.",
+)
+AFFILIATES = (Role.AFFILIATE,)
+
+
+def _affiliate() -> Principal:
+    principal = principal_of(app, AFFILIATES)
+    membership.require_profile(wiring.table(), principal.corp_id, principal.subject)
+    return principal
+
+
+@app.get("/affiliate/program", summary="The program as an applicant sees it", tags=["applying"])
+def program() -> dict[str, Any]:
+    principal = principal_of(app, AFFILIATES)
+    current = affiliate_store.load_settings(wiring.table(), principal.corp_id)
+    return {
+        "display_name": current.display_name,
+        "invitation_title": current.invitation_title,
+        "invitation_image_url": current.invitation_image_url,
+        "application": current.application.model_dump(mode="json"),
+        "withdrawal_threshold_fen": current.withdrawal_threshold_fen,
+    }
+
+
+@app.post("/affiliate/application", summary="Apply to become an affiliate", tags=["applying"])
+def apply(body: ApplicationInput) -> dict[str, Any]:
+    principal = principal_of(app, AFFILIATES)
+    return membership.submit_application(
+        wiring.table(), principal.corp_id, principal.subject, body, clock.now()
+    )
+
+
+@app.get("/affiliate/application", summary="My application and its review", tags=["applying"])
+def my_application() -> dict[str, Any]:
+    principal = principal_of(app, AFFILIATES)
+    item = wiring.table().get(affiliate_store.application_key(principal.corp_id, principal.subject))
+    if item is None:
+        raise NotFound("you have not applied", field="customer_id")
+    return membership.application_view(item)
+
+
+@app.get("/affiliate/center", summary="My figures (seed 001 §四.2) and promotion figures", tags=["center"])
+def my_center() -> Center:
+    principal = _affiliate()
+    return center.center(
+        wiring.table(),
+        wiring.ledger_repository(),
+        principal.corp_id,
+        principal.subject,
+        clock.now(),
+        settings().time_zone,
+    )
+
+
+@app.get("/affiliate/customers", summary="Customers bound to me now", tags=["center"])
+def my_customers() -> list[dict[str, Any]]:
+    principal = _affiliate()
+    return customers_of(wiring.table(), principal.corp_id, principal.subject, clock.now())
+
+
+@app.get("/affiliate/downline", summary="Affiliates I invited", tags=["center"])
+def my_downline() -> list[dict[str, Any]]:
+    principal = _affiliate()
+    return center.downline(wiring.table(), principal.corp_id, principal.subject)
+
+
+@app.get(
+    "/affiliate/orders", summary="My commission orders, each with its commission and state", tags=["center"]
+)
+def my_orders(
+    role: Annotated[str | None, Query(pattern="^(commission|invite)$")] = None,
+    state: Annotated[
+        str | None, Query(pattern="^(pending|settled|settled_then_clawed_back|refunded)$")
+    ] = None,
+    paid_from: Annotated[str | None, Query(description="RFC 3339")] = None,
+    paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
+) -> list[CommissionRecord]:
+    principal = _affiliate()
+    return center.commission_records(
+        wiring.table(),
+        principal.corp_id,
+        beneficiary_id=principal.subject,
+        role=role,
+        state=state,
+        since=query_instant(paid_from, "paid_from"),
+        until=query_instant(paid_to, "paid_to"),
+    )
+
+
+@app.post("/affiliate/stores/<store_id>/application", summary="Ask to promote a store", tags=["promotion"])
+def apply_for_store(
+    store_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")],
+) -> dict[str, Any]:
+    principal = _affiliate()
+    return membership.apply_for_store(
+        wiring.table(), principal.corp_id, principal.subject, store_id, clock.now()
+    )
+
+
+@app.get("/affiliate/withdrawals", summary="My withdrawals", tags=["withdrawals"])
+def my_withdrawals() -> list[dict[str, Any]]:
+    principal = _affiliate()
+    return [
+        withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+        for item in withdrawals.listing(wiring.table(), principal.corp_id, principal.subject)
+    ]
+
+
+@app.post("/affiliate/withdrawals", summary="Withdraw settled commission", tags=["withdrawals"])
+def withdraw(body: WithdrawalInput) -> dict[str, Any]:
+    principal = _affiliate()
+    item = withdrawals.request(
+        wiring.table(), wiring.ledger_repository(), principal.corp_id, principal.subject, body, clock.now()
+    )
+    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,295 @@
+"""Commissions through an order's life (SPEC §4.4 "Lifecycle"), as ledger entries.
+
+``follow_order`` is called with the order's state after every order event and brings the
+affiliate side up to date with it, so it does not matter in which order the events came or
+whether a previous run crashed half way:
+
+1. paid → the commission decision is made once (binding at payment time) and each share is
+   credited, pending, with a hold that waits for the order's completion;
+2. each refund → the shares give back their pro-rata part: a reversal while pending, a
+   clawback once settled (ids ``rev:`` / ``claw:`` + order, role, refund: never twice);
+3. completed → each hold gets its date, completion + the program's after-sales window; the
+   hourly settlement job then makes what remains withdrawable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from incentives.affiliates import store
+from incentives.affiliates.commission import LineShare, Promoter, Role, Share, decide, taken_back
+from incentives.affiliates.membership import profile, promoter, record_order
+from incentives.affiliates.program import ProgramSettings
+from incentives.affiliates.referrals import binding_at
+from incentives.core.clock import iso_utc, local_date
+from incentives.core.errors import ConcurrentModification
+from incentives.ledger import postings
+from incentives.ledger.model import Account, Entry, OwnerKind
+from incentives.orders.aggregate import OrderState
+from incentives.storage.ledger import LedgerRepository, posting_writes
+from incentives.storage.table import (
+    ConditionFailed,
+    Equals,
+    Exists,
+    NotExists,
+    Put,
+    Table,
+    Update,
+    Write,
+)
+from incentives.webhook.models import OrderPaid
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AffiliateEffects:
+    table: Table
+    ledger: LedgerRepository
+    time_zone: str
+
+
+def account(corp_id: str, affiliate_id: str) -> Account:
+    return Account(corp_id, OwnerKind.AFFILIATE, affiliate_id)
+
+
+def credit_id(order_id: str, role: str) -> str:
+    return f"aff:{order_id}:{role}"
+
+
+def follow_order(effects: AffiliateEffects, corp_id: str, state: OrderState, now: datetime) -> str:
+    """Bring commissions in line with the order's state (idempotent; see the module docstring)."""
+    if state.paid is None:
+        return "awaiting payment"
+    table = effects.table
+    record_order(table, corp_id, state.paid, now)
+    decision = table.get(store.decision_key(corp_id, state.order_id))
+    if decision is None:
+        decision = _decide_once(effects, corp_id, state.paid, now)
+    notes = [decision["reason"]]
+    for role in decision.get("roles", []):
+        notes += _follow_share(effects, corp_id, state, role, now)
+    return "; ".join(notes)
+
+
+def _promoter_of(table: Table, corp_id: str, affiliate_id: str | None) -> Promoter | None:
+    if not affiliate_id:
+        return None
+    item = profile(table, corp_id, affiliate_id)
+    return promoter(item) if item else None
+
+
+def attribute(
+    table: Table, corp_id: str, settings: ProgramSettings, order: OrderPaid
+) -> tuple[Promoter | None, Promoter | None, Promoter | None]:
+    """(buyer if an affiliate, the affiliate bound at payment, the upline of whoever earns)."""
+    buyer = _promoter_of(table, corp_id, order.customer_id)
+    bound_id = binding_at(table, corp_id, settings, order.customer_id, order.paid_at)
+    if bound_id is None and order.source.affiliate_id and order.source.affiliate_id != order.customer_id:
+        bound_id = order.source.affiliate_id  # no binding: the link the order came through
+    bound = _promoter_of(table, corp_id, bound_id) if buyer is None else None
+    earner = buyer or bound
+    upline = _promoter_of(table, corp_id, earner.upline_id) if earner else None
+    return buyer, bound, upline
+
+
+def _decide_once(effects: AffiliateEffects, corp_id: str, order: OrderPaid, now: datetime) -> dict[str, Any]:
+    table = effects.table
+    settings = store.load_settings(table, corp_id)
+    buyer, bound, upline = attribute(table, corp_id, settings, order)
+    decision = decide(settings, order, buyer=buyer, bound=bound, upline=upline)
+    paid_at = iso_utc(order.paid_at)
+    day = local_date(order.paid_at, effects.time_zone).isoformat()
+    payable = sum(line.payable_fen for line in order.lines)
+    item = {
+        **store.decision_key(corp_id, order.order_id),
+        "kind": "commission_decision",
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "affiliate_id": decision.affiliate_id,
+        "reason": decision.reason,
+        "roles": [share.role.value for share in decision.shares],
+        "paid_at": paid_at,
+        "decided_at": iso_utc(now),
+    }
+    writes: list[Write] = [Put(item, (NotExists(),))]
+    credits: list[Entry] = []
+    for share in decision.shares:
+        owner = account(corp_id, share.beneficiary_id)
+        entry = postings.credit(
+            owner,
+            credit_id(order.order_id, share.role.value),
+            share.amount_fen,
+            order.paid_at,
+            note=share.role.value,
+        )
+        credits.append(entry)
+        key = store.share_key(corp_id, order.order_id, share.role.value)
+        writes.append(
+            Put(_share_item(corp_id, order, share, decision.affiliate_id, payable, key), (NotExists(),))
+        )
+        writes += effects.ledger.open_hold(entry, None, record_key=(key["pk"], key["sk"]))
+        counters = {"receivable_fen": payable, "paid_orders": 1, "issued_fen": share.amount_fen}
+        if share.role is Role.COMMISSION:
+            counters["promoted_orders"] = 1
+        writes.append(store.stats_add(corp_id, share.beneficiary_id, counters, now))
+        writes.append(store.day_add(corp_id, share.beneficiary_id, day, {"issued_fen": share.amount_fen}))
+    writes += posting_writes(credits, order.paid_at)
+    with contextlib.suppress(ConditionFailed):  # decided meanwhile by a redelivery: theirs stands
+        table.transact(writes)
+    found = table.get(store.decision_key(corp_id, order.order_id))
+    if found is None:
+        raise ConcurrentModification(f"commission of order {order.order_id} is being decided, retry later")
+    return found
+
+
+def _share_item(
+    corp_id: str, order: OrderPaid, share: Share, affiliate_id: str | None, payable: int, key: dict[str, str]
+) -> dict[str, Any]:
+    paid_at = iso_utc(order.paid_at)
+    return {
+        **key,
+        "kind": "commission_share",
+        "order_id": order.order_id,
+        "role": share.role.value,
+        "beneficiary_id": share.beneficiary_id,
+        "affiliate_id": affiliate_id,
+        "customer_id": order.customer_id,
+        "store_id": order.store_id,
+        "group_buy": order.is_group_buy,
+        "paid_at": paid_at,
+        "payable_fen": payable,
+        "paid_fen": sum(line.paid_fen for line in order.lines),
+        "lines": [line.__dict__ for line in share.lines],
+        "amount_fen": share.amount_fen,
+        "reversed_fen": 0,
+        "clawed_back_fen": 0,
+        "refunds": {},
+        "version": 1,
+        "completed_at": None,
+        "hold_until": None,
+        "settled_at": None,
+        "gsi2pk": store.tenant_list(corp_id, "AFF_SHARES"),
+        "gsi2sk": f"{paid_at}#{order.order_id}#{share.role.value}",
+        "gsi3pk": store.own_list(corp_id, "AFF_SHARES", share.beneficiary_id),
+        "gsi3sk": f"{paid_at}#{order.order_id}#{share.role.value}",
+    }
+
+
+def share_lines(item: dict[str, Any]) -> tuple[LineShare, ...]:
+    return tuple(LineShare(**line) for line in item["lines"])
+
+
+def _follow_share(
+    effects: AffiliateEffects, corp_id: str, state: OrderState, role: str, now: datetime
+) -> list[str]:
+    notes: list[str] = []
+    ordered = sorted(state.refunds.values(), key=lambda r: (r.refunded_at, r.refund_id))
+    for _attempt in range(MAX_ATTEMPTS * (len(ordered) + 1)):
+        share = effects.table.get(store.share_key(corp_id, state.order_id, role))
+        if share is None:
+            return notes
+        pending = [refund for refund in ordered if refund.refund_id not in share["refunds"]]
+        if pending:
+            if _take_back(effects, corp_id, share, pending[0], now):
+                notes.append(f"{role}: refund {pending[0].refund_id} applied")
+            continue
+        if state.completed is not None and share.get("completed_at") is None:
+            _schedule(effects, corp_id, state, share)
+            notes.append(f"{role}: settles after the after-sales window")
+            continue
+        return notes
+    raise ConcurrentModification(
+        f"commission of order {state.order_id}: too many concurrent changes, retry later"
+    )
+
+
+def _take_back(
+    effects: AffiliateEffects, corp_id: str, share: dict[str, Any], refund: Any, now: datetime
+) -> bool:
+    """Apply one refund to one share; False when a concurrent change made the caller re-read."""
+    lines = share_lines(share)
+    line_ids = {line.line_id for line in lines}
+    refunded: dict[str, int] = {}
+    for applied in [
+        *share["refunds"].values(),
+        {"lines": {line.line_id: line.refund_fen for line in refund.lines}},
+    ]:
+        for line_id, fen in applied["lines"].items():
+            if line_id in line_ids:
+                refunded[line_id] = refunded.get(line_id, 0) + int(fen)
+    taken = int(share["reversed_fen"]) + int(share["clawed_back_fen"])
+    amount = taken_back(lines, refunded) - taken
+    owner = account(corp_id, share["beneficiary_id"])
+    credit = credit_id(share["order_id"], share["role"])
+    hold = effects.ledger.hold(owner, credit)
+    day = local_date(refund.refunded_at, effects.time_zone).isoformat()
+    record = {
+        "lines": {line.line_id: line.refund_fen for line in refund.lines},
+        "amount_fen": amount,
+        "at": iso_utc(refund.refunded_at),
+    }
+    share_update: dict[str, Any] = {
+        "refunds": {**share["refunds"], refund.refund_id: {**record, "kind": "none"}},
+        "version": int(share["version"]) + 1,
+    }
+    writes: list[Write] = []
+    entries: list[Entry] = []
+    if amount > 0 and hold is not None:
+        entry = postings.reversal(
+            hold,
+            f"rev:{share['order_id']}:{share['role']}:{refund.refund_id}",
+            amount,
+            refund.refunded_at,
+            note="refund",
+        )
+        entries.append(entry)
+        writes.append(effects.ledger.hold_reduction(entry))
+        share_update["reversed_fen"] = int(share["reversed_fen"]) + amount
+        share_update["refunds"][refund.refund_id]["kind"] = "reversal"
+    elif amount > 0:
+        entries.append(
+            postings.clawback(
+                owner,
+                credit,
+                f"claw:{share['order_id']}:{share['role']}:{refund.refund_id}",
+                amount,
+                refund.refunded_at,
+                note="refund after settlement",
+            )
+        )
+        share_update["clawed_back_fen"] = int(share["clawed_back_fen"]) + amount
+        share_update["refunds"][refund.refund_id]["kind"] = "clawback"
+    key = store.share_key(corp_id, share["order_id"], share["role"])
+    writes.append(Update(key, set=share_update, conditions=(Equals("version", share["version"]),)))
+    if amount > 0:
+        writes.append(store.day_add(corp_id, share["beneficiary_id"], day, {"returned_fen": amount}))
+        writes.append(store.stats_add(corp_id, share["beneficiary_id"], {"returned_fen": amount}, now))
+    try:
+        effects.table.transact([*posting_writes(entries, refund.refunded_at), *writes])
+    except ConditionFailed:
+        return False
+    return True
+
+
+def _schedule(effects: AffiliateEffects, corp_id: str, state: OrderState, share: dict[str, Any]) -> None:
+    assert state.completed is not None
+    settings = store.load_settings(effects.table, corp_id)
+    hold_until = state.completed.completed_at + timedelta(days=settings.after_sales_window_days)
+    owner = account(corp_id, share["beneficiary_id"])
+    effects.ledger.schedule(owner, credit_id(share["order_id"], share["role"]), hold_until)
+    effects.table.transact(
+        [
+            Update(
+                store.share_key(corp_id, share["order_id"], share["role"]),
+                set={
+                    "completed_at": iso_utc(state.completed.completed_at),
+                    "hold_until": iso_utc(hold_until),
+                },
+                conditions=(Exists(),),
+            )
+        ]
+    )

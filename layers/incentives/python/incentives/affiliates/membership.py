@@ -1,0 +1,460 @@
+"""Becoming an affiliate, invitations, promotable stores, customers' activity (seed 001 §2.2, seed 003).
+
+Applications are checked against the customer's recorded activity (orders, recharges, the
+official account, identities and tags), which the event processor keeps per customer. Raw
+answers are stored for the merchant's review; every answer of the API masks mobiles and ID
+numbers (``masked_answers``), and nothing here logs them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from incentives.affiliates import store
+from incentives.affiliates.application import (
+    CustomerActivity,
+    Decision,
+    decide,
+    evaluate,
+    masked_answers,
+    validate_answers,
+)
+from incentives.affiliates.binding import upline_chain
+from incentives.affiliates.commission import Promoter
+from incentives.affiliates.program import ProgramSettings, PromotableStores, PromotionType
+from incentives.core.clock import iso_utc
+from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
+from incentives.storage.table import ConditionFailed, Equals, Exists, NotExists, Put, Table, Update, Write
+from incentives.webhook.models import CustomerUpdated, MemberRegistered, OrderPaid, RechargePaid
+
+OPENID = r"^[A-Za-z0-9_\-]{6,64}$"
+
+
+class ApplicationInput(BaseModel):
+    answers: dict[str, Any] = Field(default_factory=dict, description="Form answers by field key")
+    openid: str = Field(pattern=OPENID, description="The applicant's openid under the merchant's app")
+    invited_by: str | None = Field(
+        default=None, max_length=128, description="The affiliate whose invitation link was opened"
+    )
+
+
+class ProfileChange(BaseModel):
+    """What the merchant may change of an affiliate (seed 001 §2.1.2: 微客列表)."""
+
+    stores: list[str] | None = Field(
+        default=None, max_length=1000, description="Stores they may promote; null = every store"
+    )
+    all_stores: bool = Field(default=False, description="True: every store (stores is then ignored)")
+    types: list[PromotionType] | None = Field(default=None, max_length=2)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def profile(table: Table, corp_id: str, affiliate_id: str) -> dict[str, Any] | None:
+    item = table.get(store.profile_key(corp_id, affiliate_id))
+    return item if item and item.get("status") == "active" else None
+
+
+def require_profile(table: Table, corp_id: str, affiliate_id: str) -> dict[str, Any]:
+    item = profile(table, corp_id, affiliate_id)
+    if item is None:
+        raise NotFound(f"{affiliate_id} is not an affiliate", field="affiliate_id")
+    return item
+
+
+def promoter(item: dict[str, Any]) -> Promoter:
+    stores = item.get("stores")
+    return Promoter(
+        affiliate_id=item["affiliate_id"],
+        upline_id=item.get("upline_id") or None,
+        level_rate_bp=item.get("level_rate_bp"),
+        stores=None if stores is None else frozenset(stores),
+        types=frozenset(PromotionType(t) for t in item.get("types", [])),
+    )
+
+
+def chain_of(table: Table, corp_id: str, affiliate_id: str) -> list[str]:
+    """The affiliate and their uplines, nearest first (a chain is short: two tiers pay)."""
+    uplines: dict[str, str | None] = {}
+    current: str | None = affiliate_id
+    while current and current not in uplines and len(uplines) < 64:
+        item = table.get(store.profile_key(corp_id, current))
+        uplines[current] = item.get("upline_id") if item else None
+        current = uplines[current]
+    return upline_chain(affiliate_id, uplines)
+
+
+def activity(table: Table, corp_id: str, customer_id: str, product_ids: list[str]) -> CustomerActivity:
+    item = table.get(store.activity_key(corp_id, customer_id)) or {}
+    bought = frozenset(
+        product
+        for product in product_ids
+        if table.get(store.bought_key(corp_id, customer_id, product)) is not None
+    )
+    return CustomerActivity(
+        followed_official_account=bool(item.get("followed_official_account", False)),
+        identities=frozenset(item.get("identities", [])),
+        tags=frozenset(item.get("tags", [])),
+        products_bought=bought,
+        consumption_fen=int(item.get("consumption_fen", 0)),
+        consumption_count=int(item.get("consumption_count", 0)),
+        recharge_fen=int(item.get("recharge_fen", 0)),
+        recharge_count=int(item.get("recharge_count", 0)),
+    )
+
+
+def _condition_products(settings: ProgramSettings) -> list[str]:
+    return [
+        product
+        for condition in settings.application.conditions
+        for product in getattr(condition, "product_ids", [])
+    ]
+
+
+# --- recording activity (event processor) ------------------------------------------------------------
+
+
+def _once(
+    table: Table, corp_id: str, customer_id: str, source: str, writes: list[Write], now: datetime
+) -> bool:
+    marker = Put(
+        {
+            **store.activity_marker_key(corp_id, customer_id, source),
+            "kind": "activity_marker",
+            "at": iso_utc(now),
+        },
+        (NotExists(),),
+    )
+    try:
+        table.transact([marker, *writes])
+    except ConditionFailed as failure:
+        if 0 in failure.failed:
+            return False
+        raise
+    return True
+
+
+def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) -> bool:
+    """Count a paid order in the customer's consumption (paid + points + balance, seed 001 ④⑤)."""
+    consumption = sum(line.paid_fen + line.points_fen + line.balance_fen for line in order.lines)
+    writes: list[Write] = [
+        Update(
+            store.activity_key(corp_id, order.customer_id),
+            add={"consumption_fen": consumption, "consumption_count": 1},
+            set={"kind": "customer_activity"},
+        ),
+        *[
+            Put(
+                {
+                    **store.bought_key(corp_id, order.customer_id, product),
+                    "kind": "bought",
+                    "order_id": order.order_id,
+                }
+            )
+            for product in sorted({line.product_id for line in order.lines})
+        ],
+    ]
+    return _once(table, corp_id, order.customer_id, f"order:{order.order_id}", writes, now)
+
+
+def record_recharge(table: Table, corp_id: str, recharge: RechargePaid, now: datetime) -> str:
+    writes: list[Write] = [
+        Update(
+            store.activity_key(corp_id, recharge.customer_id),
+            add={"recharge_fen": recharge.amount_fen, "recharge_count": 1},
+            set={"kind": "customer_activity"},
+        )
+    ]
+    if _once(table, corp_id, recharge.customer_id, f"recharge:{recharge.recharge_id}", writes, now):
+        return f"recharge of {recharge.amount_fen} fen counted for {recharge.customer_id}"
+    return "recharge counted before"
+
+
+def record_profile(table: Table, corp_id: str, change: CustomerUpdated) -> str:
+    values: dict[str, Any] = {"kind": "customer_activity"}
+    if change.followed_official_account is not None:
+        values["followed_official_account"] = change.followed_official_account
+    if change.identities is not None:
+        values["identities"] = sorted(set(change.identities))
+    if change.tags is not None:
+        values["tags"] = sorted(set(change.tags))
+    table.transact([Update(store.activity_key(corp_id, change.customer_id), set=values)])
+    return f"profile of {change.customer_id} updated ({', '.join(sorted(values) or ['nothing'])})"
+
+
+def record_member(table: Table, corp_id: str, member: MemberRegistered, now: datetime) -> str:
+    """A member who registered through an affiliate's invitation counts as an invited member."""
+    inviter = member.invited_by_affiliate_id
+    if not inviter:
+        return "registered without an inviter"
+    if profile(table, corp_id, inviter) is None:
+        return f"inviter {inviter} is not an affiliate"
+    try:
+        table.transact(
+            [
+                Put(
+                    {
+                        **store.invited_member_key(corp_id, inviter, member.customer_id),
+                        "kind": "invited_member",
+                        "registered_at": iso_utc(member.registered_at),
+                    },
+                    (NotExists(),),
+                ),
+                store.stats_add(corp_id, inviter, {"invited_members": 1}, now),
+            ]
+        )
+    except ConditionFailed:
+        return "invited member counted before"
+    return f"{member.customer_id} counted as a member invited by {inviter}"
+
+
+# --- applying ----------------------------------------------------------------------------------------
+
+
+def _profile_item(
+    corp_id: str, customer_id: str, settings: ProgramSettings, app: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    upline = app.get("invited_by") or None
+    item: dict[str, Any] = {
+        **store.profile_key(corp_id, customer_id),
+        "kind": "affiliate",
+        "affiliate_id": customer_id,
+        "status": "active",
+        "name": str(app.get("answers", {}).get("name", "")),
+        "openid": app["openid"],
+        "upline_id": upline,
+        "joined_at": iso_utc(now),
+        "stores": None if settings.promotable_stores is PromotableStores.ALL else [],
+        "types": [t.value for t in settings.promotion_types],
+        "level_rate_bp": None,
+        "version": 1,
+        "gsi2pk": store.tenant_list(corp_id, "AFFILIATES"),
+        "gsi2sk": f"{iso_utc(now)}#{customer_id}",
+    }
+    if upline:
+        item["gsi3pk"] = store.own_list(corp_id, "AFF_DOWNLINE", upline)
+        item["gsi3sk"] = f"{iso_utc(now)}#{customer_id}"
+    return item
+
+
+def _joining(
+    corp_id: str, customer_id: str, settings: ProgramSettings, app: dict[str, Any], now: datetime
+) -> list[Write]:
+    writes: list[Write] = [Put(_profile_item(corp_id, customer_id, settings, app, now), (NotExists(),))]
+    if app.get("invited_by"):
+        writes.append(store.stats_add(corp_id, app["invited_by"], {"invited_affiliates": 1}, now))
+    return writes
+
+
+def submit_application(
+    table: Table, corp_id: str, customer_id: str, body: ApplicationInput, now: datetime
+) -> dict[str, Any]:
+    """Apply (or, in mode ``auto``, become an affiliate at once). Nothing is stored when refused."""
+    settings = store.load_settings(table, corp_id)
+    if table.get(store.profile_key(corp_id, customer_id)) is not None:
+        raise Conflict("you are an affiliate already", field="customer_id")
+    existing = table.get(store.application_key(corp_id, customer_id))
+    if existing is not None and existing["status"] == "pending_review":
+        raise Conflict("your application is under review", field="customer_id")
+    answers = validate_answers(settings.application.form, body.answers)
+    if body.invited_by:
+        if profile(table, corp_id, body.invited_by) is None:
+            raise InvalidInput(f"{body.invited_by} is not an affiliate", field="invited_by")
+        if customer_id in chain_of(table, corp_id, body.invited_by):
+            raise InvalidInput("an affiliate cannot invite themself or their own upline", field="invited_by")
+    eligibility = evaluate(
+        settings.application,
+        activity(table, corp_id, customer_id, _condition_products(settings)),
+    )
+    decision, reason = decide(settings.application, eligibility)
+    if decision is Decision.REJECTED:
+        raise Conflict(reason, field="conditions")
+    app = {
+        **store.application_key(corp_id, customer_id),
+        "kind": "affiliate_application",
+        "customer_id": customer_id,
+        "answers": answers,
+        "openid": body.openid,
+        "invited_by": body.invited_by,
+        "status": decision.value,
+        "reason": reason,
+        "submitted_at": iso_utc(now),
+        "reviewed_at": iso_utc(now) if decision is Decision.APPROVED else None,
+        "reviewed_by": "auto" if decision is Decision.APPROVED else None,
+        "gsi2pk": store.tenant_list(corp_id, "AFF_APPLICATIONS"),
+        "gsi2sk": f"{iso_utc(now)}#{customer_id}",
+    }
+    condition = (NotExists(),) if existing is None else (Equals("submitted_at", existing["submitted_at"]),)
+    writes: list[Write] = [Put(app, condition)]
+    if decision is Decision.APPROVED:
+        writes += _joining(corp_id, customer_id, settings, app, now)
+    try:
+        table.transact(writes)
+    except ConditionFailed:
+        raise ConcurrentModification("your application changed meanwhile; send it again") from None
+    return application_view(app)
+
+
+def review_application(
+    table: Table, corp_id: str, customer_id: str, approve: bool, reason: str, actor: str, now: datetime
+) -> dict[str, Any]:
+    """The merchant approves or rejects a pending application (manual review)."""
+    app = table.get(store.application_key(corp_id, customer_id))
+    if app is None:
+        raise NotFound(f"no application of {customer_id}", field="customer_id")
+    if app["status"] != "pending_review":
+        raise Conflict(f"the application is {app['status']}, not pending review", field="status")
+    status = "approved" if approve else "rejected"
+    changes = {"status": status, "reason": reason, "reviewed_at": iso_utc(now), "reviewed_by": actor}
+    writes: list[Write] = [
+        Update(
+            store.application_key(corp_id, customer_id),
+            set=changes,
+            conditions=(Equals("status", "pending_review"),),
+        )
+    ]
+    if approve:
+        writes += _joining(corp_id, customer_id, store.load_settings(table, corp_id), app, now)
+    try:
+        table.transact(writes)
+    except ConditionFailed:
+        raise Conflict("the application was reviewed meanwhile", field="status") from None
+    return application_view({**app, **changes})
+
+
+def application_view(item: dict[str, Any]) -> dict[str, Any]:
+    """An application as the APIs show it: mobile and ID number masked."""
+    return {
+        "customer_id": item["customer_id"],
+        "status": item["status"],
+        "reason": item.get("reason", ""),
+        "answers": masked_answers(item.get("answers", {})),
+        "invited_by": item.get("invited_by"),
+        "submitted_at": item["submitted_at"],
+        "reviewed_at": item.get("reviewed_at"),
+        "reviewed_by": item.get("reviewed_by"),
+    }
+
+
+def applications(table: Table, corp_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    items = store.query_all(table, store.tenant_list(corp_id, "AFF_APPLICATIONS"), index="gsi2")
+    return [application_view(i) for i in items if status is None or i["status"] == status]
+
+
+# --- promotable stores and types -----------------------------------------------------------------------
+
+
+def apply_for_store(
+    table: Table, corp_id: str, affiliate_id: str, store_id: str, now: datetime
+) -> dict[str, Any]:
+    """Ask to promote a store (promotable stores ``applied``); the merchant reviews it."""
+    item = require_profile(table, corp_id, affiliate_id)
+    if item.get("stores") is None or store_id in item["stores"]:
+        raise Conflict(f"you may promote store {store_id} already", field="store_id")
+    key = store.store_application_key(corp_id, affiliate_id, store_id)
+    found = table.get(key)
+    if found is not None and found["status"] == "pending_review":
+        return _store_view(found)
+    application = {
+        **key,
+        "kind": "store_application",
+        "affiliate_id": affiliate_id,
+        "store_id": store_id,
+        "status": "pending_review",
+        "submitted_at": iso_utc(now),
+        "gsi2pk": store.tenant_list(corp_id, "AFF_STORE_APPLICATIONS"),
+        "gsi2sk": f"{iso_utc(now)}#{affiliate_id}#{store_id}",
+    }
+    table.transact([Put(application)])
+    return _store_view(application)
+
+
+def review_store(
+    table: Table, corp_id: str, affiliate_id: str, store_id: str, approve: bool, actor: str, now: datetime
+) -> dict[str, Any]:
+    key = store.store_application_key(corp_id, affiliate_id, store_id)
+    found = table.get(key)
+    if found is None:
+        raise NotFound(f"no application of {affiliate_id} for store {store_id}", field="store_id")
+    if found["status"] != "pending_review":
+        raise Conflict(f"the store application is {found['status']}", field="status")
+    changes = {
+        "status": "approved" if approve else "rejected",
+        "reviewed_at": iso_utc(now),
+        "reviewed_by": actor,
+    }
+    writes: list[Write] = [Update(key, set=changes, conditions=(Equals("status", "pending_review"),))]
+    if approve:
+        item = require_profile(table, corp_id, affiliate_id)
+        if item.get("stores") is not None:
+            writes.append(
+                Update(
+                    store.profile_key(corp_id, affiliate_id),
+                    set={"stores": sorted({*item["stores"], store_id}), "version": int(item["version"]) + 1},
+                    conditions=(Equals("version", item["version"]),),
+                )
+            )
+    try:
+        table.transact(writes)
+    except ConditionFailed:
+        raise ConcurrentModification("the affiliate changed meanwhile; review again") from None
+    return _store_view({**found, **changes})
+
+
+def _store_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item.get(k) for k in ("affiliate_id", "store_id", "status", "submitted_at", "reviewed_at")}
+
+
+def store_applications(table: Table, corp_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    items = store.query_all(table, store.tenant_list(corp_id, "AFF_STORE_APPLICATIONS"), index="gsi2")
+    return [_store_view(i) for i in items if status is None or i["status"] == status]
+
+
+def change_profile(table: Table, corp_id: str, affiliate_id: str, change: ProfileChange) -> dict[str, Any]:
+    item = require_profile(table, corp_id, affiliate_id)
+    values: dict[str, Any] = {"version": int(item["version"]) + 1}
+    if change.all_stores:
+        values["stores"] = None
+    elif change.stores is not None:
+        values["stores"] = sorted(set(change.stores))
+    if change.types is not None:
+        if len(set(change.types)) != len(change.types):
+            raise InvalidInput("types lists a type twice", field="types")
+        values["types"] = [t.value for t in change.types]
+    try:
+        table.transact(
+            [
+                Update(
+                    store.profile_key(corp_id, affiliate_id),
+                    set=values,
+                    conditions=(Equals("version", item["version"]), Exists()),
+                )
+            ]
+        )
+    except ConditionFailed:
+        raise ConcurrentModification("the affiliate changed meanwhile; send it again") from None
+    return profile_view({**item, **values})
+
+
+def profile_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "affiliate_id": item["affiliate_id"],
+        "name": item.get("name", ""),
+        "status": item["status"],
+        "upline_id": item.get("upline_id"),
+        "joined_at": item["joined_at"],
+        "stores": item.get("stores"),
+        "types": item.get("types", []),
+        "level_rate_bp": item.get("level_rate_bp"),
+    }
+
+
+def affiliates(table: Table, corp_id: str) -> list[dict[str, Any]]:
+    return [
+        profile_view(i)
+        for i in store.query_all(table, store.tenant_list(corp_id, "AFFILIATES"), index="gsi2")
+    ]

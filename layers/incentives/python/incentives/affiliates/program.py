@@ -1,0 +1,106 @@
+"""The affiliate program's settings (seed 001 §2.1, seed 003 招募计划), pure.
+
+One settings document per tenant. Limits are the seed's: the display name has at most 6
+characters, the invitation title at most 25. Every model forbids unknown keys, so a
+misspelled setting is an error naming it rather than a silent default.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from incentives.affiliates.application import ApplicationSettings
+from incentives.core.money import BasisPoints, Fen
+from incentives.orders.aggregate import DEFAULT_AFTER_SALES_WINDOW_DAYS
+
+
+class PromotableStores(StrEnum):
+    ALL = "all"
+    """Every affiliate may promote every store."""
+    APPLIED = "applied"
+    """An affiliate promotes only the stores they applied for and the merchant approved."""
+
+
+class PromotionType(StrEnum):
+    GOODS = "goods"
+    GROUP_BUY = "group_buy"
+
+
+class BindingMode(StrEnum):
+    PERMANENT = "permanent"
+    """The first affiliate a customer is bound to keeps them."""
+    OVERRIDE = "override"
+    """The last link the customer opened wins."""
+    EXPIRING = "expiring"
+    """A binding lasts ``binding_days`` from the click, then the customer is free again."""
+
+
+class MaterialParameters(StrEnum):
+    """What a shared poster / material carries (seed 001 §2.1.2 4)."""
+
+    AFFILIATE = "affiliate"
+    AFFILIATE_AND_STORE = "affiliate_and_store"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProductRates(_Strict):
+    """A product's own rates; each overrides the level / global rate when set (seed 003 推广产品)."""
+
+    commission_rate_bp: BasisPoints | None = None
+    invite_rate_bp: BasisPoints | None = None
+
+
+class ProgramSettings(_Strict):
+    display_name: Annotated[str, Field(min_length=1, max_length=6)] = "微客"
+    promotion_enabled: bool = False
+    promotable_stores: PromotableStores = PromotableStores.ALL
+    promotion_types: Annotated[list[PromotionType], Field(max_length=2)] = [
+        PromotionType.GOODS,
+        PromotionType.GROUP_BUY,
+    ]
+    material_parameters: MaterialParameters = MaterialParameters.AFFILIATE
+    invitation_title: Annotated[str, Field(min_length=1, max_length=25)] = "邀请你成为微客"
+    invitation_image_url: Annotated[str, Field(max_length=500, pattern=r"^https://")] | None = None
+    binding_mode: BindingMode = BindingMode.PERMANENT
+    binding_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    self_purchase_commission: bool = False
+    commission_rate_bp: BasisPoints = 0
+    invite_rate_bp: BasisPoints = 0
+    product_rates: Annotated[dict[str, ProductRates], Field(max_length=5000)] = {}
+    withdrawal_threshold_fen: Fen = 100
+    after_sales_window_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_AFTER_SALES_WINDOW_DAYS
+    application: ApplicationSettings = ApplicationSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgramSettings:
+        if self.binding_mode is BindingMode.EXPIRING and self.binding_days is None:
+            raise ValueError("binding_days is required when binding_mode is expiring")
+        if self.binding_mode is not BindingMode.EXPIRING and self.binding_days is not None:
+            raise ValueError("binding_days applies only to binding_mode expiring")
+        if len(set(self.promotion_types)) != len(self.promotion_types):
+            raise ValueError("promotion_types lists a type twice")
+        return self
+
+
+def commission_rate(settings: ProgramSettings, product_id: str, level_rate_bp: int | None) -> int:
+    """The affiliate's rate on a product: its override, else the affiliate's level rate, else the global."""
+    override = settings.product_rates.get(product_id)
+    if override is not None and override.commission_rate_bp is not None:
+        return override.commission_rate_bp
+    if level_rate_bp is not None:
+        return level_rate_bp
+    return settings.commission_rate_bp
+
+
+def invite_rate(settings: ProgramSettings, product_id: str) -> int:
+    """The upline's invite reward rate on a product: its override, else the global invite rate."""
+    override = settings.product_rates.get(product_id)
+    if override is not None and override.invite_rate_bp is not None:
+        return override.invite_rate_bp
+    return settings.invite_rate_bp

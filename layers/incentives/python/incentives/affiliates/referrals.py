@@ -1,0 +1,90 @@
+"""Binding customers to affiliates on ``referral.clicked`` (SPEC §4.4 "Binding")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from incentives.affiliates import store
+from incentives.affiliates.binding import Click, bound_at, keep, periods, refuse_binding
+from incentives.affiliates.membership import chain_of, profile
+from incentives.affiliates.program import ProgramSettings
+from incentives.core.clock import iso_utc, parse_instant
+from incentives.core.errors import ConcurrentModification
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Write
+from incentives.webhook.models import ReferralClicked
+
+MAX_ATTEMPTS = 5
+
+
+def clicks_of(item: dict[str, Any] | None) -> list[Click]:
+    return [Click(c["affiliate_id"], parse_instant(c["at"])) for c in (item or {}).get("clicks", [])]
+
+
+def binding_at(
+    table: Table, corp_id: str, settings: ProgramSettings, customer_id: str, at: datetime
+) -> str | None:
+    """The affiliate ``customer_id`` was bound to at ``at`` under the current binding mode."""
+    item = table.get(store.binding_key(corp_id, customer_id))
+    return bound_at(clicks_of(item), settings.binding_mode, settings.binding_days, at)
+
+
+def bind(table: Table, corp_id: str, event_id: str, click: ReferralClicked, now: datetime) -> str:
+    """Record an accepted click; the binding periods follow from all of them (order-independent)."""
+    settings = store.load_settings(table, corp_id)
+    if not settings.promotion_enabled:
+        return "promotion is switched off: not bound"
+    if profile(table, corp_id, click.affiliate_id) is None:
+        return f"{click.affiliate_id} is not an affiliate: not bound"
+    refusal = refuse_binding(click.customer_id, chain_of(table, corp_id, click.affiliate_id))
+    if refusal:
+        return f"not bound: {refusal}"
+    for _ in range(MAX_ATTEMPTS):
+        item = table.get(store.binding_key(corp_id, click.customer_id))
+        known = clicks_of(item)
+        accepted = Click(click.affiliate_id, click.clicked_at)
+        if accepted in known:
+            return "click recorded before"
+        clicks = keep([*known, accepted])
+        spans = periods(clicks, settings.binding_mode, settings.binding_days)
+        current = spans[-1].affiliate_id if spans else None
+        ever = sorted({*(item or {}).get("ever", []), *(p.affiliate_id for p in spans)})
+        version = int((item or {}).get("version", 0))
+        binding: dict[str, Any] = {
+            **store.binding_key(corp_id, click.customer_id),
+            "kind": "affiliate_binding",
+            "customer_id": click.customer_id,
+            "clicks": [{"affiliate_id": c.affiliate_id, "at": iso_utc(c.at)} for c in clicks],
+            "current_affiliate_id": current,
+            "bound_at": iso_utc(spans[-1].start) if spans else None,
+            "ever": ever,
+            "version": version + 1,
+            "updated_at": iso_utc(now),
+        }
+        if current:
+            binding["gsi3pk"] = store.own_list(corp_id, "AFF_CUSTOMERS", current)
+            binding["gsi3sk"] = f"{iso_utc(spans[-1].start)}#{click.customer_id}"
+        writes: list[Write] = [
+            Put(binding, (NotExists(),) if item is None else (Equals("version", version),))
+        ]
+        newly = set(ever) - set((item or {}).get("ever", []))
+        writes += [
+            store.stats_add(corp_id, affiliate, {"bound_customers": 1}, now) for affiliate in sorted(newly)
+        ]
+        try:
+            table.transact(writes)
+        except ConditionFailed:
+            continue
+        now_bound = bound_at(clicks, settings.binding_mode, settings.binding_days, click.clicked_at)
+        return f"{click.customer_id} bound to {now_bound or 'nobody'} as of the click ({event_id})"
+    raise ConcurrentModification(f"binding of {click.customer_id}: too many concurrent clicks, retry later")
+
+
+def customers_of(table: Table, corp_id: str, affiliate_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The customers bound to an affiliate now (an expiring binding that lapsed is left out)."""
+    settings = store.load_settings(table, corp_id)
+    found = []
+    for item in store.query_all(table, store.own_list(corp_id, "AFF_CUSTOMERS", affiliate_id), index="gsi3"):
+        if bound_at(clicks_of(item), settings.binding_mode, settings.binding_days, now) == affiliate_id:
+            found.append({"customer_id": item["customer_id"], "bound_at": item["bound_at"]})
+    return found

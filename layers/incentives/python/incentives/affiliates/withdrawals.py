@@ -1,0 +1,290 @@
+"""Withdrawals of settled commission (SPEC §4.4 "Withdrawals", seed 003 结算中心).
+
+request → ``pending_review`` (the amount is reserved at once, atomically with the request,
+so two concurrent requests can never overdraw) → ``rejected`` (released) or approved, then
+paid either manually (the operator transfers and confirms with a reference; recorded
+offline) or automatically through the payout queue (WeChat Pay transfer, ``out_bill_no`` =
+the payout id). The payout's state is the withdrawal's state from then on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from incentives.affiliates import store
+from incentives.affiliates.earnings import account
+from incentives.affiliates.membership import require_profile
+from incentives.core.clock import iso_utc
+from incentives.core.errors import Conflict, InvalidInput, NotFound
+from incentives.ledger import postings
+from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
+from incentives.payouts.service import PayoutQueue, PayoutRequest, new_payout
+from incentives.storage.ledger import InsufficientBalance, LedgerRepository, posting_writes
+from incentives.storage.payouts import PayoutRepository, payout_item
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
+
+REQUEST_ID = r"^[A-Za-z0-9_\-]{1,64}$"
+
+
+class Settlement(StrEnum):
+    AUTO = "auto"
+    """Through the payout queue: WeChat Pay transfer to the affiliate's wallet."""
+    MANUAL = "manual"
+    """The merchant transfers outside the system, then confirms with a reference."""
+
+
+class WithdrawalInput(BaseModel):
+    amount_fen: int = Field(ge=1, le=2_000_000_000)
+    request_id: str = Field(
+        pattern=REQUEST_ID, description="Chosen by the client; sending it again returns the same withdrawal"
+    )
+
+
+class Approval(BaseModel):
+    settlement: Settlement = Settlement.AUTO
+
+
+class Rejection(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ManualSettlement(BaseModel):
+    reference: str = Field(
+        min_length=1, max_length=64, description="The transfer's reference (bank, Alipay …)"
+    )
+
+
+def withdrawal_id_for(corp_id: str, affiliate_id: str, request_id: str) -> str:
+    return "wd" + hashlib.sha256(f"{corp_id}|{affiliate_id}|{request_id}".encode()).hexdigest()[:30]
+
+
+def _payout_id(corp_id: str, withdrawal_id: str) -> str:
+    return payout_id_for(corp_id, f"withdrawal:{withdrawal_id}")
+
+
+def request(
+    table: Table,
+    ledger: LedgerRepository,
+    corp_id: str,
+    affiliate_id: str,
+    body: WithdrawalInput,
+    now: datetime,
+) -> dict[str, Any]:
+    """Ask to withdraw: ≥ the threshold, ≤ the withdrawable balance, reserved atomically."""
+    require_profile(table, corp_id, affiliate_id)
+    withdrawal_id = withdrawal_id_for(corp_id, affiliate_id, body.request_id)
+    existing = table.get(store.withdrawal_key(corp_id, withdrawal_id))
+    if existing is not None:
+        if int(existing["amount_fen"]) != body.amount_fen:
+            raise Conflict("request_id was used for another amount", field="request_id")
+        return existing
+    settings = store.load_settings(table, corp_id)
+    if body.amount_fen < settings.withdrawal_threshold_fen:
+        raise InvalidInput(
+            f"the least you can withdraw is {settings.withdrawal_threshold_fen} fen", field="amount_fen"
+        )
+    owner = account(corp_id, affiliate_id)
+    if body.amount_fen > ledger.balance(owner).withdrawable:
+        raise InsufficientBalance("the amount exceeds your withdrawable balance", field="amount_fen")
+    payout_id = _payout_id(corp_id, withdrawal_id)
+    item = {
+        **store.withdrawal_key(corp_id, withdrawal_id),
+        "kind": "affiliate_withdrawal",
+        "withdrawal_id": withdrawal_id,
+        "affiliate_id": affiliate_id,
+        "amount_fen": body.amount_fen,
+        "status": "pending_review",
+        "payout_id": payout_id,
+        "requested_at": iso_utc(now),
+        "history": [f"{iso_utc(now)} requested"],
+        "gsi2pk": store.tenant_list(corp_id, "AFF_WITHDRAWALS"),
+        "gsi2sk": f"{iso_utc(now)}#{withdrawal_id}",
+        "gsi3pk": store.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id),
+        "gsi3sk": f"{iso_utc(now)}#{withdrawal_id}",
+    }
+    reserve = postings.reserve(owner, payout_id, body.amount_fen, now)
+    writes: list[Write] = [
+        *posting_writes([reserve], now, guard_withdrawable=True),
+        Put(item, (NotExists(),)),
+    ]
+    try:
+        table.transact(writes)
+    except ConditionFailed as failure:
+        if len(writes) - 1 in failure.failed or 0 in failure.failed:
+            found = table.get(store.withdrawal_key(corp_id, withdrawal_id))
+            if found is not None:
+                return found  # the same request, sent twice at once
+        raise InsufficientBalance(
+            "the amount exceeds your withdrawable balance", field="amount_fen"
+        ) from None
+    return item
+
+
+def get(table: Table, corp_id: str, withdrawal_id: str) -> dict[str, Any]:
+    item = table.get(store.withdrawal_key(corp_id, withdrawal_id))
+    if item is None:
+        raise NotFound(f"no withdrawal {withdrawal_id}", field="withdrawal_id")
+    return item
+
+
+def _transition(
+    table: Table,
+    corp_id: str,
+    item: dict[str, Any],
+    status: str,
+    note: str,
+    now: datetime,
+    extra: list[Write],
+    **changes: Any,
+) -> dict[str, Any]:
+    update = Update(
+        store.withdrawal_key(corp_id, item["withdrawal_id"]),
+        set={"status": status, "history": [*item["history"], f"{iso_utc(now)} {note}"], **changes},
+        conditions=(Equals("status", item["status"]),),
+    )
+    try:
+        table.transact([update, *extra])
+    except ConditionFailed:
+        raise Conflict("the withdrawal changed meanwhile", field="status") from None
+    return get(table, corp_id, item["withdrawal_id"])
+
+
+def _expect(item: dict[str, Any], *statuses: str) -> None:
+    if item["status"] not in statuses:
+        raise Conflict(f"the withdrawal is {item['status']}", field="status")
+
+
+def reject(
+    table: Table, corp_id: str, withdrawal_id: str, body: Rejection, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Refuse a pending withdrawal: its amount is withdrawable again."""
+    item = get(table, corp_id, withdrawal_id)
+    _expect(item, "pending_review")
+    release = postings.release(
+        account(corp_id, item["affiliate_id"]), item["payout_id"], int(item["amount_fen"]), now
+    )
+    return _transition(
+        table,
+        corp_id,
+        item,
+        "rejected",
+        f"rejected by {actor}: {body.reason}",
+        now,
+        posting_writes([release], now),
+        reason=body.reason,
+    )
+
+
+def approve(
+    table: Table,
+    queue: PayoutQueue,
+    corp_id: str,
+    withdrawal_id: str,
+    body: Approval,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Approve: automatic settlement queues the payout; manual waits for the operator's reference."""
+    item = get(table, corp_id, withdrawal_id)
+    _expect(item, "pending_review")
+    if body.settlement is Settlement.MANUAL:
+        return _transition(
+            table,
+            corp_id,
+            item,
+            "approved",
+            f"approved by {actor} (manual transfer)",
+            now,
+            [],
+            settlement="manual",
+        )
+    payout = _payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
+    done = _transition(
+        table,
+        corp_id,
+        item,
+        "paying",
+        f"approved by {actor}, payout {payout.payout_id}",
+        now,
+        [Put(payout_item(payout), (NotExists(),))],
+        settlement="auto",
+    )
+    queue.send(corp_id, payout.payout_id, payout.generation)
+    return done
+
+
+def settle_manually(
+    table: Table, corp_id: str, withdrawal_id: str, body: ManualSettlement, actor: str, now: datetime
+) -> dict[str, Any]:
+    """The operator transferred the money outside the system: record it as paid, with the reference."""
+    item = get(table, corp_id, withdrawal_id)
+    _expect(item, "approved")
+    payout = _payout(table, corp_id, item, ProviderName.OFFLINE, now)
+    payout = replace(payout, transaction_id=body.reference)
+    paid = postings.payout(
+        account(corp_id, item["affiliate_id"]), payout.payout_id, payout.amount_fen, now, note=body.reference
+    )
+    return _transition(
+        table,
+        corp_id,
+        item,
+        "paid",
+        f"paid manually, confirmed by {actor} ({body.reference})",
+        now,
+        [Put(payout_item(payout), (NotExists(),)), *posting_writes([paid], now)],
+        reference=body.reference,
+        paid_at=iso_utc(now),
+    )
+
+
+def _payout(table: Table, corp_id: str, item: dict[str, Any], provider: ProviderName, now: datetime) -> Any:
+    affiliate = require_profile(table, corp_id, item["affiliate_id"])
+    payee = Payee(
+        account(corp_id, item["affiliate_id"]),
+        openid=affiliate.get("openid", ""),
+        name=affiliate.get("name", ""),
+    )
+    payout, _reserve_posted_at_request = new_payout(
+        PayoutRequest(
+            f"withdrawal:{item['withdrawal_id']}", payee, int(item["amount_fen"]), provider, "微客佣金提现"
+        ),
+        now,
+    )
+    return payout
+
+
+def view(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> dict[str, Any]:
+    """A withdrawal with its payout's progress (an automatic one follows its payout)."""
+    status = item["status"]
+    payout = payouts.get(corp_id, item["payout_id"]) if status == "paying" else None
+    failure = None
+    if payout is not None:
+        if payout.status is PayoutStatus.PAID:
+            status = "paid"
+        elif payout.status is PayoutStatus.FAILED:
+            status, failure = "failed", payout.failure_reason
+    return {
+        "withdrawal_id": item["withdrawal_id"],
+        "affiliate_id": item["affiliate_id"],
+        "amount_fen": int(item["amount_fen"]),
+        "status": status,
+        "settlement": item.get("settlement"),
+        "payout_id": item["payout_id"],
+        "reference": item.get("reference") or (payout.transaction_id if payout else None),
+        "failure_reason": failure,
+        "reason": item.get("reason"),
+        "requested_at": item["requested_at"],
+        "history": item["history"],
+    }
+
+
+def listing(table: Table, corp_id: str, affiliate_id: str | None = None) -> list[dict[str, Any]]:
+    if affiliate_id:
+        return store.query_all(table, store.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id), index="gsi3")
+    return store.query_all(table, store.tenant_list(corp_id, "AFF_WITHDRAWALS"), index="gsi2")

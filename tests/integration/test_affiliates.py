@@ -1,0 +1,486 @@
+"""The affiliate program end to end on the handlers: settings, joining, binding, commissions,
+settlement, withdrawals, the distribution center and the console (seeds 001 and 003)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from incentives.ledger.model import Bucket
+from incentives.runtime import wiring
+from tests.conftest import StackHandle
+from tests.support import api_event, sample_body, token_for, webhook_event
+
+ADMIN_API, CENTER_API = "AffiliateAdminApiFunction", "AffiliateApiFunction"
+NOW = datetime.now(UTC).replace(microsecond=0)
+PROGRAM: dict[str, Any] = {
+    "promotion_enabled": True,
+    "commission_rate_bp": 1000,
+    "invite_rate_bp": 500,
+    "withdrawal_threshold_fen": 100,
+    "after_sales_window_days": 7,
+    "application": {"mode": "apply", "review": "auto", "match": "none"},
+}
+
+
+def call(
+    stack: StackHandle, function: str, method: str, resource: str, token: str, **kwargs: Any
+) -> tuple[int, Any]:
+    body = kwargs.pop("json", None)
+    event = api_event(
+        method, resource, token=token, body=json.dumps(body) if body is not None else None, **kwargs
+    )
+    response = stack.invoke(function, event)
+    text = response["body"]
+    return response["statusCode"], json.loads(text) if text.startswith(("{", "[")) else text
+
+
+def admin(stack: StackHandle, method: str, resource: str, **kwargs: Any) -> Any:
+    status, body = call(stack, ADMIN_API, method, resource, token_for("admin"), **kwargs)
+    assert status == 200, body
+    return body
+
+
+def mine(stack: StackHandle, who: str, method: str, resource: str, **kwargs: Any) -> Any:
+    status, body = call(stack, CENTER_API, method, resource, token_for("affiliate", subject=who), **kwargs)
+    assert status == 200, body
+    return body
+
+
+def configure(stack: StackHandle, **changes: Any) -> dict[str, Any]:
+    return admin(stack, "PUT", "/admin/affiliates/settings", json={**PROGRAM, **changes})
+
+
+def join(stack: StackHandle, who: str, invited_by: str | None = None) -> dict[str, Any]:
+    return mine(
+        stack,
+        who,
+        "POST",
+        "/affiliate/application",
+        json={"answers": {}, "openid": f"openid-{who}", "invited_by": invited_by},
+    )
+
+
+def send(stack: StackHandle, body: dict[str, Any]) -> None:
+    assert stack.invoke("OrderWebhookFunction", webhook_event(body))["statusCode"] == 202
+    stack.process_queue()
+
+
+def at(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def click(stack: StackHandle, customer: str, affiliate: str, when: datetime) -> None:
+    body = sample_body("referral_clicked")
+    body.update(event_id=f"click-{customer}-{affiliate}-{int(when.timestamp())}", occurred_at=at(when))
+    body["data"].update(customer_id=customer, affiliate_id=affiliate, clicked_at=at(when))
+    send(stack, body)
+
+
+def pay(stack: StackHandle, order_id: str, customer: str, paid_fen: int, when: datetime, **data: Any) -> None:
+    body = sample_body("order_paid")
+    body.update(event_id=f"paid-{order_id}", occurred_at=at(when))
+    body["data"].update(order_id=order_id, customer_id=customer, paid_at=at(when), **data)
+    body["data"]["source"] = {"scene": "share"}
+    body["data"]["lines"] = [
+        dict(
+            body["data"]["lines"][0],
+            line_id="L1",
+            paid_fen=paid_fen,
+            payable_fen=paid_fen + 500,
+            discount_fen=500,
+        )
+    ]
+    send(stack, body)
+
+
+def refund(stack: StackHandle, order_id: str, refund_id: str, fen: int, when: datetime) -> None:
+    body = sample_body("order_refunded")
+    body.update(event_id=f"refund-{refund_id}", occurred_at=at(when))
+    body["data"].update(
+        order_id=order_id,
+        refund_id=refund_id,
+        refunded_at=at(when),
+        lines=[{"line_id": "L1", "refund_fen": fen}],
+    )
+    send(stack, body)
+
+
+def complete(stack: StackHandle, order_id: str, when: datetime) -> None:
+    body = sample_body("order_completed")
+    body.update(event_id=f"completed-{order_id}", occurred_at=at(when))
+    body["data"].update(order_id=order_id, completed_at=at(when))
+    send(stack, body)
+
+
+def settle(stack: StackHandle, when: datetime) -> int:
+    from infra.local.scheduler import scheduled_event
+    from infra.local.template import read_stack
+
+    schedule = next(s for s in read_stack().schedules if s.function == "LedgerSettlementFunction")
+    return int(stack.invoke("LedgerSettlementFunction", scheduled_event(schedule, when, "r", "s"))["settled"])
+
+
+def balance(who: str) -> Any:
+    from incentives.affiliates.earnings import account
+
+    return wiring.ledger_repository().balance(account("ww-local-corp", who))
+
+
+def test_seed_003_promoter_upline_and_customer_each_see_their_share(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "B")
+    join(stack, "A", invited_by="B")
+    click(stack, "C", "A", NOW - timedelta(hours=2))
+    pay(stack, "SO-003", "C", 10_000, NOW - timedelta(hours=1))
+
+    a_center = mine(stack, "A", "GET", "/affiliate/center")
+    b_center = mine(stack, "B", "GET", "/affiliate/center")
+    assert a_center["figures"]["today_issued_fen"] == 1_000  # 10 % of 10,000
+    assert b_center["figures"]["today_issued_fen"] == 500  # the upline's 5 % invite reward
+    assert a_center["figures"]["receivable_fen"] == 10_500 and a_center["figures"]["paid_orders"] == 1
+    assert a_center["promotion"] == {
+        "customers": 1,
+        "invited_affiliates": 0,
+        "invited_members": 0,
+        "orders": 1,
+    }
+    assert b_center["promotion"]["invited_affiliates"] == 1
+    [a_order] = mine(stack, "A", "GET", "/affiliate/orders")
+    [b_order] = mine(stack, "B", "GET", "/affiliate/orders")
+    assert (a_order["role"], a_order["commission_fen"], a_order["state"]) == ("commission", 1_000, "pending")
+    assert (b_order["role"], b_order["commission_fen"], b_order["affiliate_id"]) == ("invite", 500, "A")
+    assert [d["affiliate_id"] for d in mine(stack, "B", "GET", "/affiliate/downline")] == ["A"]
+    assert [c["customer_id"] for c in mine(stack, "A", "GET", "/affiliate/customers")] == ["C"]
+    assert balance("A")[Bucket.PENDING] == 1_000 and balance("B")[Bucket.PENDING] == 500
+
+
+def test_partial_refund_settlement_then_clawback_of_the_rest(stack: StackHandle) -> None:
+    configure(stack, commission_rate_bp=500, invite_rate_bp=0)
+    join(stack, "A")
+    click(stack, "C", "A", NOW - timedelta(days=20))
+    pay(stack, "SO-1", "C", 10_000, NOW - timedelta(days=19))
+    refund(stack, "SO-1", "R1", 2_000, NOW - timedelta(days=18))
+    assert balance("A")[Bucket.PENDING] == 400
+    complete(stack, "SO-1", NOW - timedelta(days=10))
+    assert settle(stack, NOW - timedelta(days=4)) == 0  # the window is still open
+    assert settle(stack, NOW) == 1
+    after = balance("A")
+    assert after[Bucket.SETTLED] == 400 and after[Bucket.PENDING] == 0
+    [record] = mine(stack, "A", "GET", "/affiliate/orders")
+    assert record["state"] == "settled" and record["net_fen"] == 400
+
+    refund(stack, "SO-1", "R2", 8_000, NOW)
+    late = balance("A")
+    assert late[Bucket.CLAWED_BACK] == 400 and late[Bucket.SETTLED] == 0
+    assert late.violations() == []
+    center = mine(stack, "A", "GET", "/affiliate/center")["figures"]
+    assert center["today_returned_fen"] == 400
+
+
+def test_two_concurrent_withdrawals_of_the_whole_balance_exactly_one_succeeds(stack: StackHandle) -> None:
+    configure(stack, commission_rate_bp=1000)
+    join(stack, "A")
+    click(stack, "C", "A", NOW - timedelta(days=20))
+    pay(stack, "SO-2", "C", 10_000, NOW - timedelta(days=19))
+    complete(stack, "SO-2", NOW - timedelta(days=10))
+    settle(stack, NOW)
+    assert balance("A")[Bucket.SETTLED] == 1_000
+    # Both requests pass the balance check before either reserves. The embedded endpoint does not
+    # serialise concurrent transactions the way DynamoDB does, so the test serialises the commits
+    # (never their reads); the reserve's own condition must then refuse the second one.
+    ledger, table = wiring.ledger_repository(), wiring.table()
+    both_checked = threading.Barrier(2, timeout=10)
+    commits = threading.Lock()
+    read_balance, commit = ledger.balance, table.transact
+
+    def checked_balance(account: Any) -> Any:
+        found = read_balance(account)
+        both_checked.wait()
+        return found
+
+    def serialised(writes: Any) -> None:
+        with commits:
+            commit(writes)
+
+    ledger.balance = checked_balance  # type: ignore[method-assign]
+    table.transact = serialised  # type: ignore[method-assign]
+    answers: list[int] = []
+
+    def withdraw(request_id: str) -> None:
+        status, _ = call(
+            stack,
+            CENTER_API,
+            "POST",
+            "/affiliate/withdrawals",
+            token_for("affiliate", subject="A"),
+            json={"amount_fen": 1_000, "request_id": request_id},
+        )
+        answers.append(status)
+
+    threads = [threading.Thread(target=withdraw, args=(f"req-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    del ledger.balance, table.transact
+    assert sorted(answers) == [200, 409]
+    after = balance("A")
+    assert after[Bucket.SETTLED] == 0 and after[Bucket.RESERVED] == 1_000
+
+
+def _settled(stack: StackHandle, who: str, order_id: str, paid_fen: int) -> None:
+    click(stack, f"cust-{order_id}", who, NOW - timedelta(days=20))
+    pay(stack, order_id, f"cust-{order_id}", paid_fen, NOW - timedelta(days=19))
+    complete(stack, order_id, NOW - timedelta(days=10))
+    settle(stack, NOW)
+
+
+def test_the_reserve_itself_refuses_to_overdraw_when_both_requests_read_the_balance_first(
+    stack: StackHandle,
+) -> None:
+    from incentives.affiliates import withdrawals
+    from incentives.affiliates.earnings import account
+    from incentives.affiliates.withdrawals import WithdrawalInput
+    from incentives.storage.ledger import InsufficientBalance
+
+    configure(stack)
+    join(stack, "A")
+    _settled(stack, "A", "SO-R", 10_000)
+    ledger = wiring.ledger_repository()
+    balance_account = account("ww-local-corp", "A")
+    stale = ledger.balance(balance_account)
+    ledger.balance = lambda account: stale  # type: ignore[method-assign]  # both read before either reserved
+    first = withdrawals.request(
+        wiring.table(), ledger, "ww-local-corp", "A", WithdrawalInput(amount_fen=1_000, request_id="one"), NOW
+    )
+    assert first["status"] == "pending_review"
+    try:
+        withdrawals.request(
+            wiring.table(),
+            ledger,
+            "ww-local-corp",
+            "A",
+            WithdrawalInput(amount_fen=1_000, request_id="two"),
+            NOW,
+        )
+    except InsufficientBalance:
+        pass
+    else:
+        raise AssertionError("the second reserve overdrew the balance")
+    del ledger.balance
+    assert ledger.balance(balance_account)[Bucket.SETTLED] == 0
+
+
+def test_a_withdrawal_below_the_threshold_or_above_the_balance_is_refused_and_changes_nothing(
+    stack: StackHandle,
+) -> None:
+    configure(stack, withdrawal_threshold_fen=500)
+    join(stack, "A")
+    _settled(stack, "A", "SO-T", 10_000)
+    token = token_for("affiliate", subject="A")
+    low = call(
+        stack,
+        CENTER_API,
+        "POST",
+        "/affiliate/withdrawals",
+        token,
+        json={"amount_fen": 499, "request_id": "x"},
+    )
+    high = call(
+        stack,
+        CENTER_API,
+        "POST",
+        "/affiliate/withdrawals",
+        token,
+        json={"amount_fen": 1_001, "request_id": "y"},
+    )
+    assert low[0] == 400 and low[1]["error"]["field"] == "amount_fen"
+    assert high[0] == 409 and high[1]["error"]["field"] == "amount_fen"
+    assert balance("A")[Bucket.SETTLED] == 1_000
+    assert mine(stack, "A", "GET", "/affiliate/withdrawals") == []
+
+
+def test_rejecting_releases_and_a_manual_settlement_records_the_reference(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    _settled(stack, "A", "SO-M", 10_000)
+    first = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 600, "request_id": "m1"})
+    again = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 600, "request_id": "m1"})
+    assert again["withdrawal_id"] == first["withdrawal_id"]  # the same request, not a second one
+    second = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 400, "request_id": "m2"})
+    assert balance("A")[Bucket.RESERVED] == 1_000
+    path = "/admin/affiliates/withdrawals/{withdrawal_id}"
+    rejected = admin(
+        stack,
+        "POST",
+        path + "/reject",
+        path_parameters={"withdrawal_id": second["withdrawal_id"]},
+        json={"reason": "账户信息有误"},
+    )
+    assert rejected["status"] == "rejected" and balance("A")[Bucket.SETTLED] == 400
+    ids = {"withdrawal_id": first["withdrawal_id"]}
+    assert (
+        admin(stack, "POST", path + "/approve", path_parameters=ids, json={"settlement": "manual"})["status"]
+        == "approved"
+    )
+    paid = admin(stack, "POST", path + "/settle", path_parameters=ids, json={"reference": "ALIPAY-8831"})
+    assert paid["status"] == "paid" and paid["reference"] == "ALIPAY-8831"
+    after = balance("A")
+    assert after[Bucket.PAID] == 600 and after[Bucket.RESERVED] == 0 and after.violations() == []
+    status, _ = call(
+        stack,
+        ADMIN_API,
+        "POST",
+        path + "/settle",
+        token_for("admin"),
+        path_parameters=ids,
+        json={"reference": "again"},
+    )
+    assert status == 409 and balance("A")[Bucket.PAID] == 600
+
+
+def test_an_approved_withdrawal_is_paid_by_wechat_transfer_under_its_payout_id(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    _settled(stack, "A", "SO-W", 10_000)
+    asked = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 1_000, "request_id": "w1"})
+    ids = {"withdrawal_id": asked["withdrawal_id"]}
+    approved = admin(
+        stack, "POST", "/admin/affiliates/withdrawals/{withdrawal_id}/approve", path_parameters=ids, json={}
+    )
+    assert approved["status"] == "paying"
+    stack.feed("PayoutWorkerFunction", "PayoutQueue")
+    [made] = [t for t in stack.payments.transfers_made() if t["number"] == asked["payout_id"]]
+    assert made["amount_fen"] == 1_000 and made["openid"] == "openid-A"
+    [shown] = mine(stack, "A", "GET", "/affiliate/withdrawals")
+    assert shown["status"] == "paid" and shown["reference"]
+    assert balance("A")[Bucket.PAID] == 1_000
+
+
+def test_manual_review_and_masked_answers(stack: StackHandle) -> None:
+    form = {
+        "default_fields": {
+            "name": {"enabled": True, "required": True},
+            "mobile": {"enabled": True, "required": True},
+            "id_card": {"enabled": True, "required": False},
+        },
+        "custom_fields": [],
+    }
+    configure(stack, application={"mode": "apply", "review": "manual", "match": "none", "form": form})
+    token = token_for("affiliate", subject="D")
+    missing = call(
+        stack,
+        CENTER_API,
+        "POST",
+        "/affiliate/application",
+        token,
+        json={"answers": {"name": "李娜"}, "openid": "openid-D"},
+    )
+    assert missing[0] == 400 and missing[1]["error"]["field"] == "answers.mobile"
+    answers = {"name": "李娜", "mobile": "13812345678", "id_card": "11010519491231002X"}
+    pending = mine(
+        stack, "D", "POST", "/affiliate/application", json={"answers": answers, "openid": "openid-D"}
+    )
+    assert pending["status"] == "pending_review"
+    assert pending["answers"]["mobile"] == "138****5678" and "0519491231" not in json.dumps(pending)
+    [listed] = admin(stack, "GET", "/admin/affiliates/applications", query={"status": ["pending_review"]})
+    assert "13812345678" not in json.dumps(listed)
+    assert call(stack, CENTER_API, "GET", "/affiliate/center", token)[0] == 404  # not an affiliate yet
+    admin(
+        stack,
+        "POST",
+        "/admin/affiliates/applications/{customer_id}/review",
+        path_parameters={"customer_id": "D"},
+        json={"approve": True},
+    )
+    assert mine(stack, "D", "GET", "/affiliate/center")["affiliate_id"] == "D"
+
+
+def test_settings_limits_are_checked_and_a_bad_document_changes_nothing(stack: StackHandle) -> None:
+    configure(stack)
+    for bad, field in (
+        ({"display_name": "七个字的名字啊"}, "display_name"),
+        ({"invitation_title": "邀" * 26}, "invitation_title"),
+        ({"binding_mode": "expiring"}, "binding_days"),
+        ({"application": {"mode": "auto", "match": "none"}}, "application"),
+        ({"commision_rate_bp": 100}, "commision_rate_bp"),
+    ):
+        status, body = call(
+            stack, ADMIN_API, "PUT", "/admin/affiliates/settings", token_for("admin"), json={**PROGRAM, **bad}
+        )
+        assert status == 400, (bad, body)
+        assert field in json.dumps(body["error"]), (field, body)
+    assert (
+        admin(stack, "GET", "/admin/affiliates/settings")["commission_rate_bp"]
+        == PROGRAM["commission_rate_bp"]
+    )
+    assert (
+        call(stack, ADMIN_API, "GET", "/admin/affiliates/settings", token_for("operator", dept_ids=("1",)))[0]
+        == 403
+    )
+
+
+def test_duplicate_and_reordered_order_events_credit_each_share_once(stack: StackHandle) -> None:
+    configure(stack, commission_rate_bp=500, invite_rate_bp=0)
+    join(stack, "A")
+    click(stack, "C", "A", NOW - timedelta(days=3))
+    refund(stack, "SO-X", "RX", 2_000, NOW - timedelta(days=1))  # the refund arrives before the payment
+    pay(stack, "SO-X", "C", 10_000, NOW - timedelta(days=2))
+    pay(stack, "SO-X", "C", 10_000, NOW - timedelta(days=2))  # redelivered
+    refund(stack, "SO-X", "RX", 2_000, NOW - timedelta(days=1))
+    after = balance("A")
+    assert after[Bucket.EARNED] == 500 and after[Bucket.REVERSED] == 100 and after[Bucket.PENDING] == 400
+
+
+def test_self_purchase_and_promotable_stores(stack: StackHandle) -> None:
+    configure(stack, promotable_stores="applied")
+    join(stack, "A")
+    pay(stack, "SO-S1", "A", 10_000, NOW - timedelta(hours=3))  # self-purchase switched off: nothing
+    click(stack, "C", "A", NOW - timedelta(hours=3))
+    pay(stack, "SO-S2", "C", 10_000, NOW - timedelta(hours=2), store_id="store-a")  # store not approved
+    assert balance("A")[Bucket.EARNED] == 0
+    mine(
+        stack,
+        "A",
+        "POST",
+        "/affiliate/stores/{store_id}/application",
+        path_parameters={"store_id": "store-a"},
+    )
+    admin(
+        stack,
+        "POST",
+        "/admin/affiliates/{affiliate_id}/stores/{store_id}/review",
+        path_parameters={"affiliate_id": "A", "store_id": "store-a"},
+        json={"approve": True},
+    )
+    pay(stack, "SO-S3", "C", 10_000, NOW - timedelta(hours=1), store_id="store-a")
+    assert balance("A")[Bucket.EARNED] == 1_000
+    configure(stack, self_purchase_commission=True)
+    pay(stack, "SO-S4", "A", 10_000, NOW, store_id="store-a")
+    assert balance("A")[Bucket.EARNED] == 2_000
+
+
+def test_commission_records_filter_and_export_as_csv(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "B")
+    join(stack, "A", invited_by="B")
+    click(stack, "C", "A", NOW - timedelta(hours=2))
+    pay(stack, "SO-C", "C", 10_000, NOW - timedelta(hours=1))
+    both = admin(stack, "GET", "/admin/affiliates/commissions")
+    assert {(r["role"], r["beneficiary_id"]) for r in both["items"]} == {("commission", "A"), ("invite", "B")}
+    assert both["total_commission_fen"] == 1_500
+    invites = admin(stack, "GET", "/admin/affiliates/commissions", query={"role": ["invite"]})
+    assert [r["beneficiary_id"] for r in invites["items"]] == ["B"]
+    status, text = call(
+        stack,
+        ADMIN_API,
+        "GET",
+        "/admin/affiliates/commissions",
+        token_for("admin"),
+        query={"format": ["csv"]},
+    )
+    assert status == 200 and text.lstrip("\ufeff").splitlines()[0].startswith("order_id,role,beneficiary_id")
+    assert len(text.strip().splitlines()) == 3
