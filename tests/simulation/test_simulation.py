@@ -82,3 +82,19 @@ def test_the_replay_command_runs_a_seed() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "all invariants held" in result.stdout
+
+
+def test_affiliate_paths_really_happen() -> None:
+    """Commissions reversed and clawed back; withdrawals refused, rejected, settled; late payments."""
+    worlds = [run(seed) for seed in range(60)]
+    entries = {
+        entry.entry_id.split(":")[0]
+        for world in worlds
+        for account in world.accounts
+        if account.owner_id.startswith("aff-")
+        for entry in world.ledger.entries(account)
+    }
+    assert {"aff", "rev", "claw", "settle", "reserve", "release", "payout"} <= entries
+    traces = "\n".join(line for world in worlds for line in world.trace)
+    for expected in ("late payment", "refused", "rejected", "settled", "manually", "bound to", "interrupted"):
+        assert expected in traces, expected

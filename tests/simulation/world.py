@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from incentives.core.clock import parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, NotFound, RetryLater
@@ -28,7 +29,7 @@ from incentives.guides import service as incentives
 from incentives.guides.rules import PaymentMethod, month_of
 from incentives.guides.triggers import Trigger, trigger_for_behavior
 from incentives.ledger import postings
-from incentives.ledger.model import Account, Bucket, EntryKind, OwnerKind, fold
+from incentives.ledger.model import Account, EntryKind, OwnerKind, fold
 from incentives.ledger.service import settle_holds_past
 from incentives.org.service import guide_key
 from incentives.payouts import service
@@ -39,6 +40,7 @@ from incentives.storage.ledger import InsufficientBalance, LedgerRepository
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import MemoryTable, Put, Write
 from infra.local.sandboxes.payments import FAULTS, Merchant, PaymentsSandbox
+from tests.simulation import affiliates as affiliate_side
 
 CORP = "ww-sim"
 MAX_RECEIVES = 5
@@ -140,6 +142,12 @@ class World:
     counter: int = 0
     triggers: list[Trigger] = field(default_factory=list)
     rule_limit: int = 0
+    affiliates: Any = None
+    """The affiliate side (tests.simulation.affiliates.AffiliateSide)."""
+
+    @property
+    def corp(self) -> str:
+        return CORP
 
     @classmethod
     def create(cls, seed: int) -> World:
@@ -169,6 +177,7 @@ class World:
             + [Account(CORP, OwnerKind.AFFILIATE, "aff-1")],
         )
         world.setup_guide_incentives()
+        world.affiliates = affiliate_side.setup(world)
         return world
 
     def setup_guide_incentives(self) -> None:
@@ -234,7 +243,7 @@ class World:
 
     def _remember_reward_payouts(self) -> None:
         for item in self.table.items.values():
-            if item.get("kind") == "payout":
+            if item.get("kind") == "payout" and item.get("provider") != ProviderName.OFFLINE.value:
                 self.payout_ids.add(item["payout_id"])
 
     def _id(self, prefix: str) -> str:
@@ -386,11 +395,16 @@ class World:
 
     def step(self) -> str:
         names = [name for name, weight in self.OPERATIONS for _ in range(weight)]
-        return str(getattr(self, self.rng.choice(names))())
+        names += [f"affiliate:{name}" for name, weight in affiliate_side.OPERATIONS for _ in range(weight)]
+        name = self.rng.choice(names)
+        if name.startswith("affiliate:"):
+            return str(getattr(affiliate_side, name.removeprefix("affiliate:"))(self))
+        return str(getattr(self, name)())
 
     def drain(self) -> None:
         """No more faults: redeliver every trigger once more, then settle, resolve and pay everything."""
         self.table.next_fault = None
+        affiliate_side.drain(self)
         for trigger in self.triggers:
             incentives.grant(self._guide_effects(), CORP, trigger)
         self._remember_reward_payouts()
@@ -487,7 +501,12 @@ def settled_invariants(world: World) -> list[str]:
         if world._payout(pid).status is not PayoutStatus.PAID
     ]
     moved = sum(t["amount_fen"] for t in world.books.transfers_made())
-    paid = sum(world.ledger.balance(account)[Bucket.PAID] for account in world.accounts)
+    paid = sum(
+        entry.amount_fen
+        for account in world.accounts
+        for entry in world.ledger.entries(account)
+        if entry.kind is EntryKind.PAYOUT and entry.ref in world.payout_ids
+    )  # withdrawals settled manually moved money outside the provider
     if moved != paid:
         problems.append(f"the provider moved {moved} fen but the ledger says {paid} were paid")
     return problems
@@ -538,7 +557,13 @@ def rewards_paid(world: World) -> list[str]:
     return problems
 
 
-INVARIANTS: tuple[Invariant, ...] = (ledger_invariants, payout_invariants, reward_invariants)
+INVARIANTS: tuple[Invariant, ...] = (
+    ledger_invariants,
+    payout_invariants,
+    reward_invariants,
+    affiliate_side.commission_invariants,
+    affiliate_side.withdrawal_invariants,
+)
 
 
 class InvariantViolation(AssertionError):
@@ -564,7 +589,9 @@ def run(
             raise InvariantViolation(_report(world, number, problems))
     world.drain()
     problems = [
-        problem for check in (*invariants, settled_invariants, rewards_paid) for problem in check(world)
+        problem
+        for check in (*invariants, settled_invariants, rewards_paid, affiliate_side.settled_commissions)
+        for problem in check(world)
     ]
     if problems:
         raise InvariantViolation(_report(world, steps, problems))
