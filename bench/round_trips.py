@@ -84,6 +84,32 @@ def _payout_waiting(functions: Any) -> str:
     return payout.payout_id
 
 
+def _affiliate_program() -> None:
+    """A program with promoter A (upline B) and customer C bound to A, made through the layer's services."""
+    from datetime import UTC, datetime, timedelta
+
+    from incentives.affiliates import store
+    from incentives.affiliates.membership import ApplicationInput, submit_application
+    from incentives.affiliates.program import ProgramSettings
+    from incentives.affiliates.referrals import bind
+    from incentives.runtime import wiring
+    from incentives.webhook.models import ReferralClicked
+
+    wiring.reset()
+    table, corp, now = wiring.table(), "ww-local-corp", datetime.now(UTC)
+    settings = {
+        "promotion_enabled": True,
+        "commission_rate_bp": 1000,
+        "invite_rate_bp": 500,
+        "application": {"review": "auto"},
+    }
+    store.save_settings(table, corp, ProgramSettings.model_validate(settings), now)
+    for who, upline in (("aff-B", None), ("aff-A", "aff-B")):
+        submit_application(table, corp, who, ApplicationInput(openid=f"openid-{who}", invited_by=upline), now)
+    click = ReferralClicked(customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1))
+    bind(table, corp, "click-bench", click, now)
+
+
 def main() -> int:
     import logging
 
@@ -150,7 +176,17 @@ def main() -> int:
         answer = through_queue("EventsQueue", "EventProcessorFunction")()
     _drop_event_source_calls(calls)
     assert answer == {"batchItemFailures": []}, answer
-    report("processor: apply order.paid (order only)", calls, BUDGET)
+    report("processor: apply order.paid (no affiliate)", calls, BUDGET)
+
+    _affiliate_program()
+    functions.invoke(
+        "OrderWebhookFunction", webhook_event(order_paid("O-bench-aff", customer_id="oUnion-bench"))
+    )
+    with counting() as calls:
+        answer = through_queue("EventsQueue", "EventProcessorFunction")()
+    _drop_event_source_calls(calls)
+    assert answer == {"batchItemFailures": []}, answer
+    report("processor: order.paid, affiliate + upline", calls, BUDGET)
 
     payout_id = _payout_waiting(functions)
     with counting() as calls:

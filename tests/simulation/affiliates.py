@@ -1,19 +1,24 @@
 """The affiliate side of the simulation: clicks, orders paid / refunded / completed in any
 order and more than once, settlement, withdrawals reviewed and settled, under table faults.
 
-The real services run over the world's in-memory table; orders live in an in-memory order
-repository with the same optimistic-version contract as the DynamoDB one.
+The real services run over the world's in-memory table, orders included, through the same
+paths as the event processor (``order.paid`` in one transaction, the rest after the aggregate).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from incentives.affiliates import store, withdrawals
 from incentives.affiliates.commission import taken_back
-from incentives.affiliates.earnings import AffiliateEffects, account, follow_order, share_lines
+from incentives.affiliates.earnings import (
+    AffiliateEffects,
+    account,
+    apply_payment,
+    follow_order,
+    share_lines,
+)
 from incentives.affiliates.membership import ApplicationInput, submit_application
 from incentives.affiliates.program import ProgramSettings
 from incentives.affiliates.referrals import bind
@@ -24,12 +29,13 @@ from incentives.affiliates.withdrawals import (
     Settlement,
     WithdrawalInput,
 )
-from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput
+from incentives.core.errors import Conflict, InvalidInput
 from incentives.core.money import apply_rate
 from incentives.ledger.model import EntryKind
-from incentives.orders.aggregate import AfterSalesWindow, OrderFact, OrderState
+from incentives.orders.aggregate import AfterSalesWindow, OrderFact
 from incentives.orders.service import apply_order_event
 from incentives.storage.ledger import InsufficientBalance
+from incentives.storage.orders import TableOrderRepository
 from incentives.webhook.models import (
     OrderCompleted,
     OrderLine,
@@ -48,29 +54,9 @@ AFFILIATES = ("aff-A", "aff-B", "aff-C")
 CUSTOMERS = ("cust-1", "cust-2", "cust-3", "aff-A")
 
 
-class MemoryOrders:
-    """The order repository contract (``incentives.orders.ports``) in memory."""
-
-    def __init__(self, world: World) -> None:
-        self._world = world
-        self.states: dict[str, OrderState] = {}
-
-    def get(self, corp_id: str, order_id: str) -> OrderState | None:
-        return self.states.get(order_id)
-
-    def save(self, state: OrderState, expected_version: int) -> None:
-        current = self.states.get(state.order_id)
-        if (current.version if current else 0) != expected_version:
-            raise ConcurrentModification("order changed meanwhile")
-        self.states[state.order_id] = state
-
-    def orders_past_window(self, now: datetime, limit: int) -> list[Any]:
-        return []
-
-
 @dataclass
 class AffiliateSide:
-    orders: MemoryOrders
+    orders: TableOrderRepository
     settings: ProgramSettings
     events: list[tuple[str, OrderFact]] = field(default_factory=list)
     planned: dict[str, OrderPaid] = field(default_factory=dict)
@@ -103,7 +89,7 @@ def setup(world: World) -> AffiliateSide:
             world.now,
         )
     world.accounts += [account(world.corp, affiliate) for affiliate in AFFILIATES]
-    return AffiliateSide(MemoryOrders(world), settings)
+    return AffiliateSide(TableOrderRepository(world.table), settings)
 
 
 def effects(world: World) -> AffiliateEffects:
@@ -115,6 +101,10 @@ def deliver(world: World, event_id: str, fact: OrderFact) -> str:
     side = world.affiliates
     world._maybe_fault_table()
     try:
+        if isinstance(fact, OrderPaid):
+            return apply_payment(effects(world), world.corp, event_id, fact, AfterSalesWindow(7), world.now)[
+                1
+            ]
         state = apply_order_event(side.orders, world.corp, event_id, fact, AfterSalesWindow(7))
         world._maybe_fault_table()
         return follow_order(effects(world), world.corp, state, world.now)
@@ -287,6 +277,9 @@ def drain(world: World) -> None:
         if (f"paid-{order.order_id}", order) not in side.events:
             side.events.append((f"paid-{order.order_id}", order))
     for event_id, fact in list(side.events):
+        if isinstance(fact, OrderPaid):
+            apply_payment(effects(world), world.corp, event_id, fact, AfterSalesWindow(7), world.now)
+            continue
         state = apply_order_event(side.orders, world.corp, event_id, fact, AfterSalesWindow(7))
         follow_order(effects(world), world.corp, state, world.now)
 
@@ -344,7 +337,8 @@ def settled_commissions(world: World) -> list[str]:
     for item in world.table.items.values():
         if item.get("kind") != "commission_share":
             continue
-        state = world.affiliates.orders.states[item["order_id"]]
+        state = world.affiliates.orders.get(world.corp, item["order_id"])
+        assert state is not None
         expected = taken_back(share_lines(item), state.refunded_fen_by_line())
         taken = int(item["reversed_fen"]) + int(item["clawed_back_fen"])
         if taken != expected:

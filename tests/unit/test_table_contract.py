@@ -110,3 +110,15 @@ def test_queries_page_in_order_on_the_table_and_an_index(table: Table) -> None:
     rest = table.query("G", index="gsi2", limit=10, newest_first=True, cursor=newest.cursor)
     assert [item["gsi2sk"] for item in rest.items] == ["08", "07", "06", "05", "04"]
     assert [i["sk"] for i in table.query("p", sk_at_most="E#01").items] == ["E#00", "E#01"]
+
+
+def test_get_many_answers_in_the_order_asked_with_none_for_missing(table: Table) -> None:
+    table.transact([Put({"pk": "a", "sk": "1", "n": 1}), Put({"pk": "b", "sk": "1", "n": 2})])
+    keys = [
+        {"pk": "b", "sk": "1"},
+        {"pk": "missing", "sk": "1"},
+        {"pk": "a", "sk": "1"},
+        {"pk": "b", "sk": "1"},
+    ]
+    found = table.get_many(keys)
+    assert [item and item["n"] for item in found] == [2, None, 1, 2]

@@ -20,16 +20,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from incentives.affiliates import store
-from incentives.affiliates.commission import LineShare, Promoter, Role, Share, decide, taken_back
-from incentives.affiliates.membership import profile, promoter, record_order
+from incentives.affiliates.binding import bound_at
+from incentives.affiliates.commission import Decision, LineShare, Promoter, Role, Share, decide, taken_back
+from incentives.affiliates.membership import order_activity_writes, profile, promoter, record_order
 from incentives.affiliates.program import ProgramSettings
-from incentives.affiliates.referrals import binding_at
+from incentives.affiliates.referrals import binding_at, clicks_of
 from incentives.core.clock import iso_utc, local_date
 from incentives.core.errors import ConcurrentModification
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Entry, OwnerKind
-from incentives.orders.aggregate import OrderState
+from incentives.orders.aggregate import AfterSalesWindow, OrderState, apply_fact
+from incentives.orders.service import apply_order_event
+from incentives.storage import keys
 from incentives.storage.ledger import LedgerRepository, posting_writes
+from incentives.storage.orders import TableOrderRepository, order_put, state_from_item
 from incentives.storage.table import (
     ConditionFailed,
     Equals,
@@ -43,6 +47,8 @@ from incentives.storage.table import (
 from incentives.webhook.models import OrderPaid
 
 MAX_ATTEMPTS = 5
+MAX_TRANSACTION_WRITES = 100
+"""DynamoDB's limit of items per transaction."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,93 @@ def follow_order(effects: AffiliateEffects, corp_id: str, state: OrderState, now
     return "; ".join(notes)
 
 
+def apply_payment(
+    effects: AffiliateEffects,
+    corp_id: str,
+    event_id: str,
+    order: OrderPaid,
+    window: AfterSalesWindow,
+    now: datetime,
+) -> tuple[OrderState, str]:
+    """``order.paid`` in three round trips (SPEC §6): the context in two batched reads, then the
+    order, the customer's activity and the commission decision in one transaction.
+
+    Anything unusual — decided before, a racing writer, an order too large for one transaction
+    — takes the general path (:func:`follow_order` after the aggregate), which is idempotent.
+    """
+    table = effects.table
+    source = order.source.affiliate_id if order.source.affiliate_id != order.customer_id else None
+    first = table.get_many(
+        [
+            keys.order_key(corp_id, order.order_id),
+            store.decision_key(corp_id, order.order_id),
+            store.settings_key(corp_id),
+            store.profile_key(corp_id, order.customer_id),
+            store.binding_key(corp_id, order.customer_id),
+            store.activity_marker_key(corp_id, order.customer_id, f"order:{order.order_id}"),
+            *([store.profile_key(corp_id, source)] if source else []),
+        ]
+    )
+    stored, decided, settings_item, buyer_item, binding, counted = first[:6]
+    current = state_from_item(stored) if stored else OrderState(corp_id=corp_id, order_id=order.order_id)
+    updated = apply_fact(current, event_id, order, window)
+    if decided is not None or updated is current or updated.paid is None:
+        return _general(effects, corp_id, event_id, order, window, now)
+    settings = ProgramSettings.model_validate(settings_item["value"]) if settings_item else ProgramSettings()
+    buyer = _active(buyer_item)
+    bound_id = (
+        None
+        if buyer
+        else bound_at(clicks_of(binding), settings.binding_mode, settings.binding_days, order.paid_at)
+    )
+    uplines: dict[str, str | None] = dict((binding or {}).get("uplines", {}))
+    if bound_id is None and buyer is None and source:
+        bound_id = source  # no binding: the link the order came through
+        source_item = _active(first[6])
+        uplines[source] = source_item.upline_id if source_item else None
+    upline_id = buyer.upline_id if buyer else uplines.get(bound_id) if bound_id else None
+    wanted = [who for who in (bound_id, upline_id) if who]
+    second = dict(
+        zip(wanted, table.get_many([store.profile_key(corp_id, who) for who in wanted]), strict=True)
+    )
+    bound = _active(second.get(bound_id)) if bound_id else None
+    earner = buyer or bound
+    if earner is not None and earner.upline_id != upline_id:  # an older binding without its upline
+        upline = _promoter_of(table, corp_id, earner.upline_id)
+    else:
+        upline = _active(second.get(upline_id)) if upline_id else None
+    decision = decide(settings, order, buyer=buyer, bound=bound, upline=upline)
+    writes: list[Write] = [order_put(updated, current.version)]
+    if counted is None:
+        writes += order_activity_writes(corp_id, order, now)
+    writes += decision_writes(effects, corp_id, order, decision, now)
+    if len(writes) > MAX_TRANSACTION_WRITES:
+        return _general(effects, corp_id, event_id, order, window, now)
+    try:
+        table.transact(writes)
+    except ConditionFailed:
+        return _general(effects, corp_id, event_id, order, window, now)
+    if updated.refunds or updated.completed:  # refunds or a completion came before the payment
+        return updated, follow_order(effects, corp_id, updated, now)
+    return updated, decision.reason
+
+
+def _general(
+    effects: AffiliateEffects,
+    corp_id: str,
+    event_id: str,
+    fact: OrderPaid,
+    window: AfterSalesWindow,
+    now: datetime,
+) -> tuple[OrderState, str]:
+    state = apply_order_event(TableOrderRepository(effects.table), corp_id, event_id, fact, window)
+    return state, follow_order(effects, corp_id, state, now)
+
+
+def _active(item: dict[str, Any] | None) -> Promoter | None:
+    return promoter(item) if item and item.get("status") == "active" else None
+
+
 def _promoter_of(table: Table, corp_id: str, affiliate_id: str | None) -> Promoter | None:
     if not affiliate_id:
         return None
@@ -101,6 +194,18 @@ def _decide_once(effects: AffiliateEffects, corp_id: str, order: OrderPaid, now:
     settings = store.load_settings(table, corp_id)
     buyer, bound, upline = attribute(table, corp_id, settings, order)
     decision = decide(settings, order, buyer=buyer, bound=bound, upline=upline)
+    with contextlib.suppress(ConditionFailed):  # decided meanwhile by a redelivery: theirs stands
+        table.transact(decision_writes(effects, corp_id, order, decision, now))
+    found = table.get(store.decision_key(corp_id, order.order_id))
+    if found is None:
+        raise ConcurrentModification(f"commission of order {order.order_id} is being decided, retry later")
+    return found
+
+
+def decision_writes(
+    effects: AffiliateEffects, corp_id: str, order: OrderPaid, decision: Decision, now: datetime
+) -> list[Write]:
+    """The decision (``attribute_not_exists``: made once), its shares, credits, holds and figures."""
     paid_at = iso_utc(order.paid_at)
     day = local_date(order.paid_at, effects.time_zone).isoformat()
     payable = sum(line.payable_fen for line in order.lines)
@@ -137,13 +242,7 @@ def _decide_once(effects: AffiliateEffects, corp_id: str, order: OrderPaid, now:
             counters["promoted_orders"] = 1
         writes.append(store.stats_add(corp_id, share.beneficiary_id, counters, now))
         writes.append(store.day_add(corp_id, share.beneficiary_id, day, {"issued_fen": share.amount_fen}))
-    writes += posting_writes(credits, order.paid_at)
-    with contextlib.suppress(ConditionFailed):  # decided meanwhile by a redelivery: theirs stands
-        table.transact(writes)
-    found = table.get(store.decision_key(corp_id, order.order_id))
-    if found is None:
-        raise ConcurrentModification(f"commission of order {order.order_id} is being decided, retry later")
-    return found
+    return [*writes, *posting_writes(credits, order.paid_at)]
 
 
 def _share_item(

@@ -118,10 +118,9 @@ def _condition_products(settings: ProgramSettings) -> list[str]:
 # --- recording activity (event processor) ------------------------------------------------------------
 
 
-def _once(
-    table: Table, corp_id: str, customer_id: str, source: str, writes: list[Write], now: datetime
-) -> bool:
-    marker = Put(
+def _marker(corp_id: str, customer_id: str, source: str, now: datetime) -> Put:
+    """Marks one source of activity (an order, a recharge) as counted."""
+    return Put(
         {
             **store.activity_marker_key(corp_id, customer_id, source),
             "kind": "activity_marker",
@@ -129,8 +128,12 @@ def _once(
         },
         (NotExists(),),
     )
+
+
+def _commit_once(table: Table, writes: list[Write]) -> bool:
+    """Commit writes led by a marker; False when the marker says they were committed before."""
     try:
-        table.transact([marker, *writes])
+        table.transact(writes)
     except ConditionFailed as failure:
         if 0 in failure.failed:
             return False
@@ -138,10 +141,17 @@ def _once(
     return True
 
 
-def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) -> bool:
-    """Count a paid order in the customer's consumption (paid + points + balance, seed 001 ④⑤)."""
+def _once(
+    table: Table, corp_id: str, customer_id: str, source: str, writes: list[Write], now: datetime
+) -> bool:
+    return _commit_once(table, [_marker(corp_id, customer_id, source, now), *writes])
+
+
+def order_activity_writes(corp_id: str, order: OrderPaid, now: datetime) -> list[Write]:
+    """Count a paid order in the customer's consumption (paid + points + balance, seed 001 ④⑤), once."""
     consumption = sum(line.paid_fen + line.points_fen + line.balance_fen for line in order.lines)
-    writes: list[Write] = [
+    return [
+        _marker(corp_id, order.customer_id, f"order:{order.order_id}", now),
         Update(
             store.activity_key(corp_id, order.customer_id),
             add={"consumption_fen": consumption, "consumption_count": 1},
@@ -158,7 +168,11 @@ def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) ->
             for product in sorted({line.product_id for line in order.lines})
         ],
     ]
-    return _once(table, corp_id, order.customer_id, f"order:{order.order_id}", writes, now)
+
+
+def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) -> bool:
+    """Apply :func:`order_activity_writes` on their own; False when counted before."""
+    return _commit_once(table, order_activity_writes(corp_id, order, now))
 
 
 def record_recharge(table: Table, corp_id: str, recharge: RechargePaid, now: datetime) -> str:

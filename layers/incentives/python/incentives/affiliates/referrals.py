@@ -36,7 +36,8 @@ def bind(table: Table, corp_id: str, event_id: str, click: ReferralClicked, now:
         return "promotion is switched off: not bound"
     if profile(table, corp_id, click.affiliate_id) is None:
         return f"{click.affiliate_id} is not an affiliate: not bound"
-    refusal = refuse_binding(click.customer_id, chain_of(table, corp_id, click.affiliate_id))
+    chain = chain_of(table, corp_id, click.affiliate_id)
+    refusal = refuse_binding(click.customer_id, chain)
     if refusal:
         return f"not bound: {refusal}"
     for _ in range(MAX_ATTEMPTS):
@@ -58,6 +59,11 @@ def bind(table: Table, corp_id: str, event_id: str, click: ReferralClicked, now:
             "current_affiliate_id": current,
             "bound_at": iso_utc(spans[-1].start) if spans else None,
             "ever": ever,
+            # An upline never changes once joined: kept here, an order's context is read in two rounds.
+            "uplines": {
+                **(item or {}).get("uplines", {}),
+                click.affiliate_id: chain[1] if len(chain) > 1 else None,
+            },
             "version": version + 1,
             "updated_at": iso_utc(now),
         }

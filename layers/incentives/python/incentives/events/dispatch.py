@@ -40,6 +40,8 @@ AFFILIATE_FACTS = (ReferralClicked, MemberRegistered, RechargePaid, CustomerUpda
 
 AffiliateOrderConsumer = Callable[[str, OrderState], str]
 """(corp id, the order's state after the event) → what the commissions did."""
+PaymentConsumer = Callable[[str, str, OrderPaid], tuple[OrderState, str]]
+"""(corp id, event id, payment) → the order's state and what the commissions did, in one transaction."""
 AffiliateConsumer = Callable[
     [str, str, "ReferralClicked | MemberRegistered | RechargePaid | CustomerUpdated"], str
 ]
@@ -68,11 +70,20 @@ class Consumers:
     wecom: WeComConsumer
     guides: GuideConsumer
     affiliate_orders: AffiliateOrderConsumer
+    payments: PaymentConsumer
     affiliates: AffiliateConsumer
 
 
 def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
     event = queued.event
+    if isinstance(event.data, OrderPaid):
+        state, commissions = consumers.payments(queued.corp_id, event.event_id, event.data)
+        return Outcome(
+            event.event_id,
+            event.type,
+            "orders",
+            f"order {state.order_id} is {state.status.value}; affiliates: {commissions}",
+        )
     if isinstance(event.data, ORDER_FACTS):
         state = apply_order_event(
             consumers.orders, queued.corp_id, event.event_id, event.data, consumers.window

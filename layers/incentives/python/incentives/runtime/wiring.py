@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from incentives.payouts.wechat_transfer import WeChatTransferConfig
     from incentives.payouts.wecom_pay import WeComPayConfig
     from incentives.storage.ledger import LedgerRepository
-    from incentives.storage.orders import DynamoOrderRepository
+    from incentives.storage.orders import TableOrderRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.table import DynamoTable
-    from incentives.webhook.models import QueuedEvent, WeComCallbackData
+    from incentives.webhook.models import OrderPaid, QueuedEvent, WeComCallbackData
     from incentives.wecom.client import WeComClient
     from incentives.wecom.crypto import CallbackCrypto
 
@@ -43,10 +43,10 @@ def table() -> DynamoTable:
 
 
 @cache
-def order_repository() -> DynamoOrderRepository:
-    from incentives.storage.orders import DynamoOrderRepository
+def order_repository() -> TableOrderRepository:
+    from incentives.storage.orders import TableOrderRepository
 
-    return DynamoOrderRepository(aws.dynamodb(), settings().table_name)
+    return TableOrderRepository(table())
 
 
 @cache
@@ -229,6 +229,13 @@ def follow_order_commissions(corp_id: str, state: OrderState) -> str:
     return follow_order(affiliate_effects(), corp_id, state, SystemClock().now())
 
 
+def apply_payment(corp_id: str, event_id: str, payment: OrderPaid) -> tuple[OrderState, str]:
+    from incentives.affiliates.earnings import apply_payment as apply
+    from incentives.core.clock import SystemClock
+
+    return apply(affiliate_effects(), corp_id, event_id, payment, after_sales_window(), SystemClock().now())
+
+
 def apply_affiliate_fact(corp_id: str, event_id: str, fact: Any) -> str:
     from incentives.affiliates.membership import record_member, record_profile, record_recharge
     from incentives.affiliates.referrals import bind
@@ -255,6 +262,7 @@ def consumers() -> Consumers:
         wecom=apply_wecom_callback,
         guides=grant_guide_reward,
         affiliate_orders=follow_order_commissions,
+        payments=apply_payment,
         affiliates=apply_affiliate_fact,
     )
 

@@ -111,6 +111,10 @@ class Page:
 class Table(Protocol):
     def get(self, key: Key) -> Item | None: ...
 
+    def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        """Several items in one round trip (consistent), in the order of ``keys``."""
+        ...
+
     def transact(self, writes: Sequence[Write]) -> None:
         """Apply every write or none; raise :class:`ConditionFailed` if a condition fails."""
         ...
@@ -265,6 +269,24 @@ class DynamoTable:
         response = self._client.get_item(TableName=self._name, Key=to_item(key), ConsistentRead=True)
         return _plain(from_item(response["Item"])) if "Item" in response else None
 
+    def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        wanted = list(dict.fromkeys((key["pk"], key["sk"]) for key in keys))
+        found: dict[tuple[str, str], Item] = {}
+        for start in range(0, len(wanted), 100):
+            pending: Any = {
+                self._name: {
+                    "Keys": [to_item({"pk": pk, "sk": sk}) for pk, sk in wanted[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for raw in response.get("Responses", {}).get(self._name, []):
+                    item = _plain(from_item(raw))
+                    found[(item["pk"], item["sk"])] = item
+                pending = response.get("UnprocessedKeys") or None  # throttled keys: ask again
+        return [found.get((key["pk"], key["sk"])) for key in keys]
+
     def transact(self, writes: Sequence[Write]) -> None:
         compiled = [_compile(write, self._name) for write in writes]
         try:
@@ -366,6 +388,9 @@ class MemoryTable:
         with self._lock:
             item = self.items.get(self._key(key))
             return deepcopy(item) if item is not None else None
+
+    def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        return [self.get(key) for key in keys]
 
     def transact(self, writes: Sequence[Write]) -> None:
         with self._lock:
