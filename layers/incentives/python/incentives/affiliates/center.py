@@ -20,8 +20,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from incentives.affiliates import store
-from incentives.affiliates.earnings import account
 from incentives.affiliates.referrals import customers_of
+from incentives.affiliates.store import account
 from incentives.core.clock import local_date, parse_instant
 from incentives.ledger.model import Balance, Bucket
 from incentives.storage.ledger import LedgerRepository

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from incentives.affiliates.program import (
     ProgramSettings,
@@ -19,7 +20,9 @@ from incentives.affiliates.program import (
     invite_rate,
 )
 from incentives.core.money import apply_rate, pro_rata
-from incentives.webhook.models import OrderPaid
+
+if TYPE_CHECKING:
+    from incentives.webhook.models import OrderPaid
 
 
 class Role(StrEnum):

@@ -25,10 +25,11 @@ from incentives.affiliates.commission import Decision, LineShare, Promoter, Role
 from incentives.affiliates.membership import order_activity_writes, profile, promoter, record_order
 from incentives.affiliates.program import ProgramSettings
 from incentives.affiliates.referrals import binding_at, clicks_of
+from incentives.affiliates.store import account
 from incentives.core.clock import iso_utc, local_date
 from incentives.core.errors import ConcurrentModification
 from incentives.ledger import postings
-from incentives.ledger.model import Account, Entry, OwnerKind
+from incentives.ledger.model import Entry
 from incentives.orders.aggregate import AfterSalesWindow, OrderState, apply_fact
 from incentives.orders.service import apply_order_event
 from incentives.storage import keys
@@ -56,10 +57,6 @@ class AffiliateEffects:
     table: Table
     ledger: LedgerRepository
     time_zone: str
-
-
-def account(corp_id: str, affiliate_id: str) -> Account:
-    return Account(corp_id, OwnerKind.AFFILIATE, affiliate_id)
 
 
 def credit_id(order_id: str, role: str) -> str:

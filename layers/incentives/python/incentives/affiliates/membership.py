@@ -9,7 +9,7 @@ numbers (``masked_answers``), and nothing here logs them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -28,9 +28,11 @@ from incentives.affiliates.program import ProgramSettings, PromotableStores, Pro
 from incentives.core.clock import iso_utc
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.storage.table import ConditionFailed, Equals, Exists, NotExists, Put, Table, Update, Write
-from incentives.webhook.models import CustomerUpdated, MemberRegistered, OrderPaid, RechargePaid
 
 OPENID = r"^[A-Za-z0-9_\-]{6,64}$"
+
+if TYPE_CHECKING:
+    from incentives.webhook.models import CustomerUpdated, MemberRegistered, OrderPaid, RechargePaid
 
 
 class ApplicationInput(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incentives.affiliates.application import ApplicationSettings
 from incentives.core.money import BasisPoints, Fen
-from incentives.orders.aggregate import DEFAULT_AFTER_SALES_WINDOW_DAYS
+from incentives.orders import DEFAULT_AFTER_SALES_WINDOW_DAYS
 
 
 class PromotableStores(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incentives.affiliates import store
 from incentives.affiliates.binding import Click, bound_at, keep, periods, refuse_binding
@@ -12,9 +12,11 @@ from incentives.affiliates.program import ProgramSettings
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Write
-from incentives.webhook.models import ReferralClicked
 
 MAX_ATTEMPTS = 5
+
+if TYPE_CHECKING:
+    from incentives.webhook.models import ReferralClicked
 
 
 def clicks_of(item: dict[str, Any] | None) -> list[Click]:

@@ -14,10 +14,16 @@ from typing import Any
 
 from incentives.affiliates.program import ProgramSettings
 from incentives.core.clock import iso_utc
+from incentives.ledger.model import Account, OwnerKind
 from incentives.storage import keys
 from incentives.storage.table import Put, Table, Update
 
 Key = dict[str, str]
+
+
+def account(corp_id: str, affiliate_id: str) -> Account:
+    """The ledger account of an affiliate's commissions."""
+    return Account(corp_id, OwnerKind.AFFILIATE, affiliate_id)
 
 
 def _t(corp_id: str) -> str:

@@ -13,21 +13,24 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from incentives.affiliates import store
-from incentives.affiliates.earnings import account
 from incentives.affiliates.membership import require_profile
+from incentives.affiliates.store import account
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Conflict, InvalidInput, NotFound
 from incentives.ledger import postings
 from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
-from incentives.payouts.service import PayoutQueue, PayoutRequest, new_payout
 from incentives.storage.ledger import InsufficientBalance, LedgerRepository, posting_writes
-from incentives.storage.payouts import PayoutRepository, payout_item
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
+
+if TYPE_CHECKING:
+    from incentives.payouts.model import Payout
+    from incentives.payouts.service import PayoutQueue
+    from incentives.storage.payouts import PayoutRepository
 
 REQUEST_ID = r"^[A-Za-z0-9_\-]{1,64}$"
 
@@ -212,7 +215,7 @@ def approve(
         "paying",
         f"approved by {actor}, payout {payout.payout_id}",
         now,
-        [Put(payout_item(payout), (NotExists(),))],
+        [Put(_payout_item(payout), (NotExists(),))],
         settlement="auto",
     )
     queue.send(corp_id, payout.payout_id, payout.generation)
@@ -237,13 +240,17 @@ def settle_manually(
         "paid",
         f"paid manually, confirmed by {actor} ({body.reference})",
         now,
-        [Put(payout_item(payout), (NotExists(),)), *posting_writes([paid], now)],
+        [Put(_payout_item(payout), (NotExists(),)), *posting_writes([paid], now)],
         reference=body.reference,
         paid_at=iso_utc(now),
     )
 
 
-def _payout(table: Table, corp_id: str, item: dict[str, Any], provider: ProviderName, now: datetime) -> Any:
+def _payout(
+    table: Table, corp_id: str, item: dict[str, Any], provider: ProviderName, now: datetime
+) -> Payout:
+    from incentives.payouts.service import PayoutRequest, new_payout
+
     affiliate = require_profile(table, corp_id, item["affiliate_id"])
     payee = Payee(
         account(corp_id, item["affiliate_id"]),
@@ -257,6 +264,12 @@ def _payout(table: Table, corp_id: str, item: dict[str, Any], provider: Provider
         now,
     )
     return payout
+
+
+def _payout_item(payout: Payout) -> dict[str, Any]:
+    from incentives.storage.payouts import payout_item
+
+    return payout_item(payout)
 
 
 def view(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> dict[str, Any]:

@@ -11,15 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from incentives.orders import DEFAULT_AFTER_SALES_WINDOW_DAYS
 from incentives.webhook.models import (
     AfterSalesWindowClosed,
     OrderCompleted,
     OrderPaid,
     OrderRefunded,
 )
-
-DEFAULT_AFTER_SALES_WINDOW_DAYS = 7
-"""Also the default of the ``AfterSalesWindowDays`` template parameter."""
 
 OrderFact = OrderPaid | OrderRefunded | OrderCompleted | AfterSalesWindowClosed
 

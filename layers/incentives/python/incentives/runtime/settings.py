@@ -19,9 +19,9 @@ from functools import cache
 from typing import Any
 
 from incentives.core.clock import DEFAULT_TIME_ZONE
+from incentives.orders import DEFAULT_AFTER_SALES_WINDOW_DAYS
 
 SECRETS_CACHE_SECONDS = 300
-DEFAULT_AFTER_SALES_WINDOW_DAYS = 7
 DEFAULT_CORP_ID = "ww-local-corp"
 
 
