@@ -106,7 +106,9 @@ def _affiliate_program() -> None:
     store.save_settings(table, corp, ProgramSettings.model_validate(settings), now)
     for who, upline in (("aff-B", None), ("aff-A", "aff-B")):
         submit_application(table, corp, who, ApplicationInput(openid=f"openid-{who}", invited_by=upline), now)
-    click = ReferralClicked(customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1))
+    click = ReferralClicked(
+        customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1)
+    )
     bind(table, corp, "click-bench", click, now)
 
 

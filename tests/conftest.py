@@ -53,6 +53,18 @@ class StackHandle:
     def invoke(self, function: str, event: Any) -> Any:
         return self.functions.invoke(function, event)
 
+    def api(self, function: str, method: str, resource: str, token: str, **kwargs: Any) -> tuple[int, Any]:
+        """Call an API function as the gateway would: (status, JSON body or text). ``json=`` is the body."""
+        from tests.support import api_event
+
+        body = kwargs.pop("json", None)
+        event = api_event(
+            method, resource, token=token, body=json.dumps(body) if body is not None else None, **kwargs
+        )
+        response = self.invoke(function, event)
+        text = response["body"]
+        return response["statusCode"], json.loads(text) if text[:1] in ("{", "[") else text
+
     def table_items(self) -> list[dict[str, Any]]:
         from incentives.storage.dynamo import from_item
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.app import create_api, csv_response, principal_of, query_instant
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
@@ -388,20 +388,8 @@ def get_incentive_records(
         until=query_instant(until, "to"),
     )
     if format == "csv":
-        import csv
-        import io
-
-        buffer = io.StringIO()
         columns = list(found[0].model_dump()) if found else ["reward_id"]
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(record.model_dump() for record in found)
-        return Response(
-            200,
-            "text/csv; charset=utf-8",
-            "\ufeff" + buffer.getvalue(),
-            headers={"Content-Disposition": 'attachment; filename="guide-incentive-records.csv"'},
-        )
+        return csv_response((r.model_dump() for r in found), columns, "guide-incentive-records.csv")
     import json
 
     page = found[start : start + limit]

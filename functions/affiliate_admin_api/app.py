@@ -8,8 +8,6 @@ GET /admin/affiliates/swagger.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -25,7 +23,7 @@ from incentives.affiliates.center import CSV_COLUMNS, CommissionRecord
 from incentives.affiliates.membership import ProfileChange
 from incentives.affiliates.program import ProgramSettings
 from incentives.affiliates.withdrawals import Approval, ManualSettlement, Rejection
-from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.app import create_api, csv_response, principal_of, query_instant
 from incentives.api.auth import Role
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
@@ -201,16 +199,7 @@ def commission_records(
         until=query_instant(until, "to"),
     )
     if format == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(record.model_dump() for record in found)
-        return Response(
-            200,
-            "text/csv; charset=utf-8",
-            "\ufeff" + buffer.getvalue(),
-            headers={"Content-Disposition": 'attachment; filename="affiliate-commissions.csv"'},
-        )
+        return csv_response((r.model_dump() for r in found), CSV_COLUMNS, "affiliate-commissions.csv")
     import json
 
     body = {

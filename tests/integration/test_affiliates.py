@@ -11,7 +11,7 @@ from typing import Any
 from incentives.ledger.model import Bucket
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
-from tests.support import api_event, sample_body, token_for, webhook_event
+from tests.support import sample_body, token_for, webhook_event
 
 ADMIN_API, CENTER_API = "AffiliateAdminApiFunction", "AffiliateApiFunction"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -28,13 +28,7 @@ PROGRAM: dict[str, Any] = {
 def call(
     stack: StackHandle, function: str, method: str, resource: str, token: str, **kwargs: Any
 ) -> tuple[int, Any]:
-    body = kwargs.pop("json", None)
-    event = api_event(
-        method, resource, token=token, body=json.dumps(body) if body is not None else None, **kwargs
-    )
-    response = stack.invoke(function, event)
-    text = response["body"]
-    return response["statusCode"], json.loads(text) if text.startswith(("{", "[")) else text
+    return stack.api(function, method, resource, token, **kwargs)
 
 
 def admin(stack: StackHandle, method: str, resource: str, **kwargs: Any) -> Any:

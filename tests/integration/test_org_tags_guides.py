@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import StackHandle
-from tests.support import api_event, token_for
+from tests.support import token_for
 
 ADMIN, GUIDE = "AdminApiFunction", "GuideApiFunction"
 
@@ -16,12 +16,7 @@ ADMIN, GUIDE = "AdminApiFunction", "GuideApiFunction"
 def _call(
     stack: StackHandle, function: str, method: str, resource: str, token: str, **kwargs: Any
 ) -> tuple[int, Any]:
-    body = kwargs.pop("json", None)
-    event = api_event(
-        method, resource, token=token, body=json.dumps(body) if body is not None else None, **kwargs
-    )
-    response = stack.invoke(function, event)
-    return response["statusCode"], json.loads(response["body"])
+    return stack.api(function, method, resource, token, **kwargs)
 
 
 def _admin() -> str:

@@ -3,8 +3,9 @@ the shared error mapping, bearer authentication, and the OpenAPI document / Swag
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -45,6 +46,23 @@ def principal_of(app: APIGatewayRestResolver, allowed: Collection[Role]) -> Prin
     header = app.current_event.headers.get("Authorization")
     principal = authenticate(header, lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"))
     return require_role(principal, allowed)
+
+
+def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filename: str) -> Response[str]:
+    """A CSV download (UTF-8 with a BOM, so spreadsheet programs read the Chinese right)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(
+        200,
+        "text/csv; charset=utf-8",
+        "\ufeff" + buffer.getvalue(),
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def query_instant(text: str | None, field: str) -> datetime | None:
