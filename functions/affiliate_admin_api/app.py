@@ -123,7 +123,7 @@ def review_store(affiliate_id: Id, store_id: Id, body: Review) -> dict[str, Any]
 def list_withdrawals(
     affiliate_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[
-        str | None, Query(pattern="^(pending_review|approved|paying|paid|failed|rejected)$")
+        str | None, Query(pattern="^(pending_review|approved|paying|paid|failed|cancelled|rejected)$")
     ] = None,
 ) -> list[dict[str, Any]]:
     principal = principal_of(app, ADMINS)
@@ -171,6 +171,20 @@ def settle_withdrawal(withdrawal_id: Id, body: ManualSettlement) -> dict[str, An
         wiring.table(), principal.corp_id, withdrawal_id, body, principal.subject, clock.now()
     )
     return withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+
+
+@app.post(
+    "/admin/affiliates/withdrawals/<withdrawal_id>/cancel",
+    summary="Give up on a failed automatic payment (releases)",
+    tags=["withdrawals"],
+)
+def cancel_withdrawal(withdrawal_id: Id) -> dict[str, Any]:
+    principal = principal_of(app, ADMINS)
+    payouts = wiring.payout_repository()
+    item = withdrawals.cancel(
+        wiring.table(), payouts, principal.corp_id, withdrawal_id, principal.subject, clock.now()
+    )
+    return withdrawals.view(item, payouts, principal.corp_id)
 
 
 @app.get(

@@ -478,3 +478,45 @@ def test_commission_records_filter_and_export_as_csv(stack: StackHandle) -> None
     )
     assert status == 200 and text.lstrip("\ufeff").splitlines()[0].startswith("order_id,role,beneficiary_id")
     assert len(text.strip().splitlines()) == 3
+
+
+def test_a_withdrawal_whose_payment_failed_for_good_can_be_cancelled_and_is_released(
+    stack: StackHandle,
+) -> None:
+    configure(stack)
+    join(stack, "A")
+    _settled(stack, "A", "SO-F", 10_000)
+    asked = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 1_000, "request_id": "f1"})
+    ids = {"withdrawal_id": asked["withdrawal_id"]}
+    early = call(
+        stack,
+        ADMIN_API,
+        "POST",
+        "/admin/affiliates/withdrawals/{withdrawal_id}/cancel",
+        token_for("admin"),
+        path_parameters=ids,
+    )
+    assert early[0] == 409  # still pending review: reject it instead
+    for merchant in stack.payments.merchants.values():
+        merchant.balance_fen = 0  # the merchant's account cannot pay: NOT_ENOUGH, a definite refusal
+    admin(
+        stack, "POST", "/admin/affiliates/withdrawals/{withdrawal_id}/approve", path_parameters=ids, json={}
+    )
+    stack.feed("PayoutWorkerFunction", "PayoutQueue")
+    [failed] = mine(stack, "A", "GET", "/affiliate/withdrawals")
+    assert failed["status"] == "failed" and failed["failure_reason"]
+    cancelled = admin(
+        stack, "POST", "/admin/affiliates/withdrawals/{withdrawal_id}/cancel", path_parameters=ids
+    )
+    assert cancelled["status"] == "cancelled"
+    after = balance("A")
+    assert after[Bucket.SETTLED] == 1_000 and after[Bucket.RESERVED] == 0 and after.violations() == []
+    again = call(
+        stack,
+        "AdminApiFunction",
+        "POST",
+        "/admin/payouts/{payout_id}/requeue",
+        token_for("admin"),
+        path_parameters={"payout_id": asked["payout_id"]},
+    )
+    assert again[0] == 409  # a cancelled payout is never sent again

@@ -51,6 +51,24 @@ def test_only_a_failed_payout_can_be_requeued_and_it_gets_a_new_generation() -> 
         again.requeued(AT, "admin:li")
 
 
+def test_a_payout_that_failed_for_good_can_be_cancelled_and_never_sent_again() -> None:
+    failed = _payout().sending(AT).failed(AT, "NOTENOUGH", "余额不足")
+    cancelled = failed.cancelled(AT, "admin:li")
+    assert cancelled.status is PayoutStatus.CANCELLED
+    with pytest.raises(ValueError):
+        cancelled.requeued(AT, "admin:li")
+    with pytest.raises(ValueError):
+        cancelled.sending(AT)
+
+
+def test_a_payout_whose_fate_is_unknown_cannot_be_cancelled() -> None:
+    unknown = _payout().sending(AT).failed(AT, "RETRIES_EXHAUSTED", "gave up: no answer")
+    with pytest.raises(ValueError, match="may have paid"):
+        unknown.cancelled(AT, "admin:li")
+    with pytest.raises(ValueError):
+        _payout().cancelled(AT, "admin:li")  # queued: not failed
+
+
 def test_a_paid_payout_cannot_be_sent_again() -> None:
     paid = _payout().sending(AT).paid(AT, "10000", None)
     with pytest.raises(ValueError):

@@ -246,6 +246,21 @@ def settle_manually(
     )
 
 
+def cancel(
+    table: Table, payouts: PayoutRepository, corp_id: str, withdrawal_id: str, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Give up on a withdrawal whose automatic payment failed for good: the amount is
+    withdrawable again (refused while the provider may still have paid it)."""
+    from incentives.payouts.service import cancel as cancel_payout
+
+    item = get(table, corp_id, withdrawal_id)
+    _expect(item, "paying")
+    payout = payouts.get(corp_id, item["payout_id"])
+    if payout is None or payout.status is not PayoutStatus.CANCELLED:  # not already, before a crash
+        cancel_payout(payouts, corp_id, item["payout_id"], now, actor)
+    return _transition(table, corp_id, item, "cancelled", f"cancelled by {actor}; released", now, [])
+
+
 def _payout(
     table: Table, corp_id: str, item: dict[str, Any], provider: ProviderName, now: datetime
 ) -> Payout:
@@ -282,6 +297,8 @@ def view(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> dict[
             status = "paid"
         elif payout.status is PayoutStatus.FAILED:
             status, failure = "failed", payout.failure_reason
+        elif payout.status is PayoutStatus.CANCELLED:
+            status, failure = "cancelled", payout.failure_reason
     return {
         "withdrawal_id": item["withdrawal_id"],
         "affiliate_id": item["affiliate_id"],

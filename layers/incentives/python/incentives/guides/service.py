@@ -457,6 +457,7 @@ PAYOUT_TO_RECORD = {
     "paid": "paid",
     "failed": "failed",
     "recorded": "recorded",
+    "cancelled": "cancelled",
 }
 
 

@@ -2,6 +2,7 @@
 
     queued → sending → paid | failed(reason)        failed → queued (operator re-queue)
     recorded                                        (offline: no money moves)
+    failed → cancelled                              (operator; only when no money can have moved)
 
 The payout id is deterministic from its cause and is the provider's idempotency number
 (``partner_trade_no`` / ``out_bill_no``): every attempt, retry and query reuses it.
@@ -24,10 +25,11 @@ class PayoutStatus(StrEnum):
     PAID = "paid"
     FAILED = "failed"
     RECORDED = "recorded"
+    CANCELLED = "cancelled"
 
 
 OPEN_STATUSES = frozenset({PayoutStatus.QUEUED, PayoutStatus.SENDING})
-TERMINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.RECORDED})
+TERMINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.RECORDED, PayoutStatus.CANCELLED})
 
 
 RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
@@ -125,6 +127,14 @@ class Payout:
         return self._moved(
             now, PayoutStatus.FAILED, f"{code}: {reason}", failure_code=code, failure_reason=reason
         )
+
+    def cancelled(self, now: datetime, actor: str) -> Payout:
+        """Give up on a failed payout for good. Refused while the provider may still have paid it."""
+        if self.status is not PayoutStatus.FAILED:
+            raise ValueError(f"only a failed payout can be cancelled; this one is {self.status.value}")
+        if self.unresolved:
+            raise ValueError("the provider may have paid this payout; wait until the reconciler knows")
+        return self._moved(now, PayoutStatus.CANCELLED, f"cancelled by {actor}")
 
     def requeued(self, now: datetime, actor: str) -> Payout:
         if self.status is not PayoutStatus.FAILED:

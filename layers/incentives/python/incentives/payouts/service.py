@@ -184,6 +184,24 @@ def requeue(
     return again
 
 
+def cancel(repository: PayoutRepository, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
+    """An operator gives up on a failed payout: its reserved amount is withdrawable again.
+
+    Refused while the payout's fate at the provider is unknown (``RETRIES_EXHAUSTED``): the
+    money may have moved, and releasing it could pay twice.
+    """
+    payout = repository.get(corp_id, payout_id)
+    if payout is None:
+        raise NotFound(f"no payout {payout_id}", field="payout_id")
+    try:
+        done = payout.cancelled(now, actor)
+    except ValueError as refused:
+        raise Conflict(str(refused), field="status") from None
+    release = postings.release(payout.payee.account, payout_id, payout.amount_fen, now)
+    repository.save(done, payout.version, [release])
+    return done
+
+
 @dataclass(frozen=True)
 class Reconciliation:
     requeued: int = 0
