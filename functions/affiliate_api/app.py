@@ -55,6 +55,9 @@ def program() -> dict[str, Any]:
         "invitation_image_url": current.invitation_image_url,
         "application": current.application.model_dump(mode="json"),
         "withdrawal_threshold_fen": current.withdrawal_threshold_fen,
+        "my_eligibility": membership.eligibility(
+            wiring.table(), principal.corp_id, principal.subject, current
+        ),
     }
 
 

@@ -520,3 +520,31 @@ def test_a_withdrawal_whose_payment_failed_for_good_can_be_cancelled_and_is_rele
         path_parameters={"payout_id": asked["payout_id"]},
     )
     assert again[0] == 409  # a cancelled payout is never sent again
+
+
+def test_conditions_are_checked_against_the_customers_recorded_activity(stack: StackHandle) -> None:
+    application = {
+        "mode": "auto",
+        "match": "all",
+        "conditions": [
+            {"kind": "consumption_amount", "at_least_fen": 20_000},
+            {"kind": "recharge_count", "at_least": 1},
+        ],
+    }
+    configure(stack, application=application)
+    token = token_for("affiliate", subject="E")
+    status, body = call(
+        stack, CENTER_API, "POST", "/affiliate/application", token, json={"openid": "openid-E"}
+    )
+    assert status == 409 and body["error"]["field"] == "conditions"
+    pay(stack, "SO-E1", "E", 25_000, NOW - timedelta(hours=2))
+    assert mine(stack, "E", "GET", "/affiliate/program")["my_eligibility"]["unmet"] == ["recharge_count"]
+    recharge = sample_body("recharge_paid")
+    recharge.update(event_id="recharge-E1", occurred_at=at(NOW))
+    recharge["data"].update(customer_id="E", recharge_id="RC-E1", paid_at=at(NOW))
+    send(stack, recharge)
+    send(stack, recharge)  # redelivered: counted once
+    assert mine(stack, "E", "GET", "/affiliate/program")["my_eligibility"]["eligible"] is True
+    joined = mine(stack, "E", "POST", "/affiliate/application", json={"openid": "openid-E"})
+    assert joined["status"] == "approved"
+    assert mine(stack, "E", "GET", "/affiliate/center")["affiliate_id"] == "E"

@@ -109,6 +109,14 @@ def activity(table: Table, corp_id: str, customer_id: str, product_ids: list[str
     )
 
 
+def eligibility(table: Table, corp_id: str, customer_id: str, settings: ProgramSettings) -> dict[str, Any]:
+    """Which application conditions the customer meets now (the apply page shows what is left)."""
+    found = evaluate(
+        settings.application, activity(table, corp_id, customer_id, _condition_products(settings))
+    )
+    return {"eligible": found.eligible, "met": found.met, "unmet": found.unmet}
+
+
 def _condition_products(settings: ProgramSettings) -> list[str]:
     return [
         product
