@@ -115,7 +115,7 @@ def my_orders(
     paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
 ) -> list[CommissionRecord]:
     principal = _affiliate()
-    return center.commission_records(
+    found = center.commission_records(
         wiring.table(),
         principal.corp_id,
         beneficiary_id=principal.subject,
@@ -124,6 +124,8 @@ def my_orders(
         since=query_instant(paid_from, "paid_from"),
         until=query_instant(paid_to, "paid_to"),
     )
+    # An upline sees which downline affiliate earned, not who their customers are.
+    return [r.model_copy(update={"customer_id": ""}) if r.role == "invite" else r for r in found]
 
 
 @app.post("/affiliate/stores/<store_id>/application", summary="Ask to promote a store", tags=["promotion"])

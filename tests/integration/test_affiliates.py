@@ -146,6 +146,7 @@ def test_seed_003_promoter_upline_and_customer_each_see_their_share(stack: Stack
     [b_order] = mine(stack, "B", "GET", "/affiliate/orders")
     assert (a_order["role"], a_order["commission_fen"], a_order["state"]) == ("commission", 1_000, "pending")
     assert (b_order["role"], b_order["commission_fen"], b_order["affiliate_id"]) == ("invite", 500, "A")
+    assert b_order["customer_id"] == ""  # the downline's customers stay theirs
     assert [d["affiliate_id"] for d in mine(stack, "B", "GET", "/affiliate/downline")] == ["A"]
     assert [c["customer_id"] for c in mine(stack, "A", "GET", "/affiliate/customers")] == ["C"]
     assert balance("A")[Bucket.PENDING] == 1_000 and balance("B")[Bucket.PENDING] == 500
@@ -432,7 +433,8 @@ def test_duplicate_and_reordered_order_events_credit_each_share_once(stack: Stac
 def test_self_purchase_and_promotable_stores(stack: StackHandle) -> None:
     configure(stack, promotable_stores="applied")
     join(stack, "A")
-    pay(stack, "SO-S1", "A", 10_000, NOW - timedelta(hours=3))  # self-purchase switched off: nothing
+    joined = datetime.now(UTC)  # a self-purchase is an order paid once the buyer is an affiliate
+    pay(stack, "SO-S1", "A", 10_000, joined + timedelta(seconds=1))  # self-purchase switched off: nothing
     click(stack, "C", "A", NOW - timedelta(hours=3))
     pay(stack, "SO-S2", "C", 10_000, NOW - timedelta(hours=2), store_id="store-a")  # store not approved
     assert balance("A")[Bucket.EARNED] == 0
@@ -453,7 +455,7 @@ def test_self_purchase_and_promotable_stores(stack: StackHandle) -> None:
     pay(stack, "SO-S3", "C", 10_000, NOW - timedelta(hours=1), store_id="store-a")
     assert balance("A")[Bucket.EARNED] == 1_000
     configure(stack, self_purchase_commission=True)
-    pay(stack, "SO-S4", "A", 10_000, NOW, store_id="store-a")
+    pay(stack, "SO-S4", "A", 10_000, joined + timedelta(seconds=2), store_id="store-a")
     assert balance("A")[Bucket.EARNED] == 2_000
 
 

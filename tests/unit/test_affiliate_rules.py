@@ -245,6 +245,11 @@ def test_a_promotion_type_the_affiliate_lacks_earns_nothing() -> None:
     )
 
 
+def test_a_type_the_program_no_longer_promotes_earns_nothing_whatever_the_affiliate_had() -> None:
+    settings = program(promotion_types=["goods"])
+    assert decide(settings, order(10_000, group_buy=True), buyer=None, bound=A, upline=B).shares == ()
+
+
 def test_a_zero_rate_share_is_left_out() -> None:
     decision = decide(program(invite_rate_bp=0), order(10_000), buyer=None, bound=A, upline=B)
     assert [share.role for share in decision.shares] == [Role.COMMISSION]
@@ -309,5 +314,6 @@ def test_a_share_is_pending_then_settled_or_refunded() -> None:
     share = {"amount_fen": 500, "reversed_fen": 0, "clawed_back_fen": 0, "settled_at": None}
     assert share_state(share) == "pending"
     assert share_state({**share, "reversed_fen": 500}) == "refunded"
+    assert share_state({**share, "reversed_fen": 500, "settled_at": "x"}) == "refunded"  # nothing was left
     assert share_state({**share, "settled_at": "2026-04-20T00:00:00.000Z"}) == "settled"
     assert share_state({**share, "settled_at": "x", "clawed_back_fen": 400}) == "settled_then_clawed_back"

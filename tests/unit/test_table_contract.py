@@ -122,3 +122,13 @@ def test_get_many_answers_in_the_order_asked_with_none_for_missing(table: Table)
     ]
     found = table.get_many(keys)
     assert [item and item["n"] for item in found] == [2, None, 1, 2]
+
+
+def test_a_transaction_of_more_than_100_items_or_two_writes_on_one_item_is_refused(table: Table) -> None:
+    with pytest.raises(Exception) as too_many:
+        table.transact([Put({"pk": f"p{n}", "sk": "1"}) for n in range(101)])
+    assert not isinstance(too_many.value, ConditionFailed)
+    with pytest.raises(Exception) as twice:
+        table.transact([Put({"pk": "p", "sk": "1"}), Update({"pk": "p", "sk": "1"}, add={"n": 1})])
+    assert not isinstance(twice.value, ConditionFailed)
+    assert table.get({"pk": "p0", "sk": "1"}) is None and table.get({"pk": "p", "sk": "1"}) is None

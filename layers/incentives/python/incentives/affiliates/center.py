@@ -88,11 +88,11 @@ def center(
 def share_state(item: dict[str, Any]) -> str:
     """pending (in the after-sales window or not completed), settled, or refunded (nothing left)."""
     left = int(item["amount_fen"]) - int(item["reversed_fen"]) - int(item["clawed_back_fen"])
-    if item.get("settled_at"):
-        return "settled" if int(item["clawed_back_fen"]) == 0 else "settled_then_clawed_back"
+    if item.get("settled_at") and int(item["clawed_back_fen"]) > 0:
+        return "settled_then_clawed_back"
     if left == 0:
         return "refunded"
-    return "pending"
+    return "settled" if item.get("settled_at") else "pending"
 
 
 class CommissionRecord(BaseModel):

@@ -98,6 +98,8 @@ def decide(
     else:
         return Decision((), "the customer was bound to no affiliate at payment")
     kind = promotion_type(order)
+    if kind not in settings.promotion_types:
+        return Decision((), f"the program does not promote {kind.value}", earner.affiliate_id)
     if kind not in earner.types:
         return Decision((), f"{earner.affiliate_id} may not promote {kind.value}", earner.affiliate_id)
     if earner.stores is not None and order.store_id not in earner.stores:

@@ -22,11 +22,19 @@ from typing import Any
 from incentives.affiliates import store
 from incentives.affiliates.binding import bound_at
 from incentives.affiliates.commission import Decision, LineShare, Promoter, Role, Share, decide, taken_back
-from incentives.affiliates.membership import order_activity_writes, profile, promoter, record_order
+from incentives.affiliates.membership import (
+    BOUGHT_CHUNK,
+    bought_writes,
+    order_activity_writes,
+    profile,
+    promoter,
+    record_bought,
+    record_order,
+)
 from incentives.affiliates.program import ProgramSettings
 from incentives.affiliates.referrals import binding_at, clicks_of
 from incentives.affiliates.store import account
-from incentives.core.clock import iso_utc, local_date
+from incentives.core.clock import iso_utc, local_date, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.ledger import postings
 from incentives.ledger.model import Entry
@@ -108,10 +116,11 @@ def apply_payment(
     stored, decided, settings_item, buyer_item, binding, counted = first[:6]
     current = state_from_item(stored) if stored else OrderState(corp_id=corp_id, order_id=order.order_id)
     updated = apply_fact(current, event_id, order, window)
-    if decided is not None or updated is current or updated.paid is None:
+    if decided is not None or updated is current or updated.paid != order:
+        # decided before, seen before, or another payment of this order came first (it stands)
         return _general(effects, corp_id, event_id, order, window, now)
     settings = ProgramSettings.model_validate(settings_item["value"]) if settings_item else ProgramSettings()
-    buyer = _active(buyer_item)
+    buyer = _buyer(buyer_item, order)
     bound_id = (
         None
         if buyer
@@ -136,7 +145,11 @@ def apply_payment(
     decision = decide(settings, order, buyer=buyer, bound=bound, upline=upline)
     writes: list[Write] = [order_put(updated, current.version)]
     if counted is None:
-        writes += order_activity_writes(corp_id, order, now)
+        bought = bought_writes(corp_id, order)
+        if len(bought) > BOUGHT_CHUNK:  # a large basket: its products first, on their own
+            record_bought(table, corp_id, order)
+            bought = []
+        writes += [*order_activity_writes(corp_id, order, now), *bought]
     writes += decision_writes(effects, corp_id, order, decision, now)
     if len(writes) > MAX_TRANSACTION_WRITES:
         return _general(effects, corp_id, event_id, order, window, now)
@@ -165,6 +178,13 @@ def _active(item: dict[str, Any] | None) -> Promoter | None:
     return promoter(item) if item and item.get("status") == "active" else None
 
 
+def _buyer(item: dict[str, Any] | None, order: OrderPaid) -> Promoter | None:
+    """The buyer as an affiliate, if they were one when they paid (joining later changes nothing)."""
+    if item is None or parse_instant(item["joined_at"]) > order.paid_at:
+        return None
+    return _active(item)
+
+
 def _promoter_of(table: Table, corp_id: str, affiliate_id: str | None) -> Promoter | None:
     if not affiliate_id:
         return None
@@ -176,7 +196,7 @@ def attribute(
     table: Table, corp_id: str, settings: ProgramSettings, order: OrderPaid
 ) -> tuple[Promoter | None, Promoter | None, Promoter | None]:
     """(buyer if an affiliate, the affiliate bound at payment, the upline of whoever earns)."""
-    buyer = _promoter_of(table, corp_id, order.customer_id)
+    buyer = _buyer(profile(table, corp_id, order.customer_id), order)
     bound_id = binding_at(table, corp_id, settings, order.customer_id, order.paid_at)
     if bound_id is None and order.source.affiliate_id and order.source.affiliate_id != order.customer_id:
         bound_id = order.source.affiliate_id  # no binding: the link the order came through
@@ -334,6 +354,8 @@ def _take_back(
     }
     writes: list[Write] = []
     entries: list[Entry] = []
+    if hold is not None and amount > hold.remaining_fen:
+        return False  # another worker took back part of it meanwhile: read the share again
     if amount > 0 and hold is not None:
         entry = postings.reversal(
             hold,

@@ -29,6 +29,7 @@ from incentives.core.clock import iso_utc
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.storage.table import ConditionFailed, Equals, Exists, NotExists, Put, Table, Update, Write
 
+BOUGHT_CHUNK = 25
 OPENID = r"^[A-Za-z0-9_\-]{6,64}$"
 
 if TYPE_CHECKING:
@@ -167,21 +168,33 @@ def order_activity_writes(corp_id: str, order: OrderPaid, now: datetime) -> list
             add={"consumption_fen": consumption, "consumption_count": 1},
             set={"kind": "customer_activity"},
         ),
-        *[
-            Put(
-                {
-                    **store.bought_key(corp_id, order.customer_id, product),
-                    "kind": "bought",
-                    "order_id": order.order_id,
-                }
-            )
-            for product in sorted({line.product_id for line in order.lines})
-        ],
     ]
 
 
+def bought_writes(corp_id: str, order: OrderPaid) -> list[Write]:
+    """The products the customer bought (plain puts: writing them again changes nothing)."""
+    return [
+        Put(
+            {
+                **store.bought_key(corp_id, order.customer_id, product),
+                "kind": "bought",
+                "order_id": order.order_id,
+            }
+        )
+        for product in sorted({line.product_id for line in order.lines})
+    ]
+
+
+def record_bought(table: Table, corp_id: str, order: OrderPaid) -> None:
+    """Write :func:`bought_writes` in chunks, so an order of any size fits DynamoDB's transactions."""
+    writes = bought_writes(corp_id, order)
+    for start in range(0, len(writes), BOUGHT_CHUNK):
+        table.transact(writes[start : start + BOUGHT_CHUNK])
+
+
 def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) -> bool:
-    """Apply :func:`order_activity_writes` on their own; False when counted before."""
+    """Count the order in the customer's activity, once; False when counted before."""
+    record_bought(table, corp_id, order)
     return _commit_once(table, order_activity_writes(corp_id, order, now))
 
 

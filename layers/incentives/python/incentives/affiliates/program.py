@@ -72,7 +72,10 @@ class ProgramSettings(_Strict):
     self_purchase_commission: bool = False
     commission_rate_bp: BasisPoints = 0
     invite_rate_bp: BasisPoints = 0
-    product_rates: Annotated[dict[str, ProductRates], Field(max_length=5000)] = {}
+    product_rates: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=64)], ProductRates], Field(max_length=2000)
+    ] = {}
+    """Per product id; bounded so the settings stay one item."""
     withdrawal_threshold_fen: Fen = 100
     after_sales_window_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_AFTER_SALES_WINDOW_DAYS
     application: ApplicationSettings = ApplicationSettings()

@@ -122,6 +122,8 @@ def request(
         if len(writes) - 1 in failure.failed or 0 in failure.failed:
             found = table.get(store.withdrawal_key(corp_id, withdrawal_id))
             if found is not None:
+                if int(found["amount_fen"]) != body.amount_fen:
+                    raise Conflict("request_id was used for another amount", field="request_id") from None
                 return found  # the same request, sent twice at once
         raise InsufficientBalance(
             "the amount exceeds your withdrawable balance", field="amount_fen"

@@ -209,13 +209,12 @@ class LedgerRepository:
                     {"pk": pk, "sk": sk}, set={"settled_at": iso_utc(at), "settled_fen": hold.remaining_fen}
                 )
             )
-        if entry is None:
-            try:
-                self._table.transact(close)
-            except ConditionFailed:
-                return False
-            return True
-        return self.post([entry], at, extra=close)
+        writes = [*posting_writes([entry], at), *close] if entry is not None else close
+        try:
+            self._table.transact(writes)
+        except ConditionFailed:
+            return False  # settled before, or a refund changed the hold meanwhile: the next run sees it
+        return True
 
     def hold(self, account: Account, credit_id: str) -> Hold | None:
         item = self._table.get(_hold_key(account, credit_id))

@@ -372,6 +372,20 @@ def _holds(condition: Condition, current: Item | None) -> bool:
     )
 
 
+MAX_TRANSACTION_ITEMS = 100
+
+
+def _check_transaction(writes: Sequence[Write]) -> None:
+    """DynamoDB's rules for a transaction, so code that breaks them fails in memory too."""
+    if len(writes) > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, not {len(writes)}")
+    keys = [
+        (w.item["pk"], w.item["sk"]) if isinstance(w, Put) else (w.key["pk"], w.key["sk"]) for w in writes
+    ]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a transaction cannot include several operations on one item")
+
+
 class MemoryTable:
     """:class:`Table` in memory, same semantics; ``writes`` counts committed transactions."""
 
@@ -393,6 +407,7 @@ class MemoryTable:
         return [self.get(key) for key in keys]
 
     def transact(self, writes: Sequence[Write]) -> None:
+        _check_transaction(writes)
         with self._lock:
             failed = []
             for position, write in enumerate(writes):

@@ -1,0 +1,186 @@
+"""Commissions through an order's life on the atomic in-memory table: the edges found in review
+(large baskets, late joiners, refunds racing the settlement, fully refunded shares)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from incentives.affiliates import store
+from incentives.affiliates.center import commission_records
+from incentives.affiliates.earnings import AffiliateEffects, apply_payment, follow_order
+from incentives.affiliates.membership import ApplicationInput, submit_application
+from incentives.affiliates.program import ProgramSettings
+from incentives.affiliates.referrals import bind
+from incentives.affiliates.store import account
+from incentives.ledger.model import Bucket
+from incentives.ledger.service import settle_holds_past
+from incentives.orders.aggregate import AfterSalesWindow
+from incentives.orders.service import apply_order_event
+from incentives.storage.ledger import LedgerRepository
+from incentives.storage.orders import TableOrderRepository
+from incentives.storage.table import MemoryTable
+from incentives.webhook.models import (
+    OrderCompleted,
+    OrderLine,
+    OrderPaid,
+    OrderRefunded,
+    OrderSource,
+    ReferralClicked,
+    RefundLine,
+)
+
+CORP = "ww-unit"
+T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+WINDOW = AfterSalesWindow(7)
+
+
+def _program(**changes: object) -> tuple[MemoryTable, AffiliateEffects]:
+    table = MemoryTable()
+    settings = {
+        "promotion_enabled": True,
+        "commission_rate_bp": 1000,
+        "invite_rate_bp": 500,
+        "application": {"review": "auto"},
+        **changes,
+    }
+    store.save_settings(table, CORP, ProgramSettings.model_validate(settings), T0)
+    return table, AffiliateEffects(table, LedgerRepository(table), "Asia/Shanghai")
+
+
+def _join(table: MemoryTable, who: str, at: datetime = T0) -> None:
+    submit_application(table, CORP, who, ApplicationInput(openid=f"openid-{who}"), at)
+
+
+def _paid(order_id: str, customer: str, *paid: int, products: int = 0, at: datetime = T0) -> OrderPaid:
+    return OrderPaid(
+        order_id=order_id,
+        customer_id=customer,
+        store_id="s1",
+        paid_at=at,
+        source=OrderSource(scene="share"),
+        lines=[
+            OrderLine(
+                line_id=f"L{n}",
+                product_id=f"p{n if products else 0}",
+                category_path=["服饰"],
+                quantity=1,
+                payable_fen=fen,
+                paid_fen=fen,
+                discount_fen=0,
+                points_fen=0,
+                balance_fen=0,
+            )
+            for n, fen in enumerate(paid)
+        ],
+    )
+
+
+def _follow(
+    effects: AffiliateEffects, event_id: str, fact: OrderRefunded | OrderCompleted, now: datetime
+) -> None:
+    state = apply_order_event(TableOrderRepository(effects.table), CORP, event_id, fact, WINDOW)
+    follow_order(effects, CORP, state, now)
+
+
+def test_an_order_of_many_distinct_products_is_decided_and_counted_once() -> None:
+    table, effects = _program()
+    _join(table, "A")
+    bind(
+        table,
+        CORP,
+        "c1",
+        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
+        T0,
+    )
+    big = _paid("O-big", "C", *([100] * 130), products=1)
+    state, _ = apply_payment(effects, CORP, "paid-big", big, WINDOW, T0)
+    apply_payment(effects, CORP, "paid-big", big, WINDOW, T0)  # redelivered
+    assert state.paid == big
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 130 * 10
+    activity = table.get(store.activity_key(CORP, "C"))
+    assert (
+        activity is not None and activity["consumption_count"] == 1 and activity["consumption_fen"] == 13_000
+    )
+    assert sum(1 for key in table.items if key[1].startswith("BOUGHT#")) == 130
+
+
+def test_a_customer_who_joined_after_paying_is_not_a_self_purchaser_of_that_order() -> None:
+    table, effects = _program()
+    _join(table, "A")
+    bind(
+        table,
+        CORP,
+        "c1",
+        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
+        T0,
+    )
+    _join(table, "C", at=T0 + timedelta(minutes=5))  # C paid at T0, joined at T0 + 5 min
+    apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0 + timedelta(minutes=6))
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 1_000
+    assert effects.ledger.balance(account(CORP, "C"))[Bucket.EARNED] == 0
+
+
+def test_a_refund_racing_the_settlement_job_loses_nothing_and_stops_nothing() -> None:
+    table, effects = _program(after_sales_window_days=0)
+    for who in ("A", "B"):
+        _join(table, who)
+    for customer, affiliate in (("C1", "A"), ("C2", "B")):
+        click = ReferralClicked(
+            customer_id=customer, affiliate_id=affiliate, clicked_at=T0 - timedelta(hours=1)
+        )
+        bind(table, CORP, f"click-{customer}", click, T0)
+        apply_payment(effects, CORP, f"paid-{customer}", _paid(f"O-{customer}", customer, 10_000), WINDOW, T0)
+        _follow(effects, f"done-{customer}", OrderCompleted(order_id=f"O-{customer}", completed_at=T0), T0)
+    ledger = effects.ledger
+    due = ledger.holds_due(T0 + timedelta(hours=1))
+    assert len(due) == 2
+    refund = OrderRefunded(
+        order_id="O-C1", refund_id="R1", refunded_at=T0, lines=[RefundLine(line_id="L0", refund_fen=3_000)]
+    )
+    _follow(effects, "refund-R1", refund, T0)  # lands between the job's read and its writes
+
+    class Stale(LedgerRepository):
+        def holds_due(self, now: datetime, limit: int = 1000) -> list:  # type: ignore[override, type-arg]
+            return due
+
+    assert settle_holds_past(Stale(table), T0 + timedelta(hours=1)) == 1  # the other hold still settled
+    assert settle_holds_past(ledger, T0 + timedelta(hours=2)) == 1  # the changed one on the next run
+    a, b = ledger.balance(account(CORP, "A")), ledger.balance(account(CORP, "B"))
+    assert (a[Bucket.SETTLED], a[Bucket.REVERSED], b[Bucket.SETTLED]) == (700, 300, 1_000)
+    assert a.violations() == [] and b.violations() == []
+
+
+def test_a_fully_refunded_share_stays_refunded_after_its_window() -> None:
+    table, effects = _program(after_sales_window_days=0)
+    _join(table, "A")
+    bind(
+        table,
+        CORP,
+        "c1",
+        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
+        T0,
+    )
+    apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0)
+    full = OrderRefunded(
+        order_id="O-1", refund_id="R1", refunded_at=T0, lines=[RefundLine(line_id="L0", refund_fen=10_000)]
+    )
+    _follow(effects, "refund-R1", full, T0)
+    _follow(effects, "done-1", OrderCompleted(order_id="O-1", completed_at=T0), T0)
+    settle_holds_past(effects.ledger, T0 + timedelta(hours=1))
+    [record] = commission_records(table, CORP, beneficiary_id="A")
+    assert record.state == "refunded" and record.net_fen == 0
+
+
+def test_a_second_payment_of_the_same_order_under_another_event_id_changes_nothing() -> None:
+    table, effects = _program()
+    _join(table, "A")
+    bind(
+        table,
+        CORP,
+        "c1",
+        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
+        T0,
+    )
+    apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0)
+    apply_payment(effects, CORP, "paid-1-again", _paid("O-1", "C", 99_000), WINDOW, T0)
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 1_000
