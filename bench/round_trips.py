@@ -99,6 +99,7 @@ def _affiliate_program() -> None:
     table, corp, now = wiring.table(), "ww-local-corp", datetime.now(UTC)
     settings = {
         "promotion_enabled": True,
+        "invitation_image_url": "https://img.example.com/invite.png",
         "commission_rate_bp": 1000,
         "invite_rate_bp": 500,
         "application": {"review": "auto"},

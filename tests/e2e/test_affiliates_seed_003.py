@@ -49,6 +49,7 @@ def test_seed_003_each_role_sees_its_share_then_settles_and_withdraws(running_st
         admin,
         json={
             "promotion_enabled": True,
+            "invitation_image_url": "https://img.example.com/invite.png",
             "commission_rate_bp": 1000,
             "invite_rate_bp": 500,
             "after_sales_window_days": 7,

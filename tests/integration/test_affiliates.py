@@ -17,6 +17,7 @@ ADMIN_API, CENTER_API = "AffiliateAdminApiFunction", "AffiliateApiFunction"
 NOW = datetime.now(UTC).replace(microsecond=0)
 PROGRAM: dict[str, Any] = {
     "promotion_enabled": True,
+    "invitation_image_url": "https://img.example.com/invite.png",
     "commission_rate_bp": 1000,
     "invite_rate_bp": 500,
     "withdrawal_threshold_fen": 100,
@@ -142,6 +143,12 @@ def test_seed_003_promoter_upline_and_customer_each_see_their_share(stack: Stack
         "orders": 1,
     }
     assert b_center["promotion"]["invited_affiliates"] == 1
+    assert [(f["figure"], f["value"]) for f in a_center["shown"]] == [
+        ("pending_settlement", 0),
+        ("cumulative_rewards", 0),
+        ("today_issued", 1_000),
+        ("paid_orders", 1),
+    ]  # the four the merchant shows by default, in order
     [a_order] = mine(stack, "A", "GET", "/affiliate/orders")
     [b_order] = mine(stack, "B", "GET", "/affiliate/orders")
     assert (a_order["role"], a_order["commission_fen"], a_order["state"]) == ("commission", 1_000, "pending")
@@ -402,6 +409,8 @@ def test_settings_limits_are_checked_and_a_bad_document_changes_nothing(stack: S
         ({"binding_mode": "expiring"}, "binding_days"),
         ({"application": {"mode": "auto", "match": "none"}}, "application"),
         ({"commision_rate_bp": 100}, "commision_rate_bp"),
+        ({"invitation_image_url": None}, "invitation_image_url"),
+        ({"center": {"figures": ["today_issued"] * 2}}, "figures"),
     ):
         status, body = call(
             stack, ADMIN_API, "PUT", "/admin/affiliates/settings", token_for("admin"), json={**PROGRAM, **bad}

@@ -69,6 +69,7 @@ def setup(world: World) -> AffiliateSide:
     settings = ProgramSettings.model_validate(
         {
             "promotion_enabled": True,
+            "invitation_image_url": "https://img.example.com/invite.png",
             "commission_rate_bp": rng.choice([0, 333, 500, 1000]),
             "invite_rate_bp": rng.choice([0, 100, 250]),
             "product_rates": {"sku-2": {"commission_rate_bp": rng.choice([0, 1500])}},

@@ -38,6 +38,7 @@ def _program(**changes: object) -> tuple[MemoryTable, AffiliateEffects]:
     table = MemoryTable()
     settings = {
         "promotion_enabled": True,
+        "invitation_image_url": "https://img.example.com/invite.png",
         "commission_rate_bp": 1000,
         "invite_rate_bp": 500,
         "application": {"review": "auto"},

@@ -29,7 +29,12 @@ T0 = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 
 
 def program(**changes: Any) -> ProgramSettings:
-    base = {"promotion_enabled": True, "commission_rate_bp": 1000, "invite_rate_bp": 500}
+    base = {
+        "promotion_enabled": True,
+        "invitation_image_url": "https://img.example.com/invite.png",
+        "commission_rate_bp": 1000,
+        "invite_rate_bp": 500,
+    }
     return ProgramSettings.model_validate({**base, **changes})
 
 
@@ -317,3 +322,62 @@ def test_a_share_is_pending_then_settled_or_refunded() -> None:
     assert share_state({**share, "reversed_fen": 500, "settled_at": "x"}) == "refunded"  # nothing was left
     assert share_state({**share, "settled_at": "2026-04-20T00:00:00.000Z"}) == "settled"
     assert share_state({**share, "settled_at": "x", "clawed_back_fen": 400}) == "settled_then_clawed_back"
+
+
+# --- the distribution center page (seed 001 §四) ------------------------------------------------------
+
+
+def test_the_invitation_image_is_required_once_promotion_is_on() -> None:
+    with pytest.raises(ValidationError, match="invitation_image_url"):
+        ProgramSettings.model_validate({"promotion_enabled": True})
+    assert ProgramSettings.model_validate({"promotion_enabled": False}).invitation_image_url is None
+
+
+def test_the_center_shows_at_most_4_figures_each_once() -> None:
+    four = ["today_returned", "today_issued", "receivable", "paid_orders"]
+    assert [f.value for f in program(center={"figures": four}).center.figures] == four
+    with pytest.raises(ValidationError, match="figures"):
+        program(center={"figures": [*four, "pending_settlement"]})
+    with pytest.raises(ValidationError, match="twice"):
+        program(center={"figures": ["paid_orders", "paid_orders"]})
+
+
+def test_an_announcement_title_is_at_most_10_characters() -> None:
+    page = "https://shop.example.com/p"
+    program(center={"announcements": [{"title": "一" * 10, "page_url": page}]})
+    with pytest.raises(ValidationError, match="title"):
+        program(center={"announcements": [{"title": "一" * 11, "page_url": page}]})
+
+
+def test_promotion_button_names_are_at_most_8_characters() -> None:
+    with pytest.raises(ValidationError, match="customers"):
+        program(center={"promotion_buttons": {"customers": "我" * 9}})
+
+
+def test_at_most_6_custom_tools_with_names_of_8_share_titles_of_25_and_contents_of_40() -> None:
+    tool = {
+        "name": "新品海报",
+        "icon_url": "https://img.example.com/i.png",
+        "action": "share",
+        "link_url": "https://shop.example.com/new",
+        "share_title": "题" * 25,
+        "share_content": "文" * 40,
+    }
+    program(center={"custom_tools": [tool] * 6})
+    with pytest.raises(ValidationError, match="custom_tools"):
+        program(center={"custom_tools": [tool] * 7})
+    for field, text in (("name", "名" * 9), ("share_title", "题" * 26), ("share_content", "文" * 41)):
+        with pytest.raises(ValidationError, match=field):
+            program(center={"custom_tools": [{**tool, field: text}]})
+
+
+def test_a_page_tool_carries_no_share_texts() -> None:
+    page_tool = {
+        "name": "商城",
+        "icon_url": "https://img.example.com/i.png",
+        "action": "page",
+        "link_url": "https://shop.example.com/",
+        "share_title": "x",
+    }
+    with pytest.raises(ValidationError, match="share"):
+        program(center={"custom_tools": [page_tool]})

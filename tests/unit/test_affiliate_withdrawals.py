@@ -22,7 +22,12 @@ CORP, NOW = "ww-unit", datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 def _affiliate_with(settled_fen: int) -> tuple[MemoryTable, LedgerRepository]:
     table = MemoryTable()
     ledger = LedgerRepository(table)
-    settings = {"promotion_enabled": True, "application": {"review": "auto"}, "withdrawal_threshold_fen": 100}
+    settings = {
+        "promotion_enabled": True,
+        "invitation_image_url": "https://img.example.com/invite.png",
+        "application": {"review": "auto"},
+        "withdrawal_threshold_fen": 100,
+    }
     store.save_settings(table, CORP, ProgramSettings.model_validate(settings), NOW)
     submit_application(table, CORP, "A", ApplicationInput(openid="openid-A"), NOW)
     credit = postings.credit(account(CORP, "A"), "aff:O1:commission", settled_fen, NOW)

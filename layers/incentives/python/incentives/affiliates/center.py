@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from incentives.affiliates import store
+from incentives.affiliates.program import Figure
 from incentives.affiliates.referrals import customers_of
 from incentives.affiliates.store import account
 from incentives.core.clock import local_date, parse_instant
@@ -44,12 +45,30 @@ class Promotion(BaseModel):
     orders: int
 
 
+class Shown(BaseModel):
+    figure: str
+    value: int
+
+
 class Center(BaseModel):
     affiliate_id: str
     display_name: str
     figures: Figures
+    shown: list[Shown]
+    """The figures the merchant chose to show, in their order (seed 001 §四.2: at most 4)."""
+    page: dict[str, Any]
     promotion: Promotion
     balance: dict[str, int]
+
+
+_FIELD = {
+    Figure.TODAY_RETURNED: "today_returned_fen",
+    Figure.TODAY_ISSUED: "today_issued_fen",
+    Figure.PENDING_SETTLEMENT: "pending_settlement_fen",
+    Figure.CUMULATIVE_REWARDS: "cumulative_rewards_fen",
+    Figure.RECEIVABLE: "receivable_fen",
+    Figure.PAID_ORDERS: "paid_orders",
+}
 
 
 def figures(balance: Balance, stats: dict[str, Any], today: dict[str, Any]) -> Figures:
@@ -71,10 +90,14 @@ def center(
     balance = ledger.balance(account(corp_id, affiliate_id))
     stats = table.get(store.stats_key(corp_id, affiliate_id)) or {}
     today = table.get(store.day_key(corp_id, affiliate_id, local_date(now, time_zone).isoformat())) or {}
+    six = figures(balance, stats, today)
+    values = six.model_dump()
     return Center(
         affiliate_id=affiliate_id,
         display_name=settings.display_name,
-        figures=figures(balance, stats, today),
+        figures=six,
+        shown=[Shown(figure=f.value, value=values[_FIELD[f]]) for f in settings.center.figures],
+        page=settings.center.model_dump(mode="json", exclude={"figures"}),
         promotion=Promotion(
             customers=len(customers_of(table, corp_id, affiliate_id, now)),
             invited_affiliates=int(stats.get("invited_affiliates", 0)),

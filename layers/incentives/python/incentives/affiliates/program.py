@@ -56,6 +56,85 @@ class ProductRates(_Strict):
     invite_rate_bp: BasisPoints | None = None
 
 
+class Figure(StrEnum):
+    """The six figures of the distribution center (seed 001 §四.2)."""
+
+    TODAY_RETURNED = "today_returned"
+    TODAY_ISSUED = "today_issued"
+    PENDING_SETTLEMENT = "pending_settlement"
+    CUMULATIVE_REWARDS = "cumulative_rewards"
+    RECEIVABLE = "receivable"
+    PAID_ORDERS = "paid_orders"
+
+
+Url = Annotated[str, Field(max_length=500, pattern=r"^https://")]
+
+
+class Announcement(_Strict):
+    title: Annotated[str, Field(min_length=1, max_length=10)]
+    page_url: Url
+
+
+class PromotionButtons(_Strict):
+    """Names of the promotion figures' buttons (推广业绩), each at most 8 characters."""
+
+    customers: Annotated[str, Field(min_length=1, max_length=8)] = "推广客户"
+    invited_affiliates: Annotated[str, Field(min_length=1, max_length=8)] = "邀请微客"
+    orders: Annotated[str, Field(min_length=1, max_length=8)] = "推广订单"
+
+
+class ToolAction(StrEnum):
+    PAGE = "page"
+    SHARE = "share"
+
+
+class PromotionTool(_Strict):
+    """A custom promotion tool (推广工具) next to the six fixed ones."""
+
+    name: Annotated[str, Field(min_length=1, max_length=8)]
+    icon_url: Url
+    action: ToolAction
+    link_url: Url
+    share_title: Annotated[str, Field(min_length=1, max_length=25)] | None = None
+    share_content: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+
+    @model_validator(mode="after")
+    def _share_fields(self) -> PromotionTool:
+        if self.action is ToolAction.PAGE and (self.share_title or self.share_content):
+            raise ValueError("share_title and share_content apply to action share only")
+        return self
+
+
+class ImageNavigation(_Strict):
+    image_url: Url
+    link_url: Url
+
+
+class CenterPage(_Strict):
+    """How the distribution center looks (seed 001 §四): what it shows, in which order."""
+
+    title: Annotated[str, Field(min_length=1, max_length=20)] = "分销中心"
+    top_image_url: Url | None = None
+    figures: Annotated[list[Figure], Field(max_length=4)] = [
+        Figure.PENDING_SETTLEMENT,
+        Figure.CUMULATIVE_REWARDS,
+        Figure.TODAY_ISSUED,
+        Figure.PAID_ORDERS,
+    ]
+    """At most 4 of the six, in display order."""
+    announcements: Annotated[list[Announcement], Field(max_length=10)] = []
+    promotion_buttons: PromotionButtons = PromotionButtons()
+    custom_tools: Annotated[list[PromotionTool], Field(max_length=6)] = []
+    """Up to 6 beside the 6 fixed tools (12 at most)."""
+    image_navigation: Annotated[list[ImageNavigation], Field(max_length=10)] = []
+
+    @model_validator(mode="after")
+    def _distinct_figures(self) -> CenterPage:
+        if len(set(self.figures)) != len(self.figures):
+            raise ValueError("figures lists a figure twice")
+        return self
+
+
 class ProgramSettings(_Strict):
     display_name: Annotated[str, Field(min_length=1, max_length=6)] = "微客"
     promotion_enabled: bool = False
@@ -66,7 +145,8 @@ class ProgramSettings(_Strict):
     ]
     material_parameters: MaterialParameters = MaterialParameters.AFFILIATE
     invitation_title: Annotated[str, Field(min_length=1, max_length=25)] = "邀请你成为微客"
-    invitation_image_url: Annotated[str, Field(max_length=500, pattern=r"^https://")] | None = None
+    invitation_image_url: Url | None = None
+    """Required once promotion is on (seed 001 §2.1.3: title and image are both required)."""
     binding_mode: BindingMode = BindingMode.PERMANENT
     binding_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     self_purchase_commission: bool = False
@@ -79,6 +159,7 @@ class ProgramSettings(_Strict):
     withdrawal_threshold_fen: Fen = 100
     after_sales_window_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_AFTER_SALES_WINDOW_DAYS
     application: ApplicationSettings = ApplicationSettings()
+    center: CenterPage = CenterPage()
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramSettings:
@@ -88,6 +169,8 @@ class ProgramSettings(_Strict):
             raise ValueError("binding_days applies only to binding_mode expiring")
         if len(set(self.promotion_types)) != len(self.promotion_types):
             raise ValueError("promotion_types lists a type twice")
+        if self.promotion_enabled and self.invitation_image_url is None:
+            raise ValueError("invitation_image_url is required once promotion is on")
         return self
 
 
