@@ -8,6 +8,7 @@ paths as the event processor (``order.paid`` in one transaction, the rest after 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from incentives.affiliates import store, withdrawals
@@ -16,6 +17,7 @@ from incentives.affiliates.earnings import (
     AffiliateEffects,
     account,
     apply_payment,
+    attribute_late_click,
     follow_order,
     share_lines,
 )
@@ -117,10 +119,13 @@ def deliver(world: World, event_id: str, fact: OrderFact) -> str:
 
 def click(world: World) -> str:
     customer, affiliate = world.rng.choice(CUSTOMERS), world.rng.choice(AFFILIATES)
-    fact = ReferralClicked(customer_id=customer, affiliate_id=affiliate, clicked_at=world.now)
+    late = timedelta(hours=world.rng.choice([0, 0, 0, 2, 72]))  # some clicks arrive after the payment
+    fact = ReferralClicked(customer_id=customer, affiliate_id=affiliate, clicked_at=world.now - late)
     world._maybe_fault_table()
     try:
-        return bind(world.table, world.corp, world._id("click-"), fact, world.now)
+        bound = bind(world.table, world.corp, world._id("click-"), fact, world.now)
+        late = attribute_late_click(effects(world), world.corp, customer, fact.clicked_at, world.now)
+        return bound + (f"; attributed late {late}" if late else "")
     except Exception as fault:
         if type(fault).__name__ not in ("Throttled", "CrashedAfterWrite", "ConcurrentModification"):
             raise

@@ -96,5 +96,14 @@ def test_affiliate_paths_really_happen() -> None:
     }
     assert {"aff", "rev", "claw", "settle", "reserve", "release", "payout"} <= entries
     traces = "\n".join(line for world in worlds for line in world.trace)
-    for expected in ("late payment", "refused", "rejected", "settled", "manually", "bound to", "interrupted"):
+    for expected in (
+        "late payment",
+        "attributed late",
+        "refused",
+        "rejected",
+        "settled",
+        "manually",
+        "bound to",
+        "interrupted",
+    ):
         assert expected in traces, expected

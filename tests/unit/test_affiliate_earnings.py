@@ -185,3 +185,34 @@ def test_a_second_payment_of_the_same_order_under_another_event_id_changes_nothi
     apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0)
     apply_payment(effects, CORP, "paid-1-again", _paid("O-1", "C", 99_000), WINDOW, T0)
     assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 1_000
+
+
+def test_a_click_from_before_the_payment_that_arrives_after_it_still_attributes_the_order() -> None:
+    from incentives.affiliates.earnings import attribute_late_click
+
+    table, effects = _program()
+    _join(table, "A")
+    apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000, at=T0), WINDOW, T0)
+    refund = OrderRefunded(
+        order_id="O-1", refund_id="R1", refunded_at=T0, lines=[RefundLine(line_id="L0", refund_fen=2_000)]
+    )
+    _follow(effects, "refund-R1", refund, T0)
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 0  # nobody bound yet
+    click = ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(minutes=5))
+    bind(table, CORP, "c-late", click, T0 + timedelta(minutes=1))
+    assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=1)) == ["O-1"]
+    assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=2)) == []  # once
+    balance = effects.ledger.balance(account(CORP, "A"))
+    assert (balance[Bucket.EARNED], balance[Bucket.REVERSED], balance[Bucket.PENDING]) == (1_000, 200, 800)
+
+
+def test_a_click_after_the_payment_does_not_attribute_it() -> None:
+    from incentives.affiliates.earnings import attribute_late_click
+
+    table, effects = _program()
+    _join(table, "A")
+    apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000, at=T0), WINDOW, T0)
+    click = ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 + timedelta(minutes=5))
+    bind(table, CORP, "c-after", click, T0 + timedelta(minutes=6))
+    assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=6)) == []
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 0

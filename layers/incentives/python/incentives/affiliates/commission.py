@@ -70,6 +70,8 @@ class Decision:
     reason: str
     affiliate_id: str | None = None
     """Who the order is attributed to (even when it earns nothing, e.g. a zero rate)."""
+    awaits_binding: bool = False
+    """Nobody was bound at payment: a click from before the payment that arrives late attributes it."""
 
 
 def promotion_type(order: OrderPaid) -> PromotionType:
@@ -96,7 +98,7 @@ def decide(
     elif bound is not None:
         earner = bound
     else:
-        return Decision((), "the customer was bound to no affiliate at payment")
+        return Decision((), "the customer was bound to no affiliate at payment", awaits_binding=True)
     kind = promotion_type(order)
     if kind not in settings.promotion_types:
         return Decision((), f"the program does not promote {kind.value}", earner.affiliate_id)

@@ -185,6 +185,39 @@ def _buyer(item: dict[str, Any] | None, order: OrderPaid) -> Promoter | None:
     return _active(item)
 
 
+def attribute_late_click(
+    effects: AffiliateEffects, corp_id: str, customer_id: str, clicked_at: datetime, now: datetime
+) -> list[str]:
+    """Orders of ``customer_id`` paid after ``clicked_at`` that were decided with nobody bound
+    (the click arrived late) are decided again, now that the binding at their payment is known.
+
+    Only such orders: they carry no share, so nothing is taken back. Returns the orders attributed.
+    """
+    table = effects.table
+    attributed = []
+    unattributed = store.query_all(
+        table, store.own_list(corp_id, "AFF_UNATTRIBUTED", customer_id), index="gsi3", newest_first=False
+    )
+    for old in unattributed:
+        if parse_instant(old["paid_at"]) < clicked_at:
+            continue
+        state = TableOrderRepository(table).get(corp_id, old["order_id"])
+        if state is None or state.paid is None:
+            continue
+        settings = store.load_settings(table, corp_id)
+        buyer, bound, upline = attribute(table, corp_id, settings, state.paid)
+        decision = decide(settings, state.paid, buyer=buyer, bound=bound, upline=upline)
+        if decision.awaits_binding:
+            continue
+        try:
+            table.transact(decision_writes(effects, corp_id, state.paid, decision, now, replaces=old))
+        except ConditionFailed:
+            continue  # decided again meanwhile
+        follow_order(effects, corp_id, state, now)  # refunds or a completion that came meanwhile
+        attributed.append(state.order_id)
+    return attributed
+
+
 def _promoter_of(table: Table, corp_id: str, affiliate_id: str | None) -> Promoter | None:
     if not affiliate_id:
         return None
@@ -220,9 +253,18 @@ def _decide_once(effects: AffiliateEffects, corp_id: str, order: OrderPaid, now:
 
 
 def decision_writes(
-    effects: AffiliateEffects, corp_id: str, order: OrderPaid, decision: Decision, now: datetime
+    effects: AffiliateEffects,
+    corp_id: str,
+    order: OrderPaid,
+    decision: Decision,
+    now: datetime,
+    replaces: dict[str, Any] | None = None,
 ) -> list[Write]:
-    """The decision (``attribute_not_exists``: made once), its shares, credits, holds and figures."""
+    """The decision (``attribute_not_exists``: made once), its shares, credits, holds and figures.
+
+    ``replaces`` is an earlier decision that attributed the order to nobody; the new one takes
+    its place only if it is still that one.
+    """
     paid_at = iso_utc(order.paid_at)
     day = local_date(order.paid_at, effects.time_zone).isoformat()
     payable = sum(line.payable_fen for line in order.lines)
@@ -237,7 +279,11 @@ def decision_writes(
         "paid_at": paid_at,
         "decided_at": iso_utc(now),
     }
-    writes: list[Write] = [Put(item, (NotExists(),))]
+    if decision.awaits_binding:
+        item["gsi3pk"] = store.own_list(corp_id, "AFF_UNATTRIBUTED", order.customer_id)
+        item["gsi3sk"] = f"{paid_at}#{order.order_id}"
+    guard = (NotExists(),) if replaces is None else (Equals("decided_at", replaces["decided_at"]),)
+    writes: list[Write] = [Put(item, guard)]
     credits: list[Entry] = []
     for share in decision.shares:
         owner = account(corp_id, share.beneficiary_id)

@@ -244,7 +244,11 @@ def apply_affiliate_fact(corp_id: str, event_id: str, fact: Any) -> str:
 
     now = SystemClock().now()
     if isinstance(fact, ReferralClicked):
-        return bind(table(), corp_id, event_id, fact, now)
+        from incentives.affiliates.earnings import attribute_late_click
+
+        bound = bind(table(), corp_id, event_id, fact, now)
+        late = attribute_late_click(affiliate_effects(), corp_id, fact.customer_id, fact.clicked_at, now)
+        return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
     if isinstance(fact, MemberRegistered):
         return record_member(table(), corp_id, fact, now)
     if isinstance(fact, RechargePaid):
