@@ -194,6 +194,8 @@ def record_bought(table: Table, corp_id: str, order: OrderPaid) -> None:
 
 def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) -> bool:
     """Count the order in the customer's activity, once; False when counted before."""
+    if table.get(store.activity_marker_key(corp_id, order.customer_id, f"order:{order.order_id}")):
+        return False  # every later event of the order comes by here: write nothing again
     record_bought(table, corp_id, order)
     return _commit_once(table, order_activity_writes(corp_id, order, now))
 
