@@ -810,3 +810,36 @@ def test_masking_never_reveals_the_birth_date_in_an_id_number(number: str) -> No
 def test_a_value_too_short_to_keep_both_ends_is_masked_entirely(value: str) -> None:
     assert mask_id_card(value) == "*" * len(value)
     assert mask_mobile(value[:7]) == "*" * len(value[:7])
+
+
+# --- the review page (seed 001 §2.2.2 审核中设置) and the application page ------------------------
+
+
+def test_the_review_page_has_a_prompt_contacts_an_image_and_a_button() -> None:
+    page = parse_settings(
+        {
+            "review_page": {
+                "prompt": "您的微客申请正在审核中,请耐心等待",
+                "contact_phone": "021-62881234",
+                "wechat_id": "brand_service",
+                "image_url": "https://img.example.com/qr.png",
+                "button_text": "返回商城",
+                "button_url": "https://shop.example.com/",
+            }
+        }
+    ).review_page
+    assert page.wechat_id == "brand_service" and page.button_text == "返回商城"
+
+
+def test_a_review_page_button_needs_both_text_and_link() -> None:
+    assert _rejected({"review_page": {"button_text": "返回商城"}}).field == "review_page.button_url"
+
+
+def test_review_page_contacts_are_checked() -> None:
+    assert _rejected({"review_page": {"contact_phone": "call me"}}).field == "review_page.contact_phone"
+    assert _rejected({"review_page": {"wechat_id": "1abc"}}).field == "review_page.wechat_id"
+
+
+def test_the_notice_can_be_hidden_and_the_top_image_is_an_https_url() -> None:
+    assert parse_settings({"notice": "须知", "notice_visible": False}).notice_visible is False
+    assert _rejected({"top_image_url": "http://img.example.com/top.png"}).field == "top_image_url"

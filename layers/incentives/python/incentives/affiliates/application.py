@@ -332,6 +332,24 @@ class ApplicationForm(_Model):
         return self.default_fields.get(field, FieldSwitch())
 
 
+class ReviewPage(_Model):
+    """What an applicant sees while the merchant reviews (seed 001 §2.2.2 审核中设置)."""
+
+    prompt: Annotated[str, Field(min_length=1, max_length=100)] = "您的申请正在审核中,请耐心等待"
+    contact_phone: Annotated[str, Field(pattern=r"^[0-9+\-]{5,20}$")] | None = None
+    wechat_id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{5,19}$")] | None = None
+    image_url: Annotated[str, Field(max_length=500, pattern=r"^https://")] | None = None
+    image_link_url: Annotated[str, Field(max_length=500, pattern=r"^https://")] | None = None
+    button_text: Annotated[str, Field(min_length=1, max_length=8)] | None = None
+    button_url: Annotated[str, Field(max_length=500, pattern=r"^https://")] | None = None
+
+    @model_validator(mode="after")
+    def _button_whole(self) -> ReviewPage:
+        if (self.button_text is None) != (self.button_url is None):
+            raise _Problem("a button needs both its text and its link", "button_url")
+        return self
+
+
 class ApplicationSettings(_Model):
     mode: BecomeMode = BecomeMode.APPLY
     review: ReviewMode = ReviewMode.MANUAL
@@ -339,7 +357,11 @@ class ApplicationSettings(_Model):
     conditions: list[Condition] = []
     form: ApplicationForm = ApplicationForm()
     page_title: Annotated[str, Field(min_length=1, max_length=8)] = DEFAULT_PAGE_TITLE
+    top_image_url: Annotated[str, Field(max_length=500, pattern=r"^https://")] | None = None
     notice: Annotated[str, Field(max_length=2000)] | None = None
+    notice_visible: StrictBool = True
+    """Whether the notice (申请须知) shows on the application page."""
+    review_page: ReviewPage = ReviewPage()
 
     @field_validator("conditions")
     @classmethod
