@@ -381,3 +381,10 @@ def test_a_page_tool_carries_no_share_texts() -> None:
     }
     with pytest.raises(ValidationError, match="share"):
         program(center={"custom_tools": [page_tool]})
+
+
+def test_the_community_field_is_only_for_merchants_running_community_group_buy() -> None:
+    form = {"default_fields": {"community": {"enabled": True, "required": True}}}
+    with pytest.raises(ValidationError, match="community_group_buy"):
+        program(application={"form": form})
+    assert program(application={"form": form}, community_group_buy=True).community_group_buy

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from incentives.affiliates.application import ApplicationSettings
+from incentives.affiliates.application import ApplicationSettings, DefaultField
 from incentives.core.money import BasisPoints, Fen
 from incentives.orders import DEFAULT_AFTER_SALES_WINDOW_DAYS
 
@@ -160,6 +160,8 @@ class ProgramSettings(_Strict):
     after_sales_window_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_AFTER_SALES_WINDOW_DAYS
     application: ApplicationSettings = ApplicationSettings()
     center: CenterPage = CenterPage()
+    community_group_buy: bool = False
+    """The merchant runs community group-buy (社区团购); only then may the form ask for a community."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramSettings:
@@ -171,6 +173,8 @@ class ProgramSettings(_Strict):
             raise ValueError("promotion_types lists a type twice")
         if self.promotion_enabled and self.invitation_image_url is None:
             raise ValueError("invitation_image_url is required once promotion is on")
+        if self.application.form.switch(DefaultField.COMMUNITY).enabled and not self.community_group_buy:
+            raise ValueError("the community field needs community_group_buy (seed 001 §2.2.1 (4))")
         return self
 
 
