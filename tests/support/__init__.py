@@ -137,3 +137,40 @@ def token_for(
 
     now = datetime.now(UTC) - (timedelta(days=2) if expired else timedelta())
     return mint_token(secret, corp_id, subject, Role(role), now, dept_ids=dept_ids, ttl=timedelta(hours=1))
+
+
+def paid_fact(
+    order_id: str,
+    customer_id: str,
+    *paid_fen: int,
+    paid_at: Any,
+    store_id: str = "s1",
+    products: tuple[str, ...] = (),
+    group_buy: bool = False,
+) -> Any:
+    """An ``order.paid`` payload (the model), one line per amount; line ``n`` buys ``products[n]``
+    or ``p0``."""
+    from incentives.webhook.models import OrderLine, OrderPaid, OrderSource
+
+    return OrderPaid(
+        order_id=order_id,
+        customer_id=customer_id,
+        store_id=store_id,
+        paid_at=paid_at,
+        source=OrderSource(scene="share"),
+        is_group_buy=group_buy,
+        lines=[
+            OrderLine(
+                line_id=f"L{n}",
+                product_id=products[n] if n < len(products) else "p0",
+                category_path=["服饰"],
+                quantity=1,
+                payable_fen=fen,
+                paid_fen=fen,
+                discount_fen=0,
+                points_fen=0,
+                balance_fen=0,
+            )
+            for n, fen in enumerate(paid_fen)
+        ],
+    )

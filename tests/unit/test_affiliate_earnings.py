@@ -21,13 +21,12 @@ from incentives.storage.orders import TableOrderRepository
 from incentives.storage.table import MemoryTable
 from incentives.webhook.models import (
     OrderCompleted,
-    OrderLine,
     OrderPaid,
     OrderRefunded,
-    OrderSource,
     ReferralClicked,
     RefundLine,
 )
+from tests.support import paid_fact
 
 CORP = "ww-unit"
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -53,27 +52,14 @@ def _join(table: MemoryTable, who: str, at: datetime = T0) -> None:
 
 
 def _paid(order_id: str, customer: str, *paid: int, products: int = 0, at: datetime = T0) -> OrderPaid:
-    return OrderPaid(
-        order_id=order_id,
-        customer_id=customer,
-        store_id="s1",
-        paid_at=at,
-        source=OrderSource(scene="share"),
-        lines=[
-            OrderLine(
-                line_id=f"L{n}",
-                product_id=f"p{n if products else 0}",
-                category_path=["服饰"],
-                quantity=1,
-                payable_fen=fen,
-                paid_fen=fen,
-                discount_fen=0,
-                points_fen=0,
-                balance_fen=0,
-            )
-            for n, fen in enumerate(paid)
-        ],
-    )
+    names = tuple(f"p{n}" for n in range(len(paid))) if products else ()
+    return paid_fact(order_id, customer, *paid, paid_at=at, products=names)
+
+
+def _bound(table: MemoryTable, customer: str, affiliate: str) -> None:
+    """``customer`` clicked ``affiliate``'s link an hour before T0."""
+    click = ReferralClicked(customer_id=customer, affiliate_id=affiliate, clicked_at=T0 - timedelta(hours=1))
+    bind(table, CORP, f"click-{customer}-{affiliate}", click, T0)
 
 
 def _follow(

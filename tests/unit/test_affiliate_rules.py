@@ -23,7 +23,8 @@ from incentives.affiliates.program import (
 )
 from incentives.core.money import apply_rate
 from incentives.ledger.model import Balance, Bucket
-from incentives.webhook.models import OrderLine, OrderPaid, OrderSource
+from incentives.webhook.models import OrderPaid
+from tests.support import paid_fact
 
 T0 = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 
@@ -45,28 +46,8 @@ def order(
     group_buy: bool = False,
     products: tuple[str, ...] = (),
 ) -> OrderPaid:
-    return OrderPaid(
-        order_id="O1",
-        customer_id=customer,
-        store_id=store,
-        paid_at=T0,
-        source=OrderSource(scene="share"),
-        is_group_buy=group_buy,
-        lines=[
-            OrderLine(
-                line_id=f"L{n}",
-                product_id=products[n] if n < len(products) else f"p{n}",
-                category_path=["服饰"],
-                quantity=1,
-                payable_fen=fen,
-                paid_fen=fen,
-                discount_fen=0,
-                points_fen=0,
-                balance_fen=0,
-            )
-            for n, fen in enumerate(paid)
-        ],
-    )
+    names = products + tuple(f"p{n}" for n in range(len(products), len(paid)))
+    return paid_fact("O1", customer, *paid, paid_at=T0, store_id=store, products=names, group_buy=group_buy)
 
 
 A = Promoter("A", upline_id="B")
