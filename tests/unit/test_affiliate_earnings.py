@@ -72,13 +72,7 @@ def _follow(
 def test_an_order_of_many_distinct_products_is_decided_and_counted_once() -> None:
     table, effects = _program()
     _join(table, "A")
-    bind(
-        table,
-        CORP,
-        "c1",
-        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
-        T0,
-    )
+    _bound(table, "C", "A")
     big = _paid("O-big", "C", *([100] * 130), products=1)
     state, _ = apply_payment(effects, CORP, "paid-big", big, WINDOW, T0)
     apply_payment(effects, CORP, "paid-big", big, WINDOW, T0)  # redelivered
@@ -94,13 +88,7 @@ def test_an_order_of_many_distinct_products_is_decided_and_counted_once() -> Non
 def test_a_customer_who_joined_after_paying_is_not_a_self_purchaser_of_that_order() -> None:
     table, effects = _program()
     _join(table, "A")
-    bind(
-        table,
-        CORP,
-        "c1",
-        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
-        T0,
-    )
+    _bound(table, "C", "A")
     _join(table, "C", at=T0 + timedelta(minutes=5))  # C paid at T0, joined at T0 + 5 min
     apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0 + timedelta(minutes=6))
     assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 1_000
@@ -140,13 +128,7 @@ def test_a_refund_racing_the_settlement_job_loses_nothing_and_stops_nothing() ->
 def test_a_fully_refunded_share_stays_refunded_after_its_window() -> None:
     table, effects = _program(after_sales_window_days=0)
     _join(table, "A")
-    bind(
-        table,
-        CORP,
-        "c1",
-        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
-        T0,
-    )
+    _bound(table, "C", "A")
     apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0)
     full = OrderRefunded(
         order_id="O-1", refund_id="R1", refunded_at=T0, lines=[RefundLine(line_id="L0", refund_fen=10_000)]
@@ -161,13 +143,7 @@ def test_a_fully_refunded_share_stays_refunded_after_its_window() -> None:
 def test_a_second_payment_of_the_same_order_under_another_event_id_changes_nothing() -> None:
     table, effects = _program()
     _join(table, "A")
-    bind(
-        table,
-        CORP,
-        "c1",
-        ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(hours=1)),
-        T0,
-    )
+    _bound(table, "C", "A")
     apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000), WINDOW, T0)
     apply_payment(effects, CORP, "paid-1-again", _paid("O-1", "C", 99_000), WINDOW, T0)
     assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 1_000
