@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from incentives.api.app import create_api, csv_response, principal_of, query_instant
+from incentives.api.app import create_api, csv_response, page_of, principal_of, query_instant
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
@@ -375,7 +375,6 @@ def get_incentive_records(
     ] = None,
 ) -> Response[str]:
     principal = principal_of(app, OPERATORS)
-    start = _offset(cursor)
     found = incentives.records(
         wiring.table(),
         wiring.payout_repository(),
@@ -392,8 +391,7 @@ def get_incentive_records(
         return csv_response((r.model_dump() for r in found), columns, "guide-incentive-records.csv")
     import json
 
-    page = found[start : start + limit]
-    next_cursor = f"o{start + limit}" if start + limit < len(found) else None
+    page, next_cursor = page_of(found, limit, cursor)
     body = json.dumps(
         {
             "items": [r.model_dump() for r in page],
@@ -403,15 +401,6 @@ def get_incentive_records(
         ensure_ascii=False,
     )
     return Response(200, "application/json", body)
-
-
-def _offset(cursor: str | None) -> int:
-    """Record pages are offsets into the filtered, newest-first list (filters apply before paging)."""
-    if not cursor:
-        return 0
-    if not cursor.startswith("o") or not cursor[1:].isdigit():
-        raise InvalidInput("cursor is not one this API returned", field="cursor")
-    return int(cursor[1:])
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -23,7 +23,7 @@ from incentives.affiliates.center import CSV_COLUMNS, CommissionRecord
 from incentives.affiliates.membership import ProfileChange
 from incentives.affiliates.program import ProgramSettings
 from incentives.affiliates.withdrawals import Approval, ManualSettlement, Rejection
-from incentives.api.app import create_api, csv_response, principal_of, query_instant
+from incentives.api.app import create_api, csv_response, page_of, principal_of, query_instant
 from incentives.api.auth import Role
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
@@ -200,6 +200,10 @@ def commission_records(
     since: Annotated[str | None, Query(alias="from", description="RFC 3339, paid at or after")] = None,
     until: Annotated[str | None, Query(alias="to", description="RFC 3339, paid at or before")] = None,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page")
+    ] = None,
 ) -> Response[str]:
     principal = principal_of(app, ADMINS)
     found: list[CommissionRecord] = center.commission_records(
@@ -216,8 +220,11 @@ def commission_records(
         return csv_response((r.model_dump() for r in found), CSV_COLUMNS, "affiliate-commissions.csv")
     import json
 
+    page, next_cursor = page_of(found, limit, cursor)
     body = {
-        "items": [r.model_dump() for r in found],
+        "items": [r.model_dump() for r in page],
+        "next_cursor": next_cursor,
+        "records": len(found),
         "total_commission_fen": sum(r.commission_fen for r in found),
         "total_net_fen": sum(r.net_fen for r in found),
     }

@@ -477,6 +477,10 @@ def test_commission_records_filter_and_export_as_csv(stack: StackHandle) -> None
     both = admin(stack, "GET", "/admin/affiliates/commissions")
     assert {(r["role"], r["beneficiary_id"]) for r in both["items"]} == {("commission", "A"), ("invite", "B")}
     assert both["total_commission_fen"] == 1_500
+    first = admin(stack, "GET", "/admin/affiliates/commissions", query={"limit": ["1"]})
+    rest = admin(stack, "GET", "/admin/affiliates/commissions", query={"cursor": [first["next_cursor"]]})
+    assert len(first["items"]) == 1 and first["records"] == 2 and rest["next_cursor"] is None
+    assert {r["role"] for r in first["items"] + rest["items"]} == {"commission", "invite"}
     invites = admin(stack, "GET", "/admin/affiliates/commissions", query={"role": ["invite"]})
     assert [r["beneficiary_id"] for r in invites["items"]] == ["B"]
     status, text = call(

@@ -65,6 +65,20 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filenam
     )
 
 
+def page_of(rows: Sequence[Any], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    """One page of a filtered, newest-first list and the cursor of the next (an offset, ``o<n>``).
+
+    Filters apply before paging, so every page but the last is full.
+    """
+    start = 0
+    if cursor:
+        if not cursor.startswith("o") or not cursor[1:].isdigit():
+            raise InvalidInput("cursor is not one this API returned", field="cursor")
+        start = int(cursor[1:])
+    following = f"o{start + limit}" if start + limit < len(rows) else None
+    return list(rows[start : start + limit]), following
+
+
 def query_instant(text: str | None, field: str) -> datetime | None:
     """An optional RFC 3339 query parameter; a malformed one is a 400 naming ``field``."""
     if not text:
