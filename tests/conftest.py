@@ -65,6 +65,10 @@ class StackHandle:
         text = response["body"]
         return response["statusCode"], json.loads(text) if text[:1] in ("{", "[") else text
 
+    def status(self, function: str, method: str, resource: str, token: str, **kwargs: Any) -> int:
+        """Only the status code of :meth:`api` (for checks of who may do what)."""
+        return int(self.api(function, method, resource, token, **kwargs)[0])
+
     def table_items(self) -> list[dict[str, Any]]:
         from incentives.storage.dynamo import from_item
 

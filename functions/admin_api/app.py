@@ -15,7 +15,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from incentives.api.app import create_api, csv_response, page_of, principal_of, query_instant
+from incentives.api.app import (
+    ExportFormat,
+    PageCursor,
+    RecordPageSize,
+    create_api,
+    csv_response,
+    page_of,
+    principal_of,
+    query_instant,
+)
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
@@ -368,11 +377,9 @@ def get_incentive_records(
     status: Annotated[str | None, Query(pattern="^(recorded|pending|paying|paid|failed)$")] = None,
     since: Annotated[str | None, Query(alias="from", description="RFC 3339")] = None,
     until: Annotated[str | None, Query(alias="to", description="RFC 3339")] = None,
-    format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="next_cursor of the previous page")
-    ] = None,
+    format: ExportFormat = None,
+    limit: RecordPageSize = 50,
+    cursor: PageCursor = None,
 ) -> Response[str]:
     principal = principal_of(app, OPERATORS)
     found = incentives.records(

@@ -19,11 +19,22 @@ from pydantic import BaseModel, Field
 
 from incentives.affiliates import center, membership, withdrawals
 from incentives.affiliates import store as affiliate_store
-from incentives.affiliates.center import CSV_COLUMNS, CommissionRecord
+from incentives.affiliates.application import Decision
+from incentives.affiliates.center import CSV_COLUMNS, CommissionRecord, ShareState
+from incentives.affiliates.commission import Role as ShareRole
 from incentives.affiliates.membership import ProfileChange
 from incentives.affiliates.program import ProgramSettings
 from incentives.affiliates.withdrawals import Approval, ManualSettlement, Rejection
-from incentives.api.app import create_api, csv_response, page_of, principal_of, query_instant
+from incentives.api.app import (
+    ExportFormat,
+    PageCursor,
+    RecordPageSize,
+    create_api,
+    csv_response,
+    page_of,
+    principal_of,
+    query_instant,
+)
 from incentives.api.auth import Role
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
@@ -69,7 +80,7 @@ def list_affiliates() -> list[dict[str, Any]]:
     "/admin/affiliates/applications", summary="Applications to become an affiliate", tags=["applications"]
 )
 def list_applications(
-    status: Annotated[str | None, Query(pattern="^(pending_review|approved|rejected)$")] = None,
+    status: Annotated[Decision | None, Query()] = None,
 ) -> list[dict[str, Any]]:
     principal = principal_of(app, ADMINS)
     return membership.applications(wiring.table(), principal.corp_id, status)
@@ -95,7 +106,7 @@ def review_application(customer_id: Id, body: Review) -> dict[str, Any]:
     "/admin/affiliates/store-applications", summary="Applications to promote a store", tags=["applications"]
 )
 def list_store_applications(
-    status: Annotated[str | None, Query(pattern="^(pending_review|approved|rejected)$")] = None,
+    status: Annotated[Decision | None, Query()] = None,
 ) -> list[dict[str, Any]]:
     principal = principal_of(app, ADMINS)
     return membership.store_applications(wiring.table(), principal.corp_id, status)
@@ -192,18 +203,14 @@ def cancel_withdrawal(withdrawal_id: Id) -> dict[str, Any]:
 )
 def commission_records(
     affiliate_id: Annotated[str | None, Query(max_length=128, description="The beneficiary")] = None,
-    role: Annotated[str | None, Query(pattern="^(commission|invite)$")] = None,
-    state: Annotated[
-        str | None, Query(pattern="^(pending|settled|settled_then_clawed_back|refunded)$")
-    ] = None,
+    role: Annotated[ShareRole | None, Query()] = None,
+    state: Annotated[ShareState | None, Query()] = None,
     store_id: Annotated[str | None, Query(max_length=128)] = None,
     since: Annotated[str | None, Query(alias="from", description="RFC 3339, paid at or after")] = None,
     until: Annotated[str | None, Query(alias="to", description="RFC 3339, paid at or before")] = None,
-    format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="next_cursor of the previous page")
-    ] = None,
+    format: ExportFormat = None,
+    limit: RecordPageSize = 50,
+    cursor: PageCursor = None,
 ) -> Response[str]:
     principal = principal_of(app, ADMINS)
     found: list[CommissionRecord] = center.commission_records(

@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.affiliates import center, membership, withdrawals
 from incentives.affiliates import store as affiliate_store
-from incentives.affiliates.center import Center, CommissionRecord
+from incentives.affiliates.center import Center, CommissionRecord, ShareState
+from incentives.affiliates.commission import Role as ShareRole
 from incentives.affiliates.membership import ApplicationInput
 from incentives.affiliates.referrals import customers_of
 from incentives.affiliates.withdrawals import WithdrawalInput
@@ -107,10 +108,8 @@ def my_downline() -> list[dict[str, Any]]:
     "/affiliate/orders", summary="My commission orders, each with its commission and state", tags=["center"]
 )
 def my_orders(
-    role: Annotated[str | None, Query(pattern="^(commission|invite)$")] = None,
-    state: Annotated[
-        str | None, Query(pattern="^(pending|settled|settled_then_clawed_back|refunded)$")
-    ] = None,
+    role: Annotated[ShareRole | None, Query()] = None,
+    state: Annotated[ShareState | None, Query()] = None,
     paid_from: Annotated[str | None, Query(description="RFC 3339")] = None,
     paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
 ) -> list[CommissionRecord]:

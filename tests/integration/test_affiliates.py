@@ -563,3 +563,51 @@ def test_conditions_are_checked_against_the_customers_recorded_activity(stack: S
     joined = mine(stack, "E", "POST", "/affiliate/application", json={"openid": "openid-E"})
     assert joined["status"] == "approved"
     assert mine(stack, "E", "GET", "/affiliate/center")["affiliate_id"] == "E"
+
+
+def test_a_member_registered_through_an_invitation_counts_once_for_the_inviter(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    body = sample_body("member_registered")
+    body.update(event_id="member-M1", occurred_at=at(NOW))
+    body["data"].update(customer_id="M1", registered_at=at(NOW), invited_by_affiliate_id="A")
+    send(stack, body)
+    send(stack, {**body, "event_id": "member-M1-again"})  # the member system sends it twice
+    assert mine(stack, "A", "GET", "/affiliate/center")["promotion"]["invited_members"] == 1
+
+
+def test_the_merchant_changes_an_affiliates_promotable_stores_and_types(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    path, ids = "/admin/affiliates/{affiliate_id}", {"affiliate_id": "A"}
+    changed = admin(
+        stack, "PATCH", path, path_parameters=ids, json={"stores": ["store-a"], "types": ["goods"]}
+    )
+    assert changed["stores"] == ["store-a"] and changed["types"] == ["goods"]
+    click(stack, "C", "A", NOW - timedelta(hours=2))
+    pay(stack, "SO-P1", "C", 10_000, NOW - timedelta(hours=1), store_id="store-b")
+    assert balance("A")[Bucket.EARNED] == 0  # not one of their stores
+    everywhere = admin(stack, "PATCH", path, path_parameters=ids, json={"all_stores": True})
+    assert everywhere["stores"] is None
+    assert admin(stack, "GET", path, path_parameters=ids)["center"]["affiliate_id"] == "A"
+    bad = call(
+        stack, ADMIN_API, "PATCH", path, token_for("admin"), path_parameters=ids, json={"types": ["live"]}
+    )
+    assert bad[0] == 400
+
+
+def test_a_request_id_reused_for_another_amount_is_refused(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    _settled(stack, "A", "SO-Q", 10_000)
+    mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 300, "request_id": "q1"})
+    status, body = call(
+        stack,
+        CENTER_API,
+        "POST",
+        "/affiliate/withdrawals",
+        token_for("affiliate", subject="A"),
+        json={"amount_fen": 400, "request_id": "q1"},
+    )
+    assert status == 409 and body["error"]["field"] == "request_id"
+    assert balance("A")[Bucket.RESERVED] == 300

@@ -69,14 +69,9 @@ def test_online_payment_is_refused_until_wecom_pay_is_configured(
     )
     assert status == 400 and body["error"]["field"] == "payment_method"
     assert (
-        _call(
-            stack,
-            ADMIN,
-            "PUT",
-            "/admin/guide-incentives/settings",
-            _admin(),
-            json={"payment_method": "offline"},
-        )[0]
+        stack.status(
+            ADMIN, "PUT", "/admin/guide-incentives/settings", _admin(), json={"payment_method": "offline"}
+        )
         == 200
     )
 
@@ -125,14 +120,9 @@ def test_each_source_event_rewards_once(stack: StackHandle) -> None:
 def test_online_rewards_are_paid_through_wecom_pay(stack: StackHandle) -> None:
     _synced(stack)
     assert (
-        _call(
-            stack,
-            ADMIN,
-            "PUT",
-            "/admin/guide-incentives/settings",
-            _admin(),
-            json={"payment_method": "online"},
-        )[0]
+        stack.status(
+            ADMIN, "PUT", "/admin/guide-incentives/settings", _admin(), json={"payment_method": "online"}
+        )
         == 200
     )
     _rule(stack, amount=1_000, limit=None)
@@ -283,13 +273,12 @@ def test_records_are_paginated_and_a_rule_has_its_details(stack: StackHandle) ->
     )
     assert status == 200 and details["versions"][0]["amount_fen"] == 200
     assert (
-        _call(
-            stack,
+        stack.status(
             ADMIN,
             "GET",
             "/admin/guide-incentives/rules/{rule_id}",
             _admin(),
             path_parameters={"rule_id": "nope"},
-        )[0]
+        )
         == 404
     )

@@ -68,7 +68,7 @@ def test_a_second_sync_writes_nothing(stack: StackHandle) -> None:
 
 
 def test_only_admins_sync(stack: StackHandle) -> None:
-    assert _call(stack, ADMIN, "POST", "/admin/org/sync", token_for("operator", dept_ids=("1",)))[0] == 403
+    assert stack.status(ADMIN, "POST", "/admin/org/sync", token_for("operator", dept_ids=("1",))) == 403
 
 
 def test_operators_get_nothing_from_another_subtree_through_any_admin_endpoint(stack: StackHandle) -> None:
@@ -77,39 +77,36 @@ def test_operators_get_nothing_from_another_subtree_through_any_admin_endpoint(s
     _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", south)
     assert sorted(o["outlet_id"] for o in outlets) == ["31"]
     assert (
-        _call(
-            stack,
+        stack.status(
             ADMIN,
             "POST",
             "/admin/outlets/{outlet_id}/contact-way",
             south,
             path_parameters={"outlet_id": "21"},
             json={"welcome_message": "x"},
-        )[0]
+        )
         == 404
     )
     assert (
-        _call(
-            stack,
+        stack.status(
             ADMIN,
             "PUT",
             "/admin/guides/{user_id}/welcome-message",
             south,
             path_parameters={"user_id": "zhangwei"},
             json={"text": "x"},
-        )[0]
+        )
         == 404
     )
     assert (
-        _call(
-            stack,
+        stack.status(
             ADMIN,
             "PUT",
             "/admin/guides/{user_id}/welcome-message",
             south,
             path_parameters={"user_id": "chenjing"},
             json={"text": "您好"},
-        )[0]
+        )
         == 200
     )
     assert _call(stack, ADMIN, "GET", "/admin/outlets", south, query={"subtree": ["2"]})[1] == []
@@ -155,21 +152,16 @@ def test_a_guide_sees_only_their_own_customers_within_the_permissions(stack: Sta
     )
     assert status == 200 and set(detail) == {"customer_id", "outlet_id", "attached_at", "guide_id"}
     assert (
-        _call(
-            stack,
-            GUIDE,
-            "GET",
-            "/guide/customers/{customer_id}",
-            li,
-            path_parameters={"customer_id": "oUnion-C"},
-        )[0]
+        stack.status(
+            GUIDE, "GET", "/guide/customers/{customer_id}", li, path_parameters={"customer_id": "oUnion-C"}
+        )
         == 404
     )
     assert _call(stack, GUIDE, "GET", "/guide/customers", li)[1] == []
     assert [c["customer_id"] for c in _call(stack, GUIDE, "GET", "/guide/customers", zhang)[1]] == [
         "oUnion-C"
     ]
-    assert _call(stack, GUIDE, "GET", "/guide/customers", _admin())[0] == 403
+    assert stack.status(GUIDE, "GET", "/guide/customers", _admin()) == 403
 
     status, _ = _call(
         stack,
@@ -201,15 +193,14 @@ def test_a_guide_sees_only_their_own_customers_within_the_permissions(stack: Sta
     )
     for forbidden in ({"mobile": "13800138000"}, {"outlet_id": "22"}, {"guide_id": "lifang"}):
         assert (
-            _call(
-                stack,
+            stack.status(
                 GUIDE,
                 "PATCH",
                 "/guide/customers/{customer_id}",
                 zhang,
                 path_parameters={"customer_id": "oUnion-C"},
                 json=forbidden,
-            )[0]
+            )
             == 403
         )
     bad = _call(
@@ -278,27 +269,25 @@ def test_tags_push_to_wecom_at_once_and_guides_mark_visible_ones(stack: StackHan
     follow = next(iter(stack.wecom.contacts.values()))["follow_user"][0]
     assert follow["tag_ids"] == [diamond["wecom_tag_id"]]
     assert (
-        _call(
-            stack,
+        stack.status(
             GUIDE,
             "POST",
             "/guide/customers/{customer_id}/tags",
             zhang,
             path_parameters={"customer_id": "oUnion-D"},
             json={"add": [gold["tag_id"]]},
-        )[0]
+        )
         == 403
     )
     assert (
-        _call(
-            stack,
+        stack.status(
             GUIDE,
             "POST",
             "/guide/customers/{customer_id}/tags",
             token_for("guide", "lifang"),
             path_parameters={"customer_id": "oUnion-D"},
             json={"add": [diamond["tag_id"]]},
-        )[0]
+        )
         == 404
     )
 
@@ -336,8 +325,8 @@ def test_the_wecom_import_follows_seed_002(stack: StackHandle) -> None:
 
 @pytest.mark.parametrize("role", ["guide", "affiliate"])
 def test_guides_and_affiliates_cannot_use_the_org_console(stack: StackHandle, role: str) -> None:
-    assert _call(stack, ADMIN, "GET", "/admin/outlets", token_for(role))[0] == 403
-    assert _call(stack, ADMIN, "GET", "/admin/tags", token_for(role))[0] == 403
+    assert stack.status(ADMIN, "GET", "/admin/outlets", token_for(role)) == 403
+    assert stack.status(ADMIN, "GET", "/admin/tags", token_for(role)) == 403
 
 
 def test_data_nodes_make_removed_operators_read_only_and_multi_node_operators_choose(
@@ -368,15 +357,9 @@ def test_data_nodes_make_removed_operators_read_only_and_multi_node_operators_ch
     both = token_for("operator", "ops-both", dept_ids=("2", "3"))
     welcome = {"path_parameters": {"user_id": "zhangwei"}}
     assert (
-        _call(
-            stack,
-            ADMIN,
-            "PUT",
-            "/admin/guides/{user_id}/welcome-message",
-            east,
-            json={"text": "您好"},
-            **welcome,
-        )[0]
+        stack.status(
+            ADMIN, "PUT", "/admin/guides/{user_id}/welcome-message", east, json={"text": "您好"}, **welcome
+        )
         == 200
     )
     named = _call(
@@ -384,27 +367,25 @@ def test_data_nodes_make_removed_operators_read_only_and_multi_node_operators_ch
     )
     assert named[0] == 400 and named[1]["error"]["field"] == "data_node"
     assert (
-        _call(
-            stack,
+        stack.status(
             ADMIN,
             "PUT",
             "/admin/guides/{user_id}/welcome-message",
             both,
             json={"text": "您好", "data_node": "2"},
             **welcome,
-        )[0]
+        )
         == 200
     )
     assert (
-        _call(
-            stack,
+        stack.status(
             ADMIN,
             "PUT",
             "/admin/guides/{user_id}/welcome-message",
             both,
             json={"text": "您好", "data_node": "3"},
             **welcome,
-        )[0]
+        )
         == 403
     )
     _call(
@@ -416,15 +397,9 @@ def test_data_nodes_make_removed_operators_read_only_and_multi_node_operators_ch
         json={"level_name": "零售公司", "node_dept_ids": ["3"]},
     )
     assert (
-        _call(
-            stack,
-            ADMIN,
-            "PUT",
-            "/admin/guides/{user_id}/welcome-message",
-            east,
-            json={"text": "您好"},
-            **welcome,
-        )[0]
+        stack.status(
+            ADMIN, "PUT", "/admin/guides/{user_id}/welcome-message", east, json={"text": "您好"}, **welcome
+        )
         == 403
     )  # node removed: read-only
     assert [o["outlet_id"] for o in _call(stack, ADMIN, "GET", "/admin/outlets", east)[1]] == ["21", "22"]

@@ -23,6 +23,7 @@ from incentives.webhook.models import (
     OrderCompleted,
     OrderPaid,
     OrderRefunded,
+    OrderSource,
     ReferralClicked,
     RefundLine,
 )
@@ -178,3 +179,13 @@ def test_a_click_after_the_payment_does_not_attribute_it() -> None:
     bind(table, CORP, "c-after", click, T0 + timedelta(minutes=6))
     assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=6)) == []
     assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 0
+
+
+def test_with_nobody_bound_the_link_the_order_came_through_attributes_it() -> None:
+    table, effects = _program()
+    _join(table, "A")
+    order = _paid("O-1", "C", 10_000).model_copy(
+        update={"source": OrderSource(scene="share", affiliate_id="A")}
+    )
+    apply_payment(effects, CORP, "paid-1", order, WINDOW, T0)
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.EARNED] == 1_000

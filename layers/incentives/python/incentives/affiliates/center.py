@@ -15,6 +15,7 @@ An upline's invite rewards count as commission in these figures.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -99,7 +100,7 @@ def center(
         shown=[Shown(figure=f.value, value=values[_FIELD[f]]) for f in settings.center.figures],
         page=settings.center.model_dump(mode="json", exclude={"figures"}),
         promotion=Promotion(
-            customers=len(customers_of(table, corp_id, affiliate_id, now)),
+            customers=len(customers_of(table, corp_id, affiliate_id, now, settings)),
             invited_affiliates=int(stats.get("invited_affiliates", 0)),
             invited_members=int(stats.get("invited_members", 0)),
             orders=int(stats.get("promoted_orders", 0)),
@@ -108,14 +109,22 @@ def center(
     )
 
 
-def share_state(item: dict[str, Any]) -> str:
-    """pending (in the after-sales window or not completed), settled, or refunded (nothing left)."""
+class ShareState(StrEnum):
+    PENDING = "pending"
+    """Not completed, or in its after-sales window."""
+    SETTLED = "settled"
+    SETTLED_THEN_CLAWED_BACK = "settled_then_clawed_back"
+    REFUNDED = "refunded"
+    """Nothing left: refunds took it all back before it settled."""
+
+
+def share_state(item: dict[str, Any]) -> ShareState:
     left = int(item["amount_fen"]) - int(item["reversed_fen"]) - int(item["clawed_back_fen"])
     if item.get("settled_at") and int(item["clawed_back_fen"]) > 0:
-        return "settled_then_clawed_back"
+        return ShareState.SETTLED_THEN_CLAWED_BACK
     if left == 0:
-        return "refunded"
-    return "settled" if item.get("settled_at") else "pending"
+        return ShareState.REFUNDED
+    return ShareState.SETTLED if item.get("settled_at") else ShareState.PENDING
 
 
 class CommissionRecord(BaseModel):
@@ -153,7 +162,7 @@ def record(item: dict[str, Any]) -> CommissionRecord:
         reversed_fen=int(item["reversed_fen"]),
         clawed_back_fen=int(item["clawed_back_fen"]),
         net_fen=int(item["amount_fen"]) - int(item["reversed_fen"]) - int(item["clawed_back_fen"]),
-        state=share_state(item),
+        state=share_state(item).value,
         hold_until=item.get("hold_until"),
         settled_at=item.get("settled_at"),
         lines=item["lines"],

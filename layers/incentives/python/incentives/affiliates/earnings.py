@@ -15,8 +15,10 @@ whether a previous run crashed half way:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from incentives.affiliates import store
@@ -81,8 +83,16 @@ def follow_order(effects: AffiliateEffects, corp_id: str, state: OrderState, now
     if decision is None:
         decision = _decide_once(effects, corp_id, state.paid, now)
     notes = [decision["reason"]]
+
+    @cache
+    def hold_until() -> datetime:
+        """Completion + the program's after-sales window (read once, only if a share needs it)."""
+        assert state.completed is not None
+        days = store.load_settings(table, corp_id).after_sales_window_days
+        return state.completed.completed_at + timedelta(days=days)
+
     for role in decision.get("roles", []):
-        notes += _follow_share(effects, corp_id, state, role, now)
+        notes += _follow_share(effects, corp_id, state, role, now, hold_until)
     return "; ".join(notes)
 
 
@@ -198,13 +208,12 @@ def attribute_late_click(
     unattributed = store.query_all(
         table, store.own_list(corp_id, "AFF_UNATTRIBUTED", customer_id), index="gsi3", newest_first=False
     )
-    for old in unattributed:
-        if parse_instant(old["paid_at"]) < clicked_at:
-            continue
+    candidates = [old for old in unattributed if parse_instant(old["paid_at"]) >= clicked_at]
+    settings = store.load_settings(table, corp_id) if candidates else ProgramSettings()
+    for old in candidates:
         state = TableOrderRepository(table).get(corp_id, old["order_id"])
         if state is None or state.paid is None:
             continue
-        settings = store.load_settings(table, corp_id)
         buyer, bound, upline = attribute(table, corp_id, settings, state.paid)
         decision = decide(settings, state.paid, buyer=buyer, bound=bound, upline=upline)
         if decision.awaits_binding:
@@ -346,7 +355,12 @@ def share_lines(item: dict[str, Any]) -> tuple[LineShare, ...]:
 
 
 def _follow_share(
-    effects: AffiliateEffects, corp_id: str, state: OrderState, role: str, now: datetime
+    effects: AffiliateEffects,
+    corp_id: str,
+    state: OrderState,
+    role: str,
+    now: datetime,
+    hold_until: Callable[[], datetime],
 ) -> list[str]:
     notes: list[str] = []
     ordered = sorted(state.refunds.values(), key=lambda r: (r.refunded_at, r.refund_id))
@@ -360,7 +374,7 @@ def _follow_share(
                 notes.append(f"{role}: refund {pending[0].refund_id} applied")
             continue
         if state.completed is not None and share.get("completed_at") is None:
-            _schedule(effects, corp_id, state, share)
+            _schedule(effects, corp_id, state, share, hold_until())
             notes.append(f"{role}: settles after the after-sales window")
             continue
         return notes
@@ -433,16 +447,15 @@ def _take_back(
         writes.append(store.day_add(corp_id, share["beneficiary_id"], day, {"returned_fen": amount}))
         writes.append(store.stats_add(corp_id, share["beneficiary_id"], {"returned_fen": amount}, now))
     try:
-        effects.table.transact([*posting_writes(entries, refund.refunded_at), *writes])
+        return effects.ledger.post(entries, refund.refunded_at, extra=writes)
     except ConditionFailed:
-        return False
-    return True
+        return False  # the share or the hold changed meanwhile
 
 
-def _schedule(effects: AffiliateEffects, corp_id: str, state: OrderState, share: dict[str, Any]) -> None:
+def _schedule(
+    effects: AffiliateEffects, corp_id: str, state: OrderState, share: dict[str, Any], hold_until: datetime
+) -> None:
     assert state.completed is not None
-    settings = store.load_settings(effects.table, corp_id)
-    hold_until = state.completed.completed_at + timedelta(days=settings.after_sales_window_days)
     owner = account(corp_id, share["beneficiary_id"])
     effects.ledger.schedule(owner, credit_id(share["order_id"], share["role"]), hold_until)
     effects.table.transact(

@@ -297,7 +297,7 @@ def submit_application(
     if table.get(store.profile_key(corp_id, customer_id)) is not None:
         raise Conflict("you are an affiliate already", field="customer_id")
     existing = table.get(store.application_key(corp_id, customer_id))
-    if existing is not None and existing["status"] == "pending_review":
+    if existing is not None and existing["status"] == Decision.PENDING_REVIEW:
         raise Conflict("your application is under review", field="customer_id")
     answers = validate_answers(settings.application.form, body.answers)
     if body.invited_by:
@@ -345,15 +345,15 @@ def review_application(
     app = table.get(store.application_key(corp_id, customer_id))
     if app is None:
         raise NotFound(f"no application of {customer_id}", field="customer_id")
-    if app["status"] != "pending_review":
+    if app["status"] != Decision.PENDING_REVIEW:
         raise Conflict(f"the application is {app['status']}, not pending review", field="status")
-    status = "approved" if approve else "rejected"
+    status = (Decision.APPROVED if approve else Decision.REJECTED).value
     changes = {"status": status, "reason": reason, "reviewed_at": iso_utc(now), "reviewed_by": actor}
     writes: list[Write] = [
         Update(
             store.application_key(corp_id, customer_id),
             set=changes,
-            conditions=(Equals("status", "pending_review"),),
+            conditions=(Equals("status", Decision.PENDING_REVIEW.value),),
         )
     ]
     if approve:
@@ -396,14 +396,14 @@ def apply_for_store(
         raise Conflict(f"you may promote store {store_id} already", field="store_id")
     key = store.store_application_key(corp_id, affiliate_id, store_id)
     found = table.get(key)
-    if found is not None and found["status"] == "pending_review":
+    if found is not None and found["status"] == Decision.PENDING_REVIEW:
         return _store_view(found)
     application = {
         **key,
         "kind": "store_application",
         "affiliate_id": affiliate_id,
         "store_id": store_id,
-        "status": "pending_review",
+        "status": Decision.PENDING_REVIEW.value,
         "submitted_at": iso_utc(now),
         "gsi2pk": store.tenant_list(corp_id, "AFF_STORE_APPLICATIONS"),
         "gsi2sk": f"{iso_utc(now)}#{affiliate_id}#{store_id}",
@@ -419,14 +419,16 @@ def review_store(
     found = table.get(key)
     if found is None:
         raise NotFound(f"no application of {affiliate_id} for store {store_id}", field="store_id")
-    if found["status"] != "pending_review":
+    if found["status"] != Decision.PENDING_REVIEW:
         raise Conflict(f"the store application is {found['status']}", field="status")
     changes = {
-        "status": "approved" if approve else "rejected",
+        "status": (Decision.APPROVED if approve else Decision.REJECTED).value,
         "reviewed_at": iso_utc(now),
         "reviewed_by": actor,
     }
-    writes: list[Write] = [Update(key, set=changes, conditions=(Equals("status", "pending_review"),))]
+    writes: list[Write] = [
+        Update(key, set=changes, conditions=(Equals("status", Decision.PENDING_REVIEW.value),))
+    ]
     if approve:
         item = require_profile(table, corp_id, affiliate_id)
         if item.get("stores") is not None:
@@ -456,9 +458,8 @@ def store_applications(table: Table, corp_id: str, status: str | None = None) ->
 def change_profile(table: Table, corp_id: str, affiliate_id: str, change: ProfileChange) -> dict[str, Any]:
     item = require_profile(table, corp_id, affiliate_id)
     values: dict[str, Any] = {"version": int(item["version"]) + 1}
-    if change.all_stores:
-        values["stores"] = None
-    elif change.stores is not None:
+    every_store = change.all_stores
+    if not every_store and change.stores is not None:
         values["stores"] = sorted(set(change.stores))
     if change.types is not None:
         if len(set(change.types)) != len(change.types):
@@ -470,12 +471,15 @@ def change_profile(table: Table, corp_id: str, affiliate_id: str, change: Profil
                 Update(
                     store.profile_key(corp_id, affiliate_id),
                     set=values,
+                    remove=("stores",) if every_store else (),  # no stores list: every store
                     conditions=(Equals("version", item["version"]), Exists()),
                 )
             ]
         )
     except ConditionFailed:
         raise ConcurrentModification("the affiliate changed meanwhile; send it again") from None
+    if every_store:
+        values["stores"] = None
     return profile_view({**item, **values})
 
 

@@ -88,9 +88,11 @@ def bind(table: Table, corp_id: str, event_id: str, click: ReferralClicked, now:
     raise ConcurrentModification(f"binding of {click.customer_id}: too many concurrent clicks, retry later")
 
 
-def customers_of(table: Table, corp_id: str, affiliate_id: str, now: datetime) -> list[dict[str, Any]]:
+def customers_of(
+    table: Table, corp_id: str, affiliate_id: str, now: datetime, settings: ProgramSettings | None = None
+) -> list[dict[str, Any]]:
     """The customers bound to an affiliate now (an expiring binding that lapsed is left out)."""
-    settings = store.load_settings(table, corp_id)
+    settings = settings or store.load_settings(table, corp_id)
     found = []
     for item in store.query_all(table, store.own_list(corp_id, "AFF_CUSTOMERS", affiliate_id), index="gsi3"):
         if bound_at(clicks_of(item), settings.binding_mode, settings.binding_days, now) == affiliate_id:

@@ -21,7 +21,7 @@ from incentives.affiliates import store
 from incentives.affiliates.membership import require_profile
 from incentives.affiliates.store import account
 from incentives.core.clock import iso_utc
-from incentives.core.errors import Conflict, InvalidInput, NotFound
+from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.ledger import postings
 from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
 from incentives.storage.ledger import InsufficientBalance, LedgerRepository, posting_writes
@@ -84,9 +84,7 @@ def request(
     withdrawal_id = withdrawal_id_for(corp_id, affiliate_id, body.request_id)
     existing = table.get(store.withdrawal_key(corp_id, withdrawal_id))
     if existing is not None:
-        if int(existing["amount_fen"]) != body.amount_fen:
-            raise Conflict("request_id was used for another amount", field="request_id")
-        return existing
+        return _same_request(existing, body)
     settings = store.load_settings(table, corp_id)
     if body.amount_fen < settings.withdrawal_threshold_fen:
         raise InvalidInput(
@@ -112,23 +110,26 @@ def request(
         "gsi3sk": f"{iso_utc(now)}#{withdrawal_id}",
     }
     reserve = postings.reserve(owner, payout_id, body.amount_fen, now)
-    writes: list[Write] = [
-        *posting_writes([reserve], now, guard_withdrawable=True),
-        Put(item, (NotExists(),)),
-    ]
     try:
-        table.transact(writes)
-    except ConditionFailed as failure:
-        if len(writes) - 1 in failure.failed or 0 in failure.failed:
-            found = table.get(store.withdrawal_key(corp_id, withdrawal_id))
-            if found is not None:
-                if int(found["amount_fen"]) != body.amount_fen:
-                    raise Conflict("request_id was used for another amount", field="request_id") from None
-                return found  # the same request, sent twice at once
+        if ledger.post([reserve], now, guard_withdrawable=True, extra=[Put(item, (NotExists(),))]):
+            return item
+    except ConditionFailed:
+        pass  # the withdrawal exists: the same request, sent twice at once
+    except InsufficientBalance:
         raise InsufficientBalance(
             "the amount exceeds your withdrawable balance", field="amount_fen"
         ) from None
-    return item
+    found = table.get(store.withdrawal_key(corp_id, withdrawal_id))
+    if found is None:
+        raise ConcurrentModification("the same withdrawal is being requested; send it again")
+    return _same_request(found, body)
+
+
+def _same_request(found: dict[str, Any], body: WithdrawalInput) -> dict[str, Any]:
+    """A request id seen before: the same withdrawal, unless it asked for another amount."""
+    if int(found["amount_fen"]) != body.amount_fen:
+        raise Conflict("request_id was used for another amount", field="request_id")
+    return found
 
 
 def get(table: Table, corp_id: str, withdrawal_id: str) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from incentives.api.auth import Principal, Role, authenticate, require_role
 from incentives.api.errors import error_response, invalid_input, register_error_handlers
@@ -18,6 +19,12 @@ from incentives.core.errors import InvalidInput
 from incentives.runtime.settings import tenant_secret
 
 API_VERSION = "1.0.0"
+
+
+ExportFormat = Annotated[str | None, Query(pattern="^(json|csv)$", description="csv exports every match")]
+RecordPageSize = Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")]
+PageCursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+"""Query parameters of the consoles' record listings (filtered, paged with :func:`page_of`)."""
 
 
 def create_api(audience: str, title: str, description: str) -> APIGatewayRestResolver:

@@ -48,9 +48,9 @@ AffiliateConsumer = Callable[
 """(corp id, event id, fact) → what was recorded (bindings, activity, invited members)."""
 
 WeComConsumer = Callable[[str, str, WeComCallbackData, datetime], str]
+"""(corp id, event id, callback, received at) → what was done."""
 GuideConsumer = Callable[[str, "Trigger"], str]
 """(corp id, trigger) → what was granted."""
-"""(corp id, event id, callback, received at) → what was done."""
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,14 @@ class Consumers:
 
 def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
     event = queued.event
-    if isinstance(event.data, OrderPaid):
-        state, commissions = consumers.payments(queued.corp_id, event.event_id, event.data)
-        return Outcome(
-            event.event_id,
-            event.type,
-            "orders",
-            f"order {state.order_id} is {state.status.value}; affiliates: {commissions}",
-        )
     if isinstance(event.data, ORDER_FACTS):
-        state = apply_order_event(
-            consumers.orders, queued.corp_id, event.event_id, event.data, consumers.window
-        )
-        commissions = consumers.affiliate_orders(queued.corp_id, state)
+        if isinstance(event.data, OrderPaid):  # the order and its commissions in one transaction
+            state, commissions = consumers.payments(queued.corp_id, event.event_id, event.data)
+        else:
+            state = apply_order_event(
+                consumers.orders, queued.corp_id, event.event_id, event.data, consumers.window
+            )
+            commissions = consumers.affiliate_orders(queued.corp_id, state)
         return Outcome(
             event.event_id,
             event.type,

@@ -107,14 +107,25 @@ def posting_writes(entries: Sequence[Entry], at: datetime, guard_withdrawable: b
     return writes
 
 
+def _guards_withdrawable(write: Write) -> bool:
+    return isinstance(write, Update) and any(
+        isinstance(condition, AtLeast) and condition.name == _bucket_attribute(Bucket.SETTLED)
+        for condition in write.conditions
+    )
+
+
 def commit_posting(table: Table, writes: Sequence[Write], entry_count: int) -> bool:
-    """Run the writes. False when the entries were posted before (a repeat); raises on overdraft."""
+    """Run the writes. False when the entries were posted before (a repeat); raises
+    :class:`InsufficientBalance` when a guarded balance would be overdrawn, and
+    :class:`ConditionFailed` when a condition of another write failed (the caller's to judge)."""
     try:
         table.transact(writes)
     except ConditionFailed as failure:
         if any(position < entry_count for position in failure.failed):
             return False
-        raise InsufficientBalance("the withdrawable balance is too small for this amount") from failure
+        if any(_guards_withdrawable(writes[position]) for position in failure.failed):
+            raise InsufficientBalance("the withdrawable balance is too small for this amount") from failure
+        raise
     return True
 
 
@@ -209,12 +220,10 @@ class LedgerRepository:
                     {"pk": pk, "sk": sk}, set={"settled_at": iso_utc(at), "settled_fen": hold.remaining_fen}
                 )
             )
-        writes = [*posting_writes([entry], at), *close] if entry is not None else close
         try:
-            self._table.transact(writes)
+            return self.post([entry] if entry else [], at, extra=close)
         except ConditionFailed:
-            return False  # settled before, or a refund changed the hold meanwhile: the next run sees it
-        return True
+            return False  # a refund changed the hold meanwhile: the next run sees it
 
     def hold(self, account: Account, credit_id: str) -> Hold | None:
         item = self._table.get(_hold_key(account, credit_id))
