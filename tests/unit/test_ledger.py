@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Balance, Bucket, EntryKind, OwnerKind, fold
-from incentives.storage.ledger import InsufficientBalance, LedgerRepository
+from incentives.storage.ledger import InsufficientBalance, LedgerRepository, Overdraft
 from incentives.storage.table import MemoryTable
 
 AT = datetime(2026, 11, 24, tzinfo=UTC)
@@ -58,8 +58,38 @@ def test_a_reversal_cannot_exceed_what_is_still_pending() -> None:
 def test_a_reserve_cannot_overdraw_the_withdrawable_balance() -> None:
     ledger = LedgerRepository(MemoryTable())
     with pytest.raises(InsufficientBalance):
-        ledger.post([postings.reserve(ALICE, "p1", 1, AT)], AT, guard_withdrawable=True)
+        ledger.post([postings.reserve(ALICE, "p1", 1, AT)], AT)
     assert ledger.balance(ALICE) == Balance({bucket: 0 for bucket in Bucket})
+
+
+def _settled(ledger: LedgerRepository, amount: int) -> None:
+    ledger.credit(postings.credit(ALICE, "c1", amount, AT), hold_until=AT)
+    hold = ledger.hold(ALICE, "c1")
+    assert hold is not None
+    ledger.settle(hold, postings.settlement(hold, AT), AT)
+
+
+def test_a_payout_becomes_paid_only_out_of_its_own_reserve() -> None:
+    """Paying more than is reserved (a duplicated withdrawal, a second payout) is refused whole."""
+    ledger = LedgerRepository(MemoryTable())
+    _settled(ledger, 1_000)
+    ledger.post([postings.reserve(ALICE, "p1", 1_000, AT)], AT)
+    ledger.post([postings.payout(ALICE, "p1", 1_000, AT)], AT)
+    before = ledger.balance(ALICE)
+    with pytest.raises(Overdraft):
+        ledger.post([postings.payout(ALICE, "p2", 1_000, AT)], AT)
+    with pytest.raises(Overdraft):
+        ledger.post([postings.release(ALICE, "p3", 1, AT)], AT)
+    assert ledger.balance(ALICE) == before and before[Bucket.RESERVED] == 0
+
+
+def test_no_posting_but_a_clawback_takes_a_bucket_below_zero() -> None:
+    ledger = LedgerRepository(MemoryTable())
+    _settled(ledger, 500)
+    with pytest.raises(InsufficientBalance):
+        ledger.post([postings.reserve(ALICE, "p1", 501, AT)], AT)
+    ledger.post([postings.clawback(ALICE, "c1", "k1", 800, AT)], AT)
+    assert ledger.balance(ALICE).withdrawable == -300
 
 
 def test_a_clawback_may_take_withdrawable_below_zero_and_is_recorded() -> None:
@@ -115,7 +145,7 @@ def test_any_sequence_of_postings_keeps_every_invariant(history: list[tuple[str,
             ledger.post([postings.clawback(ALICE, credits[0], f"k{step}", amount, AT)], AT)
         elif operation == "reserve":
             try:
-                ledger.post([postings.reserve(ALICE, f"p{step}", amount, AT)], AT, guard_withdrawable=True)
+                ledger.post([postings.reserve(ALICE, f"p{step}", amount, AT)], AT)
                 reserved.append((f"p{step}", amount))
             except InsufficientBalance:
                 pass

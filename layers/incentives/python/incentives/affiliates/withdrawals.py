@@ -111,7 +111,7 @@ def request(
     }
     reserve = postings.reserve(owner, payout_id, body.amount_fen, now)
     try:
-        if ledger.post([reserve], now, guard_withdrawable=True, extra=[Put(item, (NotExists(),))]):
+        if ledger.post([reserve], now, extra=[Put(item, (NotExists(),))]):
             return item
     except ConditionFailed:
         pass  # the withdrawal exists: the same request, sent twice at once

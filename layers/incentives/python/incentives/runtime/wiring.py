@@ -15,10 +15,8 @@ from incentives.runtime import aws
 from incentives.runtime.settings import settings, tenant_secret
 
 if TYPE_CHECKING:
-    from incentives.affiliates.earnings import AffiliateEffects
     from incentives.events.dispatch import Consumers
-    from incentives.guides.triggers import Trigger
-    from incentives.orders.aggregate import AfterSalesWindow, OrderState
+    from incentives.orders.aggregate import AfterSalesWindow
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
     from incentives.payouts.wechat_transfer import WeChatTransferConfig
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.table import DynamoTable
-    from incentives.webhook.models import OrderPaid, QueuedEvent, WeComCallbackData
+    from incentives.webhook.models import QueuedEvent, WeComCallbackData
     from incentives.wecom.client import WeComClient
     from incentives.wecom.crypto import CallbackCrypto
 
@@ -194,80 +192,25 @@ def wecom_client(corp_id: str) -> WeComClient:
     )
 
 
-def apply_wecom_callback(
-    corp_id: str, event_id: str, callback: WeComCallbackData, received_at: datetime
-) -> str:
-    from incentives.wecom.acquisition import WeComEffects, apply_callback
-
-    effects = WeComEffects(table=table(), client=wecom_client, emit=event_queue().send)
-    return apply_callback(effects, corp_id, event_id, callback, received_at)
-
-
-def grant_guide_reward(corp_id: str, trigger: Trigger) -> str:
-    from incentives.guides.service import GuideEffects, grant
-
-    effects = GuideEffects(
-        table=table(),
-        payouts=payout_repository(),
-        queue=payout_queue(),
-        openid_of=lambda corp, user_id: wecom_client(corp).convert_to_openid(user_id),
-        time_zone=settings().time_zone,
-    )
-    return grant(effects, corp_id, trigger)
-
-
-def affiliate_effects() -> AffiliateEffects:
-    from incentives.affiliates.earnings import AffiliateEffects
-
-    return AffiliateEffects(table=table(), ledger=ledger_repository(), time_zone=settings().time_zone)
-
-
-def follow_order_commissions(corp_id: str, state: OrderState) -> str:
-    from incentives.affiliates.earnings import follow_order
-    from incentives.core.clock import SystemClock
-
-    return follow_order(affiliate_effects(), corp_id, state, SystemClock().now())
-
-
-def apply_payment(corp_id: str, event_id: str, payment: OrderPaid) -> tuple[OrderState, str]:
-    from incentives.affiliates.earnings import apply_payment as apply
-    from incentives.core.clock import SystemClock
-
-    return apply(affiliate_effects(), corp_id, event_id, payment, after_sales_window(), SystemClock().now())
-
-
-def apply_affiliate_fact(corp_id: str, event_id: str, fact: Any) -> str:
-    from incentives.affiliates.membership import record_member, record_profile, record_recharge
-    from incentives.affiliates.referrals import bind
-    from incentives.core.clock import SystemClock
-    from incentives.webhook.models import MemberRegistered, RechargePaid, ReferralClicked
-
-    now = SystemClock().now()
-    if isinstance(fact, ReferralClicked):
-        from incentives.affiliates.earnings import attribute_late_click
-
-        bound = bind(table(), corp_id, event_id, fact, now)
-        late = attribute_late_click(affiliate_effects(), corp_id, fact.customer_id, fact.clicked_at, now)
-        return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
-    if isinstance(fact, MemberRegistered):
-        return record_member(table(), corp_id, fact, now)
-    if isinstance(fact, RechargePaid):
-        return record_recharge(table(), corp_id, fact, now)
-    return record_profile(table(), corp_id, fact)
-
-
 @cache
 def consumers() -> Consumers:
-    from incentives.events.dispatch import Consumers
+    """The event backbone's consumers over the AWS adapters (the simulation builds the same ones)."""
+    from incentives.core.clock import SystemClock
+    from incentives.events.consumers import EventPorts, build_consumers
 
-    return Consumers(
-        orders=order_repository(),
-        window=after_sales_window(),
-        wecom=apply_wecom_callback,
-        guides=grant_guide_reward,
-        affiliate_orders=follow_order_commissions,
-        payments=apply_payment,
-        affiliates=apply_affiliate_fact,
+    return build_consumers(
+        EventPorts(
+            table=table(),
+            ledger=ledger_repository(),
+            orders=order_repository(),
+            payouts=payout_repository(),
+            payout_queue=payout_queue(),
+            emit=event_queue().send,
+            wecom_client=wecom_client,
+            clock=SystemClock(),
+            time_zone=settings().time_zone,
+            window=after_sales_window(),
+        )
     )
 
 

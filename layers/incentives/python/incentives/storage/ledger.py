@@ -78,18 +78,41 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
     )
 
 
-def posting_writes(entries: Sequence[Entry], at: datetime, guard_withdrawable: bool = False) -> list[Write]:
-    """Entry puts and one balance update per account. ``guard_withdrawable`` refuses to overdraw."""
+class Overdraft(Conflict):
+    """A posting would take a bucket below zero (a payout beyond its reserve, a reversal beyond
+    what is pending): refused, nothing written. Only a recorded clawback may overdraw ``settled``."""
+
+    code = "overdraft"
+
+
+def guarded_decrements(entries: Sequence[Entry]) -> dict[Bucket, int]:
+    """How much each bucket must hold for ``entries`` to apply without going below zero.
+
+    Every net decrement is guarded; a clawback alone may take ``settled`` below zero (SPEC §5),
+    so its part is left out of the guard on ``settled``.
+    """
+    moved = deltas(entries)
+    moved.pop(Bucket.SETTLED, None)
+    settled = deltas(entry for entry in entries if entry.kind is not EntryKind.CLAWBACK).get(
+        Bucket.SETTLED, 0
+    )
+    if settled:
+        moved[Bucket.SETTLED] = settled
+    return {bucket: -amount for bucket, amount in moved.items() if amount < 0}
+
+
+def posting_writes(entries: Sequence[Entry], at: datetime) -> list[Write]:
+    """Entry puts and one balance update per account, each refusing to take a bucket below zero."""
     writes: list[Write] = [Put(entry_item(entry), (NotExists(),)) for entry in entries]
     by_account: dict[Account, list[Entry]] = {}
     for entry in entries:
         by_account.setdefault(entry.account, []).append(entry)
     for account, own in by_account.items():
         moved = deltas(own)
-        conditions: tuple[Any, ...] = ()
-        withdrawn = -moved.get(Bucket.SETTLED, 0)
-        if guard_withdrawable and withdrawn > 0:
-            conditions = (AtLeast(_bucket_attribute(Bucket.SETTLED), withdrawn),)
+        conditions = tuple(
+            AtLeast(_bucket_attribute(bucket), amount)
+            for bucket, amount in sorted(guarded_decrements(own).items())
+        )
         writes.append(
             Update(
                 key={"pk": account_pk(account), "sk": "BALANCE"},
@@ -107,6 +130,10 @@ def posting_writes(entries: Sequence[Entry], at: datetime, guard_withdrawable: b
     return writes
 
 
+def _is_balance(write: Write) -> bool:
+    return isinstance(write, Update) and write.key.get("sk") == "BALANCE"
+
+
 def _guards_withdrawable(write: Write) -> bool:
     return isinstance(write, Update) and any(
         isinstance(condition, AtLeast) and condition.name == _bucket_attribute(Bucket.SETTLED)
@@ -114,17 +141,28 @@ def _guards_withdrawable(write: Write) -> bool:
     )
 
 
+def balance_refusal(writes: Sequence[Write], failed: Sequence[int]) -> Conflict | None:
+    """The error for a transaction refused because a balance guard failed, if that is why."""
+    refused = [writes[position] for position in failed if _is_balance(writes[position])]
+    if not refused:
+        return None
+    if any(_guards_withdrawable(write) for write in refused):
+        return InsufficientBalance("the withdrawable balance is too small for this amount")
+    return Overdraft("the posting would take a ledger bucket below zero")
+
+
 def commit_posting(table: Table, writes: Sequence[Write], entry_count: int) -> bool:
     """Run the writes. False when the entries were posted before (a repeat); raises
-    :class:`InsufficientBalance` when a guarded balance would be overdrawn, and
+    :class:`InsufficientBalance` / :class:`Overdraft` when a balance would go below zero, and
     :class:`ConditionFailed` when a condition of another write failed (the caller's to judge)."""
     try:
         table.transact(writes)
     except ConditionFailed as failure:
         if any(position < entry_count for position in failure.failed):
             return False
-        if any(_guards_withdrawable(writes[position]) for position in failure.failed):
-            raise InsufficientBalance("the withdrawable balance is too small for this amount") from failure
+        refusal = balance_refusal(writes, failure.failed)
+        if refusal is not None:
+            raise refusal from failure
         raise
     return True
 
@@ -138,11 +176,10 @@ class LedgerRepository:
         entries: Sequence[Entry],
         at: datetime,
         *,
-        guard_withdrawable: bool = False,
         extra: Sequence[Write] = (),
     ) -> bool:
         """Post entries (plus ``extra`` writes) atomically; False if they were posted before."""
-        writes = posting_writes(entries, at, guard_withdrawable)
+        writes = posting_writes(entries, at)
         return commit_posting(self._table, [*writes, *extra], len(entries))
 
     def credit(

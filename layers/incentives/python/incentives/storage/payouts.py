@@ -12,7 +12,7 @@ from incentives.core.errors import ConcurrentModification
 from incentives.ledger.model import Account, Entry, OwnerKind
 from incentives.payouts.model import OPEN_STATUSES, Payee, Payout, PayoutStatus, ProviderName
 from incentives.storage import keys
-from incentives.storage.ledger import InsufficientBalance, posting_writes
+from incentives.storage.ledger import InsufficientBalance, balance_refusal, posting_writes
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Page, Put, Table, due_items
 
 OPEN_SHARDS = 8
@@ -97,7 +97,7 @@ class PayoutRepository:
 
         Raises ``InsufficientBalance`` when the withdrawable balance cannot carry it.
         """
-        writes = [Put(payout_item(payout), (NotExists(),)), *posting_writes(entries, payout.created_at, True)]
+        writes = [Put(payout_item(payout), (NotExists(),)), *posting_writes(entries, payout.created_at)]
         try:
             self._table.transact(writes)
         except ConditionFailed as failure:
@@ -119,6 +119,9 @@ class PayoutRepository:
         try:
             self._table.transact(writes)
         except ConditionFailed as failure:
+            refusal = balance_refusal(writes, failure.failed)
+            if refusal is not None:
+                raise refusal from failure
             raise ConcurrentModification(f"payout {payout.payout_id} changed meanwhile") from failure
 
     def get(self, corp_id: str, payout_id: str) -> Payout | None:

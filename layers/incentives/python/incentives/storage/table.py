@@ -386,17 +386,45 @@ def _check_transaction(writes: Sequence[Write]) -> None:
         raise ValueError("a transaction cannot include several operations on one item")
 
 
+_PARTITION_ATTRIBUTES = ("pk", *(partition for partition, _ in INDEXES.values()))
+
+
 class MemoryTable:
-    """:class:`Table` in memory, same semantics; ``writes`` counts committed transactions."""
+    """:class:`Table` in memory, same semantics; ``writes`` counts committed transactions.
+
+    Items are indexed by the table's and every index's partition key, so a query reads its
+    partition only (as DynamoDB does), whatever the table holds.
+    """
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], Item] = {}
         self.writes = 0
         self._lock = threading.Lock()
+        self._partitions: dict[str, dict[Any, set[tuple[str, str]]]] = {
+            attribute: {} for attribute in _PARTITION_ATTRIBUTES
+        }
 
     @staticmethod
     def _key(key: Key) -> tuple[str, str]:
         return key["pk"], key["sk"]
+
+    def _unindex(self, key: tuple[str, str]) -> None:
+        item = self.items.get(key)
+        if item is None:
+            return
+        for attribute, partitions in self._partitions.items():
+            if attribute in item:
+                members = partitions.get(item[attribute])
+                if members is not None:
+                    members.discard(key)
+                    if not members:
+                        del partitions[item[attribute]]
+
+    def _index(self, key: tuple[str, str]) -> None:
+        item = self.items[key]
+        for attribute, partitions in self._partitions.items():
+            if attribute in item:
+                partitions.setdefault(item[attribute], set()).add(key)
 
     def get(self, key: Key) -> Item | None:
         with self._lock:
@@ -418,17 +446,21 @@ class MemoryTable:
             if failed:
                 raise ConditionFailed(failed)
             for write in writes:
+                where = self._key(write.item if isinstance(write, Put) else write.key)
+                self._unindex(where)
                 if isinstance(write, Put):
-                    self.items[self._key(write.item)] = deepcopy(write.item)
+                    self.items[where] = deepcopy(write.item)
                 elif isinstance(write, Delete):
-                    self.items.pop(self._key(write.key), None)
+                    self.items.pop(where, None)
+                    continue
                 else:
-                    item = self.items.setdefault(self._key(write.key), dict(write.key))
+                    item = self.items.setdefault(where, dict(write.key))
                     item.update(deepcopy(write.set))
                     for name, amount in write.add.items():
                         item[name] = item.get(name, 0) + amount
                     for name in write.remove:
                         item.pop(name, None)
+                self._index(where)
             self.writes += 1
 
     def query(
@@ -444,29 +476,29 @@ class MemoryTable:
     ) -> Page:
         pk_name, sk_name = _key_attributes(index)
         with self._lock:
+            members = self._partitions[pk_name].get(partition, ())
             hits = [
-                deepcopy(item)
-                for item in self.items.values()
-                if item.get(pk_name) == partition
-                and sk_name in item
+                item
+                for item in (self.items[key] for key in members)
+                if sk_name in item
                 and (sk_at_most is None or item[sk_name] <= sk_at_most)
                 and (sk_prefix is None or str(item[sk_name]).startswith(sk_prefix))
             ]
-        hits.sort(key=lambda item: (item[sk_name], item["pk"], item["sk"]), reverse=newest_first)
-        start = decode_cursor(cursor)
-        if start:
-            marker = (start[sk_name], start["pk"], start["sk"])
-            hits = [
-                item
-                for item in hits
-                if (
-                    (item[sk_name], item["pk"], item["sk"]) < marker
-                    if newest_first
-                    else (item[sk_name], item["pk"], item["sk"]) > marker
-                )
-            ]
-        page, rest = hits[:limit], hits[limit:]
-        last = page[-1] if rest and page else None
+            start = decode_cursor(cursor)
+            if start:
+                marker = (start[sk_name], start["pk"], start["sk"])
+                hits = [
+                    item
+                    for item in hits
+                    if (
+                        (item[sk_name], item["pk"], item["sk"]) < marker
+                        if newest_first
+                        else (item[sk_name], item["pk"], item["sk"]) > marker
+                    )
+                ]
+            hits.sort(key=lambda item: (item[sk_name], item["pk"], item["sk"]), reverse=newest_first)
+            page, more = [deepcopy(item) for item in hits[:limit]], len(hits) > limit
+        last = page[-1] if more and page else None
         next_key = (
             {pk_name: last[pk_name], sk_name: last[sk_name], "pk": last["pk"], "sk": last["sk"]}
             if last
