@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck cfn-lint bench token invoke fire clean
+.PHONY: run test unit integration e2e simulate lint typecheck cfn-lint bench token invoke fire clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
+# Many simulation seeds at once, outside the test timeout: make simulate SEEDS=2000
+simulate: $(STAMP)
+	$(PY) -m tests.simulation --seeds $(or $(SEEDS),2000)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -36,7 +40,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-cfn-lint: $(STAMP)
+cfn-# Many simulation seeds at once, outside the test timeout: make simulate SEEDS=2000
+simulate: $(STAMP)
+	$(PY) -m tests.simulation --seeds $(or $(SEEDS),2000)
+
+lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
 # make invoke FUNCTION=OrderWebhookFunction EVENT=events/order_webhook/order_paid.json

@@ -1,4 +1,4 @@
-"""Seeded simulations of the money spine with faults; zero invariant violations (SPEC §5)."""
+"""Seeded simulations of the money spine with faults: the ledger agrees with the oracle (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import sys
 
 import pytest
 
+from incentives.ledger.model import EntryKind
 from tests.simulation.world import InvariantViolation, World, replay_command, run
 from tests.support import ROOT
 
 SEEDS = int(os.environ.get("SIMULATION_SEEDS", "500"))
 
 
-def test_many_seeds_hold_every_invariant() -> None:
+@pytest.mark.timeout(0 if SEEDS > 500 else 300)
+def test_many_seeds_agree_with_the_oracle() -> None:
     failures = []
     payouts = transfers = 0
     for seed in range(SEEDS):
@@ -30,10 +32,10 @@ def test_many_seeds_hold_every_invariant() -> None:
 
 
 def test_faults_really_happen() -> None:
-    """The simulation is only worth its invariants if it reaches the faults it claims to inject."""
+    """The simulation is only worth its checks if it reaches the faults it claims to inject."""
     traces = "\n".join(line for seed in range(40) for line in run(seed).trace)
     for expected in (
-        "throttled",
+        "Throttled",
         "CrashedAfterWrite",
         "RetryLater",
         "timeout",
@@ -41,12 +43,15 @@ def test_faults_really_happen() -> None:
         "NOTENOUGH",
         "requeued",
         "reconciled",
+        "a second worker at once: paid",
+        "died after the transfer",
+        "approved auto",
     ):
         assert expected in traces, expected
 
 
 def _no_payout_is_ever_paid(world: World) -> list[str]:
-    """A deliberately broken invariant: any paid payout violates it."""
+    """A deliberately broken check: any paid payout violates it."""
     from incentives.payouts.model import PayoutStatus
 
     paid = [pid for pid in world.payout_ids if world._payout(pid).status is PayoutStatus.PAID]
@@ -77,32 +82,42 @@ def test_the_replay_command_runs_a_seed() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "all invariants held" in result.stdout
+    assert "all checks held" in result.stdout
 
 
 def test_affiliate_paths_really_happen() -> None:
-    """Commissions reversed and clawed back; withdrawals refused, rejected, settled; late payments."""
+    """Commissions reversed and clawed back; withdrawals refused, rejected, settled by hand and
+    paid by transfer; late payments and late clicks."""
     worlds = [run(seed) for seed in range(60)]
-    entries = {
+    kinds = {
         entry.entry_id.split(":")[0]
         for world in worlds
-        for account in world.accounts
-        if account.owner_id.startswith("aff-")
-        for entry in world.ledger.entries(account)
+        for affiliate in world.affiliates.uplines
+        for entry in world.ledger.entries(world.affiliates.account(affiliate))
     }
-    assert {"aff", "rev", "claw", "settle", "reserve", "release", "payout"} <= entries
+    assert {"aff", "rev", "claw", "settle"} <= kinds
+    assert any(
+        entry.kind is EntryKind.PAYOUT
+        for world in worlds
+        for affiliate in world.affiliates.uplines
+        for entry in world.ledger.entries(world.affiliates.account(affiliate))
+    )
+    assert any(
+        transfer["channel"] == "transfer" for world in worlds for transfer in world.books.transfers_made()
+    )
     traces = "\n".join(line for world in worlds for line in world.trace)
     for expected in (
         "late payment",
         "attributed late",
         "refused",
         "rejected",
-        "settled",
-        "manually",
+        "approved manual",
+        "paid manually",
+        "approved auto",
         "bound to",
         "interrupted",
     ):

@@ -102,6 +102,9 @@ class PaymentsSandbox:
     merchants: dict[str, Merchant]
     timeout_delay_seconds: float = 6.0
     transfers: dict[tuple[str, str], Transfer] = field(default_factory=dict)
+    """The provider's idempotency index: (channel, number) → the transfer made under it."""
+    executed: list[Transfer] = field(default_factory=list)
+    """Every movement of money, in order: a number paid twice would show here twice."""
     faults: dict[str, deque[str]] = field(default_factory=lambda: {op: deque() for op in OPERATIONS})
     calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPERATIONS, 0))
     numbers_seen: list[tuple[str, str]] = field(default_factory=list)
@@ -120,6 +123,7 @@ class PaymentsSandbox:
     def reset(self) -> None:
         with self.lock:
             self.transfers.clear()
+            self.executed.clear()
             for queue in self.faults.values():
                 queue.clear()
             self.calls = dict.fromkeys(OPERATIONS, 0)
@@ -215,6 +219,7 @@ class PaymentsSandbox:
                     request_digest=digest,
                 )
                 self.transfers[("pay", number)] = transfer
+                self.executed.append(transfer)
             if fault == "SYSTEMERROR_AFTER":
                 return self._v2_error("SYSTEMERROR", "系统繁忙,请稍后再试。")
             answer = to_xml(
@@ -391,6 +396,7 @@ class PaymentsSandbox:
                     digest,
                 )
                 self.transfers[("transfer", number)] = existing
+                self.executed.append(existing)
             if fault == "SYSTEMERROR_AFTER":
                 return self._v3(500, {"code": "SYSTEM_ERROR", "message": "系统繁忙"})
             return self._v3(
@@ -443,7 +449,7 @@ class PaymentsSandbox:
 
     def transfers_made(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [asdict(transfer) for transfer in self.transfers.values()]
+            return [asdict(transfer) for transfer in self.executed]
 
 
 class _Handler(BaseHTTPRequestHandler):

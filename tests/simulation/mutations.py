@@ -1,0 +1,181 @@
+"""Known defects, injected one at a time, that the simulation must report.
+
+Each mutation patches the product the way a plausible bug would change it; the mutation
+self-test runs seeds until the simulation reports it, and names the check that must be the
+one to trip. A check that no mutation here trips guards nothing and does not belong in the
+simulation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+from unittest import mock
+
+from incentives.affiliates import earnings, withdrawals
+from incentives.guides import service as guides
+from incentives.ledger.model import Entry, EntryKind
+from incentives.payouts import service as payouts
+from incentives.payouts.model import Payout, ProviderName
+from incentives.payouts.wechat_transfer import WeChatTransfer
+from incentives.payouts.wecom_pay import WeComPayToEmployee
+from incentives.storage import ledger
+from incentives.storage.payouts import PayoutRepository
+from incentives.storage.table import NotExists, Put
+from infra.local.sandboxes.payments import PaymentsSandbox
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    patch: Callable[[], contextlib.AbstractContextManager[Any]]
+    caught_by: str
+    """Words of the report that show the intended check tripped."""
+
+
+def _credits_twice() -> contextlib.AbstractContextManager[Any]:
+    """A credit is posted a second time under a new entry id (a retry that minted a new id)."""
+
+    def doubled(original: Callable[..., Any]) -> Callable[..., Any]:
+        def post(entries: list[Entry], at: Any) -> Any:
+            again = [
+                replace(e, entry_id=e.entry_id + "-again") for e in entries if e.kind is EntryKind.CREDIT
+            ]
+            return original([*entries, *again], at)
+
+        return post
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(earnings, "posting_writes", doubled(earnings.posting_writes)))
+    stack.enter_context(mock.patch.object(guides, "posting_writes", doubled(guides.posting_writes)))
+    return stack
+
+
+def _skips_reversals() -> contextlib.AbstractContextManager[Any]:
+    """A refund is recorded on the commission but nothing is taken back."""
+    return mock.patch.object(earnings, "taken_back", lambda lines, refunded: 0)
+
+
+def _settles_before_the_window() -> contextlib.AbstractContextManager[Any]:
+    """The hold is dated at completion, forgetting the after-sales window."""
+    original = earnings._schedule
+
+    def early(effects: Any, corp_id: str, state: Any, share: Any, hold_until: Any) -> None:
+        original(effects, corp_id, state, share, state.completed.completed_at)
+
+    return mock.patch.object(earnings, "_schedule", early)
+
+
+def _pays_a_withdrawal_twice() -> contextlib.AbstractContextManager[Any]:
+    """Approving a withdrawal queues a second payout for it (another source string, another id)."""
+    original = withdrawals.approve
+
+    def approve(
+        table: Any, queue: Any, corp_id: str, withdrawal_id: str, body: Any, actor: str, now: Any
+    ) -> Any:
+        done = original(table, queue, corp_id, withdrawal_id, body, actor, now)
+        if done.get("settlement") == "auto":
+            item = dict(done, withdrawal_id=f"{withdrawal_id}-again")
+            again = withdrawals._payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
+            table.transact([Put(withdrawals._payout_item(again), (NotExists(),))])
+            queue.send(corp_id, again.payout_id, again.generation)
+        return done
+
+    return mock.patch.object(withdrawals, "approve", approve)
+
+
+def _fresh_number_on_retry() -> contextlib.AbstractContextManager[Any]:
+    """A retry sends the transfer under a new number instead of the payout id."""
+
+    def renumbered(original: Callable[..., Any]) -> Callable[..., Any]:
+        def transfer(self: Any, payout: Payout) -> Any:
+            if payout.sends > 1:
+                payout = replace(payout, payout_id=f"{payout.payout_id[:-2]}{payout.sends:02d}")
+            return original(self, payout)
+
+        return transfer
+
+    stack = contextlib.ExitStack()
+    for provider in (WeComPayToEmployee, WeChatTransfer):
+        stack.enter_context(mock.patch.object(provider, "transfer", renumbered(provider.transfer)))
+    return stack
+
+
+def _unguarded_balance() -> contextlib.AbstractContextManager[Any]:
+    """The balance guard is gone: a withdrawal may reserve more than is withdrawable."""
+    return mock.patch.object(ledger, "guarded_decrements", lambda entries: {})
+
+
+def _balance_not_updated_on_reversal() -> contextlib.AbstractContextManager[Any]:
+    """A reversal's entry is written but its balance update is dropped."""
+    original = ledger.posting_writes
+
+    def writes(entries: list[Entry], at: Any) -> Any:
+        found = original(entries, at)
+        if any(entry.kind is EntryKind.REVERSAL for entry in entries):
+            return [write for write in found if not ledger._is_balance(write)]
+        return found
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(ledger, "posting_writes", writes))
+    return stack
+
+
+def _gives_up_on_a_retry() -> contextlib.AbstractContextManager[Any]:
+    """A payout already sent once is left as it is instead of being resolved with the provider,
+    and the reconciler's index of open payouts finds nothing (both, or it heals the other)."""
+    original = payouts.process_payout
+
+    def process(repository: Any, providers: Any, corp_id: str, payout_id: str, *args: Any, **kw: Any) -> Any:
+        current = repository.get(corp_id, payout_id)
+        if current is not None and current.sends > 0 and current.status.value == "sending":
+            return current
+        return original(repository, providers, corp_id, payout_id, *args, **kw)
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(payouts, "process_payout", process))
+    stack.enter_context(mock.patch.object(PayoutRepository, "open_since", lambda self, before, limit=500: []))
+    return stack
+
+
+def _provider_forgets_numbers() -> contextlib.AbstractContextManager[Any]:
+    """The provider (here, its sandbox) keeps no record of the numbers it paid, so a retry
+    under the same number moves the money again: the simulation must not trust it blindly."""
+
+    def forgetful(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: PaymentsSandbox, *args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                self.transfers.clear()
+            return original(self, *args, **kwargs)
+
+        return call
+
+    stack = contextlib.ExitStack()
+    for name in ("pay_to_employee", "transfer_bill"):
+        stack.enter_context(
+            mock.patch.object(PaymentsSandbox, name, forgetful(getattr(PaymentsSandbox, name)))
+        )
+    return stack
+
+
+MUTATIONS = (
+    Mutation("a credit posted twice under a new id", _credits_twice, "the history makes it"),
+    Mutation("a reversal skipped", _skips_reversals, "reversed + clawed back"),
+    Mutation("a settlement before the window", _settles_before_the_window, "before its window closed"),
+    Mutation("a second payout for one withdrawal", _pays_a_withdrawal_twice, "paid twice"),
+    Mutation("a transfer under a fresh number on retry", _fresh_number_on_retry, "unknown number"),
+    Mutation("a reserve beyond the withdrawable balance", _unguarded_balance, "below zero"),
+    Mutation(
+        "a balance not updated with its entry", _balance_not_updated_on_reversal, "not the sum of its entries"
+    ),
+    Mutation("a sent payout never resolved", _gives_up_on_a_retry, "after the drain"),
+    Mutation("the provider pays one number twice", _provider_forgets_numbers, "paid 2 times"),
+)
+
+
+@contextlib.contextmanager
+def injected(mutation: Mutation) -> Iterator[None]:
+    with mutation.patch():
+        yield

@@ -1,0 +1,282 @@
+"""The oracle: what each beneficiary should have, computed from the world's history alone.
+
+It re-derives, independently of the product's code, the rules the ledger must obey
+(seeds 000, 001, 003; SPEC §4.3, §4.4, §4.7):
+
+- binding at payment time from the clicks the product had received (permanent: the first
+  click; override: the latest), a late click attributing an order decided with nobody bound;
+- per line commission = paid × rate (product override, else the program's rate), half up;
+  the upline's invite reward likewise; self-purchase only when enabled;
+- refunds take back each share pro rata to the line's cumulative refund;
+- guide rewards: per guide, month and rule version, ``min(limit, occurrences × amount)``;
+- withdrawals reserve what was accepted, release what was rejected, pay what was settled.
+
+After a drain (no faults, every event delivered, every hold due, every payout worked) the
+ledger's buckets must equal these figures, and the provider's record of money moved must
+match the payouts exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from incentives.ledger.model import Account, Bucket, EntryKind, OwnerKind
+
+if TYPE_CHECKING:
+    from tests.simulation.world import World
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def half_up(numerator: int, denominator: int) -> int:
+    return (2 * numerator + denominator) // (2 * denominator) if denominator > 0 else 0
+
+
+@dataclass
+class Expected:
+    earned: int = 0
+    taken_back: int = 0
+    """reversed + clawed back"""
+    pending: int = 0
+    reserved: int = 0
+    paid: int = 0
+
+
+@dataclass
+class Figures:
+    by_account: dict[Account, Expected] = field(default_factory=lambda: defaultdict(Expected))
+    moved_by_openid: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """What the provider should have moved to each payee."""
+    attributed: dict[str, str | None] = field(default_factory=dict)
+    """order id → the affiliate who earns its commission (None: nobody)."""
+
+
+# --- affiliates -----------------------------------------------------------------------------------
+
+
+def bound_at(clicks: list[tuple[datetime, str]], mode: str, at: datetime) -> str | None:
+    """Seed 001 binding: permanent → the first click ever; override → the latest click by ``at``."""
+    before = sorted(click for click in clicks if click[0] <= at)
+    if not before:
+        return None
+    if mode == "permanent":
+        first = min(clicks)
+        return first[1] if first[0] <= at else None
+    return before[-1][1]
+
+
+def attributions(world: World) -> dict[str, str | None]:
+    """Who earns each order's commission, replaying the timeline of applied clicks and payments."""
+    side = world.affiliates
+    settings = side.settings
+    mode = settings.binding_mode.value
+    clicks: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    decided: dict[str, str | None] = {}
+    waiting: dict[str, list[Any]] = defaultdict(list)
+    for kind, fact in world.history.timeline:
+        if kind == "referral.clicked":
+            chain = side.chain(fact.affiliate_id)
+            if fact.customer_id in chain:
+                continue  # never to oneself, never below oneself
+            clicks[fact.customer_id].append((fact.clicked_at, fact.affiliate_id))
+            for order in list(waiting[fact.customer_id]):
+                if order.paid_at >= fact.clicked_at:
+                    earner = bound_at(clicks[fact.customer_id], mode, order.paid_at)
+                    if earner is not None:
+                        decided[order.order_id] = earner
+                        waiting[fact.customer_id].remove(order)
+            continue
+        if kind != "order.paid":
+            continue
+        order = fact
+        if order.order_id in decided or order in waiting[order.customer_id]:
+            continue
+        if order.customer_id in side.uplines:  # the buyer is an affiliate
+            decided[order.order_id] = order.customer_id if settings.self_purchase_commission else None
+            continue
+        earner = bound_at(clicks[order.customer_id], mode, order.paid_at)
+        if earner is None:
+            waiting[order.customer_id].append(order)
+        else:
+            decided[order.order_id] = earner
+    for orders in waiting.values():
+        for order in orders:
+            decided[order.order_id] = None
+    return decided
+
+
+def _rates(world: World, product_id: str) -> tuple[int, int]:
+    settings = world.affiliates.settings
+    override = settings.product_rates.get(product_id)
+    commission = settings.commission_rate_bp
+    invite = settings.invite_rate_bp
+    if override is not None and override.commission_rate_bp is not None:
+        commission = override.commission_rate_bp
+    if override is not None and override.invite_rate_bp is not None:
+        invite = override.invite_rate_bp
+    return commission, invite
+
+
+def commission_figures(world: World, figures: Figures) -> None:
+    side, history = world.affiliates, world.history
+    refunded: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for refund in history.refunds.values():
+        for line in refund.lines:
+            refunded[refund.order_id][line.line_id] += line.refund_fen
+    figures.attributed = attributions(world)
+    for order_id, earner in figures.attributed.items():
+        if earner is None:
+            continue
+        order = history.orders[order_id]
+        upline = side.uplines.get(earner)
+        for role, beneficiary in (("commission", earner), ("invite", upline)):
+            if beneficiary is None or (beneficiary == earner and role == "invite"):
+                continue
+            amount = taken = 0
+            for line in order.lines:
+                rate = _rates(world, line.product_id)[0 if role == "commission" else 1]
+                line_amount = half_up(line.paid_fen * rate, 10_000)
+                amount += line_amount
+                taken += half_up(
+                    line_amount * min(refunded[order_id][line.line_id], line.paid_fen), line.paid_fen
+                )
+            expected = figures.by_account[side.account(beneficiary)]
+            expected.earned += amount
+            expected.taken_back += taken
+            if order_id not in history.completions:
+                expected.pending += amount - taken
+
+
+def withdrawal_figures(world: World, figures: Figures) -> None:
+    side, history = world.affiliates, world.history
+    for withdrawal_id, (affiliate, amount) in history.withdrawals.items():
+        expected = figures.by_account[side.account(affiliate)]
+        outcome = history.reviews.get(withdrawal_id)
+        if outcome in ("paid_manually", "approved_auto"):
+            expected.paid += amount
+            if outcome == "approved_auto":
+                figures.moved_by_openid[side.openid(affiliate)] += amount
+        elif outcome != "rejected":
+            expected.reserved += amount
+
+
+# --- guides and direct operations ----------------------------------------------------------------
+
+
+def reward_figures(world: World, figures: Figures) -> None:
+    """Seed 000: a custom rule pays ``amount`` per occurrence, cut at the monthly limit."""
+    occurrences: dict[tuple[str, str], int] = defaultdict(int)
+    for guide, at in world.history.behaviors.values():
+        occurrences[(guide, at.astimezone(TZ).strftime("%Y-%m"))] += 1
+    for (guide, _month), count in occurrences.items():
+        total = min(world.rule_limit, count * world.rule_amount)
+        expected = figures.by_account[Account(world.corp, OwnerKind.GUIDE, guide)]
+        expected.earned += total
+        expected.paid += total
+        figures.moved_by_openid[f"o-{guide}"] += total
+
+
+def direct_figures(world: World, figures: Figures) -> None:
+    history = world.history
+    for account, _credit, amount in history.credits:
+        figures.by_account[account].earned += amount
+    for account, amount in [*history.reversals, *history.clawbacks]:
+        figures.by_account[account].taken_back += amount
+    for account, _source, amount in history.payouts:
+        figures.by_account[account].paid += amount
+        figures.moved_by_openid[f"o-{account.owner_id}"] += amount
+
+
+def expected_figures(world: World) -> Figures:
+    figures = Figures()
+    direct_figures(world, figures)
+    reward_figures(world, figures)
+    commission_figures(world, figures)
+    withdrawal_figures(world, figures)
+    return figures
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def ledger_matches_history(world: World) -> list[str]:
+    """After a drain: every account's buckets are what the history says they must be."""
+    figures = expected_figures(world)
+    problems = []
+    for account in world.accounts:
+        expected = figures.by_account[account]
+        balance = world.ledger.balance(account)
+        actual = {
+            "earned": balance[Bucket.EARNED],
+            "reversed + clawed back": balance[Bucket.REVERSED] + balance[Bucket.CLAWED_BACK],
+            "pending": balance[Bucket.PENDING],
+            "reserved": balance[Bucket.RESERVED],
+            "paid": balance[Bucket.PAID],
+        }
+        wanted = {
+            "earned": expected.earned,
+            "reversed + clawed back": expected.taken_back,
+            "pending": expected.pending,
+            "reserved": expected.reserved,
+            "paid": expected.paid,
+        }
+        problems += [
+            f"{account.owner_id}: {name} is {actual[name]}, the history makes it {wanted[name]}"
+            for name in actual
+            if actual[name] != wanted[name]
+        ]
+    moved: dict[str, int] = defaultdict(int)
+    for transfer in world.books.transfers_made():
+        moved[transfer["openid"]] += transfer["amount_fen"]
+    for openid in sorted(set(moved) | set(figures.moved_by_openid)):
+        if moved[openid] != figures.moved_by_openid[openid]:
+            problems.append(
+                f"the provider moved {moved[openid]} fen to {openid}; "
+                f"the history makes it {figures.moved_by_openid[openid]}"
+            )
+    return problems
+
+
+def provider_books(world: World) -> list[str]:
+    """Every transfer the provider executed (its list, not its index): one per number, only for
+    payouts the product made, and one number per withdrawal."""
+    problems = []
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    by_withdrawal: dict[str, set[str]] = defaultdict(set)
+    for transfer in world.books.transfers_made():
+        seen[(transfer["channel"], transfer["number"])] += 1
+        payout = world.payouts.get(world.corp, transfer["number"])
+        if payout is None:
+            problems.append(f"money moved under the unknown number {transfer['number']}")
+            continue
+        for withdrawal_id in world.history.withdrawals:
+            if withdrawal_id in payout.source:
+                by_withdrawal[withdrawal_id].add(transfer["number"])
+    problems += [f"number {number} paid {count} times" for (_, number), count in seen.items() if count > 1]
+    problems += [
+        f"withdrawal {withdrawal_id} paid twice: {sorted(numbers)}"
+        for withdrawal_id, numbers in by_withdrawal.items()
+        if len(numbers) > 1
+    ]
+    return problems
+
+
+def settlement_after_window(world: World) -> list[str]:
+    """A commission becomes withdrawable only once its order's after-sales window has passed."""
+    problems = []
+    window = timedelta(days=world.affiliates.settings.after_sales_window_days)
+    for affiliate in world.affiliates.uplines:
+        for entry in world.ledger.entries(world.affiliates.account(affiliate)):
+            if entry.kind is not EntryKind.SETTLEMENT or not entry.ref.startswith("aff:"):
+                continue
+            order_id = entry.ref.split(":")[1]
+            completed = world.history.completions.get(order_id)
+            if not completed:
+                problems.append(f"{entry.ref} settled but its order was never completed")
+            elif entry.at < min(completed) + window:
+                problems.append(f"{entry.ref} settled at {entry.at}, before its window closed")
+    return problems
