@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from unittest import mock
+from zoneinfo import ZoneInfo
 
+from incentives.core import clock
 from incentives.ledger.model import Bucket
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
 from tests.support import sample_body, token_for, webhook_event
 
 ADMIN_API, CENTER_API = "AffiliateAdminApiFunction", "AffiliateApiFunction"
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.combine(
+    datetime.now(UTC).date() - timedelta(days=1), time(12), tzinfo=ZoneInfo("Asia/Shanghai")
+).astimezone(UTC)
+"""Yesterday noon in the merchant's zone: "today" in the center's figures never straddles midnight."""
 PROGRAM: dict[str, Any] = {
     "promotion_enabled": True,
     "invitation_image_url": "https://img.example.com/invite.png",
@@ -29,7 +35,10 @@ PROGRAM: dict[str, Any] = {
 def call(
     stack: StackHandle, function: str, method: str, resource: str, token: str, **kwargs: Any
 ) -> tuple[int, Any]:
-    return stack.api(function, method, resource, token, **kwargs)
+    """One API call, answered as if at NOW: "today" in the figures is the day the events are in,
+    whatever the time of day the suite runs at (the webhook keeps the real clock for its signatures)."""
+    with mock.patch.object(clock.SystemClock, "now", lambda self: NOW):
+        return stack.api(function, method, resource, token, **kwargs)
 
 
 def admin(stack: StackHandle, method: str, resource: str, **kwargs: Any) -> Any:
@@ -442,7 +451,7 @@ def test_duplicate_and_reordered_order_events_credit_each_share_once(stack: Stac
 def test_self_purchase_and_promotable_stores(stack: StackHandle) -> None:
     configure(stack, promotable_stores="applied")
     join(stack, "A")
-    joined = datetime.now(UTC)  # a self-purchase is an order paid once the buyer is an affiliate
+    joined = NOW  # a self-purchase is an order paid once the buyer is an affiliate
     pay(stack, "SO-S1", "A", 10_000, joined + timedelta(seconds=1))  # self-purchase switched off: nothing
     click(stack, "C", "A", NOW - timedelta(hours=3))
     pay(stack, "SO-S2", "C", 10_000, NOW - timedelta(hours=2), store_id="store-a")  # store not approved
