@@ -127,11 +127,12 @@ def my_incentives() -> dict[str, Any]:
     return {
         "programs": rules,
         "this_month_fen": sum(
-            r.amount_fen
+            r.amount_fen + r.carried_in_fen
             for r in earned
             if month_of(parse_instant(r.created_at), settings().time_zone) == month
         ),
-        "total_fen": sum(r.amount_fen for r in earned),
+        "total_fen": sum(r.amount_fen + r.carried_in_fen for r in earned),
+        "carried_fen": incentives.carried(wiring.table(), principal.corp_id, principal.subject),
     }
 
 

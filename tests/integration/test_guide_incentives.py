@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +30,21 @@ def _behavior(
     body["data"].update(behavior=behavior, occurred_at=at, guide_id=guide, customer_id=f"c-{event_id}")
     assert stack.invoke("OrderWebhookFunction", webhook_event(body))["statusCode"] == 202
     stack.process_queue()
+
+
+def _this_month_so_far() -> tuple[datetime, datetime]:
+    """(the start of the current month in Shanghai, now), at least a minute from the month's end
+    (the test waits out the last minute), so events between them stay in this month."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    while True:
+        now = datetime.now(UTC)
+        local = now.astimezone(shanghai)
+        nxt = (local.replace(day=28) + timedelta(days=4)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        if nxt - local > timedelta(minutes=1):
+            return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC), now
+        time.sleep((nxt - local).total_seconds() + 1)
 
 
 def _rule(stack: StackHandle, amount: int = 200, limit: int | None = 500) -> dict[str, Any]:
@@ -103,9 +121,9 @@ def test_a_limit_of_500_pays_200_200_100_then_nothing_and_resumes_next_month(sta
     _behavior(stack, "visit-dec", "2026-12-01T00:10:00+08:00")  # a new month in Shanghai
     body = _records(stack)
     assert sorted(r["amount_fen"] for r in body["items"]) == [100, 200, 200, 200]
-    assert body["overview"]["total_paid_fen"] == 700 and body["overview"]["paid_by_rule_fen"] == {
-        "到店打卡": 700
-    }
+    assert body["overview"]["total_paid_fen"] == 700
+    [(rule_id, total)] = body["overview"]["paid_by_rule_fen"].items()
+    assert total == 700 and body["overview"]["rule_names"] == {rule_id: "到店打卡"}
     assert {r["status"] for r in body["items"]} == {"recorded"}
 
 
@@ -166,10 +184,11 @@ def test_new_customers_pay_once_whatever_happens_to_the_contact(stack: StackHand
 
 
 def test_an_edit_mid_month_restarts_the_limit_and_the_preview_matches(stack: StackHandle) -> None:
+    month_start, now = _this_month_so_far()
     _synced(stack)
     rule = _rule(stack, amount=200, limit=500)
-    for n in range(3):
-        _behavior(stack, f"before-{n}", f"2026-11-0{n + 2}T10:00:00+08:00")
+    for n in range(3):  # late events of this month, from before the rule's creation: its first version
+        _behavior(stack, f"before-{n}", (month_start + (now - month_start) * (n + 1) / 4).isoformat())
     edit = {"amount_fen": 150, "monthly_limit_fen": 400}
     _, preview = _call(
         stack,
@@ -194,11 +213,33 @@ def test_an_edit_mid_month_restarts_the_limit_and_the_preview_matches(stack: Sta
     )
     assert status == 200 and edited["version"] == 2
     before = sorted(r["amount_fen"] for r in _records(stack)["items"])
-    for n in range(3):  # the same events again, under the new version
-        _behavior(stack, f"after-{n}", f"2026-11-0{n + 2}T10:00:00+08:00")
+    after_edit = datetime.fromisoformat(edited["effective_from"].replace("Z", "+00:00"))
+    for n in range(3):  # as many behaviors again, after the edit: the new version, its limit from zero
+        _behavior(stack, f"after-{n}", (after_edit + timedelta(milliseconds=n + 1)).isoformat())
     after = [r for r in _records(stack)["items"] if r["version"] == 2]
     assert sum(r["amount_fen"] for r in after) == would
     assert sorted(r["amount_fen"] for r in _records(stack)["items"] if r["version"] == 1) == before
+
+
+def test_a_late_event_is_priced_by_the_version_in_force_when_it_occurred(stack: StackHandle) -> None:
+    _synced(stack)
+    rule = _rule(stack, amount=200, limit=None)
+    status, edited = _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": rule["rule_id"]},
+        json={"amount_fen": 300, "monthly_limit_fen": None},
+    )
+    assert status == 200
+    edited_at = datetime.fromisoformat(edited["effective_from"].replace("Z", "+00:00"))
+    _behavior(stack, "late-v1", (edited_at - timedelta(milliseconds=1)).isoformat())  # arrives after the edit
+    _behavior(stack, "on-v2", (edited_at + timedelta(milliseconds=1)).isoformat())
+    _behavior(stack, "older-than-the-rule", "2026-01-05T10:00:00+08:00")  # its first version's terms
+    by_event = {r["source_event_id"]: (r["version"], r["amount_fen"]) for r in _records(stack)["items"]}
+    assert by_event == {"late-v1": (1, 200), "on-v2": (2, 300), "older-than-the-rule": (1, 200)}
 
 
 def test_records_filter_and_scope_and_export(stack: StackHandle) -> None:
@@ -282,3 +323,100 @@ def test_records_are_paginated_and_a_rule_has_its_details(stack: StackHandle) ->
         )
         == 404
     )
+
+
+def _edit(stack: StackHandle, rule_id: str, **edit: Any) -> dict[str, Any]:
+    status, edited = _call(
+        stack,
+        ADMIN,
+        "PUT",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": rule_id},
+        json=edit,
+    )
+    assert status == 200, edited
+    return edited
+
+
+def test_per_rule_totals_are_keyed_by_rule_not_by_name(stack: StackHandle) -> None:
+    """Renaming a rule keeps one total; two rules of one name keep two (seed 000 overview)."""
+    _synced(stack)
+    first = _rule(stack, amount=200, limit=None)
+    _behavior(stack, "visit-1", datetime.now(UTC).isoformat())
+    _edit(stack, first["rule_id"], name="进店", amount_fen=200, monthly_limit_fen=None)
+    _behavior(stack, "visit-2", datetime.now(UTC).isoformat())
+    status, second = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/guide-incentives/rules",
+        _admin(),
+        json={"name": "进店", "behavior": "scan_code", "amount_fen": 50, "monthly_limit_fen": None},
+    )
+    assert status == 200, second
+    _behavior(stack, "scan-1", datetime.now(UTC).isoformat(), behavior="scan_code")
+    overview = _records(stack)["overview"]
+    assert overview["paid_by_rule_fen"] == {first["rule_id"]: 400, second["rule_id"]: 50}
+    assert overview["rule_names"] == {first["rule_id"]: "进店", second["rule_id"]: "进店"}
+
+
+def _coupon(stack: StackHandle, event_id: str, code: str) -> None:
+    body = sample_body("coupon_redeemed")
+    now = datetime.now(UTC).isoformat()
+    body.update(event_id=event_id, occurred_at=now)
+    body["data"].update(coupon_code=code, guide_id="zhangwei", redeemed_at=now)
+    assert stack.invoke("OrderWebhookFunction", webhook_event(body))["statusCode"] == 202
+    stack.process_queue()
+
+
+def test_a_coupon_pays_once_whatever_event_ids_its_redemption_arrives_under(stack: StackHandle) -> None:
+    _synced(stack)
+    _edit(stack, "coupon_redemption", amount_fen=300, monthly_limit_fen=None)
+    status, rule = _call(
+        stack,
+        ADMIN,
+        "PATCH",
+        "/admin/guide-incentives/rules/{rule_id}",
+        _admin(),
+        path_parameters={"rule_id": "coupon_redemption"},
+        json={"enabled": True},
+    )
+    assert status == 200 and rule["enabled"], rule
+    _coupon(stack, "redeem-a", "CPN-ONCE")
+    _coupon(stack, "redeem-b", "CPN-ONCE")  # the same coupon, another event id
+    _coupon(stack, "redeem-c", "CPN-OTHER")
+    rewards = [r for r in _records(stack)["items"] if r["behavior"] == "coupon_redemption"]
+    assert sorted(r["amount_fen"] for r in rewards) == [300, 300]
+    assert {r["source_event_id"] for r in rewards} == {"redeem-a", "redeem-c"}
+
+
+def test_a_reward_below_wecom_pays_minimum_is_carried_into_the_next_online_payment(
+    stack: StackHandle,
+) -> None:
+    """WeCom Pay refuses a single payment below 1 yuan: 60 fen waits, the next 60 pays 120 in one."""
+    _synced(stack)
+    assert (
+        stack.status(
+            ADMIN, "PUT", "/admin/guide-incentives/settings", _admin(), json={"payment_method": "online"}
+        )
+        == 200
+    )
+    status, settings = _call(stack, ADMIN, "GET", "/admin/guide-incentives/settings", _admin())
+    assert status == 200 and settings["minimum_online_payment_fen"] == 100
+    _rule(stack, amount=60, limit=None)
+    _behavior(stack, "small-1", datetime.now(UTC).isoformat())
+    [carried] = _records(stack)["items"]
+    assert carried["status"] == "carried" and carried["amount_fen"] == 60
+    assert _records(stack)["overview"]["carried_fen"] == 60
+    _behavior(stack, "small-2", datetime.now(UTC).isoformat())
+    stack.feed("PayoutWorkerFunction", "PayoutQueue")
+    paying = next(r for r in _records(stack)["items"] if r["source_event_id"] == "small-2")
+    assert paying["status"] == "paid" and paying["amount_fen"] == 60 and paying["carried_in_fen"] == 60
+    [transfer] = stack.payments.transfers_made()
+    assert transfer["amount_fen"] == 120  # one payment, at or above the minimum; no AMOUNT_LIMIT failure
+    assert _records(stack)["overview"]["total_paid_fen"] == 120
+    status, home = _call(
+        stack, "GuideApiFunction", "GET", "/guide/incentives", token_for("guide", subject="zhangwei")
+    )
+    assert status == 200 and home["carried_fen"] == 0

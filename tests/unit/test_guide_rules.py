@@ -53,3 +53,22 @@ def test_the_preview_replays_this_months_occurrences_under_the_edit_from_zero() 
         ("g1", 3, 500, 700),
         ("g2", 1, 200, 300),
     ]
+
+
+def test_an_occurrence_is_priced_by_the_version_in_force_when_it_happened() -> None:
+    from incentives.guides.rules import version_at
+
+    first = RuleVersion(1, 200, None, datetime(2026, 11, 1, tzinfo=UTC))
+    second = RuleVersion(2, 300, None, datetime(2026, 11, 15, tzinfo=UTC))
+    assert version_at([second, first], datetime(2026, 11, 14, 23, tzinfo=UTC)) == first
+    assert version_at([first, second], datetime(2026, 11, 15, tzinfo=UTC)) == second
+    assert version_at([first, second], datetime(2026, 10, 1, tzinfo=UTC)) == first  # older than the rule
+
+
+def test_an_online_reward_below_the_minimum_waits_for_the_next_one() -> None:
+    from incentives.guides.rules import WECOM_PAY_MINIMUM_FEN, online_payment
+
+    assert WECOM_PAY_MINIMUM_FEN == 100
+    assert online_payment(60, 0) == 0  # carried
+    assert online_payment(60, 60) == 120  # paid together
+    assert online_payment(100, 0) == 100

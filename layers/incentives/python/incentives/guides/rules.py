@@ -3,7 +3,11 @@
 A rule pays ``amount_fen`` per occurrence of its behavior, with an optional monthly limit
 per guide: a reward that would pass the limit is cut to what is left; at zero none is
 granted. Months are calendar months in the merchant's time zone. Editing a rule creates a
-new version, effective at once; the limit usage restarts from zero under it.
+new version, effective at once; the limit usage restarts from zero under it. An occurrence is
+priced by the version in force when it happened, whenever its event arrives; one from before
+the rule's first version is priced by that first version (the terms the rule was created with).
+Online, WeCom Pay refuses a single payment below 1 yuan: a smaller reward is carried into the
+guide's next online payment instead of being paid alone.
 """
 
 from __future__ import annotations
@@ -33,6 +37,24 @@ class RuleVersion:
     amount_fen: int
     monthly_limit_fen: int | None
     effective_from: datetime
+
+
+WECOM_PAY_MINIMUM_FEN = 100
+"""WeCom Pay's smallest single payment to a member (1 yuan; ``AMOUNT_LIMIT`` below it)."""
+
+
+def version_at(versions: Sequence[RuleVersion], at: datetime) -> RuleVersion:
+    """The version in force at ``at``: the latest one effective at or before it; an occurrence
+    older than the rule takes its first version."""
+    ordered = sorted(versions, key=lambda version: (version.effective_from, version.version))
+    in_force = [version for version in ordered if version.effective_from <= at]
+    return in_force[-1] if in_force else ordered[0]
+
+
+def online_payment(reward_fen: int, carried_fen: int) -> int:
+    """What an online reward pays now, with what smaller rewards carried: 0 means carry it too."""
+    total = reward_fen + carried_fen
+    return total if total >= WECOM_PAY_MINIMUM_FEN else 0
 
 
 def month_of(instant: datetime, time_zone: str) -> str:

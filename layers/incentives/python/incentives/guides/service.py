@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc, parse_instant
@@ -17,13 +17,16 @@ from incentives.core.errors import ConcurrentModification, Conflict, InvalidInpu
 from incentives.guides.rules import (
     CUSTOM_PREFIX,
     TEMPLATES,
+    WECOM_PAY_MINIMUM_FEN,
     Occurrence,
     PaymentMethod,
     PreviewLine,
     RuleVersion,
     month_of,
+    online_payment,
     preview,
     reward_for,
+    version_at,
 )
 from incentives.guides.triggers import Trigger
 from incentives.ledger import postings
@@ -34,13 +37,20 @@ from incentives.payouts.service import PayoutQueue, PayoutRequest, new_payout
 from incentives.storage import keys
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository, payout_item
-from incentives.storage.table import AtMost, ConditionFailed, NotExists, Put, Table, Update, Write
+from incentives.storage.table import AtLeast, AtMost, ConditionFailed, NotExists, Put, Table, Update, Write
 
 MAX_ATTEMPTS = 5
 
 
 class IncentiveSettings(BaseModel):
     payment_method: PaymentMethod = PaymentMethod.OFFLINE
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Online only: a reward below this is carried into the guide's next online payment"
+    )
+    @property
+    def minimum_online_payment_fen(self) -> int:
+        return WECOM_PAY_MINIMUM_FEN
 
 
 class RuleView(BaseModel):
@@ -88,6 +98,16 @@ def reward_key(corp_id: str, reward_id: str) -> dict[str, str]:
 
 def usage_key(corp_id: str, guide_id: str, rule_id: str, month: str, version: int) -> dict[str, str]:
     return {"pk": f"{_tenant(corp_id)}#GUIDE_USAGE#{guide_id}#{rule_id}#{month}", "sk": f"V#{version:04d}"}
+
+
+def carry_key(corp_id: str, guide_id: str) -> dict[str, str]:
+    """Rewards too small to pay alone online, waiting for the guide's next online payment."""
+    return {"pk": f"{_tenant(corp_id)}#GUIDE_CARRY#{guide_id}", "sk": "CARRY"}
+
+
+def carried(table: Table, corp_id: str, guide_id: str) -> int:
+    item = table.get(carry_key(corp_id, guide_id))
+    return int(item.get("carried_fen", 0)) if item else 0
 
 
 def occurrence_key(corp_id: str, rule_id: str, month: str, at: datetime, source: str) -> dict[str, str]:
@@ -305,25 +325,26 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
     guide = table.get(guide_key(corp_id, trigger.guide_id))
     if guide is None:
         return f"{trigger.guide_id} is not a guide of an outlet"
-    version = _version(rule["versions"][-1])
+    version = version_at([_version(entry) for entry in rule["versions"]], trigger.at)
     reward_id = (
         "rw" + hashlib.sha256(f"{rule['rule_id']}|{trigger.reward_key_hint}".encode()).hexdigest()[:30]
     )
     settings = load_settings(table, corp_id)
+    online = settings.payment_method is PaymentMethod.ONLINE
+    month = month_of(trigger.at, effects.time_zone)
     if (
         table.get(reward_key(corp_id, reward_id)) is not None
-        or table.get(
-            occurrence_key(
-                corp_id, rule["rule_id"], month_of(trigger.at, effects.time_zone), trigger.at, reward_id
-            )
-        )
-        is not None
+        or table.get(occurrence_key(corp_id, rule["rule_id"], month, trigger.at, reward_id)) is not None
     ):
         return _already_granted(effects, corp_id, reward_id)
-    month = month_of(trigger.at, effects.time_zone)
     for _ in range(MAX_ATTEMPTS):
-        usage = table.get(usage_key(corp_id, trigger.guide_id, rule["rule_id"], month, version.version)) or {}
-        used = int(usage.get("used_fen", 0))
+        usage_item, carry_item = table.get_many(
+            [
+                usage_key(corp_id, trigger.guide_id, rule["rule_id"], month, version.version),
+                carry_key(corp_id, trigger.guide_id),
+            ]
+        )
+        used = int((usage_item or {}).get("used_fen", 0))
         amount = reward_for(version, used)
         writes: list[Write] = [
             Put(
@@ -346,77 +367,108 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
             ),
         ]
         payout = None
+        carried_in = int((carry_item or {}).get("carried_fen", 0)) if online else 0
+        pay_now = online_payment(amount, carried_in) if online else amount
         if amount > 0:
             # The reward, its credit (settled at once) and its payout (with the reserve) commit together,
-            # so its money is never withdrawable on its own and never lacks its payout.
+            # so its money is never withdrawable on its own and never lacks its payout. Online, a reward
+            # below WeCom Pay's minimum stays settled and is carried into the next online payment.
             account = Account(corp_id, OwnerKind.GUIDE, trigger.guide_id)
             credit = postings.credit(account, f"reward:{reward_id}", amount, trigger.at, note=rule["name"])
             settled = postings.settlement(
                 postings.Hold(account, credit.entry_id, amount, trigger.at), trigger.at
             )
             assert settled is not None
-            online = settings.payment_method is PaymentMethod.ONLINE
-            payee = Payee(
-                account,
-                openid=effects.openid_of(corp_id, trigger.guide_id) if online else "",
-                name=guide.get("name", ""),
-                dept_path=tuple(guide.get("dept_path", [])),
+            entries = [credit, settled]
+            reward = _reward_item(
+                corp_id, reward_id, trigger, guide, rule, version.version, amount, settings, month
             )
-            payout, payout_entries = new_payout(
-                PayoutRequest(
-                    f"reward:{reward_id}",
-                    payee,
-                    amount,
-                    ProviderName.WECOM_PAY if online else ProviderName.OFFLINE,
-                    f"导购激励 {rule['name']}",
-                ),
-                trigger.at,
-            )
-            writes.append(
-                Put(
-                    {
-                        **reward_key(corp_id, reward_id),
-                        "kind": "guide_reward",
-                        "reward_id": reward_id,
-                        "guide_id": trigger.guide_id,
-                        "guide_name": guide.get("name", ""),
-                        "outlet_id": next(iter(guide.get("outlet_ids", [])), ""),
-                        "dept_path": guide.get("dept_path", []),
-                        "rule_id": rule["rule_id"],
-                        "rule_name": rule["name"],
-                        "version": version.version,
-                        "behavior": trigger.behavior,
-                        "source_event_id": trigger.source_event_id,
-                        "customer_id": trigger.customer_id,
-                        "amount_fen": amount,
-                        "payment_method": settings.payment_method.value,
-                        "month": month,
-                        "created_at": iso_utc(trigger.at),
-                        "gsi2pk": f"{_tenant(corp_id)}#GUIDE_REWARDS",
-                        "gsi2sk": f"{iso_utc(trigger.at)}#{reward_id}",
-                        "gsi3pk": f"{_tenant(corp_id)}#GUIDE_REWARDS#{trigger.guide_id}",
-                        "gsi3sk": f"{iso_utc(trigger.at)}#{reward_id}",
-                    },
-                    (NotExists(),),
+            if pay_now == 0:
+                reward["carried"] = True
+                writes.append(Update(carry_key(corp_id, trigger.guide_id), add={"carried_fen": amount}))
+            else:
+                payee = Payee(
+                    account,
+                    openid=effects.openid_of(corp_id, trigger.guide_id) if online else "",
+                    name=guide.get("name", ""),
+                    dept_path=tuple(guide.get("dept_path", [])),
                 )
-            )
-            writes.append(Put(payout_item(payout), (NotExists(),)))
-            writes += posting_writes([credit, settled, *payout_entries], trigger.at)
+                payout, payout_entries = new_payout(
+                    PayoutRequest(
+                        f"reward:{reward_id}",
+                        payee,
+                        pay_now,
+                        ProviderName.WECOM_PAY if online else ProviderName.OFFLINE,
+                        f"导购激励 {rule['name']}",
+                    ),
+                    trigger.at,
+                )
+                entries += payout_entries
+                writes.append(Put(payout_item(payout), (NotExists(),)))
+                if carried_in:
+                    reward["carried_in_fen"] = carried_in
+                    writes.append(
+                        Update(
+                            carry_key(corp_id, trigger.guide_id),
+                            add={"carried_fen": -carried_in},
+                            conditions=(AtLeast("carried_fen", carried_in),),
+                        )
+                    )
+            writes.insert(2, Put(reward, (NotExists(),)))
+            writes += posting_writes(entries, trigger.at)
         try:
             table.transact(writes)
         except ConditionFailed as failure:
-            if 0 in failure.failed or 2 in failure.failed:
+            if 0 in failure.failed or (amount > 0 and 2 in failure.failed):
                 break  # applied before (a redelivery or a racing duplicate)
-            continue  # the limit usage moved meanwhile: read again
+            continue  # the limit usage or the carry moved meanwhile: read again
         else:
-            if payout is None:
+            if amount == 0:
                 return f"{trigger.behavior}: monthly limit reached for {trigger.guide_id}"
+            if payout is None:
+                return f"reward {reward_id} of {amount} fen, carried into the next online payment"
             if payout.status is PayoutStatus.QUEUED:
                 effects.queue.send(corp_id, payout.payout_id, payout.generation)
             return f"reward {reward_id} of {amount} fen, payout {payout.payout_id} {payout.status.value}"
     else:
         raise ConcurrentModification(f"guide {trigger.guide_id}: too many concurrent rewards, retry later")
     return _already_granted(effects, corp_id, reward_id)
+
+
+def _reward_item(
+    corp_id: str,
+    reward_id: str,
+    trigger: Trigger,
+    guide: dict[str, Any],
+    rule: dict[str, Any],
+    version: int,
+    amount: int,
+    settings: IncentiveSettings,
+    month: str,
+) -> dict[str, Any]:
+    return {
+        **reward_key(corp_id, reward_id),
+        "kind": "guide_reward",
+        "reward_id": reward_id,
+        "guide_id": trigger.guide_id,
+        "guide_name": guide.get("name", ""),
+        "outlet_id": next(iter(guide.get("outlet_ids", [])), ""),
+        "dept_path": guide.get("dept_path", []),
+        "rule_id": rule["rule_id"],
+        "rule_name": rule["name"],
+        "version": version,
+        "behavior": trigger.behavior,
+        "source_event_id": trigger.source_event_id,
+        "customer_id": trigger.customer_id,
+        "amount_fen": amount,
+        "payment_method": settings.payment_method.value,
+        "month": month,
+        "created_at": iso_utc(trigger.at),
+        "gsi2pk": f"{_tenant(corp_id)}#GUIDE_REWARDS",
+        "gsi2sk": f"{iso_utc(trigger.at)}#{reward_id}",
+        "gsi3pk": f"{_tenant(corp_id)}#GUIDE_REWARDS#{trigger.guide_id}",
+        "gsi3sk": f"{iso_utc(trigger.at)}#{reward_id}",
+    }
 
 
 def _already_granted(effects: GuideEffects, corp_id: str, reward_id: str) -> str:
@@ -444,7 +496,13 @@ class RewardRecord(BaseModel):
     customer_id: str
     amount_fen: int
     payment_method: str
-    status: str = Field(description="recorded (offline); pending, paying, paid or failed (online)")
+    status: str = Field(
+        description="recorded (offline); pending, paying, paid or failed (online); carried: below WeCom "
+        "Pay's minimum, paid with the guide's next online reward"
+    )
+    carried_in_fen: int = Field(
+        default=0, description="Earlier carried rewards paid together with this one (its payment is the sum)"
+    )
     transaction_id: str | None
     failure_reason: str | None
     created_at: str
@@ -462,8 +520,14 @@ PAYOUT_TO_RECORD = {
 
 
 def _record(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> RewardRecord:
-    payout = payouts.get(corp_id, payout_id_for(corp_id, f"reward:{item['reward_id']}"))
-    status = PAYOUT_TO_RECORD[payout.status.value] if payout else "pending"
+    payout = (
+        None
+        if item.get("carried")
+        else payouts.get(corp_id, payout_id_for(corp_id, f"reward:{item['reward_id']}"))
+    )
+    status = (
+        "carried" if item.get("carried") else PAYOUT_TO_RECORD[payout.status.value] if payout else "pending"
+    )
     return RewardRecord(
         reward_id=item["reward_id"],
         guide_id=item["guide_id"],
@@ -478,6 +542,7 @@ def _record(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> Re
         amount_fen=int(item["amount_fen"]),
         payment_method=item["payment_method"],
         status=status,
+        carried_in_fen=int(item.get("carried_in_fen", 0)),
         transaction_id=payout.transaction_id if payout else None,
         failure_reason=payout.failure_reason if payout else None,
         created_at=item["created_at"],
@@ -536,13 +601,20 @@ def records(
 
 
 def overview(found: list[RewardRecord]) -> dict[str, Any]:
-    """Total paid, and paid per rule (seed 000's "incentive amount")."""
+    """Total paid, and paid per rule (seed 000's "incentive amount"), keyed by rule id: a renamed
+    rule keeps one total and two rules of one name keep two. Per rule, each paid or recorded
+    reward counts its own amount; rewards carried below WeCom Pay's minimum are in
+    ``carried_fen``, and the payment they are carried into counts them in ``total_paid_fen``."""
     paid = [r for r in found if r.status in ("paid", "recorded")]
     per_rule: dict[str, int] = {}
+    names: dict[str, str] = {}
     for record in paid:
-        per_rule[record.rule_name] = per_rule.get(record.rule_name, 0) + record.amount_fen
+        per_rule[record.rule_id] = per_rule.get(record.rule_id, 0) + record.amount_fen
+        names.setdefault(record.rule_id, record.rule_name)  # newest first: the name it has now
     return {
-        "total_paid_fen": sum(r.amount_fen for r in paid),
+        "total_paid_fen": sum(r.amount_fen + r.carried_in_fen for r in paid),
         "paid_by_rule_fen": per_rule,
+        "rule_names": names,
+        "carried_fen": sum(r.amount_fen for r in found if r.status == "carried"),
         "records": len(found),
     }

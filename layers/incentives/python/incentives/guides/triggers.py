@@ -24,7 +24,8 @@ class Trigger:
 def trigger_for_coupon(
     event_id: str, coupon_code: str, customer_id: str, guide_id: str, at: datetime
 ) -> Trigger:
-    return Trigger(COUPON_REDEMPTION, guide_id, customer_id, event_id, at, f"coupon:{coupon_code}:{event_id}")
+    """A coupon pays once, whatever event ids its redemption arrives under."""
+    return Trigger(COUPON_REDEMPTION, guide_id, customer_id, event_id, at, f"coupon:{coupon_code}")
 
 
 def trigger_for_new_customer(event_id: str, customer_id: str, guide_id: str, at: datetime) -> Trigger:
