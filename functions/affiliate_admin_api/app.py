@@ -139,7 +139,7 @@ def list_withdrawals(
 ) -> list[dict[str, Any]]:
     principal = principal_of(app, ADMINS)
     views = [
-        withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+        withdrawals.view(item, wiring.payout_repository(), principal.corp_id, reviewer=True)
         for item in withdrawals.listing(wiring.table(), principal.corp_id, affiliate_id)
     ]
     return [v for v in views if status is None or v["status"] == status]
@@ -157,7 +157,7 @@ def approve_withdrawal(withdrawal_id: Id, body: Approval) -> dict[str, Any]:
         principal.subject,
         clock.now(),
     )
-    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id, reviewer=True)
 
 
 @app.post(
@@ -168,7 +168,7 @@ def reject_withdrawal(withdrawal_id: Id, body: Rejection) -> dict[str, Any]:
     item = withdrawals.reject(
         wiring.table(), principal.corp_id, withdrawal_id, body, principal.subject, clock.now()
     )
-    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id, reviewer=True)
 
 
 @app.post(
@@ -181,7 +181,7 @@ def settle_withdrawal(withdrawal_id: Id, body: ManualSettlement) -> dict[str, An
     item = withdrawals.settle_manually(
         wiring.table(), principal.corp_id, withdrawal_id, body, principal.subject, clock.now()
     )
-    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
+    return withdrawals.view(item, wiring.payout_repository(), principal.corp_id, reviewer=True)
 
 
 @app.post(
@@ -195,7 +195,7 @@ def cancel_withdrawal(withdrawal_id: Id) -> dict[str, Any]:
     item = withdrawals.cancel(
         wiring.table(), payouts, principal.corp_id, withdrawal_id, principal.subject, clock.now()
     )
-    return withdrawals.view(item, payouts, principal.corp_id)
+    return withdrawals.view(item, payouts, principal.corp_id, reviewer=True)
 
 
 @app.get(
@@ -248,7 +248,8 @@ def get_affiliate(affiliate_id: Id) -> dict[str, Any]:
     figures = center.center(
         table, wiring.ledger_repository(), principal.corp_id, affiliate_id, clock.now(), settings().time_zone
     )
-    return {**membership.profile_view(item), "center": figures.model_dump()}
+    program = affiliate_store.load_settings(table, principal.corp_id)
+    return {**membership.profile_view(item, program), "center": figures.model_dump()}
 
 
 @app.patch(

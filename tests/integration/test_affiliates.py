@@ -3,8 +3,10 @@ settlement, withdrawals, the distribution center and the console (seeds 001 and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from unittest import mock
@@ -32,12 +34,34 @@ PROGRAM: dict[str, Any] = {
 }
 
 
+_PIN = mock.patch.object(clock.SystemClock, "now", lambda self: NOW)
+_pinned = threading.Lock()
+_callers = 0
+
+
+@contextlib.contextmanager
+def at_merchant_noon() -> Iterator[None]:
+    """The handlers' clock reads NOW while any API call is in flight (calls may run in threads)."""
+    global _callers
+    with _pinned:
+        if _callers == 0:
+            _PIN.start()
+        _callers += 1
+    try:
+        yield
+    finally:
+        with _pinned:
+            _callers -= 1
+            if _callers == 0:
+                _PIN.stop()
+
+
 def call(
     stack: StackHandle, function: str, method: str, resource: str, token: str, **kwargs: Any
 ) -> tuple[int, Any]:
     """One API call, answered as if at NOW: "today" in the figures is the day the events are in,
     whatever the time of day the suite runs at (the webhook keeps the real clock for its signatures)."""
-    with mock.patch.object(clock.SystemClock, "now", lambda self: NOW):
+    with at_merchant_noon():
         return stack.api(function, method, resource, token, **kwargs)
 
 
@@ -318,8 +342,11 @@ def test_rejecting_releases_and_a_manual_settlement_records_the_reference(stack:
     configure(stack)
     join(stack, "A")
     _settled(stack, "A", "SO-M", 10_000)
-    first = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 600, "request_id": "m1"})
-    again = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 600, "request_id": "m1"})
+    payee = {"channel": "alipay", "account": "13812345678", "name": "王小明"}
+    asked = {"amount_fen": 600, "request_id": "m1", "payee_account": payee}
+    first = mine(stack, "A", "POST", "/affiliate/withdrawals", json=asked)
+    assert first["payee_account"] == {"channel": "alipay", "account": "138****5678", "name": "王**"}
+    again = mine(stack, "A", "POST", "/affiliate/withdrawals", json=asked)
     assert again["withdrawal_id"] == first["withdrawal_id"]  # the same request, not a second one
     second = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 400, "request_id": "m2"})
     assert balance("A")[Bucket.RESERVED] == 1_000
@@ -332,13 +359,26 @@ def test_rejecting_releases_and_a_manual_settlement_records_the_reference(stack:
         json={"reason": "账户信息有误"},
     )
     assert rejected["status"] == "rejected" and balance("A")[Bucket.SETTLED] == 400
-    ids = {"withdrawal_id": first["withdrawal_id"]}
-    assert (
-        admin(stack, "POST", path + "/approve", path_parameters=ids, json={"settlement": "manual"})["status"]
-        == "approved"
+    status, _ = call(
+        stack,
+        ADMIN_API,
+        "POST",
+        path + "/approve",
+        token_for("admin"),
+        path_parameters={"withdrawal_id": second["withdrawal_id"]},
+        json={"settlement": "manual"},
     )
+    assert status == 409  # rejected already; and it named no account to transfer to
+    ids = {"withdrawal_id": first["withdrawal_id"]}
+    [listed] = [
+        w for w in admin(stack, "GET", "/admin/affiliates/withdrawals") if w["withdrawal_id"] in ids.values()
+    ]
+    assert listed["payee_account"] == payee  # the reviewing admin sees where to transfer
+    approved = admin(stack, "POST", path + "/approve", path_parameters=ids, json={"settlement": "manual"})
+    assert approved["status"] == "approved" and approved["payee_account"] == payee
     paid = admin(stack, "POST", path + "/settle", path_parameters=ids, json={"reference": "ALIPAY-8831"})
     assert paid["status"] == "paid" and paid["reference"] == "ALIPAY-8831"
+    assert paid["payee_account"]["account"] == "138****5678"  # transferred: masked again
     after = balance("A")
     assert after[Bucket.PAID] == 600 and after[Bucket.RESERVED] == 0 and after.violations() == []
     status, _ = call(
@@ -620,3 +660,77 @@ def test_a_request_id_reused_for_another_amount_is_refused(stack: StackHandle) -
     )
     assert status == 409 and body["error"]["field"] == "request_id"
     assert balance("A")[Bucket.RESERVED] == 300
+
+
+def test_promotable_stores_applied_is_program_wide_and_a_merchants_choice_still_stands(
+    stack: StackHandle,
+) -> None:
+    """Seed 001 §2.1.2: switching to `applied` restricts affiliates who joined under `all` too, to the
+    stores they applied for and got approved; a store chosen for one affiliate by the merchant stands."""
+    configure(stack)  # every store
+    join(stack, "A")
+    join(stack, "B")
+    path = "/admin/affiliates/{affiliate_id}"
+    admin(stack, "PATCH", path, path_parameters={"affiliate_id": "B"}, json={"stores": ["store-b"]})
+    configure(stack, promotable_stores="applied")
+    click(stack, "C", "A", NOW - timedelta(hours=3))
+    click(stack, "D", "B", NOW - timedelta(hours=3))
+    pay(stack, "SO-W1", "C", 10_000, NOW - timedelta(hours=2), store_id="store-a")
+    assert balance("A")[Bucket.EARNED] == 0  # joined under `all`, restricted now: store-a not approved
+    assert admin(stack, "GET", path, path_parameters={"affiliate_id": "A"})["stores"] == []
+    mine(
+        stack,
+        "A",
+        "POST",
+        "/affiliate/stores/{store_id}/application",
+        path_parameters={"store_id": "store-a"},
+    )
+    admin(
+        stack,
+        "POST",
+        "/admin/affiliates/{affiliate_id}/stores/{store_id}/review",
+        path_parameters={"affiliate_id": "A", "store_id": "store-a"},
+        json={"approve": True},
+    )
+    pay(stack, "SO-W2", "C", 10_000, NOW - timedelta(hours=1), store_id="store-a")
+    assert balance("A")[Bucket.EARNED] == 1_000
+    pay(stack, "SO-W3", "D", 10_000, NOW - timedelta(hours=1), store_id="store-b")
+    assert balance("B")[Bucket.EARNED] == 1_000  # the merchant's choice for B stands
+    viewed = admin(stack, "GET", path, path_parameters={"affiliate_id": "B"})
+    assert viewed["stores"] == ["store-b"] and viewed["stores_set_by"] == "merchant"
+    configure(stack, promotable_stores="all")
+    assert admin(stack, "GET", path, path_parameters={"affiliate_id": "A"})["stores"] is None
+    followed = admin(
+        stack, "PATCH", path, path_parameters={"affiliate_id": "B"}, json={"follow_program": True}
+    )
+    assert followed["stores"] is None and followed["stores_set_by"] == "program"
+
+
+def test_a_manual_settlement_needs_the_payee_account_the_affiliate_gave(stack: StackHandle) -> None:
+    """Seed 003: the merchant transfers to the WeChat or Alipay account given with the request."""
+    configure(stack)
+    join(stack, "A")
+    _settled(stack, "A", "SO-PA", 10_000)
+    bad = call(
+        stack,
+        CENTER_API,
+        "POST",
+        "/affiliate/withdrawals",
+        token_for("affiliate", subject="A"),
+        json={
+            "amount_fen": 300,
+            "request_id": "p0",
+            "payee_account": {"channel": "wechat", "account": "1x", "name": "王"},
+        },
+    )
+    assert bad[0] == 400 and bad[1]["error"]["field"] == "payee_account.account"
+    plain = mine(stack, "A", "POST", "/affiliate/withdrawals", json={"amount_fen": 300, "request_id": "p1"})
+    path, ids = (
+        "/admin/affiliates/withdrawals/{withdrawal_id}/approve",
+        {"withdrawal_id": plain["withdrawal_id"]},
+    )
+    status, body = call(
+        stack, ADMIN_API, "POST", path, token_for("admin"), path_parameters=ids, json={"settlement": "manual"}
+    )
+    assert status == 409 and body["error"]["field"] == "settlement"
+    assert admin(stack, "POST", path, path_parameters=ids, json={"settlement": "auto"})["status"] == "paying"

@@ -20,6 +20,7 @@ from incentives.affiliates.store import account, save_settings
 from incentives.affiliates.withdrawals import (
     Approval,
     ManualSettlement,
+    PayeeAccount,
     Rejection,
     Settlement,
     WithdrawalInput,
@@ -44,6 +45,7 @@ UPLINES: dict[str, str | None] = {"aff-C": None, "aff-B": "aff-C", "aff-A": "aff
 """aff-B invited aff-A; aff-C invited aff-B (so aff-A's upline is aff-B)."""
 AFFILIATES = tuple(UPLINES)
 CUSTOMERS = ("cust-1", "cust-2", "cust-3", "aff-A")
+PAYEE = PayeeAccount.model_validate({"channel": "wechat", "account": "sim_affiliate", "name": "模拟"})
 
 
 @dataclass
@@ -218,7 +220,7 @@ def withdraw(world: World) -> str:
             world.ledger,
             world.corp,
             affiliate,
-            WithdrawalInput(amount_fen=amount, request_id=request),
+            WithdrawalInput(amount_fen=amount, request_id=request, payee_account=PAYEE),
             world.now,
         )
 
@@ -245,7 +247,7 @@ def _raced(world: World, affiliate: str, amount: int, request_id: str) -> None:
                 world.ledger,
                 world.corp,
                 affiliate,
-                WithdrawalInput(amount_fen=amount, request_id=request_id),
+                WithdrawalInput(amount_fen=amount, request_id=request_id, payee_account=PAYEE),
                 world.now,
             )
         )

@@ -130,7 +130,7 @@ def apply_payment(
         # decided before, seen before, or another payment of this order came first (it stands)
         return _general(effects, corp_id, event_id, order, window, now)
     settings = ProgramSettings.model_validate(settings_item["value"]) if settings_item else ProgramSettings()
-    buyer = _buyer(buyer_item, order)
+    buyer = _buyer(buyer_item, order, settings)
     bound_id = (
         None
         if buyer
@@ -139,19 +139,19 @@ def apply_payment(
     uplines: dict[str, str | None] = dict((binding or {}).get("uplines", {}))
     if bound_id is None and buyer is None and source:
         bound_id = source  # no binding: the link the order came through
-        source_item = _active(first[6])
+        source_item = _active(first[6], settings)
         uplines[source] = source_item.upline_id if source_item else None
     upline_id = buyer.upline_id if buyer else uplines.get(bound_id) if bound_id else None
     wanted = [who for who in (bound_id, upline_id) if who]
     second = dict(
         zip(wanted, table.get_many([store.profile_key(corp_id, who) for who in wanted]), strict=True)
     )
-    bound = _active(second.get(bound_id)) if bound_id else None
+    bound = _active(second.get(bound_id), settings) if bound_id else None
     earner = buyer or bound
     if earner is not None and earner.upline_id != upline_id:  # an older binding without its upline
-        upline = _promoter_of(table, corp_id, earner.upline_id)
+        upline = _promoter_of(table, corp_id, earner.upline_id, settings)
     else:
-        upline = _active(second.get(upline_id)) if upline_id else None
+        upline = _active(second.get(upline_id), settings) if upline_id else None
     decision = decide(settings, order, buyer=buyer, bound=bound, upline=upline)
     writes: list[Write] = [order_put(updated, current.version)]
     if counted is None:
@@ -184,15 +184,15 @@ def _general(
     return state, follow_order(effects, corp_id, state, now)
 
 
-def _active(item: dict[str, Any] | None) -> Promoter | None:
-    return promoter(item) if item and item.get("status") == "active" else None
+def _active(item: dict[str, Any] | None, settings: ProgramSettings) -> Promoter | None:
+    return promoter(item, settings) if item and item.get("status") == "active" else None
 
 
-def _buyer(item: dict[str, Any] | None, order: OrderPaid) -> Promoter | None:
+def _buyer(item: dict[str, Any] | None, order: OrderPaid, settings: ProgramSettings) -> Promoter | None:
     """The buyer as an affiliate, if they were one when they paid (joining later changes nothing)."""
     if item is None or parse_instant(item["joined_at"]) > order.paid_at:
         return None
-    return _active(item)
+    return _active(item, settings)
 
 
 def attribute_late_click(
@@ -227,24 +227,26 @@ def attribute_late_click(
     return attributed
 
 
-def _promoter_of(table: Table, corp_id: str, affiliate_id: str | None) -> Promoter | None:
+def _promoter_of(
+    table: Table, corp_id: str, affiliate_id: str | None, settings: ProgramSettings
+) -> Promoter | None:
     if not affiliate_id:
         return None
     item = profile(table, corp_id, affiliate_id)
-    return promoter(item) if item else None
+    return promoter(item, settings) if item else None
 
 
 def attribute(
     table: Table, corp_id: str, settings: ProgramSettings, order: OrderPaid
 ) -> tuple[Promoter | None, Promoter | None, Promoter | None]:
     """(buyer if an affiliate, the affiliate bound at payment, the upline of whoever earns)."""
-    buyer = _buyer(profile(table, corp_id, order.customer_id), order)
+    buyer = _buyer(profile(table, corp_id, order.customer_id), order, settings)
     bound_id = binding_at(table, corp_id, settings, order.customer_id, order.paid_at)
     if bound_id is None and order.source.affiliate_id and order.source.affiliate_id != order.customer_id:
         bound_id = order.source.affiliate_id  # no binding: the link the order came through
-    bound = _promoter_of(table, corp_id, bound_id) if buyer is None else None
+    bound = _promoter_of(table, corp_id, bound_id, settings) if buyer is None else None
     earner = buyer or bound
-    upline = _promoter_of(table, corp_id, earner.upline_id) if earner else None
+    upline = _promoter_of(table, corp_id, earner.upline_id, settings) if earner else None
     return buyer, bound, upline
 
 

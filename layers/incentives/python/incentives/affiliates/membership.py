@@ -45,12 +45,19 @@ class ApplicationInput(BaseModel):
 
 
 class ProfileChange(BaseModel):
-    """What the merchant may change of an affiliate (seed 001 §2.1.2: 微客列表)."""
+    """What the merchant may change of an affiliate (seed 001 §2.1.2: 微客列表).
+
+    The stores an affiliate may promote follow the program (every store, or under ``applied``
+    the stores they applied for and got approved) until the merchant chooses for them; the
+    choice stands whatever the program later switches to, until ``follow_program`` undoes it."""
 
     stores: list[str] | None = Field(
-        default=None, max_length=1000, description="Stores they may promote; null = every store"
+        default=None, max_length=1000, description="Exactly these stores (the merchant's choice)"
     )
     all_stores: bool = Field(default=False, description="True: every store (stores is then ignored)")
+    follow_program: bool = Field(
+        default=False, description="True: drop the merchant's choice; the program's setting applies again"
+    )
     types: list[PromotionType] | None = Field(default=None, max_length=2)
 
 
@@ -69,13 +76,31 @@ def require_profile(table: Table, corp_id: str, affiliate_id: str) -> dict[str, 
     return item
 
 
-def promoter(item: dict[str, Any]) -> Promoter:
-    stores = item.get("stores")
+def approved_stores(item: dict[str, Any]) -> list[str]:
+    """The stores the affiliate applied for and the merchant approved."""
+    return list(item.get("approved_stores", []))
+
+
+def promotable_stores(item: dict[str, Any], settings: ProgramSettings) -> frozenset[str] | None:
+    """The stores an affiliate may promote now (None: every store), seed 001 §2.1.2: the
+    merchant's choice for them if any, else the program's — every store, or under ``applied``
+    the approved ones. The program's setting applies to everyone, whenever they joined."""
+    choice = item.get("stores_choice")
+    if choice == "all":
+        return None
+    if isinstance(choice, list):
+        return frozenset(choice)
+    if settings.promotable_stores is PromotableStores.APPLIED:
+        return frozenset(approved_stores(item))
+    return None
+
+
+def promoter(item: dict[str, Any], settings: ProgramSettings) -> Promoter:
     return Promoter(
         affiliate_id=item["affiliate_id"],
         upline_id=item.get("upline_id") or None,
         level_rate_bp=item.get("level_rate_bp"),
-        stores=None if stores is None else frozenset(stores),
+        stores=promotable_stores(item, settings),
         types=frozenset(PromotionType(t) for t in item.get("types", [])),
     )
 
@@ -267,7 +292,7 @@ def _profile_item(
         "openid": app["openid"],
         "upline_id": upline,
         "joined_at": iso_utc(now),
-        "stores": None if settings.promotable_stores is PromotableStores.ALL else [],
+        "approved_stores": [],
         "types": [t.value for t in settings.promotion_types],
         "level_rate_bp": None,
         "version": 1,
@@ -392,7 +417,8 @@ def apply_for_store(
 ) -> dict[str, Any]:
     """Ask to promote a store (promotable stores ``applied``); the merchant reviews it."""
     item = require_profile(table, corp_id, affiliate_id)
-    if item.get("stores") is None or store_id in item["stores"]:
+    stores = promotable_stores(item, store.load_settings(table, corp_id))
+    if stores is None or store_id in stores:
         raise Conflict(f"you may promote store {store_id} already", field="store_id")
     key = store.store_application_key(corp_id, affiliate_id, store_id)
     found = table.get(key)
@@ -431,14 +457,16 @@ def review_store(
     ]
     if approve:
         item = require_profile(table, corp_id, affiliate_id)
-        if item.get("stores") is not None:
-            writes.append(
-                Update(
-                    store.profile_key(corp_id, affiliate_id),
-                    set={"stores": sorted({*item["stores"], store_id}), "version": int(item["version"]) + 1},
-                    conditions=(Equals("version", item["version"]),),
-                )
+        writes.append(
+            Update(
+                store.profile_key(corp_id, affiliate_id),
+                set={
+                    "approved_stores": sorted({*approved_stores(item), store_id}),
+                    "version": int(item["version"]) + 1,
+                },
+                conditions=(Equals("version", item["version"]),),
             )
+        )
     try:
         table.transact(writes)
     except ConditionFailed:
@@ -458,9 +486,13 @@ def store_applications(table: Table, corp_id: str, status: str | None = None) ->
 def change_profile(table: Table, corp_id: str, affiliate_id: str, change: ProfileChange) -> dict[str, Any]:
     item = require_profile(table, corp_id, affiliate_id)
     values: dict[str, Any] = {"version": int(item["version"]) + 1}
-    every_store = change.all_stores
-    if not every_store and change.stores is not None:
-        values["stores"] = sorted(set(change.stores))
+    removed: tuple[str, ...] = ()
+    if change.follow_program:
+        removed = ("stores_choice",)
+    elif change.all_stores:
+        values["stores_choice"] = "all"
+    elif change.stores is not None:
+        values["stores_choice"] = sorted(set(change.stores))
     if change.types is not None:
         if len(set(change.types)) != len(change.types):
             raise InvalidInput("types lists a type twice", field="types")
@@ -471,33 +503,37 @@ def change_profile(table: Table, corp_id: str, affiliate_id: str, change: Profil
                 Update(
                     store.profile_key(corp_id, affiliate_id),
                     set=values,
-                    remove=("stores",) if every_store else (),  # no stores list: every store
+                    remove=removed,
                     conditions=(Equals("version", item["version"]), Exists()),
                 )
             ]
         )
     except ConditionFailed:
         raise ConcurrentModification("the affiliate changed meanwhile; send it again") from None
-    if every_store:
-        values["stores"] = None
-    return profile_view({**item, **values})
+    changed = {key: value for key, value in {**item, **values}.items() if key not in removed}
+    return profile_view(changed, store.load_settings(table, corp_id))
 
 
-def profile_view(item: dict[str, Any]) -> dict[str, Any]:
+def profile_view(item: dict[str, Any], settings: ProgramSettings) -> dict[str, Any]:
+    stores = promotable_stores(item, settings)
+    choice = item.get("stores_choice")
     return {
         "affiliate_id": item["affiliate_id"],
         "name": item.get("name", ""),
         "status": item["status"],
         "upline_id": item.get("upline_id"),
         "joined_at": item["joined_at"],
-        "stores": item.get("stores"),
+        "stores": None if stores is None else sorted(stores),
+        "stores_set_by": "merchant" if choice is not None else "program",
+        "approved_stores": approved_stores(item),
         "types": item.get("types", []),
         "level_rate_bp": item.get("level_rate_bp"),
     }
 
 
 def affiliates(table: Table, corp_id: str) -> list[dict[str, Any]]:
+    settings = store.load_settings(table, corp_id)
     return [
-        profile_view(i)
+        profile_view(i, settings)
         for i in store.query_all(table, store.tenant_list(corp_id, "AFFILIATES"), index="gsi2")
     ]

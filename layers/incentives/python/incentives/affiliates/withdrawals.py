@@ -10,14 +10,16 @@ the payout id). The payout's state is the withdrawal's state from then on.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from incentives.affiliates import store
+from incentives.affiliates.application import mask_mobile
 from incentives.affiliates.membership import require_profile
 from incentives.affiliates.store import account
 from incentives.core.clock import iso_utc
@@ -42,10 +44,59 @@ class Settlement(StrEnum):
     """The merchant transfers outside the system, then confirms with a reference."""
 
 
+WECHAT_ID = r"^[A-Za-z][-_A-Za-z0-9]{5,19}$"
+MOBILE = r"^1[3-9][0-9]{9}$"
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,24}$"
+
+
+class PayeeChannel(StrEnum):
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+
+
+class PayeeAccount(BaseModel):
+    """Where the merchant sends a manual transfer (seed 003: "提现申请时填写的微信或支付宝账号")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: PayeeChannel
+    account: str = Field(
+        min_length=1,
+        max_length=254,
+        description="WeChat: a WeChat ID or its mobile; Alipay: the mobile or email of the account",
+    )
+    name: str = Field(min_length=1, max_length=30, description="The account holder's real name")
+
+    @field_validator("account")
+    @classmethod
+    def _account_fits_its_channel(cls, account: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")
+        patterns = (WECHAT_ID, MOBILE) if channel is PayeeChannel.WECHAT else (MOBILE, EMAIL)
+        if channel is not None and not any(re.fullmatch(pattern, account) for pattern in patterns):
+            kind = "a WeChat ID or a mobile" if channel is PayeeChannel.WECHAT else "a mobile or an email"
+            raise ValueError(f"must be {kind} for {channel.value}")
+        return account
+
+    def masked(self) -> dict[str, str]:
+        """Fit for any answer but the reviewing admin's: the account's middle and the name hidden."""
+        if re.fullmatch(MOBILE, self.account):
+            account = mask_mobile(self.account)
+        elif "@" in self.account:
+            local, domain = self.account.split("@", 1)
+            account = f"{local[:2]}{'*' * max(1, len(local) - 2)}@{domain}"
+        else:
+            account = self.account[:2] + "*" * (len(self.account) - 4) + self.account[-2:]
+        name = self.name[:1] + "*" * (len(self.name) - 1)
+        return {"channel": self.channel.value, "account": account, "name": name}
+
+
 class WithdrawalInput(BaseModel):
     amount_fen: int = Field(ge=1, le=2_000_000_000)
     request_id: str = Field(
         pattern=REQUEST_ID, description="Chosen by the client; sending it again returns the same withdrawal"
+    )
+    payee_account: PayeeAccount | None = Field(
+        default=None, description="Needed when the merchant settles by hand (a manual transfer)"
     )
 
 
@@ -109,6 +160,8 @@ def request(
         "gsi3pk": store.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id),
         "gsi3sk": f"{iso_utc(now)}#{withdrawal_id}",
     }
+    if body.payee_account is not None:
+        item["payee_account"] = body.payee_account.model_dump(mode="json")
     reserve = postings.reserve(owner, payout_id, body.amount_fen, now)
     try:
         if ledger.post([reserve], now, extra=[Put(item, (NotExists(),))]):
@@ -200,6 +253,12 @@ def approve(
     item = get(table, corp_id, withdrawal_id)
     _expect(item, "pending_review")
     if body.settlement is Settlement.MANUAL:
+        if not item.get("payee_account"):
+            raise Conflict(
+                "the affiliate gave no WeChat or Alipay account to transfer to; approve it for an "
+                "automatic payment or reject it",
+                field="settlement",
+            )
         return _transition(
             table,
             corp_id,
@@ -290,8 +349,12 @@ def _payout_item(payout: Payout) -> dict[str, Any]:
     return payout_item(payout)
 
 
-def view(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> dict[str, Any]:
-    """A withdrawal with its payout's progress (an automatic one follows its payout)."""
+def view(
+    item: dict[str, Any], payouts: PayoutRepository, corp_id: str, *, reviewer: bool = False
+) -> dict[str, Any]:
+    """A withdrawal with its payout's progress (an automatic one follows its payout). The payee
+    account is masked except for the ``reviewer`` (the merchant's admin) while a manual transfer
+    to it may still be due (pending review or approved)."""
     status = item["status"]
     payout = payouts.get(corp_id, item["payout_id"]) if status == "paying" else None
     failure = None
@@ -312,9 +375,19 @@ def view(item: dict[str, Any], payouts: PayoutRepository, corp_id: str) -> dict[
         "reference": item.get("reference") or (payout.transaction_id if payout else None),
         "failure_reason": failure,
         "reason": item.get("reason"),
+        "payee_account": _payee_view(item, reviewer),
         "requested_at": item["requested_at"],
         "history": item["history"],
     }
+
+
+def _payee_view(item: dict[str, Any], reviewer: bool) -> dict[str, str] | None:
+    if not item.get("payee_account"):
+        return None
+    payee = PayeeAccount.model_validate(item["payee_account"])
+    if reviewer and item["status"] in ("pending_review", "approved"):
+        return payee.model_dump(mode="json")
+    return payee.masked()
 
 
 def listing(table: Table, corp_id: str, affiliate_id: str | None = None) -> list[dict[str, Any]]:

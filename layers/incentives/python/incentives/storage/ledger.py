@@ -142,9 +142,10 @@ def _guards_withdrawable(write: Write) -> bool:
 
 
 def balance_refusal(writes: Sequence[Write], failed: Sequence[int]) -> Conflict | None:
-    """The error for a transaction refused because a balance guard failed, if that is why."""
+    """The error for a transaction refused only because a balance guard failed; None when another
+    condition failed too (a race the caller judges: a balance read before it is stale as well)."""
     refused = [writes[position] for position in failed if _is_balance(writes[position])]
-    if not refused:
+    if not refused or len(refused) < len(failed):
         return None
     if any(_guards_withdrawable(write) for write in refused):
         return InsufficientBalance("the withdrawable balance is too small for this amount")

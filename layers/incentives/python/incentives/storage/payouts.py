@@ -120,7 +120,7 @@ class PayoutRepository:
             self._table.transact(writes)
         except ConditionFailed as failure:
             refusal = balance_refusal(writes, failure.failed)
-            if refusal is not None and 0 not in failure.failed:  # the payout held: the ledger refused
+            if refusal is not None:  # the payout held: the ledger refused
                 raise refusal from failure
             raise ConcurrentModification(f"payout {payout.payout_id} changed meanwhile") from failure
 
