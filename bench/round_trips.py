@@ -149,7 +149,7 @@ def main() -> int:
     resolver = aws.provision(template, config)
     os.environ.update(aws.function_environment(template, resolver, config))
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    functions = Functions(template, config.region)
+    functions = Functions(template, config.region, config.function_concurrency)
     sqs = aws.client("sqs", config)
 
     def through_queue(queue: str, function: str) -> Callable[[], Any]:

@@ -181,7 +181,9 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
 
     wiring.reset()
     boto3.setup_default_session()
-    yield StackHandle(config, resolver, Functions(template, config.region), books, wecom)
+    yield StackHandle(
+        config, resolver, Functions(template, config.region, config.function_concurrency), books, wecom
+    )
     wiring.reset()
     server.stop()
     wecom_server.stop()
