@@ -116,21 +116,19 @@ def _affiliate_program() -> None:
 def main() -> int:
     import logging
 
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
     from infra.local import aws
     from infra.local.config import LocalConfig
     from infra.local.lambdas import Functions
     from infra.local.poller import sqs_event
     from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
     from infra.local.template import read_stack
-    from tests.support import free_port, order_paid, webhook_event
+    from tests.support import order_paid, webhook_event
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = aws.MotoServer("127.0.0.1", 0)
     server.start()
+    port = server.port
     base = LocalConfig.from_env()
     books = PaymentsSandbox(
         {
@@ -151,7 +149,7 @@ def main() -> int:
     resolver = aws.provision(template, config)
     os.environ.update(aws.function_environment(template, resolver, config))
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    functions = Functions(template, config.region)
+    functions = Functions(template, config.region, config.function_concurrency)
     sqs = aws.client("sqs", config)
 
     def through_queue(queue: str, function: str) -> Callable[[], Any]:

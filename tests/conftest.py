@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from infra.local import aws
 from infra.local.config import LocalConfig
@@ -19,7 +18,6 @@ from infra.local.lambdas import Functions
 from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
 from infra.local.sandboxes.wecom import WeComSandbox, WeComSandboxServer
 from infra.local.template import Resolver, read_stack
-from tests.support import free_port
 
 TENCENT_SAMPLE_CORP = "wx5823bf96d3bd56c7"
 """The corp of Tencent's published WXBizMsgCrypt vectors, a tenant of every test stack."""
@@ -27,10 +25,9 @@ TENCENT_SAMPLE_CORP = "wx5823bf96d3bd56c7"
 
 @pytest.fixture(scope="session")
 def moto_port() -> Iterator[int]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = aws.MotoServer("127.0.0.1", 0)
     server.start()
-    yield port
+    yield server.port
     server.stop()
 
 
@@ -184,7 +181,9 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
 
     wiring.reset()
     boto3.setup_default_session()
-    yield StackHandle(config, resolver, Functions(template, config.region), books, wecom)
+    yield StackHandle(
+        config, resolver, Functions(template, config.region, config.function_concurrency), books, wecom
+    )
     wiring.reset()
     server.stop()
     wecom_server.stop()

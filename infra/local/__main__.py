@@ -69,7 +69,7 @@ def run(_: argparse.Namespace) -> int:
     resolver = aws.provision(stack, config)
     sandboxes = _start_sandboxes(config)
     _apply_environment(aws.function_environment(stack, resolver, config))
-    functions = Functions(stack, config.region)
+    functions = Functions(stack, config.region, config.function_concurrency)
     gateway = LocalGatewayServer(
         TemplateGateway(stack.routes, functions, _api_stage(stack, resolver), config.region),
         config.host,
@@ -193,7 +193,7 @@ class _Target:
                 )
                 resolver = aws.provision(self.stack, self.config)
             _apply_environment(aws.function_environment(self.stack, resolver, self.config))
-        self.functions = Functions(self.stack, self.config.region)
+        self.functions = Functions(self.stack, self.config.region, self.config.function_concurrency)
 
     def close(self) -> None:
         if self._ephemeral is not None:

@@ -6,12 +6,21 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from flask import Flask
+from moto.backends import SERVICE_NAMES
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 from infra.local.config import ACCOUNT_ID, LocalConfig
 from infra.local.template import Resolver, Stack
@@ -27,16 +36,76 @@ def port_open(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class OneAtATime:
+    """WSGI middleware: the wrapped app serves one request at a time, its answer read whole.
+
+    moto's DynamoDB is not thread-safe: ``TransactWriteItems`` applies its writes one by one
+    and, when one fails, puts back a copy of the whole table taken before, wiping what other
+    requests wrote meanwhile; a conditional write checks and writes in two steps; a scan may
+    iterate a dictionary another request is changing. DynamoDB itself makes each request atomic
+    and isolated; serialising every request (reads too) gives the same guarantees locally.
+    """
+
+    def __init__(self, app: WsgiApp) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self._lock:
+            answer = self._app(environ, start_response)
+            try:
+                return [b"".join(answer)]
+            finally:
+                close = getattr(answer, "close", None)
+                if close is not None:
+                    close()
+
+
+def _backend_app(service: SERVICE_NAMES) -> Flask:
+    """moto's app of one service; DynamoDB's serves one request at a time."""
+    app = create_backend_app(service)
+    if service == "dynamodb":
+        app.wsgi_app = OneAtATime(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+class MotoServer:
+    """moto in server mode, as its ``ThreadedMotoServer`` runs it (a thread per request), except
+    that DynamoDB requests are serialised (:class:`OneAtATime`). Every embedded endpoint (the
+    local stack, the test fixtures, the benchmarks) is one of these."""
+
+    def __init__(self, host: str, port: int) -> None:
+        app = DomainDispatcherApplication(_backend_app)
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
 class EmbeddedAws:
-    """moto's threaded server on ``config.aws_port``."""
+    """The local stack's :class:`MotoServer` on ``config.aws_port``."""
 
     def __init__(self, config: LocalConfig) -> None:
         self._config = config
-        self._server = ThreadedMotoServer(ip_address=config.host, port=config.aws_port, verbose=False)
+        self._server: MotoServer | None = None
 
     def start(self) -> None:
         if port_open(self._config.host, self._config.aws_port):
             raise RuntimeError(f"port {self._config.aws_port} is taken: set LOCAL_AWS_PORT to a free port")
+        self._server = MotoServer(self._config.host, self._config.aws_port)
         self._server.start()
         deadline = time.monotonic() + 10
         while not port_open(self._config.host, self._config.aws_port):
@@ -45,7 +114,8 @@ class EmbeddedAws:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
 
 
 def client(service: str, config: LocalConfig) -> Any:

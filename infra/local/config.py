@@ -64,11 +64,18 @@ class LocalConfig:
     queue_visibility_timeout: int | None
     scheduler_enabled: bool
     poll_wait_seconds: int
+    function_concurrency: int
+    """Instances of each function (``LOCAL_FUNCTION_CONCURRENCY``): the invocations it runs at once."""
 
     @classmethod
     def from_env(cls) -> LocalConfig:
         env = os.environ
         visibility = env.get("LOCAL_QUEUE_VISIBILITY_TIMEOUT")
+        concurrency = env.get("LOCAL_FUNCTION_CONCURRENCY", "4")
+        if not concurrency.isdigit() or int(concurrency) < 1:
+            raise ValueError(
+                f"LOCAL_FUNCTION_CONCURRENCY must be a whole number of at least 1, not {concurrency!r}"
+            )
         return cls(
             host=env.get("LOCAL_HOST", "127.0.0.1"),
             api_port=int(env.get("LOCAL_API_PORT", "3000")),
@@ -99,6 +106,7 @@ class LocalConfig:
             queue_visibility_timeout=int(visibility) if visibility else None,
             scheduler_enabled=env.get("LOCAL_SCHEDULER", "on").lower() not in {"off", "0", "false"},
             poll_wait_seconds=int(env.get("LOCAL_POLL_WAIT_SECONDS", "1")),
+            function_concurrency=int(concurrency),
         )
 
     @property

@@ -17,7 +17,7 @@ from typing import Any
 
 from chalice import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer
+from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
 from infra.local.config import ACCOUNT_ID
 from infra.local.lambdas import Functions
@@ -192,13 +192,25 @@ class TemplateGateway(Chalice):
         }
 
 
+class _ManyClientsServer(ThreadedHTTPServer):
+    """chalice's threaded server with a listen backlog of 128 rather than 5, so that many clients
+    connecting at once are all served (with 5, the kernel resets some of their connections)."""
+
+    request_queue_size = 128
+
+
 class LocalGatewayServer:
     """The HTTP server thread; ``stop`` shuts it down from any other thread."""
 
     def __init__(self, app: TemplateGateway, host: str, port: int) -> None:
         handler = type("StageAwareHandler", (_RawHeadersHandler,), {"stage_prefix": f"/{app.stage}"})
         self._server = LocalDevServer(
-            app, Config(chalice_stage="local", config_from_disk={}), host, port, handler_cls=handler
+            app,
+            Config(chalice_stage="local", config_from_disk={}),
+            host,
+            port,
+            handler_cls=handler,
+            server_cls=_ManyClientsServer,
         )
         self._thread = threading.Thread(target=self._server.server.serve_forever, name="gateway", daemon=True)
 

@@ -8,7 +8,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -40,13 +41,61 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
-class Functions:
-    """Every function of the stack, imported on first use like a Lambda cold start."""
+Handler = Callable[[Any, Any], Any]
+DEFAULT_CONCURRENCY = 4
 
-    def __init__(self, stack: Stack, region: str) -> None:
+
+class _Instances:
+    """The instances of one function: each serves one invocation at a time, as on Lambda.
+
+    An instance is the handler module loaded under its own name, so module-level state (the
+    resolver holding the current request, clients, caches) belongs to it alone. An idle
+    instance is reused (the most recently used first, as Lambda keeps warm ones); a new one is
+    loaded (a cold start) while fewer than ``size`` exist; beyond that an invocation waits.
+    """
+
+    def __init__(self, spec: FunctionSpec, size: int) -> None:
+        self._spec = spec
+        self._size = size
+        self._idle: list[Handler] = []
+        self._loaded = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def instance(self) -> Iterator[Handler]:
+        with self._changed:
+            while not self._idle and self._loaded >= self._size:
+                self._changed.wait()
+            handler = self._idle.pop() if self._idle else None
+            if handler is None:
+                self._loaded += 1
+                number = self._loaded
+        if handler is None:
+            try:
+                handler = _load_handler(self._spec, number)
+            except BaseException:
+                with self._changed:
+                    self._loaded -= 1
+                    self._changed.notify()
+                raise
+        try:
+            yield handler
+        finally:
+            with self._changed:
+                self._idle.append(handler)
+                self._changed.notify()
+
+
+class Functions:
+    """Every function of the stack, each a small pool of instances loaded on first use (cold starts)."""
+
+    def __init__(self, stack: Stack, region: str, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        if concurrency < 1:
+            raise ValueError(f"a function needs at least one instance, not {concurrency}")
         self._stack = stack
         self._region = region
-        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._concurrency = concurrency
+        self._pools: dict[str, _Instances] = {}
         self._lock = threading.Lock()
 
     @property
@@ -60,30 +109,65 @@ class Functions:
             known = ", ".join(self.names)
             raise KeyError(f"no function {name} in template.yaml (known: {known})") from None
 
-    def handler(self, name: str) -> Callable[[Any, Any], Any]:
+    def _instances(self, name: str) -> _Instances:
         with self._lock:
-            if name not in self._handlers:
-                self._handlers[name] = _load_handler(self.spec(name))
-            return self._handlers[name]
+            if name not in self._pools:
+                self._pools[name] = _Instances(self.spec(name), self._concurrency)
+            return self._pools[name]
 
     def invoke(self, name: str, event: Any) -> Any:
+        """Run the function on an idle instance (waiting for one if all are busy)."""
         spec = self.spec(name)
-        context = LambdaContext(spec.name, spec.memory, spec.timeout, self._region)
-        return self.handler(name)(event, context)
+        with self._instances(name).instance() as handler:
+            context = LambdaContext(spec.name, spec.memory, spec.timeout, self._region)
+            return handler(event, context)
 
 
-def _load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+_loading = threading.Lock()
+"""Cold starts run one at a time: they change ``sys.path`` and import shared layer modules."""
+
+
+def _load_handler(spec: FunctionSpec, number: int) -> Handler:
     module_file, _, attribute = spec.handler.rpartition(".")
-    for layer in spec.layers:
-        if str(layer) not in sys.path:
-            sys.path.insert(0, str(layer))
     path = spec.code_uri / f"{module_file.replace('.', os.sep)}.py"
-    module_name = f"local_function_{spec.name}"
-    module_spec = importlib.util.spec_from_file_location(module_name, path)
-    if module_spec is None or module_spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module: ModuleType = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
-    handler: Callable[[Any, Any], Any] = getattr(module, attribute)
+    module_name = f"local_function_{spec.name}_{number}"
+    with _loading:
+        for layer in spec.layers:
+            if str(layer) not in sys.path:
+                sys.path.insert(0, str(layer))
+        _keep_powertools_requests_per_instance()
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module: ModuleType = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+    handler: Handler = getattr(module, attribute)
     return handler
+
+
+def _keep_powertools_requests_per_instance() -> None:
+    """Powertools' REST resolver keeps the request it resolves on its base class
+    (``BaseRouter.current_event`` and ``lambda_context``): one per process, which on Lambda is
+    one per instance. Locally the instances of every function share one process, so two
+    concurrent requests would read each other's. Each resolver also keeps the request on itself,
+    where ``app.current_event`` finds it first; its instance serves one invocation at a time."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+    resolve = ApiGatewayResolver.resolve
+    if getattr(resolve, "per_instance", False):
+        return
+
+    def resolve_on_this_instance(self: ApiGatewayResolver, event: Any, context: Any) -> dict[str, Any]:
+        raw = event.raw_event if isinstance(event, BaseProxyEvent) else event
+        self.current_event = self._to_proxy_event(raw)
+        self.lambda_context = context
+        return resolve(self, event, context)
+
+    resolve_on_this_instance.per_instance = True  # type: ignore[attr-defined]
+    ApiGatewayResolver.resolve = resolve_on_this_instance  # type: ignore[method-assign]
