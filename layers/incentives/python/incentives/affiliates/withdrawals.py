@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from incentives.affiliates.membership import require_profile
 from incentives.affiliates.store import account
 from incentives.core.clock import iso_utc
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
+from incentives.core.money import Fen
 from incentives.ledger import postings
 from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
 from incentives.storage.ledger import InsufficientBalance, LedgerRepository, posting_writes
@@ -43,7 +44,7 @@ class Settlement(StrEnum):
 
 
 class WithdrawalInput(BaseModel):
-    amount_fen: int = Field(ge=1, le=2_000_000_000)
+    amount_fen: Annotated[Fen, Field(ge=1, le=2_000_000_000)]
     request_id: str = Field(
         pattern=REQUEST_ID, description="Chosen by the client; sending it again returns the same withdrawal"
     )
