@@ -117,6 +117,7 @@ def _field_of(document: dict[str, Any]) -> str:
     ("document", "field"),
     [
         ({"lines": [{"paid_fen": 1}, {"paid_fen": "2"}]}, "lines.1.paid_fen"),
+        ({"lines": [{"note": "paid_fen"}]}, "lines.0.paid_fen"),
         ({"lines": [], "rules": [{"kind": "fixed", "amount_fen": 1.5}]}, "rules.0.amount_fen"),
         ({"lines": [], "rules": [{"kind": "percent"}]}, "rules.0.rate_bp"),
         ({"lines": [], "rules": [{"kind": "other"}]}, "rules.0.kind"),

@@ -61,16 +61,20 @@ def _problem(detail: Mapping[str, Any], document: Any) -> tuple[str, str]:
         message = str(cause)
     if location and location[0] in REQUEST_PARTS:
         location = location[1:]
+    missing = detail.get("type") == "missing"
     names: list[str] = []
     here = document
-    for part in location:
+    for index, part in enumerate(location):
         if part == "[key]":  # pydantic's marker for a dict key's own error
             continue
-        if isinstance(here, dict) and part not in here and isinstance(part, str) and part in here.values():
-            continue  # a discriminated union's tag
+        is_tag = (
+            isinstance(here, dict) and part not in here and isinstance(part, str) and part in here.values()
+        )
+        if is_tag and not (missing and index == len(location) - 1):  # a missing field is never a tag
+            continue
         if isinstance(here, dict):
             here = here.get(part)
-        elif isinstance(here, list) and isinstance(part, int) and -len(here) <= part < len(here):
+        elif isinstance(here, list) and isinstance(part, int) and 0 <= part < len(here):
             here = here[part]
         else:
             here = None
