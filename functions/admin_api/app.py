@@ -60,8 +60,10 @@ logger = Logger(service="admin-api")
 tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
-app = create_api("admin", "Incentives — operator console API", "Payouts, rewards and settings of a tenant.")
 OPERATORS = (Role.ADMIN, Role.OPERATOR)
+app = create_api(
+    "admin", "Incentives — operator console API", "Payouts, rewards and settings of a tenant.", OPERATORS
+)
 
 
 def _visible(principal: Principal, payout: Payout | None, payout_id: str) -> Payout:

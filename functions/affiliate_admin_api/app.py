@@ -43,12 +43,13 @@ logger = Logger(service="affiliate-admin-api")
 tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
+ADMINS = (Role.ADMIN,)
 app = create_api(
     "admin/affiliates",
     "Incentives — affiliate console API",
     "Affiliate program settings, affiliates, applications, withdrawals and commission records.",
+    ADMINS,
 )
-ADMINS = (Role.ADMIN,)
 Id = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
 

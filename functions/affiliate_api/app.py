@@ -32,12 +32,13 @@ logger = Logger(service="affiliate-api")
 tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
+AFFILIATES = (Role.AFFILIATE,)
 app = create_api(
     "affiliate",
     "Incentives — distribution center API",
     "An affiliate's figures, customers, orders, withdrawals.",
+    AFFILIATES,
 )
-AFFILIATES = (Role.AFFILIATE,)
 
 
 def _affiliate() -> Principal:

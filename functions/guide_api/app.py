@@ -33,8 +33,10 @@ logger = Logger(service="guide-api")
 tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
-app = create_api("guide", "Incentives — guide mini-program API", "A guide's customers, tags and earnings.")
 GUIDES = (Role.GUIDE,)
+app = create_api(
+    "guide", "Incentives — guide mini-program API", "A guide's customers, tags and earnings.", GUIDES
+)
 
 
 class TagChange(BaseModel):

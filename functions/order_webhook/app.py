@@ -5,7 +5,6 @@ Verify, validate, keep the raw event, enqueue, answer 202: two AWS calls, nothin
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -14,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from incentives.api.body import event_body
 from incentives.api.errors import register_error_handlers
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
@@ -32,7 +32,7 @@ clock = SystemClock()
 @tracer.capture_method
 def receive_order_event() -> Response[dict[str, Any]]:
     event = app.current_event
-    raw_body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
+    raw_body = event_body(event.body, bool(event.is_base64_encoded))
     delivery = verify_delivery(
         dict(event.headers or {}),
         raw_body,

@@ -7,7 +7,6 @@ messages) happens in the event processor, so WeCom never waits and never retries
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -16,6 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from incentives.api.body import event_body
 from incentives.api.errors import register_error_handlers
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
@@ -45,7 +45,7 @@ def verify_url() -> Response[str]:
 @tracer.capture_method
 def receive_event() -> Response[str]:
     event = app.current_event
-    body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
+    body = event_body(event.body, bool(event.is_base64_encoded))
     callback, identity = open_envelope(
         body, dict(event.query_string_parameters or {}), wiring.callback_crypto
     )

@@ -672,9 +672,25 @@ def test_a_number_answer_is_normalised_to_an_int_or_a_float(given_: Any, cleaned
 
 
 @pytest.mark.parametrize(
-    "value", ["abc", "1_000", "nan", "inf", "1e400", float("nan"), float("inf"), True, [1]]
+    "value",
+    [
+        "abc",
+        "1_000",
+        "nan",
+        "inf",
+        "1e400",
+        float("nan"),
+        float("inf"),
+        True,
+        [1],
+        "9" * 5_000,
+        10**16,
+        -(10**16),
+        1e-200,
+        12.3456789,
+    ],
 )
-def test_a_number_answer_is_a_finite_number(value: Any) -> None:
+def test_a_number_answer_is_a_finite_bounded_number(value: Any) -> None:
     assert _answer_rejected(_form(_field(type_="number")), {"f": value}).field == "answers.f"
 
 

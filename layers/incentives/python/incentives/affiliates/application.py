@@ -38,7 +38,9 @@ from pydantic import (
     model_validator,
 )
 
-from incentives.core.errors import InvalidInput
+from incentives.api.errors import invalid_input
+from incentives.core.errors import InvalidInput, InvalidPart
+from incentives.core.money import Fen
 
 
 class BecomeMode(StrEnum):
@@ -92,23 +94,13 @@ class DefaultField(StrEnum):
 CHOICE_TYPES = frozenset({FieldType.SINGLE, FieldType.MULTI})
 CASCADE_DEPTH = {FieldType.CASCADE2: 2, FieldType.CASCADE3: 3}
 MAX_CUSTOM_FIELDS = 30
+MAX_COUNT = 1_000_000
+"""The largest number of orders or recharges a condition may ask for."""
 MAX_OPTIONS = 50
 DEFAULT_PAGE_TITLE = "申请成为微客"
 
 Label = Annotated[str, Field(min_length=1, max_length=20)]
 Reference = Annotated[str, Field(min_length=1, max_length=128)]
-
-
-class _Problem(ValueError):
-    """A validator's complaint about a part of the model it checks, named by ``path``.
-
-    pydantic keeps the exception in the error's context, so :func:`parse_settings` can
-    name the exact part (``custom_fields.3.key``) rather than the whole list.
-    """
-
-    def __init__(self, message: str, *path: str | int) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 class _Model(BaseModel):
@@ -154,7 +146,7 @@ class Identity(_Model):
     @model_validator(mode="after")
     def _names_something(self) -> Identity:
         if not self.identities and not self.tags:
-            raise _Problem("give at least one identity or tag", "identities")
+            raise InvalidPart("give at least one identity or tag", "identities")
         return self
 
     def met_by(self, activity: CustomerActivity) -> bool:
@@ -175,7 +167,7 @@ class BoughtProducts(_Model):
 
 class ConsumptionAmount(_Model):
     kind: Literal["consumption_amount"] = "consumption_amount"
-    at_least_fen: Annotated[StrictInt, Field(ge=1)]
+    at_least_fen: Annotated[Fen, Field(ge=1)]
 
     def met_by(self, activity: CustomerActivity) -> bool:
         """Whether paid + points + balance deductions reach the amount."""
@@ -184,7 +176,7 @@ class ConsumptionAmount(_Model):
 
 class ConsumptionCount(_Model):
     kind: Literal["consumption_count"] = "consumption_count"
-    at_least: Annotated[StrictInt, Field(ge=1)]
+    at_least: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)]
 
     def met_by(self, activity: CustomerActivity) -> bool:
         """Whether the customer paid for at least that many orders."""
@@ -193,7 +185,7 @@ class ConsumptionCount(_Model):
 
 class RechargeAmount(_Model):
     kind: Literal["recharge_amount"] = "recharge_amount"
-    at_least_fen: Annotated[StrictInt, Field(ge=1)]
+    at_least_fen: Annotated[Fen, Field(ge=1)]
 
     def met_by(self, activity: CustomerActivity) -> bool:
         """Whether the customer recharged at least that amount in total."""
@@ -202,7 +194,7 @@ class RechargeAmount(_Model):
 
 class RechargeCount(_Model):
     kind: Literal["recharge_count"] = "recharge_count"
-    at_least: Annotated[StrictInt, Field(ge=1)]
+    at_least: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)]
 
     def met_by(self, activity: CustomerActivity) -> bool:
         """Whether the customer recharged at least that many times."""
@@ -219,15 +211,6 @@ Condition = Annotated[
     | RechargeCount,
     Field(discriminator="kind"),
 ]
-CONDITION_KINDS = (
-    "followed_official_account",
-    "identity",
-    "bought_products",
-    "consumption_amount",
-    "consumption_count",
-    "recharge_amount",
-    "recharge_count",
-)
 
 
 # --- the form -------------------------------------------------------------------------------
@@ -240,7 +223,7 @@ class FieldSwitch(_Model):
     @model_validator(mode="after")
     def _required_only_if_enabled(self) -> FieldSwitch:
         if self.required and not self.enabled:
-            raise _Problem("a field that is not enabled cannot be required", "required")
+            raise InvalidPart("a field that is not enabled cannot be required", "required")
         return self
 
 
@@ -255,12 +238,12 @@ def _cascade_problems(options: Sequence[CascadeOption], depth: int, path: tuple[
     for index, option in enumerate(options):
         here = (*path, index)
         if option.label in seen:
-            raise _Problem(f"option {option.label!r} appears twice among its siblings", *here, "label")
+            raise InvalidPart(f"option {option.label!r} appears twice among its siblings", *here, "label")
         seen.add(option.label)
         if depth == 1 and option.children:
-            raise _Problem("the cascade is deeper than its type allows", *here, "children")
+            raise InvalidPart("the cascade is deeper than its type allows", *here, "children")
         if depth > 1 and not option.children:
-            raise _Problem(f"every option needs a next level ({depth - 1} more)", *here, "children")
+            raise InvalidPart(f"every option needs a next level ({depth - 1} more)", *here, "children")
         _cascade_problems(option.children, depth - 1, (*here, "children"))
 
 
@@ -291,25 +274,25 @@ class CustomField(_Model):
     @model_validator(mode="after")
     def _shape_fits_type(self) -> CustomField:
         if self.required and not self.enabled:
-            raise _Problem("a field that is not enabled cannot be required", "required")
+            raise InvalidPart("a field that is not enabled cannot be required", "required")
         if self.type in CHOICE_TYPES:
             if not 1 <= len(self.options) <= MAX_OPTIONS:
-                raise _Problem(f"a {self.type} field needs 1 to {MAX_OPTIONS} options", "options")
+                raise InvalidPart(f"a {self.type} field needs 1 to {MAX_OPTIONS} options", "options")
             seen: set[str] = set()
             for index, option in enumerate(self.options):
                 if option in seen:
-                    raise _Problem(f"option {option!r} appears twice", "options", index)
+                    raise InvalidPart(f"option {option!r} appears twice", "options", index)
                 seen.add(option)
         elif self.options:
-            raise _Problem(f"a {self.type} field has no options", "options")
+            raise InvalidPart(f"a {self.type} field has no options", "options")
         if self.type in CASCADE_DEPTH:
             if not self.cascade:
-                raise _Problem(f"a {self.type} field needs options", "cascade")
+                raise InvalidPart(f"a {self.type} field needs options", "cascade")
             _cascade_problems(self.cascade, CASCADE_DEPTH[self.type], ("cascade",))
         elif self.cascade:
-            raise _Problem(f"a {self.type} field has no cascade", "cascade")
+            raise InvalidPart(f"a {self.type} field has no cascade", "cascade")
         if self.example_image_url is not None and self.type is not FieldType.IMAGE:
-            raise _Problem("only an image field has an example image", "example_image_url")
+            raise InvalidPart("only an image field has an example image", "example_image_url")
         return self
 
 
@@ -323,7 +306,7 @@ class ApplicationForm(_Model):
         seen: set[str] = set()
         for index, custom in enumerate(fields):
             if custom.key in seen:
-                raise _Problem(f"key {custom.key!r} is used twice", index, "key")
+                raise InvalidPart(f"key {custom.key!r} is used twice", index, "key")
             seen.add(custom.key)
         return fields
 
@@ -346,7 +329,7 @@ class ReviewPage(_Model):
     @model_validator(mode="after")
     def _button_whole(self) -> ReviewPage:
         if (self.button_text is None) != (self.button_url is None):
-            raise _Problem("a button needs both its text and its link", "button_url")
+            raise InvalidPart("a button needs both its text and its link", "button_url")
         return self
 
 
@@ -369,34 +352,20 @@ class ApplicationSettings(_Model):
         seen: set[str] = set()
         for index, condition in enumerate(conditions):
             if condition.kind in seen:
-                raise _Problem(f"condition {condition.kind!r} is given twice", index, "kind")
+                raise InvalidPart(f"condition {condition.kind!r} is given twice", index, "kind")
             seen.add(condition.kind)
         return conditions
 
     @model_validator(mode="after")
     def _match_fits(self) -> ApplicationSettings:
         if self.match is Match.NONE and self.mode is not BecomeMode.APPLY:
-            raise _Problem("no threshold is allowed only when customers apply", "match")
+            raise InvalidPart("no threshold is allowed only when customers apply", "match")
         if self.match is Match.NONE and self.conditions:
             # They would be ignored without a word otherwise.
-            raise _Problem("conditions are given but match is 'none'", "conditions")
+            raise InvalidPart("conditions are given but match is 'none'", "conditions")
         if self.match is not Match.NONE and not self.conditions:
-            raise _Problem(f"match {self.match.value!r} needs at least one condition", "conditions")
+            raise InvalidPart(f"match {self.match.value!r} needs at least one condition", "conditions")
         return self
-
-
-def _field_of(location: Sequence[str | int], error_type: str) -> str:
-    parts: list[str] = []
-    for index, part in enumerate(location):
-        # A discriminated union puts the tag in the location; a dict puts a "[key]" marker.
-        if part == "[key]":
-            continue
-        if part in CONDITION_KINDS and index > 0 and isinstance(location[index - 1], int):
-            continue
-        parts.append(str(part))
-    if error_type in {"union_tag_invalid", "union_tag_not_found"}:
-        parts.append("kind")
-    return ".".join(parts)
 
 
 def parse_settings(document: Mapping[str, Any]) -> ApplicationSettings:
@@ -404,20 +373,7 @@ def parse_settings(document: Mapping[str, Any]) -> ApplicationSettings:
     try:
         return ApplicationSettings.model_validate(dict(document))
     except ValidationError as error:
-        # A misspelled key also shows up as the right key "missing"; name the misspelling.
-        details = sorted(error.errors(), key=lambda detail: detail["type"] != "extra_forbidden")
-        problems = []
-        for detail in details:
-            location: list[str | int] = list(detail["loc"])
-            message = str(detail["msg"])
-            cause = detail.get("ctx", {}).get("error")
-            if isinstance(cause, _Problem):
-                location.extend(cause.path)
-                message = str(cause)
-            problems.append((_field_of(location, detail["type"]) or "settings", message))
-        raise InvalidInput(
-            "; ".join(f"{field}: {message}" for field, message in problems), field=problems[0][0]
-        ) from None
+        raise invalid_input(error.errors(), dict(document)) from None
 
 
 # --- eligibility and decision ---------------------------------------------------------------
@@ -466,8 +422,12 @@ INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?", re.ASCII)
-# Integral floats below this are exact, so 12.0 and 12 are one answer.
-EXACT_FLOAT_LIMIT = 2**53
+MAX_ANSWER_NUMBER = 10**15
+"""A number answer's largest magnitude: below 2^53, so integral floats are exact (12.0 and 12
+are one answer) and every answer is an exact JSON / JavaScript number."""
+MAX_NUMBER_CHARS = 64
+MAX_DECIMAL_PLACES = 6
+"""So every number answer is stored exactly as a DynamoDB number (38 digits, exponent ≥ -130)."""
 
 
 def id_card_check_digit(first_17: str) -> str:
@@ -543,19 +503,22 @@ def _number(value: Any, field: str) -> int | float:
     if isinstance(value, bool):
         raise InvalidInput("must be a number", field=field)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float | Decimal):
+        number = value
+    elif isinstance(value, float | Decimal):
         number = float(value)
-    elif isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+    elif isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS and NUMBER.fullmatch(value.strip()):
         text = value.strip()
         number = int(text) if INTEGER.fullmatch(text) else float(text)
     else:
         raise InvalidInput("must be a number", field=field)
-    if isinstance(number, float):
-        if not math.isfinite(number):
-            raise InvalidInput("must be a finite number", field=field)
-        if number.is_integer() and abs(number) < EXACT_FLOAT_LIMIT:
-            return int(number)
+    if not math.isfinite(number) or abs(number) > MAX_ANSWER_NUMBER:
+        raise InvalidInput(
+            f"must be a number between -{MAX_ANSWER_NUMBER} and {MAX_ANSWER_NUMBER}", field=field
+        )
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    if isinstance(number, float) and round(number, MAX_DECIMAL_PLACES) != number:
+        raise InvalidInput(f"must have at most {MAX_DECIMAL_PLACES} decimal places", field=field)
     return number
 
 

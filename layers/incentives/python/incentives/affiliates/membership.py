@@ -9,6 +9,7 @@ numbers (``masked_answers``), and nothing here logs them.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -314,6 +315,13 @@ def _joining(
     return writes
 
 
+def _storable(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers as DynamoDB keeps them: a fractional number as a Decimal (it refuses floats)."""
+    return {
+        key: Decimal(repr(value)) if isinstance(value, float) else value for key, value in answers.items()
+    }
+
+
 def submit_application(
     table: Table, corp_id: str, customer_id: str, body: ApplicationInput, now: datetime
 ) -> dict[str, Any]:
@@ -353,7 +361,7 @@ def submit_application(
         "gsi2sk": f"{iso_utc(now)}#{customer_id}",
     }
     condition = (NotExists(),) if existing is None else (Equals("submitted_at", existing["submitted_at"]),)
-    writes: list[Write] = [Put(app, condition)]
+    writes: list[Write] = [Put({**app, "answers": _storable(answers)}, condition)]
     if decision is Decision.APPROVED:
         writes += _joining(corp_id, customer_id, settings, app, now)
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from incentives.affiliates.application import ApplicationSettings, DefaultField
 from incentives.core.money import BasisPoints, Fen
@@ -148,7 +148,7 @@ class ProgramSettings(_Strict):
     invitation_image_url: Url | None = None
     """Required once promotion is on (seed 001 §2.1.3: title and image are both required)."""
     binding_mode: BindingMode = BindingMode.PERMANENT
-    binding_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    binding_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
     self_purchase_commission: bool = False
     commission_rate_bp: BasisPoints = 0
     invite_rate_bp: BasisPoints = 0
@@ -157,7 +157,7 @@ class ProgramSettings(_Strict):
     ] = {}
     """Per product id; bounded so the settings stay one item."""
     withdrawal_threshold_fen: Fen = 100
-    after_sales_window_days: Annotated[int, Field(ge=0, le=90)] = DEFAULT_AFTER_SALES_WINDOW_DAYS
+    after_sales_window_days: Annotated[StrictInt, Field(ge=0, le=90)] = DEFAULT_AFTER_SALES_WINDOW_DAYS
     application: ApplicationSettings = ApplicationSettings()
     center: CenterPage = CenterPage()
     community_group_buy: bool = False

@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -24,6 +24,7 @@ from incentives.affiliates.membership import require_profile
 from incentives.affiliates.store import account
 from incentives.core.clock import iso_utc
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
+from incentives.core.money import Fen
 from incentives.ledger import postings
 from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
 from incentives.storage.ledger import InsufficientBalance, LedgerRepository, posting_writes
@@ -91,7 +92,7 @@ class PayeeAccount(BaseModel):
 
 
 class WithdrawalInput(BaseModel):
-    amount_fen: int = Field(ge=1, le=2_000_000_000)
+    amount_fen: Annotated[Fen, Field(ge=1, le=2_000_000_000)]
     request_id: str = Field(
         pattern=REQUEST_ID, description="Chosen by the client; sending it again returns the same withdrawal"
     )

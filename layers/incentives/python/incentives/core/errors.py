@@ -20,6 +20,19 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class InvalidPart(ValueError):
+    """A model validator's complaint about one part of the model it checks, named by ``path``.
+
+    pydantic locates a model validator's error at the model itself (``application``);
+    ``incentives.api.errors.invalid_input`` appends ``path`` to name the exact part
+    (``application.match``, ``form.custom_fields.3.key``).
+    """
+
+    def __init__(self, message: str, *path: str | int) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class Unauthenticated(DomainError):
     """The caller could not be authenticated (bad signature, stale timestamp, bad token)."""
 
@@ -44,6 +57,12 @@ class Conflict(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """The body is not in the media type the endpoint reads (JSON)."""
+
+    code = "unsupported_media_type"
 
 
 class RetryLater(DomainError):

@@ -1,13 +1,32 @@
-"""Money is integer fen; rates are basis points (1 bp = 0.01 %)."""
+"""Money is integer fen; rates are basis points (1 bp = 0.01 %).
+
+Every model that takes money in (webhook events, API requests, settings) uses :data:`Fen`,
+and every rate :data:`BasisPoints`: strict integers (``"100"``, ``100.0`` and ``true`` are
+refused, not coerced) within bounds, so a value that is accepted can always be stored and
+added up. A field may narrow the bound (``Annotated[Fen, Field(ge=1)]``), never widen it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, Strict
 
-Fen = Annotated[int, Field(ge=0, description="Amount in fen (1/100 yuan), integer")]
-BasisPoints = Annotated[int, Field(ge=0, le=10_000, description="Rate in basis points (1 bp = 0.01 %)")]
+MAX_FEN = 10**12
+"""The largest amount any model accepts: 10 000 000 000 yuan (docs/decisions.md, "Money is a
+strict integer of at most 10^12 fen").
+
+Far above any real order, payout or setting, far below DynamoDB's 38 digits, and 9 000 of
+them still add up exactly as a JSON / JavaScript number (2^53)."""
+
+Fen = Annotated[
+    int,
+    Strict(),
+    Field(ge=0, le=MAX_FEN, description="Amount in fen (1/100 yuan): an integer, at most 10^12"),
+]
+BasisPoints = Annotated[
+    int, Strict(), Field(ge=0, le=10_000, description="Rate in basis points (1 bp = 0.01 %), an integer")
+]
 
 BP_PER_UNIT = 10_000
 

@@ -7,13 +7,14 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
 
 from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
+from incentives.core.money import Fen
 from incentives.guides.rules import (
     CUSTOM_PREFIX,
     TEMPLATES,
@@ -40,6 +41,11 @@ from incentives.storage.payouts import PayoutRepository, payout_item
 from incentives.storage.table import AtLeast, AtMost, ConditionFailed, NotExists, Put, Table, Update, Write
 
 MAX_ATTEMPTS = 5
+
+
+MAX_REWARD_FEN = 20_000_000
+"""One reward: 200 000 yuan."""
+MAX_MONTHLY_LIMIT_FEN = 2_000_000_000
 
 
 class IncentiveSettings(BaseModel):
@@ -69,15 +75,15 @@ class RuleView(BaseModel):
 class RuleInput(BaseModel):
     name: str = Field(min_length=1, max_length=30)
     behavior: str = Field(min_length=1, max_length=64, description="A customer behavior name (custom rules)")
-    amount_fen: int = Field(ge=0, le=20_000_000)
-    monthly_limit_fen: int | None = Field(default=None, ge=0, le=2_000_000_000)
+    amount_fen: Annotated[Fen, Field(le=MAX_REWARD_FEN)]
+    monthly_limit_fen: Annotated[Fen, Field(le=MAX_MONTHLY_LIMIT_FEN)] | None = None
     enabled: bool = True
 
 
 class RuleEdit(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=30)
-    amount_fen: int = Field(ge=0, le=20_000_000)
-    monthly_limit_fen: int | None = Field(default=None, ge=0, le=2_000_000_000)
+    amount_fen: Annotated[Fen, Field(le=MAX_REWARD_FEN)]
+    monthly_limit_fen: Annotated[Fen, Field(le=MAX_MONTHLY_LIMIT_FEN)] | None = None
 
 
 def _tenant(corp_id: str) -> str:

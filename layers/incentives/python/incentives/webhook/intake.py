@@ -6,7 +6,6 @@ Validation happens before anything is stored, so a rejected request changes noth
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +13,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from incentives.api.body import check_size, parse_json
 from incentives.api.errors import invalid_input
-from incentives.core.errors import InvalidInput, PayloadTooLarge, Unauthenticated
+from incentives.core.errors import InvalidInput, Unauthenticated
 from incentives.orders.ports import EventQueue, RawEvent, RawEventStore
 from incentives.webhook import signature
 from incentives.webhook.models import QueuedEvent, WebhookEventBody
@@ -27,17 +27,15 @@ _webhook_event = TypeAdapter[Any](WebhookEventBody)
 
 
 def parse_webhook_event(raw_body: bytes) -> Any:
-    """Parse and validate a webhook body; raise :class:`InvalidInput` naming the first bad field."""
-    try:
-        document = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput(f"body is not valid JSON: {error}", field="body") from None
+    """Parse and validate a webhook body (UTF-8 JSON, bounded depth and numbers); raise
+    :class:`InvalidInput` naming the problem or the exact bad field."""
+    document = parse_json(raw_body)
     if not isinstance(document, dict):
         raise InvalidInput("body must be a JSON object", field="body")
     try:
         return _webhook_event.validate_python(document)
     except ValidationError as error:
-        raise invalid_input(error.errors()) from None
+        raise invalid_input(error.errors(), document) from None
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,7 @@ def verify_delivery(
     webhook_secret_for: Callable[[str], str | None],
 ) -> VerifiedDelivery:
     """Check size, tenant, signature and freshness, then the contract. Nothing is stored here."""
-    if len(raw_body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes", field="body")
+    check_size(raw_body, MAX_BODY_BYTES)
     lowered = {key.lower(): value for key, value in headers.items()}
     corp_id = (lowered.get(CORP_HEADER) or default_corp_id).strip()
     secret = webhook_secret_for(corp_id)

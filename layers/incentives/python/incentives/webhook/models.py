@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from incentives.core.money import Fen
+
+MAX_QUANTITY = 1_000_000
+"""Units of one product on one order line."""
+MAX_UNIX_SECONDS = 2**32
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -40,7 +44,7 @@ class OrderLine(Contract):
     line_id: Identifier
     product_id: Identifier
     category_path: list[Name]
-    quantity: Annotated[int, Field(ge=1)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
     payable_fen: Fen
     paid_fen: Fen
     discount_fen: Fen
@@ -75,7 +79,7 @@ class OrderPaid(Contract):
 
 class RefundLine(Contract):
     line_id: Identifier
-    refund_fen: Annotated[int, Field(ge=1)]
+    refund_fen: Annotated[Fen, Field(ge=1)]
 
 
 class OrderRefunded(Contract):
@@ -106,7 +110,7 @@ class CouponRedeemed(Contract):
 class RechargePaid(Contract):
     recharge_id: Identifier
     customer_id: Identifier
-    amount_fen: Annotated[int, Field(ge=1)]
+    amount_fen: Annotated[Fen, Field(ge=1)]
     paid_at: AwareDatetime
 
 
@@ -151,7 +155,7 @@ class WeComCallbackData(Contract):
     msg_type: str
     event: str = ""
     change_type: str = ""
-    create_time: int = 0
+    create_time: Annotated[StrictInt, Field(ge=0, le=MAX_UNIX_SECONDS)] = 0
     user_id: str = ""
     external_user_id: str = ""
     state: str = ""

@@ -14,6 +14,8 @@ from datetime import datetime
 from incentives.core.errors import Unauthenticated
 
 REPLAY_WINDOW_SECONDS = 300
+MAX_TIMESTAMP_DIGITS = 12
+"""Unix seconds have 10 digits until the year 2286; a longer header is not a timestamp."""
 SCHEME = "sha256="
 
 
@@ -37,14 +39,14 @@ def verify(
         raise Unauthenticated("missing X-Timestamp header", field="X-Timestamp")
     if not signature_header:
         raise Unauthenticated("missing X-Signature header", field="X-Signature")
-    try:
-        timestamp = int(timestamp_header.strip())
-    except ValueError:
-        raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp") from None
+    stamp = timestamp_header.strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= MAX_TIMESTAMP_DIGITS):
+        raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp")
+    timestamp = int(stamp)
     if abs(now.timestamp() - timestamp) > window_seconds:
         raise Unauthenticated(
             f"X-Timestamp is more than {window_seconds} s away from the server clock", field="X-Timestamp"
         )
-    expected = sign(secret, timestamp_header.strip(), raw_body)
+    expected = sign(secret, stamp, raw_body)
     if not hmac.compare_digest(expected.encode(), signature_header.strip().encode()):
         raise Unauthenticated("X-Signature does not match the body", field="X-Signature")

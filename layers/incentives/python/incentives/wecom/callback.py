@@ -14,7 +14,9 @@ from typing import Any
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+from pydantic import ValidationError
 
+from incentives.api.errors import invalid_input
 from incentives.core.errors import InvalidInput, PayloadTooLarge
 from incentives.webhook.models import WeComCallbackData
 from incentives.wecom.crypto import CallbackCrypto
@@ -25,15 +27,25 @@ HANDLED_EVENTS = frozenset({"change_external_contact", "change_contact", "change
 
 
 def parse_xml(body: bytes | str, what: str) -> dict[str, str]:
-    """Top-level fields of an XML document, hardened against entity tricks."""
+    """Top-level fields of a UTF-8 XML document, hardened against entity tricks.
+
+    WeCom sends UTF-8; any other encoding, declared or not (an unknown one included), is a
+    400 naming the problem, as is malformed XML, a DTD or an entity.
+    """
     raw = body.encode() if isinstance(body, str) else body
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the {what} is larger than {MAX_BODY_BYTES} bytes", field="body")
     try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"the {what} is not UTF-8 (byte {error.start})", field="body") from None
+    try:
         root = ElementTree.fromstring(raw)
+    except LookupError as error:  # the declaration names an encoding Python does not know
+        raise InvalidInput(f"the {what} declares an unknown encoding: {error}", field="body") from None
     except (ElementTree.ParseError, DefusedXmlException, ValueError) as error:
         raise InvalidInput(
-            f"the {what} is not acceptable XML: {type(error).__name__}", field="body"
+            f"the {what} is not acceptable XML: {type(error).__name__}: {error}", field="body"
         ) from None
     return {child.tag: (child.text or "").strip() for child in root}
 
@@ -44,24 +56,27 @@ def is_handled(callback: WeComCallbackData) -> bool:
 
 def read_callback(message: str, corp_id: str) -> WeComCallbackData:
     fields = parse_xml(message, "message")
+    create_time = fields.get("CreateTime") or "0"
+    if not (create_time.isascii() and create_time.isdigit() and len(create_time) <= 12):
+        raise InvalidInput("CreateTime is not unix seconds", field="CreateTime")
+    document = {
+        "corp_id": corp_id,
+        "msg_type": fields.get("MsgType", ""),
+        "event": fields.get("Event", ""),
+        "change_type": fields.get("ChangeType", ""),
+        "create_time": int(create_time),
+        "user_id": fields.get("UserID", ""),
+        "external_user_id": fields.get("ExternalUserID", ""),
+        "state": fields.get("State", ""),
+        "welcome_code": fields.get("WelcomeCode", ""),
+        "fail_reason": fields.get("FailReason", ""),
+        "party_id": fields.get("Id", ""),
+        "fields": fields,
+    }
     try:
-        create_time = int(fields.get("CreateTime") or 0)
-    except ValueError:
-        raise InvalidInput("CreateTime is not a number", field="CreateTime") from None
-    return WeComCallbackData(
-        corp_id=corp_id,
-        msg_type=fields.get("MsgType", ""),
-        event=fields.get("Event", ""),
-        change_type=fields.get("ChangeType", ""),
-        create_time=create_time,
-        user_id=fields.get("UserID", ""),
-        external_user_id=fields.get("ExternalUserID", ""),
-        state=fields.get("State", ""),
-        welcome_code=fields.get("WelcomeCode", ""),
-        fail_reason=fields.get("FailReason", ""),
-        party_id=fields.get("Id", ""),
-        fields=fields,
-    )
+        return WeComCallbackData.model_validate(document)
+    except ValidationError as error:
+        raise invalid_input(error.errors(), document) from None
 
 
 def message_identity(message: str) -> str:
