@@ -25,6 +25,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     errors.RetryLater: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConcurrentModification: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.TooManyRequests: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.UpstreamError: HTTPStatus.BAD_GATEWAY,
 }
 
 

@@ -46,6 +46,18 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class TooManyRequests(DomainError):
+    """A provider's rate limit was reached for this caller; try again later."""
+
+    code = "rate_limited"
+
+
+class UpstreamError(DomainError):
+    """A provider we depend on (WeCom, WeChat) failed or refused us, not because of the input."""
+
+    code = "upstream_error"
+
+
 class RetryLater(DomainError):
     """A transient state: the same request will succeed if sent again shortly."""
 
