@@ -15,6 +15,7 @@ import pytest
 from infra.local import aws
 from infra.local.config import LocalConfig
 from infra.local.lambdas import Functions
+from infra.local.sandboxes.miniprogram import MiniProgramSandbox, MiniProgramSandboxServer
 from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
 from infra.local.sandboxes.wecom import WeComSandbox, WeComSandboxServer
 from infra.local.template import Resolver, read_stack
@@ -33,13 +34,14 @@ def moto_port() -> Iterator[int]:
 
 @dataclass
 class StackHandle:
-    """One freshly provisioned copy of the template's resources, its functions and a payments sandbox."""
+    """One freshly provisioned copy of the template's resources, its functions and the sandboxes."""
 
     config: LocalConfig
     resolver: Resolver
     functions: Functions
     payments: PaymentsSandbox
     wecom: WeComSandbox
+    miniprogram: MiniProgramSandbox
 
     def client(self, service: str) -> Any:
         return aws.client(service, self.config)
@@ -158,9 +160,13 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
     )
     wecom_server = WeComSandboxServer(wecom, "127.0.0.1", 0)
     wecom_server.start()
+    miniprogram = MiniProgramSandbox(base.miniprogram_appid, base.miniprogram_secret)
+    miniprogram_server = MiniProgramSandboxServer(miniprogram, "127.0.0.1", 0)
+    miniprogram_server.start()
     config = dataclasses.replace(
         base,
         wecom_port=int(wecom_server.base_url.rsplit(":", 1)[1]),
+        miniprogram_port=int(miniprogram_server.base_url.rsplit(":", 1)[1]),
         aws_port=moto_port,
         stack_name=f"t{uuid.uuid4().hex[:10]}",
         queue_visibility_timeout=None,
@@ -182,8 +188,14 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
     wiring.reset()
     boto3.setup_default_session()
     yield StackHandle(
-        config, resolver, Functions(template, config.region, config.function_concurrency), books, wecom
+        config,
+        resolver,
+        Functions(template, config.region, config.function_concurrency),
+        books,
+        wecom,
+        miniprogram,
     )
     wiring.reset()
     server.stop()
     wecom_server.stop()
+    miniprogram_server.stop()

@@ -9,6 +9,10 @@ WeChat Pay v3 (transfers to a user's wallet), seeded as the local tenant's ``wec
 - ``WECHAT_PAY_PRIVATE_KEY_PEM``: the merchant API private key, PEM text (``\\n`` escapes allowed).
   Unset, a development RSA key is generated once per process and seeded into the secret; a
   payments sandbox merchant given ``wechat_pay_public_key_pem`` verifies the signatures made with it.
+
+The merchant's mini program (customers' sign-in), seeded as ``miniprogram_appid`` /
+``miniprogram_secret``: ``MINIPROGRAM_APPID``, ``MINIPROGRAM_SECRET``; its sandbox listens on
+``LOCAL_MINIPROGRAM_PORT``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class LocalConfig:
     payments_port: int
     wecom_secret: str
     wecom_port: int
+    miniprogram_appid: str
+    miniprogram_secret: str
+    miniprogram_port: int
     sandbox_timeout_delay: float
     parameter_overrides: dict[str, str]
     extra_tenants: dict[str, dict[str, Any]]
@@ -98,6 +105,9 @@ class LocalConfig:
             payments_port=int(env.get("LOCAL_PAYMENTS_PORT", "3002")),
             wecom_secret=env.get("WECOM_SECRET", "local-wecom-app-secret"),
             wecom_port=int(env.get("LOCAL_WECOM_PORT", "3001")),
+            miniprogram_appid=env.get("MINIPROGRAM_APPID", "wx0123456789abcdef"),
+            miniprogram_secret=env.get("MINIPROGRAM_SECRET", "local-miniprogram-app-secret"),
+            miniprogram_port=int(env.get("LOCAL_MINIPROGRAM_PORT", "3003")),
             sandbox_timeout_delay=float(env.get("LOCAL_SANDBOX_TIMEOUT_DELAY", "6")),
             parameter_overrides=dict(
                 pair.split("=", 1) for pair in env.get("LOCAL_PARAMETERS", "").split(",") if "=" in pair
@@ -126,6 +136,10 @@ class LocalConfig:
         return f"http://{self.host}:{self.payments_port}"
 
     @property
+    def miniprogram_url(self) -> str:
+        return f"http://{self.host}:{self.miniprogram_port}"
+
+    @property
     def wechat_pay_private_key_pem(self) -> str:
         """The local merchant's v3 API private key (PEM)."""
         return self.wechat_pay_private_key_env or development_private_key_pem()
@@ -152,6 +166,8 @@ class LocalConfig:
                 "wecom_encoding_aes_key": self.encoding_aes_key,
                 "api_jwt_secret": self.api_jwt_secret,
                 "wecom_secret": self.wecom_secret,
+                "miniprogram_appid": self.miniprogram_appid,
+                "miniprogram_secret": self.miniprogram_secret,
                 "wecom_pay": {
                     "mch_id": self.wecom_pay_mch_id,
                     "api_key": self.wecom_pay_api_key,

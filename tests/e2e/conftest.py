@@ -29,6 +29,7 @@ class RunningStack:
     stack_name: str
     payments_url: str = ""
     wecom_url: str = ""
+    miniprogram_url: str = ""
     output: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -81,12 +82,14 @@ class RunningStack:
 @pytest.fixture(scope="session")
 def running_stack() -> Iterator[RunningStack]:
     api_port, aws_port, payments_port, wecom_port = free_port(), free_port(), free_port(), free_port()
+    miniprogram_port = free_port()
     env = {
         **os.environ,
         "LOCAL_API_PORT": str(api_port),
         "LOCAL_AWS_PORT": str(aws_port),
         "LOCAL_PAYMENTS_PORT": str(payments_port),
         "LOCAL_WECOM_PORT": str(wecom_port),
+        "LOCAL_MINIPROGRAM_PORT": str(miniprogram_port),
         "LOCAL_PARAMETERS": "WeChatPayTimeoutSeconds=1",
         "LOCAL_SANDBOX_TIMEOUT_DELAY": "2",
         "LOCAL_EXTRA_TENANTS": json.dumps(
@@ -119,6 +122,7 @@ def running_stack() -> Iterator[RunningStack]:
         "e2e",
         payments_url=f"http://127.0.0.1:{payments_port}",
         wecom_url=f"http://127.0.0.1:{wecom_port}",
+        miniprogram_url=f"http://127.0.0.1:{miniprogram_port}",
     )
     ready = threading.Event()
 

@@ -53,9 +53,19 @@ def _wecom(config: LocalConfig) -> Sandbox:
     return WeComSandboxServer(books, config.host, config.wecom_port)
 
 
+def _miniprogram(config: LocalConfig) -> Sandbox:
+    from infra.local.sandboxes.miniprogram import MiniProgramSandbox, MiniProgramSandboxServer
+
+    books = MiniProgramSandbox(config.miniprogram_appid, config.miniprogram_secret)
+    return MiniProgramSandboxServer(books, config.host, config.miniprogram_port)
+
+
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry(parameter="WeComBaseUrl", url=lambda config: config.wecom_url, build=_wecom),
     SandboxEntry(parameter="WeChatPayBaseUrl", url=lambda config: config.payments_url, build=_payments),
+    SandboxEntry(
+        parameter="MiniProgramBaseUrl", url=lambda config: config.miniprogram_url, build=_miniprogram
+    ),
 ]
 
 

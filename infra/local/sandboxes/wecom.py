@@ -1,16 +1,23 @@
 """A local stand-in for WeCom's server API, and a sender of WeCom's encrypted callbacks.
 
 API (JSON, ``access_token`` on every call but ``gettoken``): gettoken, department/list,
-user/simplelist, user/convert_to_openid, externalcontact/get, get_corp_tag_list,
-add_corp_tag, edit_corp_tag, del_corp_tag, mark_tag, add_contact_way, send_welcome_msg.
-Errors carry WeCom's errcodes (40001 / 40014 / 42001 tokens, 45009 frequency, 40096 unknown
-external user, 41051 welcome code expired or used …). Faults queue per call:
+user/simplelist, user/get, user/convert_to_openid, auth/getuserinfo, externalcontact/get,
+get_corp_tag_list, add_corp_tag, edit_corp_tag, del_corp_tag, mark_tag, add_contact_way,
+send_welcome_msg. Errors carry WeCom's errcodes (40001 / 40014 / 42001 tokens, 45009
+frequency, 40029 invalid login code, 60111 unknown userid, 40096 unknown external user, 41051
+welcome code expired or used …). Faults queue per call:
 ``POST /sandbox/wecom/faults {"faults": [42001, 45009]}``.
 
 Control (what happens on WeCom's side):
 - ``POST /sandbox/wecom/departments`` ``{"id", "name", "parentid"}`` creates or moves a
   department and sends the ``change_contact`` callback (``update_party`` / ``create_party``);
-- ``POST /sandbox/wecom/users`` ``{"userid", "name", "department": [..]}`` likewise for members;
+- ``POST /sandbox/wecom/users`` ``{"userid", "name", "department": [..], "status"?}`` likewise for
+  members (``status`` as ``user/get`` reports it: 1 active, 2 disabled, 5 left);
+- ``POST /sandbox/wecom/users/delete`` ``{"userid"}``: the member leaves; ``change_contact`` /
+  ``delete_user`` is sent;
+- ``POST /sandbox/oauth/code`` ``{"userid"}`` (a member) or ``{"openid"}`` (someone outside the
+  enterprise) → ``{"code"}``: the code WeCom's web OAuth / QR login redirect would carry
+  (single use, 5 minutes), for ``auth/getuserinfo``;
 - ``POST /sandbox/wecom/scan`` ``{"config_id" | "state", "unionid", "name", "deliveries": 3}``:
   a customer scans a Contact-Me code: a guide of it gets a new external contact, a welcome
   code valid 20 s is issued, and the ``add_external_contact`` callback is delivered
@@ -36,6 +43,7 @@ from typing import Any
 from incentives.wecom.crypto import CallbackCrypto
 
 WELCOME_CODE_SECONDS = 20
+LOGIN_CODE_SECONDS = 300
 
 
 def default_directory() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -70,6 +78,7 @@ class WeComSandbox:
     contact_ways: dict[str, dict[str, Any]] = field(default_factory=dict)
     welcome_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     welcome_sent: list[dict[str, Any]] = field(default_factory=list)
+    login_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)
     faults: deque[int] = field(default_factory=deque)
     calls: list[str] = field(default_factory=list)
@@ -105,7 +114,8 @@ class WeComSandbox:
                 return {"errcode": 40014, "errmsg": "invalid access_token"}
             if self.tokens[token] < time.time():
                 return {"errcode": 42001, "errmsg": "access_token expired"}
-            handler = getattr(self, "_" + path.rsplit("/", 1)[-1], None)
+            by_path = {"/cgi-bin/user/get": self._user_get}
+            handler = by_path.get(path) or getattr(self, "_" + path.rsplit("/", 1)[-1], None)
             if handler is None:
                 return {"errcode": 60011, "errmsg": f"no privilege / unknown api {path}"}
             answer: dict[str, Any] = handler(query, body)
@@ -128,6 +138,23 @@ class WeComSandbox:
             if department in u["department"]
         ]
         return {"errcode": 0, "errmsg": "ok", "userlist": members}
+
+    def _user_get(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(query.get("userid", ""))
+        if user is None:
+            return {"errcode": 60111, "errmsg": "userid not found"}
+        return {"errcode": 0, "errmsg": "ok", "status": 1, **user}
+
+    def _getuserinfo(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        login = self.login_codes.get(query.get("code", ""))
+        if login is None or login["used"] or login["issued"] + LOGIN_CODE_SECONDS < time.time():
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        login["used"] = True
+        if login.get("userid"):
+            ticket = hashlib.sha256(f"ticket-{query['code']}".encode()).hexdigest()[:32]
+            return {"errcode": 0, "errmsg": "ok", "userid": login["userid"], "user_ticket": ticket}
+        external = "wm" + hashlib.sha256(login["openid"].encode()).hexdigest()[:30]
+        return {"errcode": 0, "errmsg": "ok", "openid": login["openid"], "external_userid": external}
 
     def _convert_to_openid(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         if body.get("userid") not in self.users:
@@ -307,6 +334,7 @@ class WeComSandbox:
                 "userid": request["userid"],
                 "name": request["name"],
                 "department": [int(d) for d in request["department"]],
+                **({"status": int(request["status"])} if "status" in request else {}),
             }
         message = self._event(
             "change_contact",
@@ -315,6 +343,30 @@ class WeComSandbox:
             Department=",".join(str(d) for d in request["department"]),
         )
         return {"delivered": self.deliver(message, int(request.get("deliveries", 1)))}
+
+    def delete_user(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if self.users.pop(request["userid"], None) is None:
+                raise ValueError(f"no member {request['userid']}")
+        message = self._event("change_contact", "delete_user", UserID=request["userid"])
+        return {"delivered": self.deliver(message, int(request.get("deliveries", 1)))}
+
+    def login_code(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The code of a web OAuth / QR login by a member (``userid``) or an outsider (``openid``)."""
+        with self.lock:
+            userid, openid = request.get("userid"), request.get("openid")
+            if userid is not None and userid not in self.users:
+                raise ValueError(f"no member {userid}: WeCom issues no code")
+            if not userid and not openid:
+                raise KeyError("userid or openid")
+            code = self._id("LOGIN") + hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:16]
+            self.login_codes[code] = {
+                "userid": userid,
+                "openid": openid,
+                "issued": time.time(),
+                "used": False,
+            }
+        return {"code": code}
 
     def scan(self, request: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -412,6 +464,8 @@ class _Handler(BaseHTTPRequestHandler):
         control = {
             "/sandbox/wecom/departments": self.sandbox.upsert_department,
             "/sandbox/wecom/users": self.sandbox.upsert_user,
+            "/sandbox/wecom/users/delete": self.sandbox.delete_user,
+            "/sandbox/oauth/code": self.sandbox.login_code,
             "/sandbox/wecom/scan": self.sandbox.scan,
         }
         if parsed.path in control and method == "POST":

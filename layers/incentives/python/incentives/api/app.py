@@ -71,7 +71,7 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
         if app.request.route not in self._public:
             app.context[PRINCIPAL] = require_role(_authenticate(app), self._roles)
-            _check_body(app)
+        _check_body(app)
         return next_middleware(app)
 
 
@@ -162,11 +162,16 @@ def _error_response(status: HTTPStatus, description: str) -> dict[str, Any]:
 
 
 def create_api(
-    audience: str, title: str, description: str, roles: Collection[Role]
+    audience: str,
+    title: str,
+    description: str,
+    roles: Collection[Role],
+    public_routes: Collection[str] = (),
 ) -> APIGatewayRestResolver:
     """A resolver for ``/<audience>/…`` routes, used by ``roles``; Swagger UI at ``/<audience>/swagger``.
 
-    Handlers narrow the roles per route with :func:`principal_of`.
+    Handlers narrow the roles per route with :func:`principal_of`. ``public_routes`` need no
+    token (sign-in issues them); their bodies are checked like any other.
     """
     swagger = f"/{audience}/swagger"
     app = _Api(json_body_deserializer=parse_json)
@@ -180,7 +185,7 @@ def create_api(
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.use(
         [
-            _Gate(roles, public_routes=(swagger,)),
+            _Gate(roles, public_routes=(swagger, *public_routes)),
             OpenAPIRequestValidationMiddleware(),  # type: ignore[no-untyped-call]
             OpenAPIResponseValidationMiddleware(),
         ]

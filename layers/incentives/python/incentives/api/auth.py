@@ -2,13 +2,16 @@
 
 Tokens are HS256, signed with the tenant's ``api_jwt_secret``; claims: ``corp_id`` (the
 tenant), ``sub``, ``role`` (admin, operator, guide, affiliate), ``dept_ids`` (operators),
-``exp``. The tenant is read from the token first (unverified) only to choose the key; the
-token is then verified with that key, so a token cannot claim a tenant it was not signed for.
+``exp``, ``typ`` (``access``). The tenant is read from the token first (unverified) only to
+choose the key; the token is then verified with that key, so a token cannot claim a tenant it
+was not signed for. A token whose ``typ`` is anything but ``access`` is refused, so no other
+kind of token signed with the same key is ever taken for an access token (tokens minted before
+``typ`` existed carry none and are accepted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,6 +20,7 @@ from typing import Any
 from incentives.core.errors import Forbidden, Unauthenticated
 
 ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"
 
 
 class Role(StrEnum):
@@ -54,13 +58,16 @@ def mint_token(
     now: datetime,
     dept_ids: Collection[str] = (),
     ttl: timedelta = timedelta(hours=12),
+    extra_claims: Mapping[str, Any] | None = None,
 ) -> str:
-    """A signed token (the local ``token`` command uses it to mint development tokens)."""
+    """A signed access token: sign-in issues them, the local ``token`` command mints development ones."""
     claims: dict[str, Any] = {
+        **(extra_claims or {}),
         "corp_id": corp_id,
         "sub": subject,
         "role": role.value,
         "dept_ids": list(dept_ids),
+        "typ": ACCESS_TOKEN_TYPE,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
@@ -92,6 +99,8 @@ def authenticate(authorization: str | None, secret_for: Callable[[str], str | No
         raise Unauthenticated("the bearer token has expired", field="Authorization") from None
     except jwt.PyJWTError as error:
         raise Unauthenticated(f"the bearer token is not valid: {error}", field="Authorization") from None
+    if claims.get("typ", ACCESS_TOKEN_TYPE) != ACCESS_TOKEN_TYPE:
+        raise Unauthenticated("the bearer token is not an access token", field="Authorization")
     try:
         role = Role(claims["role"])
     except ValueError:

@@ -26,6 +26,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.RetryLater: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConcurrentModification: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.TooManyRequests: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.UpstreamError: HTTPStatus.BAD_GATEWAY,
 }
 
 

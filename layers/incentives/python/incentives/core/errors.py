@@ -65,6 +65,18 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(DomainError):
+    """A provider's rate limit was reached for this caller; try again later."""
+
+    code = "rate_limited"
+
+
+class UpstreamError(DomainError):
+    """A provider we depend on (WeCom, WeChat) failed or refused us, not because of the input."""
+
+    code = "upstream_error"
+
+
 class RetryLater(DomainError):
     """A transient state: the same request will succeed if sent again shortly."""
 

@@ -8,6 +8,8 @@ tenant's secrets come from ``ORDER_WEBHOOK_SECRET`` / ``WECOM_CALLBACK_TOKEN`` /
 ``WECOM_ENCODING_AES_KEY`` / ``API_JWT_SECRET`` for ``WECOM_CORP_ID``. A tenant's WeCom Pay
 credentials are the object ``wecom_pay``: ``{"mch_id", "api_key", "payment_secret", "agent_id"}``
 (plus ``cert_file`` / ``key_file`` paths of the merchant API certificate in the layer or /opt).
+Mini-program sign-in reads ``miniprogram_appid`` and ``miniprogram_secret`` (the merchant's
+mini program, whose ``jscode2session`` names the customer).
 Secrets are never logged.
 """
 
@@ -39,6 +41,7 @@ class Settings:
     wechat_pay_base_url: str
     wechat_pay_timeout_seconds: float
     wecom_base_url: str
+    miniprogram_base_url: str = "https://api.weixin.qq.com"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,6 +59,7 @@ class Settings:
             wechat_pay_base_url=env.get("WECHAT_PAY_BASE_URL", "https://api.mch.weixin.qq.com"),
             wechat_pay_timeout_seconds=float(env.get("WECHAT_PAY_TIMEOUT_SECONDS", "5")),
             wecom_base_url=env.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com"),
+            miniprogram_base_url=env.get("MINIPROGRAM_BASE_URL", "https://api.weixin.qq.com"),
         )
 
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from incentives.payouts.provider import PayoutProvider
     from incentives.payouts.wechat_transfer import WeChatTransferConfig
     from incentives.payouts.wecom_pay import WeComPayConfig
+    from incentives.signin.miniprogram import MiniProgramClient
+    from incentives.signin.service import SignInPorts
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.orders import TableOrderRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
@@ -239,6 +241,32 @@ def wecom_callback_event(callback: WeComCallbackData, identity: str, now: dateti
     )
 
 
+@cache
+def miniprogram_client(corp_id: str) -> MiniProgramClient:
+    """The tenant's mini-program login client (``miniprogram_appid`` / ``miniprogram_secret``)."""
+    from incentives.core.errors import InvalidInput
+    from incentives.signin.miniprogram import MiniProgramClient
+
+    appid, secret = tenant_secret(corp_id, "miniprogram_appid"), tenant_secret(corp_id, "miniprogram_secret")
+    if not appid or not secret:
+        raise InvalidInput(
+            f"mini-program sign-in is not configured for {corp_id} (miniprogram_appid, miniprogram_secret)",
+            field="X-Corp-Id",
+        )
+    return MiniProgramClient(str(appid), str(secret), base_url=settings().miniprogram_base_url)
+
+
+def sign_in_ports() -> SignInPorts:
+    from incentives.signin.service import SignInPorts
+
+    return SignInPorts(
+        table=table(),
+        wecom_client=wecom_client,
+        miniprogram_client=miniprogram_client,
+        api_secret=lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"),
+    )
+
+
 def reset() -> None:
     """Forget every cached adapter and setting (the local runtime and tests switch stacks)."""
     aws.reset()
@@ -255,5 +283,6 @@ def reset() -> None:
         callback_crypto,
         consumers,
         wecom_client,
+        miniprogram_client,
     ):
         factory.cache_clear()

@@ -212,3 +212,16 @@ class WeComClient:
 
     def convert_to_openid(self, user_id: str) -> str:
         return str(self.call("POST", "/cgi-bin/user/convert_to_openid", body={"userid": user_id})["openid"])
+
+    def user_from_login_code(self, code: str) -> dict[str, Any]:
+        """Who a web OAuth / QR login ``code`` belongs to (``auth/getuserinfo``; single use, 5 minutes).
+
+        Members come back with ``userid``; people outside the enterprise with ``openid`` /
+        ``external_userid`` instead. An unknown, expired or used code is errcode 40029.
+        """
+        return self.call("GET", "/cgi-bin/auth/getuserinfo", {"code": code})
+
+    def member(self, user_id: str) -> dict[str, Any]:
+        """A member's record (``user/get``): ``status`` 1 active, 2 disabled, 4 not activated, 5 left;
+        errcode 60111 once the member is deleted."""
+        return self.call("GET", "/cgi-bin/user/get", {"userid": user_id})
