@@ -3,6 +3,10 @@
 Every error answer has the same shape::
 
     {"error": {"code": "invalid_input", "message": "data.order_id: Field required", "field": "data.order_id"}}
+
+An error may add details of its own: a WeCom refusal answers 502 (503 with ``Retry-After`` when
+a later try can succeed) with ``{"error": {"code": "wecom_error", "errcode": 60011, "message":
+"<what the code means>", "errmsg": "<WeCom's text>", "api": "/cgi-bin/…"}}``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,12 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseContentSchema,
+)
+from pydantic import BaseModel, Field
 
 from incentives.core import errors
 
@@ -25,6 +35,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     errors.RetryLater: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConcurrentModification: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.UpstreamUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.UpstreamError: HTTPStatus.BAD_GATEWAY,
 }
 
 
@@ -52,10 +64,13 @@ def invalid_input(details: Sequence[Mapping[str, Any]]) -> errors.InvalidInput:
     return errors.InvalidInput(message, field=field)
 
 
-def error_body(code: str, message: str, field: str | None = None) -> str:
-    error: dict[str, str] = {"code": code, "message": message}
+def error_body(
+    code: str, message: str, field: str | None = None, details: Mapping[str, Any] | None = None
+) -> str:
+    error: dict[str, Any] = {"code": code, "message": message}
     if field:
         error["field"] = field
+    error.update(details or {})
     return json.dumps({"error": error}, ensure_ascii=False)
 
 
@@ -68,11 +83,15 @@ def status_for(error: errors.DomainError) -> HTTPStatus:
 
 def error_response(error: errors.DomainError) -> Response[str]:
     status = status_for(error)
-    headers = {"Retry-After": "1"} if status is HTTPStatus.SERVICE_UNAVAILABLE else None
+    headers = (
+        {"Retry-After": str(error.retry_after_seconds or 1)}
+        if status is HTTPStatus.SERVICE_UNAVAILABLE
+        else None
+    )
     return Response(
         status_code=status.value,
         content_type=content_types.APPLICATION_JSON,
-        body=error_body(error.code, error.message, error.field),
+        body=error_body(error.code, error.message, error.field, error.details()),
         headers=headers,
     )
 
@@ -88,3 +107,37 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
         return error_response(errors.NotFound("no such route"))
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="invalid_input, forbidden, not_found, wecom_error …")
+    message: str
+    field: str | None = Field(default=None, description="The request field at fault, if one is")
+    errcode: int | None = Field(default=None, description="wecom_error: WeCom's errcode")
+    errmsg: str | None = Field(default=None, description="wecom_error: WeCom's own text")
+    api: str | None = Field(default=None, description="wecom_error: the WeCom API that answered")
+    retry_after_seconds: int | None = Field(default=None, description="When a later try can succeed")
+
+
+class ErrorAnswer(BaseModel):
+    error: ErrorDetail
+
+
+def wecom_responses(model: Any) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI answers of a route that calls WeCom: ``model`` on success, and the two
+    ``wecom_error`` answers (nothing of the request is kept in either)."""
+    error: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel] = {
+        "application/json": {"model": ErrorAnswer}
+    }
+    return {
+        200: {"description": "Successful Response", "content": {"application/json": {"model": model}}},
+        502: {
+            "description": "WeCom refused the call (e.g. 60011 no permission): wecom_error",
+            "content": error,
+        },
+        503: {
+            "description": "WeCom is busy (-1) or rate-limited (45009): wecom_error; retry after Retry-After",
+            "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+            "content": error,
+        },
+    }
