@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from incentives.core import clock
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
 from tests.integration.test_org_tags_guides import _call, _contact_way, _scan, _synced
 from tests.support import sample_body, token_for, webhook_event
 
 ADMIN, GUIDE = "AdminApiFunction", "GuideApiFunction"
+MID_NOVEMBER = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
 
 
 def _admin() -> str:
@@ -171,15 +175,16 @@ def test_an_edit_mid_month_restarts_the_limit_and_the_preview_matches(stack: Sta
     for n in range(3):
         _behavior(stack, f"before-{n}", f"2026-11-0{n + 2}T10:00:00+08:00")
     edit = {"amount_fen": 150, "monthly_limit_fen": 400}
-    _, preview = _call(
-        stack,
-        ADMIN,
-        "POST",
-        "/admin/guide-incentives/rules/{rule_id}/preview",
-        _admin(),
-        path_parameters={"rule_id": rule["rule_id"]},
-        json=edit,
-    )
+    with mock.patch.object(clock.SystemClock, "now", lambda self: MID_NOVEMBER):  # "this month"
+        _, preview = _call(
+            stack,
+            ADMIN,
+            "POST",
+            "/admin/guide-incentives/rules/{rule_id}/preview",
+            _admin(),
+            path_parameters={"rule_id": rule["rule_id"]},
+            json=edit,
+        )
     assert preview["produced_fen"] == 500
     would = preview["would_produce_fen"]
     assert would == 400  # 150 + 150 + 100 under the edit, from zero
