@@ -1,7 +1,8 @@
-"""Operator console API under /admin (SPEC §3.3): payouts for now.
+"""Operator console API under /admin (SPEC §3.3): payouts, organization, tags, guide incentives.
 
-Bearer JWT (admin or operator); operators see only payouts of their departments' subtrees.
-OpenAPI document and Swagger UI: GET /admin/swagger (``?format=json`` for the document).
+Bearer JWT (admin or operator). Operators read only their departments' subtrees; every write
+authorizes through ``incentives.api.scope`` (data nodes for operators' changes, admins only for
+the tenant's settings). OpenAPI document and Swagger UI: GET /admin/swagger (``?format=json``).
 """
 
 from __future__ import annotations
@@ -25,21 +26,25 @@ from incentives.api.app import (
     principal_of,
     query_instant,
 )
-from incentives.api.auth import Principal, Role
+from incentives.api.auth import Principal
+from incentives.api.errors import wecom_responses
+from incentives.api.scope import CONSOLE, NodeChoice, admin_only, authorize_write
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
 from incentives.guides import service as incentives
 from incentives.guides.service import IncentiveSettings, RuleEdit, RuleInput, RuleView
-from incentives.org.levels import OrgLevels, load_levels, require_writable, save_levels
+from incentives.org.levels import OrgLevels, load_levels, save_levels, visible_levels
 from incentives.org.outlets import (
     ContactWayView,
     OutletView,
     create_contact_way,
     list_outlets,
     set_guide_welcome,
+    visible_guide,
+    visible_outlet,
 )
 from incentives.org.permissions import GuidePermissions, load_permissions, save_permissions
-from incentives.org.service import guide_key, sync_organization
+from incentives.org.service import sync_organization
 from incentives.payouts import service
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
@@ -60,9 +65,13 @@ logger = Logger(service="admin-api")
 tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
-OPERATORS = (Role.ADMIN, Role.OPERATOR)
+
 app = create_api(
-    "admin", "Incentives — operator console API", "Payouts, rewards and settings of a tenant.", OPERATORS
+    "admin",
+    "Incentives — operator console API",
+    "Payouts, organization, tags and guide incentives of a tenant. Operators see their departments' "
+    "subtrees; their changes name a `data_node` when they are on several data nodes.",
+    CONSOLE,
 )
 
 
@@ -79,18 +88,23 @@ def list_payouts(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> PayoutPage:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     try:
-        payouts, next_cursor = wiring.payout_repository().page(principal.corp_id, status, limit, cursor)
+        payouts, next_cursor = wiring.payout_repository().page(
+            principal.corp_id,
+            status,
+            limit,
+            cursor,
+            keep=lambda payout: principal.sees_department_path(payout.payee.dept_path),
+        )
     except ValueError as error:
         raise InvalidInput(str(error), field="cursor") from None
-    visible = [PayoutView.of(p) for p in payouts if principal.sees_department_path(p.payee.dept_path)]
-    return PayoutPage(items=visible, next_cursor=next_cursor)
+    return PayoutPage(items=[PayoutView.of(p) for p in payouts], next_cursor=next_cursor)
 
 
 @app.get("/admin/payouts/<payout_id>", summary="One payout with its history", tags=["payouts"])
 def get_payout(payout_id: Annotated[str, Path(max_length=32)]) -> PayoutView:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     payout = wiring.payout_repository().get(principal.corp_id, payout_id)
     return PayoutView.of(_visible(principal, payout, payout_id))
 
@@ -98,9 +112,16 @@ def get_payout(payout_id: Annotated[str, Path(max_length=32)]) -> PayoutView:
 @app.post(
     "/admin/payouts/<payout_id>/requeue", summary="Send a failed payout again (same id)", tags=["payouts"]
 )
-def requeue_payout(payout_id: Annotated[str, Path(max_length=32)]) -> PayoutView:
-    principal = principal_of(app, OPERATORS)
-    _visible(principal, wiring.payout_repository().get(principal.corp_id, payout_id), payout_id)
+def requeue_payout(
+    payout_id: Annotated[str, Path(max_length=32)], request: NodeChoice | None = None
+) -> PayoutView:
+    def payee_path(principal: Principal) -> tuple[str, ...]:
+        payout = wiring.payout_repository().get(principal.corp_id, payout_id)
+        return _visible(principal, payout, payout_id).payee.dept_path
+
+    principal = authorize_write(
+        app, wiring.table(), request.data_node if request else None, payee_path
+    ).principal
     payout = service.requeue(
         wiring.payout_repository(),
         wiring.payout_queue(),
@@ -113,14 +134,12 @@ def requeue_payout(payout_id: Annotated[str, Path(max_length=32)]) -> PayoutView
     return PayoutView.of(payout)
 
 
-class ContactWayRequest(BaseModel):
+class ContactWayRequest(NodeChoice):
     welcome_message: str | None = Field(default=None, max_length=4000, description="Sent to each new contact")
-    data_node: str | None = Field(default=None, description="Required for operators on several data nodes")
 
 
-class WelcomeRequest(BaseModel):
+class WelcomeRequest(NodeChoice):
     text: str = Field(min_length=1, max_length=4000)
-    data_node: str | None = Field(default=None, description="Required for operators on several data nodes")
 
 
 class SyncView(BaseModel):
@@ -132,10 +151,13 @@ class SyncView(BaseModel):
 
 
 @app.post(
-    "/admin/org/sync", summary="Synchronise departments, outlets and guides from WeCom now", tags=["org"]
+    "/admin/org/sync",
+    summary="Synchronise departments, outlets and guides from WeCom now",
+    tags=["org"],
+    responses=wecom_responses(SyncView),
 )
 def sync_org() -> SyncView:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     result = sync_organization(
         wiring.table(), wiring.wecom_client(principal.corp_id), clock.now(), logger.info
     )
@@ -150,24 +172,31 @@ def get_outlets(
         list[str] | None, Query(description="Department ids; outlets under any of them")
     ] = None,
 ) -> list[OutletView]:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return list_outlets(wiring.table(), principal, q, subtree or ())
 
 
 @app.post(
-    "/admin/outlets/<outlet_id>/contact-way", summary="Create the outlet's Contact-Me QR code", tags=["org"]
+    "/admin/outlets/<outlet_id>/contact-way",
+    summary="Create the outlet's Contact-Me QR code",
+    tags=["org"],
+    responses=wecom_responses(ContactWayView),
 )
 def post_contact_way(
     outlet_id: Annotated[str, Path(max_length=32)], request: ContactWayRequest
 ) -> ContactWayView:
-    principal = principal_of(app, OPERATORS)
+    table = wiring.table()
+    grant = authorize_write(
+        app, table, request.data_node, lambda principal: visible_outlet(table, principal, outlet_id)["path"]
+    )
     return create_contact_way(
-        wiring.table(),
-        wiring.wecom_client(principal.corp_id),
-        principal,
+        table,
+        wiring.wecom_client(grant.principal.corp_id),
+        grant.principal,
         outlet_id,
         request.welcome_message,
         clock.now(),
+        data_node=grant.data_node,
     )
 
 
@@ -175,15 +204,11 @@ def post_contact_way(
 def put_guide_welcome(
     user_id: Annotated[str, Path(max_length=64)], request: WelcomeRequest
 ) -> dict[str, str]:
-    principal = principal_of(app, OPERATORS)
-    guide = wiring.table().get(guide_key(principal.corp_id, user_id)) or {}
-    require_writable(
-        principal,
-        load_levels(wiring.table(), principal.corp_id),
-        guide.get("dept_path", []),
-        request.data_node,
+    table = wiring.table()
+    grant = authorize_write(
+        app, table, request.data_node, lambda principal: visible_guide(table, principal, user_id)["dept_path"]
     )
-    set_guide_welcome(wiring.table(), principal, user_id, request.text)
+    set_guide_welcome(table, grant.principal, user_id, request.text)
     return {"user_id": user_id, "welcome_message": request.text}
 
 
@@ -198,27 +223,37 @@ class TagUpdate(BaseModel):
     visible: bool | None = None
 
 
-@app.get("/admin/org/levels", summary="The intermediate level and its data nodes", tags=["org"])
+@app.get(
+    "/admin/org/levels",
+    summary="The intermediate level and its data nodes (an operator's: those in their subtrees)",
+    tags=["org"],
+)
 def get_levels() -> OrgLevels:
-    principal = principal_of(app, OPERATORS)
-    return load_levels(wiring.table(), principal.corp_id) or OrgLevels()
+    principal = principal_of(app, CONSOLE)
+    table = wiring.table()
+    return visible_levels(table, principal, load_levels(table, principal.corp_id))
 
 
 @app.put("/admin/org/levels", summary="Name the intermediate level and pick its data nodes", tags=["org"])
 def put_levels(levels: OrgLevels) -> OrgLevels:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return save_levels(wiring.table(), principal.corp_id, levels, clock.now())
 
 
 @app.get("/admin/tags", summary="The customer tag library", tags=["tags"])
 def get_tags() -> list[TagView]:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return list_tags(wiring.table(), principal.corp_id)
 
 
-@app.post("/admin/tag-groups", summary="Create a tag group (pushed to WeCom when visible)", tags=["tags"])
+@app.post(
+    "/admin/tag-groups",
+    summary="Create a tag group (pushed to WeCom when visible)",
+    tags=["tags"],
+    responses=wecom_responses(list[TagView]),
+)
 def post_tag_group(request: TagGroupRequest) -> list[TagView]:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return create_group(
         wiring.table(),
         wiring.wecom_client(principal.corp_id),
@@ -229,9 +264,14 @@ def post_tag_group(request: TagGroupRequest) -> list[TagView]:
     )
 
 
-@app.patch("/admin/tags/<tag_id>", summary="Rename a tag or change its visibility to guides", tags=["tags"])
+@app.patch(
+    "/admin/tags/<tag_id>",
+    summary="Rename a tag or change its visibility to guides",
+    tags=["tags"],
+    responses=wecom_responses(TagView),
+)
 def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -> TagView:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return update_tag(
         wiring.table(),
         wiring.wecom_client(principal.corp_id),
@@ -242,16 +282,26 @@ def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -
     )
 
 
-@app.delete("/admin/tags/<tag_id>", summary="Delete a tag (here and in WeCom)", tags=["tags"])
+@app.delete(
+    "/admin/tags/<tag_id>",
+    summary="Delete a tag (here and in WeCom)",
+    tags=["tags"],
+    responses=wecom_responses(dict[str, str]),
+)
 def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> dict[str, str]:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     delete_tag(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
     return {"tag_id": tag_id, "deleted": "yes"}
 
 
-@app.post("/admin/tags/import", summary="Import the corp tag library from WeCom (manual)", tags=["tags"])
+@app.post(
+    "/admin/tags/import",
+    summary="Import the corp tag library from WeCom (manual)",
+    tags=["tags"],
+    responses=wecom_responses(dict[str, Any]),
+)
 def post_tag_import() -> dict[str, Any]:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return import_from_wecom(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id)
 
 
@@ -263,19 +313,19 @@ class SegmentRequest(BaseModel):
     "/admin/customers/segment", summary="Customers with tags: OR within a group, AND across", tags=["tags"]
 )
 def post_segment(request: SegmentRequest) -> list[SegmentMember]:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return segment(wiring.table(), principal, request.tag_ids)
 
 
 @app.get("/admin/guide-permissions", summary="What guides see and edit of customers", tags=["org"])
 def get_permissions() -> GuidePermissions:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return load_permissions(wiring.table(), principal.corp_id)
 
 
 @app.put("/admin/guide-permissions", summary="Set what guides see and edit of customers", tags=["org"])
 def put_permissions(permissions: GuidePermissions) -> GuidePermissions:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return save_permissions(wiring.table(), principal.corp_id, permissions)
 
 
@@ -295,7 +345,7 @@ class PreviewView(BaseModel):
     tags=["guide incentives"],
 )
 def get_incentive_settings() -> IncentiveSettings:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return incentives.load_settings(wiring.table(), principal.corp_id)
 
 
@@ -303,14 +353,14 @@ def get_incentive_settings() -> IncentiveSettings:
     "/admin/guide-incentives/settings", summary="Online (WeCom Pay) or offline", tags=["guide incentives"]
 )
 def put_incentive_settings(request: IncentiveSettings) -> IncentiveSettings:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     configured = wiring.wecom_pay_config(principal.corp_id) is not None
     return incentives.save_settings(wiring.table(), principal.corp_id, request, configured, clock.now())
 
 
 @app.get("/admin/guide-incentives/rules", summary="Templates and custom rules", tags=["guide incentives"])
 def get_incentive_rules() -> list[RuleView]:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return incentives.list_rules(wiring.table(), principal.corp_id, clock.now())
 
 
@@ -318,7 +368,7 @@ def get_incentive_rules() -> list[RuleView]:
     "/admin/guide-incentives/rules", summary="A custom rule on a customer behavior", tags=["guide incentives"]
 )
 def post_incentive_rule(rule: RuleInput) -> RuleView:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return incentives.create_custom_rule(wiring.table(), principal.corp_id, rule, clock.now())
 
 
@@ -328,7 +378,7 @@ def post_incentive_rule(rule: RuleInput) -> RuleView:
     tags=["guide incentives"],
 )
 def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> RuleView:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return incentives.edit_rule(wiring.table(), principal.corp_id, rule_id, edit, clock.now())
 
 
@@ -338,9 +388,9 @@ def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleE
     tags=["guide incentives"],
 )
 def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> PreviewView:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     lines = incentives.preview_edit(
-        wiring.table(), principal.corp_id, rule_id, edit, clock.now(), settings().time_zone
+        wiring.table(), principal, rule_id, edit, clock.now(), settings().time_zone
     )
     return PreviewView(
         lines=[vars(line) for line in lines],
@@ -355,7 +405,7 @@ def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: R
     tags=["guide incentives"],
 )
 def get_incentive_rule(rule_id: Annotated[str, Path(max_length=40)]) -> RuleView:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     return incentives.rule_view(wiring.table(), principal.corp_id, rule_id, clock.now())
 
 
@@ -363,7 +413,7 @@ def get_incentive_rule(rule_id: Annotated[str, Path(max_length=40)]) -> RuleView
     "/admin/guide-incentives/rules/<rule_id>", summary="Enable or disable a rule", tags=["guide incentives"]
 )
 def patch_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], switch: RuleSwitch) -> RuleView:
-    principal = principal_of(app, (Role.ADMIN,))
+    principal = admin_only(app)
     return incentives.set_enabled(wiring.table(), principal.corp_id, rule_id, switch.enabled, clock.now())
 
 
@@ -383,7 +433,7 @@ def get_incentive_records(
     limit: RecordPageSize = 50,
     cursor: PageCursor = None,
 ) -> Response[str]:
-    principal = principal_of(app, OPERATORS)
+    principal = principal_of(app, CONSOLE)
     found = incentives.records(
         wiring.table(),
         wiring.payout_repository(),

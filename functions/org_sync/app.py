@@ -1,4 +1,9 @@
-"""Daily at 00:00 Asia/Shanghai (16:00 UTC): synchronise every tenant's organization from WeCom."""
+"""Daily at 00:00 Asia/Shanghai (16:00 UTC): synchronise every tenant's organization from WeCom.
+
+A tenant whose WeCom answers an error (busy, rate limited, no permission …) keeps its stored
+organization unchanged; the failure is recorded on its sync status, logged and counted
+(``OrgSyncFailures``), the other tenants are still synchronised, and the next run tries again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from incentives.core.errors import UpstreamError
 from incentives.org.service import sync_organization
 from incentives.runtime import wiring
 from incentives.runtime.settings import tenant_secrets
@@ -28,7 +34,21 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     for corp_id, secrets in sorted(tenant_secrets().items()):
         if not secrets.get("wecom_secret"):
             continue
-        result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time, logger.info)
+        try:
+            result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time, logger.info)
+        except UpstreamError as failure:
+            logger.error(
+                "organization sync failed; the next run tries again",
+                extra={
+                    "corp_id": corp_id,
+                    "code": failure.code,
+                    "reason": failure.message,
+                    **failure.details(),
+                },
+            )
+            metrics.add_metric(name="OrgSyncFailures", unit=MetricUnit.Count, value=1)
+            results[corp_id] = {"failed": failure.message, **failure.details()}
+            continue
         logger.info("organization synced", extra={"corp_id": corp_id, **vars(result)})
         metrics.add_metric(
             name="OrgItemsWritten", unit=MetricUnit.Count, value=result.written + result.removed

@@ -238,8 +238,7 @@ def test_two_concurrent_withdrawals_of_the_whole_balance_exactly_one_succeeds(st
     answers: list[int] = []
 
     def withdraw(request_id: str) -> None:
-        status, _ = call(
-            stack,
+        status, _ = stack.api(
             CENTER_API,
             "POST",
             "/affiliate/withdrawals",

@@ -72,3 +72,23 @@ def test_an_online_reward_below_the_minimum_waits_for_the_next_one() -> None:
     assert online_payment(60, 0) == 0  # carried
     assert online_payment(60, 60) == 120  # paid together
     assert online_payment(100, 0) == 100
+
+
+def test_a_scoped_preview_shows_only_its_occurrences_at_the_amounts_of_the_whole_month() -> None:
+    """g1 worked in dept 2, then moved to dept 3: dept 3's view shows the third occurrence only,
+    at what is left of g1's limit after the first two (300 + 300 of 700 → 100); g2 is not shown."""
+    east, south = ("1", "2", "21"), ("1", "3", "31")
+    occurrences = [
+        Occurrence("g1", T0 + timedelta(hours=n), f"e{n}", 200, east if n < 2 else south) for n in range(3)
+    ]
+    occurrences.append(Occurrence("g2", T0, "e9", 200, east))
+    version = RuleVersion(2, 300, 700, T0)
+    south_lines = preview(occurrences, version, shown=lambda o: "3" in o.dept_path)
+    assert [(x.guide_id, x.occurrences, x.produced_fen, x.would_produce_fen) for x in south_lines] == [
+        ("g1", 1, 200, 100)
+    ]
+    east_lines = preview(occurrences, version, shown=lambda o: "2" in o.dept_path)
+    assert [(x.guide_id, x.occurrences, x.would_produce_fen) for x in east_lines] == [
+        ("g1", 2, 600),
+        ("g2", 1, 300),
+    ]

@@ -18,6 +18,7 @@ from incentives.storage.table import (
     Put,
     Table,
     Update,
+    filtered_page,
 )
 
 
@@ -110,6 +111,48 @@ def test_queries_page_in_order_on_the_table_and_an_index(table: Table) -> None:
     rest = table.query("G", index="gsi2", limit=10, newest_first=True, cursor=newest.cursor)
     assert [item["gsi2sk"] for item in rest.items] == ["08", "07", "06", "05", "04"]
     assert [i["sk"] for i in table.query("p", sk_at_most="E#01").items] == ["E#00", "E#01"]
+
+
+def test_a_filtered_page_reads_past_what_it_drops_so_pages_stay_full(table: Table) -> None:
+    """Every third item is kept: pages of 2 stay full, and following the cursors yields each kept
+    item once, newest first (a filter after paging would give short and empty pages)."""
+    table.transact(
+        [Put(_item(f"i{n:02d}", gsi3pk="P", gsi3sk=f"{n:02d}", mine=n % 3 == 0)) for n in range(20)]
+    )
+    pages, cursor = [], None
+    while True:
+        page = filtered_page(
+            table,
+            "P",
+            lambda item: bool(item["mine"]),
+            index="gsi3",
+            limit=2,
+            cursor=cursor,
+            newest_first=True,
+        )
+        pages.append([item["gsi3sk"] for item in page.items])
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert pages == [["18", "15"], ["12", "09"], ["06", "03"], ["00"]]
+
+
+def test_a_filtered_page_stops_at_its_read_budget_with_a_cursor_that_continues(table: Table) -> None:
+    table.transact([Put(_item(f"i{n:02d}", gsi3pk="P", gsi3sk=f"{n:02d}", mine=n == 0)) for n in range(12)])
+    first = filtered_page(
+        table, "P", lambda item: bool(item["mine"]), index="gsi3", limit=5, newest_first=True, read_budget=5
+    )
+    assert first.items == [] and first.cursor
+    rest = filtered_page(
+        table,
+        "P",
+        lambda item: bool(item["mine"]),
+        index="gsi3",
+        limit=5,
+        newest_first=True,
+        cursor=first.cursor,
+    )
+    assert [item["gsi3sk"] for item in rest.items] == ["00"] and rest.cursor is None
 
 
 def test_get_many_answers_in_the_order_asked_with_none_for_missing(table: Table) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
+from incentives.api.errors import error_response
 from incentives.core.clock import FixedClock
-from incentives.wecom.client import MemoryTokenCache, WeComApiError, WeComClient
+from incentives.wecom.client import MemoryTokenCache, WeComApiError, WeComClient, WeComUnavailable
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
 
@@ -88,6 +90,35 @@ def test_the_frequency_limit_backs_off_and_retries() -> None:
     with pytest.raises(WeComApiError) as raised:
         client.departments()
     assert raised.value.errcode == 45009
+
+
+@pytest.mark.parametrize(
+    ("faults", "status", "retry_after", "meaning"),
+    [
+        ([-1], 503, "5", "busy"),
+        ([45009] * 4, 503, "60", "frequency limit"),
+        ([60011], 502, None, "visible scope"),
+        ([40098], 502, None, "sandbox fault 40098"),
+    ],
+)
+def test_a_wecom_refusal_is_answered_as_a_wecom_error(
+    faults: list[int], status: int, retry_after: str | None, meaning: str
+) -> None:
+    """-1 and a 45009 that outlasts the backoff can succeed later (503, Retry-After); 60011 and
+    codes without a known meaning cannot (502). The answer names the errcode and what it means."""
+    sandbox = _sandbox()
+    client = _client(sandbox, FixedClock(NOW))
+    sandbox.faults.extend(faults)
+    with pytest.raises(WeComApiError) as raised:
+        client.add_contact_way("outlet-21", ["zhangwei"])
+    assert isinstance(raised.value, WeComUnavailable) is (status == 503)
+    response = error_response(raised.value)
+    body = json.loads(response.body or "{}")["error"]
+    assert response.status_code == status
+    assert (response.headers or {}).get("Retry-After") == retry_after
+    assert body["code"] == "wecom_error" and body["errcode"] == faults[0]
+    assert meaning in body["message"] and body["api"] == "/cgi-bin/externalcontact/add_contact_way"
+    assert sandbox.contact_ways == {}
 
 
 def test_errors_carry_errcode_and_errmsg() -> None:

@@ -6,7 +6,8 @@ get_corp_tag_list, add_corp_tag, edit_corp_tag, del_corp_tag, mark_tag, add_cont
 send_welcome_msg. Errors carry WeCom's errcodes (40001 / 40014 / 42001 tokens, 45009
 frequency, 40029 invalid login code, 60111 unknown userid, 40096 unknown external user, 41051
 welcome code expired or used …). Faults queue per call:
-``POST /sandbox/wecom/faults {"faults": [42001, 45009]}``.
+``POST /sandbox/wecom/faults {"faults": [42001, 45009]}``; a ``0`` lets its call through, so
+``[0, 0, -1]`` fails the third call.
 
 Control (what happens on WeCom's side):
 - ``POST /sandbox/wecom/departments`` ``{"id", "name", "parentid"}`` creates or moves a
@@ -104,8 +105,8 @@ class WeComSandbox:
                 token = hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:32]
                 self.tokens[token] = time.time() + 7200
                 return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
-            if self.faults:
-                code = self.faults.popleft()
+            code = self.faults.popleft() if self.faults else 0
+            if code:
                 if code in (40014, 42001):
                     self.tokens.pop(query.get("access_token", ""), None)
                 return {"errcode": code, "errmsg": f"sandbox fault {code}"}

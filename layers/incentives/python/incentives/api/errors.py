@@ -3,6 +3,10 @@
 Every error answer has the same shape::
 
     {"error": {"code": "invalid_input", "message": "data.order_id: Field required", "field": "data.order_id"}}
+
+An error may add details of its own: a WeCom refusal answers 502 (503 with ``Retry-After`` when
+a later try can succeed) with ``{"error": {"code": "wecom_error", "errcode": 60011, "message":
+"<what the code means>", "errmsg": "<WeCom's text>", "api": "/cgi-bin/…"}}``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseContentSchema,
+)
 from pydantic import BaseModel, Field
 
 from incentives.core import errors
@@ -27,6 +36,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.RetryLater: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConcurrentModification: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.TooManyRequests: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.UpstreamUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.UpstreamError: HTTPStatus.BAD_GATEWAY,
 }
 
@@ -87,11 +97,15 @@ def _problem(detail: Mapping[str, Any], document: Any) -> tuple[str, str]:
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Machine-readable kind, e.g. invalid_input, unauthenticated")
+    code: str = Field(description="Machine-readable kind, e.g. invalid_input, unauthenticated, wecom_error")
     message: str = Field(description="What is wrong, for people")
     field: str | None = Field(
         default=None, description="The input named: a dotted path into the body, a parameter or a header"
     )
+    errcode: int | None = Field(default=None, description="wecom_error: WeCom's errcode")
+    errmsg: str | None = Field(default=None, description="wecom_error: WeCom's own text")
+    api: str | None = Field(default=None, description="wecom_error: the WeCom API that answered")
+    retry_after_seconds: int | None = Field(default=None, description="When a later try can succeed")
 
 
 class ErrorAnswer(BaseModel):
@@ -100,9 +114,13 @@ class ErrorAnswer(BaseModel):
     error: ErrorDetail
 
 
-def error_body(code: str, message: str, field: str | None = None) -> str:
-    answer = ErrorAnswer(error=ErrorDetail(code=code, message=message, field=field or None))
-    return answer.model_dump_json(exclude_none=True)
+def error_body(
+    code: str, message: str, field: str | None = None, details: Mapping[str, Any] | None = None
+) -> str:
+    detail = ErrorDetail.model_validate(
+        {"code": code, "message": message, "field": field or None, **(details or {})}
+    )
+    return ErrorAnswer(error=detail).model_dump_json(exclude_none=True)
 
 
 def status_for(error: errors.DomainError) -> HTTPStatus:
@@ -114,11 +132,15 @@ def status_for(error: errors.DomainError) -> HTTPStatus:
 
 def error_response(error: errors.DomainError) -> Response[str]:
     status = status_for(error)
-    headers = {"Retry-After": "1"} if status is HTTPStatus.SERVICE_UNAVAILABLE else None
+    headers = (
+        {"Retry-After": str(error.retry_after_seconds or 1)}
+        if status is HTTPStatus.SERVICE_UNAVAILABLE
+        else None
+    )
     return Response(
         status_code=status.value,
         content_type=content_types.APPLICATION_JSON,
-        body=error_body(error.code, error.message, error.field),
+        body=error_body(error.code, error.message, error.field, error.details()),
         headers=headers,
     )
 
@@ -134,3 +156,23 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
         return error_response(errors.NotFound("no such route"))
+
+
+def wecom_responses(model: Any) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI answers of a route that calls WeCom: ``model`` on success, and the two
+    ``wecom_error`` answers (nothing of the request is kept in either)."""
+    error: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel] = {
+        "application/json": {"model": ErrorAnswer}
+    }
+    return {
+        200: {"description": "Successful Response", "content": {"application/json": {"model": model}}},
+        502: {
+            "description": "WeCom refused the call (e.g. 60011 no permission): wecom_error",
+            "content": error,
+        },
+        503: {
+            "description": "WeCom is busy (-1) or rate-limited (45009): wecom_error; retry after Retry-After",
+            "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+            "content": error,
+        },
+    }

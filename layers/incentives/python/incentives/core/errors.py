@@ -7,11 +7,17 @@ class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
 
     code = "domain_error"
+    retry_after_seconds: int | None = None
+    """When answered as 503: after how many seconds the same request may succeed."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def details(self) -> dict[str, object]:
+        """What the error answer shows besides code, message and field (none by default)."""
+        return {}
 
 
 class InvalidInput(DomainError):
@@ -71,19 +77,27 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
 
 
-class UpstreamError(DomainError):
-    """A provider we depend on (WeCom, WeChat) failed or refused us, not because of the input."""
-
-    code = "upstream_error"
-
-
 class RetryLater(DomainError):
     """A transient state: the same request will succeed if sent again shortly."""
 
     code = "retry_later"
+    retry_after_seconds = 1
 
 
 class ConcurrentModification(DomainError):
     """An optimistic write lost a race; the caller re-reads and tries again."""
 
     code = "concurrent_modification"
+    retry_after_seconds = 1
+
+
+class UpstreamError(DomainError):
+    """A provider we depend on (WeCom, WeChat) failed or refused us, not because of the input."""
+
+    code = "upstream_error"
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The service is busy or rate-limited: the same request may succeed after ``retry_after_seconds``."""
+
+    retry_after_seconds = 5

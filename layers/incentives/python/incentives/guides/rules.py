@@ -12,7 +12,7 @@ guide's next online payment instead of being paid alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -79,6 +79,8 @@ class Occurrence:
     at: datetime
     source: str
     granted_fen: int
+    dept_path: tuple[str, ...] = ()
+    """The guide's department path (root → outlet) when it happened: whose scope it is in."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,24 @@ class PreviewLine:
     would_produce_fen: int
 
 
-def preview(occurrences: Sequence[Occurrence], version: RuleVersion) -> list[PreviewLine]:
-    """What this month's occurrences produced, and what ``version`` would have produced from zero."""
+def preview(
+    occurrences: Sequence[Occurrence],
+    version: RuleVersion,
+    shown: Callable[[Occurrence], bool] = lambda _: True,
+) -> list[PreviewLine]:
+    """What this month's occurrences produced, and what ``version`` would have produced from zero.
+
+    Every occurrence counts against its guide's limit; only those ``shown`` (the caller's scope)
+    make up the lines, so a scoped view shows its own occurrences at the amounts the whole month
+    gives them.
+    """
     used: dict[str, int] = {}
     lines: dict[str, PreviewLine] = {}
     for occurrence in sorted(occurrences, key=lambda o: (o.at, o.source)):
         amount = reward_for(version, used.get(occurrence.guide_id, 0))
         used[occurrence.guide_id] = used.get(occurrence.guide_id, 0) + amount
+        if not shown(occurrence):
+            continue
         line = lines.get(occurrence.guide_id, PreviewLine(occurrence.guide_id, 0, 0, 0))
         lines[occurrence.guide_id] = PreviewLine(
             occurrence.guide_id,

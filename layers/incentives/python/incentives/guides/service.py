@@ -284,23 +284,44 @@ def set_enabled(table: Table, corp_id: str, rule_id: str, enabled: bool, now: da
 
 
 def preview_edit(
-    table: Table, corp_id: str, rule_id: str, edit: RuleEdit, now: datetime, time_zone: str
+    table: Table, principal: Principal, rule_id: str, edit: RuleEdit, now: datetime, time_zone: str
 ) -> list[PreviewLine]:
-    """What this month's occurrences would have produced under ``edit``, next to what they produced."""
+    """What this month's occurrences would have produced under ``edit``, next to what they produced.
+
+    Lines cover only the occurrences in the principal's scope (the guide's department when it
+    happened; occurrences recorded without one take the guide's current department).
+    """
+    corp_id = principal.corp_id
     get_rule(table, corp_id, rule_id, now)
     month = month_of(now, time_zone)
-    occurrences = []
+    items: list[dict[str, Any]] = []
     cursor = None
     while True:
         page = table.query(f"{_tenant(corp_id)}#GUIDE_OCC#{rule_id}#{month}", limit=500, cursor=cursor)
-        occurrences += [
-            Occurrence(i["guide_id"], parse_instant(i["at"]), i["source"], int(i["granted_fen"]))
-            for i in page.items
-        ]
+        items += page.items
         cursor = page.cursor
         if cursor is None:
             break
-    return preview(occurrences, RuleVersion(0, edit.amount_fen, edit.monthly_limit_fen, now))
+    current: dict[str, Any] = {}
+    if any("dept_path" not in item for item in items):
+        current = {guide["user_id"]: guide for guide in stored(table, corp_id, "GUIDES").values()}
+    occurrences = [
+        Occurrence(
+            i["guide_id"],
+            parse_instant(i["at"]),
+            i["source"],
+            int(i["granted_fen"]),
+            tuple(
+                i["dept_path"] if "dept_path" in i else current.get(i["guide_id"], {}).get("dept_path", [])
+            ),
+        )
+        for i in items
+    ]
+    return preview(
+        occurrences,
+        RuleVersion(0, edit.amount_fen, edit.monthly_limit_fen, now),
+        shown=lambda occurrence: principal.sees_department_path(occurrence.dept_path),
+    )
 
 
 # --- granting ---------------------------------------------------------------------------------------
@@ -363,6 +384,7 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
                     "source_event_id": trigger.source_event_id,
                     "granted_fen": amount,
                     "version": version.version,
+                    "dept_path": guide.get("dept_path", []),
                 },
                 (NotExists(),),
             ),

@@ -57,19 +57,54 @@ def save_levels(table: Table, corp_id: str, levels: OrgLevels, now: datetime) ->
     return levels
 
 
+def visible_levels(table: Table, principal: Principal, levels: OrgLevels | None) -> OrgLevels:
+    """The levels as ``principal`` may see them: the data nodes inside their scope (all, for admins)."""
+    levels = levels or OrgLevels()
+    if principal.role is Role.ADMIN:
+        return levels
+    paths = {
+        item["dept_id"]: item.get("path", []) for item in stored(table, principal.corp_id, "DEPTS").values()
+    }
+    nodes = [node for node in levels.node_dept_ids if principal.sees_department_path(paths.get(node, [node]))]
+    return OrgLevels(level_name=levels.level_name, node_dept_ids=nodes)
+
+
 def require_writable(
     principal: Principal, levels: OrgLevels | None, item_path: Sequence[str], data_node: str | None
-) -> None:
-    """May ``principal`` create an item in the department ``item_path`` (root → department)?"""
-    if principal.role is Role.ADMIN or levels is None:
-        return
-    nodes = [dept for dept in principal.dept_ids if dept in levels.node_dept_ids]
-    if not nodes:
-        raise Forbidden("read-only: your data node was removed; history stays visible")
-    if len(nodes) > 1 and data_node is None:
-        raise InvalidInput(f"you are on several data nodes {nodes}: name one", field="data_node")
-    node = data_node or nodes[0]
-    if node not in nodes:
-        raise Forbidden(f"you are not on data node {node}")
-    if node not in item_path:
-        raise Forbidden(f"the item is not under data node {node}")
+) -> str | None:
+    """The data node in which ``principal`` writes an item of the department ``item_path`` (root →
+    department), or the reason they may not (seed 002: a removed node's accounts only read history;
+    an operator on several nodes names one).
+
+    - Admins write anywhere; a node they name must be on the item's path (400).
+    - Before any levels are configured, an operator's departments stand for their nodes, and the
+      item must be under one of them; naming one is optional.
+    - Once configured, an operator's nodes are those of their departments that are data nodes:
+      none → read-only (403); several and none named → 400 naming ``data_node``; a named node
+      must be one of theirs (403) and the item must be under the node (403).
+    """
+    if principal.role is Role.ADMIN:
+        if data_node is not None and data_node not in item_path:
+            raise InvalidInput(f"the item is not under department {data_node}", field="data_node")
+        return data_node
+    if levels is None:
+        nodes = list(principal.dept_ids)
+        if data_node is None:
+            data_node = next((dept for dept in nodes if dept in item_path), None)
+    else:
+        nodes = [dept for dept in principal.dept_ids if dept in levels.node_dept_ids]
+        if not nodes:
+            raise Forbidden(
+                "read-only: your departments are no longer data nodes; their history stays visible"
+            )
+        if data_node is None:
+            if len(nodes) > 1:
+                raise InvalidInput(f"you are on several data nodes {nodes}: name one", field="data_node")
+            data_node = nodes[0]
+    if data_node is None:
+        raise Forbidden("the item is not under any of your departments")
+    if data_node not in nodes:
+        raise Forbidden(f"you are not on data node {data_node}", field="data_node")
+    if data_node not in item_path:
+        raise Forbidden(f"the item is not under data node {data_node}", field="data_node")
+    return data_node

@@ -65,11 +65,20 @@ def list_outlets(
     return sorted(found, key=lambda outlet: outlet.path)
 
 
-def _visible_outlet(table: Table, principal: Principal, outlet_id: str) -> dict[str, Any]:
+def visible_outlet(table: Table, principal: Principal, outlet_id: str) -> dict[str, Any]:
+    """The outlet's item if the principal may see it; otherwise 404 (its existence is not leaked)."""
     item = table.get(dept_key(principal.corp_id, outlet_id))
     if item is None or not item.get("is_outlet") or not principal.sees_department_path(item.get("path", [])):
         raise NotFound(f"no outlet {outlet_id}", field="outlet_id")
     return item
+
+
+def visible_guide(table: Table, principal: Principal, user_id: str) -> dict[str, Any]:
+    """The guide's item if the principal may see it; otherwise 404."""
+    guide = table.get(guide_key(principal.corp_id, user_id))
+    if guide is None or not principal.sees_department_path(guide.get("dept_path", [])):
+        raise NotFound(f"no guide {user_id}", field="user_id")
+    return guide
 
 
 def create_contact_way(
@@ -79,9 +88,14 @@ def create_contact_way(
     outlet_id: str,
     welcome_message: str | None,
     now: datetime,
+    data_node: str | None = None,
 ) -> ContactWayView:
-    """A Contact-Me QR code for an outlet: its guides, a ``state`` naming it, its welcome message."""
-    _visible_outlet(table, principal, outlet_id)
+    """A Contact-Me QR code for an outlet: its guides, a ``state`` naming it, its welcome message.
+
+    WeCom creates the code first; it is stored only once WeCom has answered, so a WeCom error
+    leaves nothing behind. ``data_node`` records the node it was created in.
+    """
+    visible_outlet(table, principal, outlet_id)
     guides = sorted(
         g["user_id"]
         for g in stored(table, principal.corp_id, "GUIDES").values()
@@ -107,6 +121,7 @@ def create_contact_way(
                     "welcome_message": welcome_message,
                     "created_at": iso_utc(now),
                     "created_by": principal.subject,
+                    "data_node": data_node,
                 }
             )
         ]
@@ -123,9 +138,7 @@ def create_contact_way(
 
 def set_guide_welcome(table: Table, principal: Principal, user_id: str, text: str) -> None:
     """A guide's default welcome message (sent when the QR code has none)."""
-    guide = table.get(guide_key(principal.corp_id, user_id))
-    if guide is None or not principal.sees_department_path(guide.get("dept_path", [])):
-        raise NotFound(f"no guide {user_id}", field="user_id")
+    visible_guide(table, principal, user_id)
     table.transact(
         [Update(guide_key(principal.corp_id, user_id), set={"welcome_message": text}, conditions=(Exists(),))]
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc
+from incentives.core.errors import UpstreamError
 from incentives.org.model import Department, Member, OrgTree
 from incentives.storage import keys
 from incentives.storage.table import Delete, Put, Table, Write
@@ -80,13 +81,50 @@ def stored(table: Table, corp_id: str, collection: str) -> dict[str, dict[str, A
             return found
 
 
+def sync_status_key(corp_id: str) -> dict[str, str]:
+    return {"pk": f"{keys.tenant(corp_id)}#SETTINGS#ORG_SYNC", "sk": "STATUS"}
+
+
+def _record_outcome(table: Table, corp_id: str, now: datetime, failure: UpstreamError | None) -> None:
+    """Keep the last attempt's outcome: when, the last success, and what WeCom answered if it failed."""
+    previous = table.get(sync_status_key(corp_id)) or {}
+    status: dict[str, Any] = {
+        **sync_status_key(corp_id),
+        "kind": "org_sync_status",
+        "last_attempt_at": iso_utc(now),
+        "outcome": "failed" if failure else "ok",
+        "failures_in_a_row": int(previous.get("failures_in_a_row", 0)) + 1 if failure else 0,
+    }
+    if failure is not None:
+        status["failure"] = {"code": failure.code, "message": failure.message, **failure.details()}
+    last_success = iso_utc(now) if failure is None else previous.get("last_success_at")
+    if last_success:
+        status["last_success_at"] = last_success
+    table.transact([Put(status)])
+
+
 def sync_organization(
     table: Table, client: WeComClient, now: datetime, progress: Callable[[str], None] = lambda _: None
 ) -> SyncResult:
     """Fetch departments and outlet members from WeCom; write the differences only.
 
-    ``progress`` receives a line per stage (the handlers log it), so a long sync can be followed.
+    Everything is read from WeCom before anything is written, so a WeCom failure leaves the stored
+    organization as it was; the outcome (with WeCom's error code) is kept on the tenant's sync
+    status, and the error is raised for the caller to answer or retry. ``progress`` receives a line
+    per stage (the handlers log it), so a long sync can be followed.
     """
+    try:
+        result = _synchronise(table, client, now, progress)
+    except UpstreamError as failure:
+        _record_outcome(table, client.corp_id, now, failure)
+        raise
+    _record_outcome(table, client.corp_id, now, None)
+    return result
+
+
+def _synchronise(
+    table: Table, client: WeComClient, now: datetime, progress: Callable[[str], None]
+) -> SyncResult:
     corp_id = client.corp_id
     departments = [
         Department(str(d["id"]), str(d["name"]), str(d["parentid"]) if d.get("parentid") else None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from incentives.ledger.model import Account, Entry, OwnerKind
 from incentives.payouts.model import OPEN_STATUSES, Payee, Payout, PayoutStatus, ProviderName
 from incentives.storage import keys
 from incentives.storage.ledger import InsufficientBalance, balance_refusal, posting_writes
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Page, Put, Table, due_items
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items, filtered_page
 
 OPEN_SHARDS = 8
 
@@ -129,21 +129,28 @@ class PayoutRepository:
         return payout_from_item(item) if item else None
 
     def page(
-        self, corp_id: str, status: PayoutStatus | None, limit: int, cursor: str | None
+        self,
+        corp_id: str,
+        status: PayoutStatus | None,
+        limit: int,
+        cursor: str | None,
+        keep: Callable[[Payout], bool] = lambda _: True,
     ) -> tuple[list[Payout], str | None]:
-        """Newest first, optionally one status; ``cursor`` continues a previous page."""
+        """Newest first, optionally one status, only those ``keep`` accepts (a caller's scope), in
+        full pages (see :func:`filtered_page`); ``cursor`` continues a previous page."""
         if status is None:
-            page: Page = self._table.query(
-                f"{keys.tenant(corp_id)}#PAYOUTS", index="gsi3", limit=limit, cursor=cursor, newest_first=True
-            )
+            partition, index = f"{keys.tenant(corp_id)}#PAYOUTS", "gsi3"
         else:
-            page = self._table.query(
-                f"{keys.tenant(corp_id)}#PAYOUTS#{status.value}",
-                index="gsi2",
-                limit=limit,
-                cursor=cursor,
-                newest_first=True,
-            )
+            partition, index = f"{keys.tenant(corp_id)}#PAYOUTS#{status.value}", "gsi2"
+        page = filtered_page(
+            self._table,
+            partition,
+            lambda item: keep(payout_from_item(item)),
+            index=index,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+        )
         return [payout_from_item(item) for item in page.items], page.cursor
 
     def open_since(self, before: datetime, limit: int = 500) -> list[Payout]:

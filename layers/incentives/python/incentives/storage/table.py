@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -152,6 +152,46 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 def _key_attributes(index: str | None) -> tuple[str, str]:
     return INDEXES[index] if index else ("pk", "sk")
+
+
+def cursor_at(item: Item, index: str | None = None) -> str | None:
+    """The cursor that continues a query just after ``item`` (as DynamoDB's LastEvaluatedKey would)."""
+    pk_name, sk_name = _key_attributes(index)
+    return encode_cursor({pk_name: item[pk_name], sk_name: item[sk_name], "pk": item["pk"], "sk": item["sk"]})
+
+
+def filtered_page(
+    table: Table,
+    partition: str,
+    keep: Callable[[Item], bool],
+    *,
+    index: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+    newest_first: bool = False,
+    read_budget: int = 2_000,
+) -> Page:
+    """Up to ``limit`` items of a partition that pass ``keep``, reading on past the ones it drops.
+
+    A page is full unless the partition ends, or ``read_budget`` items were read without filling it
+    (then it is short and its cursor continues where the reading stopped): a sparse filter never
+    makes one request read a whole large partition. Reads grow from ``limit`` items to 500 a call.
+    """
+    kept: list[Item] = []
+    read, batch = 0, limit
+    while True:
+        page = table.query(partition, index=index, limit=batch, cursor=cursor, newest_first=newest_first)
+        for position, item in enumerate(page.items):
+            if keep(item):
+                kept.append(item)
+                if len(kept) == limit:
+                    at_the_end = position == len(page.items) - 1 and page.cursor is None
+                    return Page(kept, None if at_the_end else cursor_at(item, index))
+        read += len(page.items)
+        cursor = page.cursor
+        if cursor is None or read >= read_budget:
+            return Page(kept, cursor)
+        batch = min(batch * 2, 500)
 
 
 def due_items(table: Table, queue: str, shards: int, at_most: str, limit: int) -> list[Item]:

@@ -132,38 +132,45 @@ def _tag(table: Table, corp_id: str, tag_id: str) -> dict[str, Any]:
 def update_tag(
     table: Table, client: WeComClient, corp_id: str, tag_id: str, name: str | None, visible: bool | None
 ) -> TagView:
-    """Rename and / or change visibility; WeCom follows at once (shown ⇒ exists in WeCom)."""
+    """Rename and / or change visibility; WeCom follows at once (shown ⇒ exists in WeCom).
+
+    Each change makes at most one WeCom call, before anything is stored here: if WeCom refuses it,
+    neither side has changed.
+    """
     tag = _tag(table, corp_id, tag_id)
     group = table.get(group_key(corp_id, tag["group_id"])) or {}
     changes: dict[str, Any] = {}
-    if name and name != tag["name"]:
-        if tag.get("wecom_tag_id"):
-            client.edit_corp_tag(tag["wecom_tag_id"], name)
+    writes: list[Write] = []
+    renamed = bool(name) and name != tag["name"]
+    if renamed:
         changes.update(name=name, gsi2sk=f"{tag['group_id']}#{name}")
-    if visible is not None and visible != tag["visible"]:
-        if visible:
-            body: dict[str, Any] = {"tag": [{"name": changes.get("name", tag["name"])}]}
-            body.update(
-                {"group_id": group["wecom_group_id"]}
-                if group.get("wecom_group_id")
-                else {"group_name": group.get("name", "")}
-            )
-            created = client.add_corp_tag(body)
-            new_id = next(t["id"] for t in created["tag"] if t["name"] == changes.get("name", tag["name"]))
-            changes.update(visible=True, wecom_tag_id=new_id)
-            if not group.get("wecom_group_id"):
-                table.transact(
-                    [Update(group_key(corp_id, tag["group_id"]), set={"wecom_group_id": created["group_id"]})]
-                )
-        else:
-            if tag.get("wecom_tag_id"):
-                client.del_corp_tag([tag["wecom_tag_id"]], [])
-            changes.update(visible=False)
-    if changes:
-        removal = ("wecom_tag_id",) if changes.get("visible") is False else ()
-        table.transact(
-            [Update(tag_key(corp_id, tag_id), set=changes, remove=removal, conditions=(Exists(),))]
+    showing = visible is True and not tag["visible"]
+    hiding = visible is False and tag["visible"]
+    if showing:
+        body: dict[str, Any] = {"tag": [{"name": changes.get("name", tag["name"])}]}
+        body.update(
+            {"group_id": group["wecom_group_id"]}
+            if group.get("wecom_group_id")
+            else {"group_name": group.get("name", "")}
         )
+        created = client.add_corp_tag(body)
+        new_id = next(t["id"] for t in created["tag"] if t["name"] == changes.get("name", tag["name"]))
+        changes.update(visible=True, wecom_tag_id=new_id)
+        if not group.get("wecom_group_id"):
+            writes.append(
+                Update(group_key(corp_id, tag["group_id"]), set={"wecom_group_id": created["group_id"]})
+            )
+    elif hiding:
+        if tag.get("wecom_tag_id"):  # hidden = deleted in WeCom; a rename there would be moot
+            client.del_corp_tag([tag["wecom_tag_id"]], [])
+        changes.update(visible=False)
+    elif renamed and tag.get("wecom_tag_id"):
+        client.edit_corp_tag(tag["wecom_tag_id"], str(name))
+    if changes:
+        removal = ("wecom_tag_id",) if hiding else ()
+        writes.append(Update(tag_key(corp_id, tag_id), set=changes, remove=removal, conditions=(Exists(),)))
+    if writes:
+        table.transact(writes)
     updated = _tag(table, corp_id, tag_id)
     return TagView(
         tag_id=tag_id,

@@ -5,7 +5,10 @@
 - errcode 40001 / 40014 / 42001 (token invalid or expired): drop the token, fetch a new one,
   retry once;
 - errcode 45009 (frequency limit): back off (0.5 s, 1 s, 2 s) and retry;
-- any other non-zero errcode raises :class:`WeComApiError` with errcode and errmsg.
+- any other non-zero errcode (or a 45009 that outlasts the backoff) raises
+  :class:`WeComApiError` with errcode, errmsg and what the code means; the APIs answer it as a
+  ``wecom_error`` (``incentives.api.errors``): 503 with ``Retry-After`` when sending again
+  later can help (busy, rate limited: :class:`WeComUnavailable`), else 502.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from incentives.core.clock import Clock
+from incentives.core.errors import UpstreamError, UpstreamUnavailable
 
 PRODUCTION_BASE_URL = "https://qyapi.weixin.qq.com"
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
@@ -30,11 +34,57 @@ BACKOFF_SECONDS = (0.5, 1.0, 2.0)
 EARLY_REFRESH = timedelta(minutes=5)
 
 
-class WeComApiError(Exception):
+MEANINGS: dict[int, str] = {
+    -1: "WeCom is busy; try again in a few seconds",
+    40001: "WeCom refused the app secret: check the tenant's wecom_secret",
+    40014: "WeCom refused the access token, even a fresh one",
+    42001: "WeCom says the access token expired, even a fresh one",
+    45009: "WeCom's API call frequency limit was reached and outlasted the retries; try again in a minute",
+    45033: "too many concurrent calls to WeCom; try again in a few seconds",
+    48002: "the WeCom app may not call this API: grant it in the WeCom admin console",
+    60011: (
+        "the WeCom app has no permission for these members or departments: add them to the app's "
+        "visible scope in the WeCom admin console"
+    ),
+}
+"""What WeCom's global error codes mean, in the words an operator reads in an error answer."""
+
+RETRY_AFTER_SECONDS: dict[int, int] = {-1: 5, 45009: 60, 45033: 5}
+"""Codes for which the same call can succeed later, and how long to wait before sending it again."""
+
+
+class WeComApiError(UpstreamError):
+    """WeCom answered a non-zero errcode (after the client's own retries)."""
+
+    code = "wecom_error"
+
     def __init__(self, errcode: int, errmsg: str, path: str) -> None:
-        super().__init__(f"WeCom {path}: errcode {errcode}, {errmsg}")
+        super().__init__(MEANINGS.get(errcode, f"WeCom refused the call: {errmsg or 'no reason given'}"))
         self.errcode = errcode
         self.errmsg = errmsg
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"WeCom {self.path}: errcode {self.errcode}, {self.errmsg}"
+
+    def details(self) -> dict[str, object]:
+        shown: dict[str, object] = {"errcode": self.errcode, "errmsg": self.errmsg, "api": self.path}
+        if self.retry_after_seconds is not None:
+            shown["retry_after_seconds"] = self.retry_after_seconds
+        return shown
+
+    @classmethod
+    def of(cls, errcode: int, errmsg: str, path: str) -> WeComApiError:
+        """The error for an errcode: :class:`WeComUnavailable` when a later call can succeed."""
+        if errcode in RETRY_AFTER_SECONDS:
+            error: WeComApiError = WeComUnavailable(errcode, errmsg, path)
+            error.retry_after_seconds = RETRY_AFTER_SECONDS[errcode]
+            return error
+        return cls(errcode, errmsg, path)
+
+
+class WeComUnavailable(WeComApiError, UpstreamUnavailable):
+    """WeCom is busy or rate-limited: the same call can succeed after ``retry_after_seconds``."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +158,7 @@ class WeComClient:
         query = urllib.parse.urlencode({"corpid": self.corp_id, "corpsecret": self._secret})
         answer = self._send("GET", f"/cgi-bin/gettoken?{query}", None)
         if answer.get("errcode", 0):
-            raise WeComApiError(int(answer["errcode"]), str(answer.get("errmsg", "")), "/cgi-bin/gettoken")
+            raise WeComApiError.of(int(answer["errcode"]), str(answer.get("errmsg", "")), "/cgi-bin/gettoken")
         token = CachedToken(
             str(answer["access_token"]),
             self._clock.now() + timedelta(seconds=int(answer.get("expires_in", 7200))),
@@ -150,7 +200,7 @@ class WeComClient:
             if errcode == FREQUENCY_LIMIT and backoffs:
                 self._sleep(backoffs.pop(0))
                 continue
-            raise WeComApiError(errcode, str(answer.get("errmsg", "")), path)
+            raise WeComApiError.of(errcode, str(answer.get("errmsg", "")), path)
 
     # --- the APIs we use ------------------------------------------------------------------------------
 
