@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.org.service import sync_organization
 from incentives.runtime import wiring
-from incentives.runtime.settings import tenant_secrets
+from incentives.runtime.secrets import SecretPurpose, tenants_with
 
 logger = Logger(service="org-sync")
 tracer = Tracer()
@@ -25,9 +25,7 @@ metrics = Metrics()
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for corp_id, secrets in sorted(tenant_secrets().items()):
-        if not secrets.get("wecom_secret"):
-            continue
+    for corp_id in tenants_with(SecretPurpose.WECOM_APP):
         result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time, logger.info)
         logger.info("organization synced", extra={"corp_id": corp_id, **vars(result)})
         metrics.add_metric(

@@ -16,7 +16,7 @@ from incentives.api.auth import Principal, Role, authenticate, require_role
 from incentives.api.errors import error_response, invalid_input, register_error_handlers
 from incentives.core.clock import parse_instant
 from incentives.core.errors import InvalidInput
-from incentives.runtime.settings import tenant_secret
+from incentives.runtime.secrets import SecretPurpose, tenant_secret
 
 API_VERSION = "1.0.0"
 
@@ -51,7 +51,9 @@ def create_api(audience: str, title: str, description: str) -> APIGatewayRestRes
 def principal_of(app: APIGatewayRestResolver, allowed: Collection[Role]) -> Principal:
     """Authenticate the current request and check its role."""
     header = app.current_event.headers.get("Authorization")
-    principal = authenticate(header, lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"))
+    principal = authenticate(
+        header, lambda corp_id: tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret")
+    )
     return require_role(principal, allowed)
 
 
