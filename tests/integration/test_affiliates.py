@@ -221,8 +221,7 @@ def test_two_concurrent_withdrawals_of_the_whole_balance_exactly_one_succeeds(st
     answers: list[int] = []
 
     def withdraw(request_id: str) -> None:
-        status, _ = call(
-            stack,
+        status, _ = stack.api(
             CENTER_API,
             "POST",
             "/affiliate/withdrawals",
@@ -231,11 +230,14 @@ def test_two_concurrent_withdrawals_of_the_whole_balance_exactly_one_succeeds(st
         )
         answers.append(status)
 
+    # The clock is patched once around both threads: patching it in each (``call``) could leave it
+    # patched for the rest of the session when the two patches interleave.
     threads = [threading.Thread(target=withdraw, args=(f"req-{n}",)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with mock.patch.object(clock.SystemClock, "now", lambda self: NOW):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     del ledger.balance, table.transact
     assert sorted(answers) == [200, 409]
     after = balance("A")
