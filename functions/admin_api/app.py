@@ -354,7 +354,7 @@ def get_incentive_settings() -> IncentiveSettings:
 )
 def put_incentive_settings(request: IncentiveSettings) -> IncentiveSettings:
     principal = admin_only(app)
-    configured = wiring.wecom_pay_config(principal.corp_id) is not None
+    configured = wiring.wecom_pay_configured(principal.corp_id)
     return incentives.save_settings(wiring.table(), principal.corp_id, request, configured, clock.now())
 
 

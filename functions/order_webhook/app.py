@@ -17,7 +17,8 @@ from incentives.api.body import event_body
 from incentives.api.errors import register_error_handlers
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
-from incentives.runtime.settings import settings, tenant_secret
+from incentives.runtime.secrets import SecretPurpose, tenant_secret
+from incentives.runtime.settings import settings
 from incentives.webhook.intake import keep_and_enqueue, verify_delivery
 
 logger = Logger(service="order-webhook")
@@ -38,7 +39,7 @@ def receive_order_event() -> Response[dict[str, Any]]:
         raw_body,
         clock.now(),
         settings().default_corp_id,
-        lambda corp_id: tenant_secret(corp_id, "order_webhook_secret"),
+        lambda corp_id: tenant_secret(corp_id, SecretPurpose.WEBHOOK).get("order_webhook_secret"),
     )
     answer, first_delivery = keep_and_enqueue(
         delivery, wiring.raw_event_store(), wiring.event_queue(), clock.now()

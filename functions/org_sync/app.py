@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incentives.core.errors import UpstreamError
 from incentives.org.service import sync_organization
 from incentives.runtime import wiring
-from incentives.runtime.settings import tenant_secrets
+from incentives.runtime.secrets import SecretPurpose, tenants_with
 
 logger = Logger(service="org-sync")
 tracer = Tracer()
@@ -31,9 +31,7 @@ metrics = Metrics()
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for corp_id, secrets in sorted(tenant_secrets().items()):
-        if not secrets.get("wecom_secret"):
-            continue
+    for corp_id in tenants_with(SecretPurpose.WECOM_APP):
         try:
             result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time, logger.info)
         except UpstreamError as failure:

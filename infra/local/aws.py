@@ -273,18 +273,29 @@ def provision(stack: Stack, config: LocalConfig) -> Resolver:
 
 
 def _seed_secrets(stack: Stack, config: LocalConfig, resolver: Resolver) -> None:
-    """Template parameters named ``*SecretsName`` point at secrets; seed them from local settings."""
+    """One secret per tenant and purpose under the template's ``TenantSecretsPrefix``, named as on
+    AWS (``<prefix>/<corp_id>/<purpose>``), from the local settings."""
+    from incentives.runtime.secrets import is_corp_id, secret_name, split_by_purpose
+
+    if "TenantSecretsPrefix" not in stack.document.get("Parameters", {}):
+        return
+    prefix = str(resolver.parameters["TenantSecretsPrefix"])
     secrets = client("secretsmanager", config)
-    for parameter in stack.document.get("Parameters", {}):
-        if not parameter.endswith("SecretsName"):
-            continue
-        name, value = resolver.parameters[parameter], json.dumps(config.tenant_secrets())
+    for corp_id, tenant in config.tenant_secrets().items():
+        if not is_corp_id(corp_id):
+            raise ValueError(f"LOCAL_EXTRA_TENANTS: {corp_id!r} is not a corp id (letters, digits, - and _)")
         try:
-            secrets.create_secret(Name=name, SecretString=value)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceExistsException":
-                raise
-            secrets.put_secret_value(SecretId=name, SecretString=value)
+            documents = split_by_purpose(tenant)
+        except ValueError as error:
+            raise ValueError(f"LOCAL_EXTRA_TENANTS, tenant {corp_id}: {error}") from None
+        for purpose, document in documents.items():
+            name, value = secret_name(prefix, corp_id, purpose), json.dumps(document)
+            try:
+                secrets.create_secret(Name=name, SecretString=value)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceExistsException":
+                    raise
+                secrets.put_secret_value(SecretId=name, SecretString=value)
 
 
 def function_environment(stack: Stack, resolver: Resolver, config: LocalConfig) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Local settings: environment variables with working defaults (listed in the README).
 
-WeChat Pay v3 (transfers to a user's wallet), seeded as the local tenant's ``wechat_pay`` secret:
+WeChat Pay v3 (transfers to a user's wallet), seeded as the local tenant's ``wechat-pay`` secret:
 
 - ``WECHAT_PAY_MCH_ID`` (default: ``WECOM_PAY_MCH_ID``'s value, so the sandbox's one merchant
   serves both providers);
@@ -157,7 +157,9 @@ class LocalConfig:
         )
 
     def tenant_secrets(self) -> dict[str, dict[str, Any]]:
-        """The tenant secret document seeded into the local Secrets Manager."""
+        """Every local tenant's secrets, one object per tenant (``LOCAL_EXTRA_TENANTS`` and the
+        variables above); the embedded endpoint stores them as one secret per tenant and purpose,
+        as on AWS (``incentives.runtime.secrets.split_by_purpose``)."""
         return {
             **self.extra_tenants,
             self.corp_id: {

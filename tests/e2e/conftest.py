@@ -105,7 +105,7 @@ def running_stack() -> Iterator[RunningStack]:
         "LOCAL_STACK_NAME": "e2e",
         "PYTHONUNBUFFERED": "1",
     }
-    for key in ("AWS_ENDPOINT_URL", "TABLE_NAME", "EVENTS_QUEUE_URL", "TENANT_SECRETS_NAME"):
+    for key in ("AWS_ENDPOINT_URL", "TABLE_NAME", "EVENTS_QUEUE_URL", "TENANT_SECRETS_PREFIX"):
         env.pop(key, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local", "run"],

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
 
+import pytest
 import requests
 
 from infra.local.naming import events_dir_of
 from infra.local.template import read_stack
 from tests.e2e.conftest import RunningStack
-from tests.support import ROOT, order_completed, order_paid, signed_headers
+from tests.support import ROOT, order_completed, order_paid, signed_headers, token_for
 
 pytestmark = __import__("pytest").mark.e2e
 
@@ -153,3 +155,43 @@ def test_invoke_runs_every_sample_event(running_stack: RunningStack) -> None:
             if function in ("AdminApiFunction", "GuideApiFunction", "WecomCallbackFunction"):
                 # Some samples name things the fresh stack does not have yet (404) or has already (409).
                 assert answer["statusCode"] < 500, f"{sample}: {answer}"
+
+
+@pytest.mark.skipif(
+    not shutil.which("aws") or not shutil.which("openssl"), reason="needs the AWS CLI and openssl"
+)
+def test_the_readme_secrets_example_adds_a_brand_to_the_running_stack(running_stack: RunningStack) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- secrets-example:start -->\s*```bash\n(.*?)```", readme, re.S)
+    assert block, "README lacks the secrets example"
+    env = dict(
+        running_stack.env,
+        AWS_ENDPOINT_URL=running_stack.endpoint_url,
+        AWS_DEFAULT_REGION="ap-southeast-1",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        WECOM_APP_SECRET="readme-brand-app-secret",
+    )
+    result = subprocess.run(
+        ["bash", "-c", "set -eu\n" + block.group(1)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    corp, secrets = "ww0123456789abcdef", running_stack.client("secretsmanager")
+
+    def secret(purpose: str) -> dict[str, str]:
+        value = json.loads(secrets.get_secret_value(SecretId=f"incentives/{corp}/{purpose}")["SecretString"])
+        return dict(value)
+
+    callback = secret("wecom-callback")
+    assert len(callback["wecom_encoding_aes_key"]) == 43 and secret("wecom-app") == {
+        "wecom_secret": "readme-brand-app-secret"
+    }
+    # The new brand is served at once, with no restart: its webhook secret signs, its API key verifies.
+    body = order_paid("E2E-README-BRAND")
+    response = _post(running_stack, body, secret=secret("webhook")["order_webhook_secret"], corp_id=corp)
+    assert response.status_code == 202, response.text
+    token = token_for("admin", corp_id=corp, secret=secret("api")["api_jwt_secret"])
+    answer = requests.get(
+        f"{running_stack.api_url}/admin/payouts", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text

@@ -247,6 +247,8 @@ def test_two_concurrent_withdrawals_of_the_whole_balance_exactly_one_succeeds(st
         )
         answers.append(status)
 
+    # The clock is patched once around both threads: patching it in each (``call``) could leave it
+    # patched for the rest of the session when the two patches interleave.
     threads = [threading.Thread(target=withdraw, args=(f"req-{n}",)) for n in range(2)]
     for thread in threads:
         thread.start()

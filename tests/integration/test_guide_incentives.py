@@ -81,7 +81,7 @@ def _records(stack: StackHandle, token: str | None = None, **query: str) -> dict
 def test_online_payment_is_refused_until_wecom_pay_is_configured(
     stack: StackHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wiring, "wecom_pay_config", lambda corp_id: None)
+    monkeypatch.setattr(wiring, "wecom_pay_configured", lambda corp_id: False)
     status, body = _call(
         stack, ADMIN, "PUT", "/admin/guide-incentives/settings", _admin(), json={"payment_method": "online"}
     )

@@ -32,6 +32,7 @@ from incentives.payouts.wechat_transfer import (
     signing_message,
 )
 from incentives.runtime import wiring
+from incentives.runtime.secrets import SecretPurpose, split_by_purpose
 from infra.local.config import LocalConfig
 from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
 from tests.support import free_port
@@ -435,19 +436,22 @@ def test_a_systemerror_after_the_transfer_is_ambiguous_and_the_query_finds_it(sa
 # --- wiring and the local stack's secrets ------------------------------------------------------------
 
 
+Secrets = dict[SecretPurpose, Any]
+
+
 @pytest.fixture
-def tenant_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    secrets: dict[str, Any] = {}
-    monkeypatch.setattr(wiring, "tenant_secret", lambda corp_id, key: secrets.get(key))
+def tenant_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Secrets]:
+    secrets: dict[SecretPurpose, Any] = {}
+    monkeypatch.setattr(wiring, "tenant_secret", lambda corp_id, purpose: secrets.get(purpose, {}))
     wiring.payout_providers.cache_clear()
     yield secrets
     wiring.payout_providers.cache_clear()
 
 
-def test_a_tenant_with_wechat_pay_gets_the_transfer_provider(tenant_secrets: dict[str, Any]) -> None:
+def test_a_tenant_with_wechat_pay_gets_the_transfer_provider(tenant_secrets: Secrets) -> None:
     assert ProviderName.WECHAT_TRANSFER not in wiring.payout_providers("ww-1")
     wiring.payout_providers.cache_clear()
-    tenant_secrets["wechat_pay"] = {
+    tenant_secrets[SecretPurpose.WECHAT_PAY] = {
         "mch_id": MCH_ID,
         "appid": APPID,
         "serial_no": SERIAL,
@@ -460,18 +464,18 @@ def test_a_tenant_with_wechat_pay_gets_the_transfer_provider(tenant_secrets: dic
     assert isinstance(wiring.payout_providers("ww-1")[ProviderName.WECHAT_TRANSFER], WeChatTransfer)
 
 
-def test_an_incomplete_wechat_pay_secret_names_what_is_missing(tenant_secrets: dict[str, Any]) -> None:
-    tenant_secrets["wechat_pay"] = {"mch_id": MCH_ID, "serial_no": SERIAL, "private_key_pem": "x"}
+def test_an_incomplete_wechat_pay_secret_names_what_is_missing(tenant_secrets: Secrets) -> None:
+    tenant_secrets[SecretPurpose.WECHAT_PAY] = {"mch_id": MCH_ID, "serial_no": SERIAL, "private_key_pem": "x"}
     with pytest.raises(InvalidInput, match="appid"):
         wiring.wechat_pay_config("ww-1")
-    tenant_secrets["wechat_pay"]["appid"] = APPID
+    tenant_secrets[SecretPurpose.WECHAT_PAY]["appid"] = APPID
     with pytest.raises(InvalidInput, match="private_key_pem"):
         wiring.payout_providers("ww-1")
 
 
 def test_the_local_tenant_secret_signs_what_the_sandbox_merchant_verifies() -> None:
     config = LocalConfig.from_env()
-    secret = config.tenant_secrets()[config.corp_id]["wechat_pay"]
+    secret = split_by_purpose(config.tenant_secrets()[config.corp_id])[SecretPurpose.WECHAT_PAY]
     assert secret["mch_id"] == config.wechat_pay_mch_id and secret["appid"] == config.wechat_pay_appid
     key = serialization.load_pem_private_key(secret["private_key_pem"].encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)

@@ -32,7 +32,7 @@ from incentives.api.body import check_size, event_body, parse_json, utf8_text
 from incentives.api.errors import ErrorAnswer, error_response, invalid_input, register_error_handlers
 from incentives.core.clock import parse_instant
 from incentives.core.errors import InvalidInput, UnsupportedMediaType
-from incentives.runtime.settings import tenant_secret
+from incentives.runtime.secrets import SecretPurpose, tenant_secret
 
 API_VERSION = "1.0.0"
 MAX_BODY_BYTES = 384 * 1024
@@ -77,7 +77,9 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
 
 def _authenticate(app: APIGatewayRestResolver) -> Principal:
     header = app.current_event.headers.get("Authorization")
-    return authenticate(header, lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"))
+    return authenticate(
+        header, lambda corp_id: tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret")
+    )
 
 
 def _check_body(app: APIGatewayRestResolver) -> None:

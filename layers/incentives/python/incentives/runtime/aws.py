@@ -14,6 +14,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_sqs.client import SQSClient
 
 CLIENT_CONFIG = Config(
@@ -33,7 +34,14 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=CLIENT_CONFIG)
 
 
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    """For secrets' metadata (listing tenants, "is it configured"); values go through Powertools."""
+    return boto3.client("secretsmanager", config=CLIENT_CONFIG)
+
+
 def reset() -> None:
     """Forget cached clients (after the endpoint or credentials changed, e.g. between test stacks)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
+    secretsmanager.cache_clear()

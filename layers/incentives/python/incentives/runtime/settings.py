@@ -1,16 +1,6 @@
-"""Settings from the environment, secrets from Secrets Manager (or the environment locally).
+"""Settings from the environment (the template sets them on AWS, the local runtime from it).
 
-On AWS the template sets ``TENANT_SECRETS_NAME``; the secret is a JSON object keyed by corp
-id: ``{"<corp_id>": {"order_webhook_secret": "...", "wecom_callback_token": "...",
-"wecom_encoding_aes_key": "...", "api_jwt_secret": "...",
-"wecom_pay": {...}}}``. Without it (unit tests, a bare ``invoke``) the single
-tenant's secrets come from ``ORDER_WEBHOOK_SECRET`` / ``WECOM_CALLBACK_TOKEN`` /
-``WECOM_ENCODING_AES_KEY`` / ``API_JWT_SECRET`` for ``WECOM_CORP_ID``. A tenant's WeCom Pay
-credentials are the object ``wecom_pay``: ``{"mch_id", "api_key", "payment_secret", "agent_id"}``
-(plus ``cert_file`` / ``key_file`` paths of the merchant API certificate in the layer or /opt).
-Mini-program sign-in reads ``miniprogram_appid`` and ``miniprogram_secret`` (the merchant's
-mini program, whose ``jscode2session`` names the customer).
-Secrets are never logged.
+Tenant secrets are read through :mod:`incentives.runtime.secrets`.
 """
 
 from __future__ import annotations
@@ -18,12 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from incentives.core.clock import DEFAULT_TIME_ZONE
 from incentives.orders import DEFAULT_AFTER_SALES_WINDOW_DAYS
 
-SECRETS_CACHE_SECONDS = 300
 DEFAULT_CORP_ID = "ww-local-corp"
 
 
@@ -33,7 +21,7 @@ class Settings:
     idempotency_table_name: str
     events_queue_url: str
     default_corp_id: str
-    tenant_secrets_name: str | None
+    tenant_secrets_prefix: str | None
     after_sales_window_days: int
     time_zone: str
     payout_queue_url: str
@@ -51,7 +39,7 @@ class Settings:
             idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", "incentives-idempotency"),
             events_queue_url=env.get("EVENTS_QUEUE_URL", ""),
             default_corp_id=env.get("WECOM_CORP_ID", DEFAULT_CORP_ID),
-            tenant_secrets_name=env.get("TENANT_SECRETS_NAME") or None,
+            tenant_secrets_prefix=env.get("TENANT_SECRETS_PREFIX") or None,
             after_sales_window_days=int(env.get("AFTER_SALES_WINDOW_DAYS", DEFAULT_AFTER_SALES_WINDOW_DAYS)),
             time_zone=env.get("MERCHANT_TIME_ZONE", DEFAULT_TIME_ZONE),
             payout_queue_url=env.get("PAYOUT_QUEUE_URL", ""),
@@ -66,32 +54,3 @@ class Settings:
 @cache
 def settings() -> Settings:
     return Settings.from_env()
-
-
-def _secrets_from_env() -> dict[str, dict[str, Any]]:
-    env = os.environ
-    values: dict[str, Any] = {
-        "order_webhook_secret": env.get("ORDER_WEBHOOK_SECRET", ""),
-        "wecom_callback_token": env.get("WECOM_CALLBACK_TOKEN", ""),
-        "wecom_encoding_aes_key": env.get("WECOM_ENCODING_AES_KEY", ""),
-        "api_jwt_secret": env.get("API_JWT_SECRET", ""),
-    }
-    return {env.get("WECOM_CORP_ID", DEFAULT_CORP_ID): {k: v for k, v in values.items() if v}}
-
-
-def tenant_secrets() -> dict[str, dict[str, Any]]:
-    """All tenants' secrets, cached for a few minutes so rotation takes effect without a deploy."""
-    name = settings().tenant_secrets_name
-    if not name:
-        return _secrets_from_env()
-    from aws_lambda_powertools.utilities import parameters
-
-    value: Any = parameters.get_secret(name, transform="json", max_age=SECRETS_CACHE_SECONDS)
-    if not isinstance(value, dict):
-        raise ValueError(f"secret {name} must be a JSON object keyed by corp id")
-    return value
-
-
-def tenant_secret(corp_id: str, key: str) -> Any:
-    """One secret of one tenant (a string, or an object such as ``wecom_pay``), or None."""
-    return tenant_secrets().get(corp_id, {}).get(key) or None

@@ -12,7 +12,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from incentives.runtime import aws
-from incentives.runtime.settings import settings, tenant_secret
+from incentives.runtime.secrets import SecretPurpose, forget_cached_secrets, tenant_has_secret, tenant_secret
+from incentives.runtime.settings import settings
 
 if TYPE_CHECKING:
     from incentives.events.dispatch import Consumers
@@ -95,8 +96,8 @@ def wecom_pay_config(corp_id: str) -> WeComPayConfig | None:
     from incentives.core.errors import InvalidInput
     from incentives.payouts.wecom_pay import WeComPayConfig
 
-    values: Any = tenant_secret(corp_id, "wecom_pay")
-    if not isinstance(values, dict):
+    values = tenant_secret(corp_id, SecretPurpose.WECOM_PAY)
+    if not values:
         return None
     try:
         return WeComPayConfig(
@@ -114,18 +115,24 @@ def wecom_pay_config(corp_id: str) -> WeComPayConfig | None:
         raise InvalidInput(f"wecom_pay of {corp_id} lacks {missing}", field="wecom_pay") from None
 
 
+def wecom_pay_configured(corp_id: str) -> bool:
+    """Whether the tenant has WeCom Pay credentials, known without reading them (the admin API
+    may not read payment keys)."""
+    return tenant_has_secret(corp_id, SecretPurpose.WECOM_PAY)
+
+
 def wechat_pay_config(corp_id: str) -> WeChatTransferConfig | None:
     """The tenant's WeChat Pay v3 credentials (transfers to a user's wallet), or None when absent.
 
-    ``wechat_pay``: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``; optional
+    Its ``wechat-pay`` secret: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``; optional
     ``transfer_scene_id`` (``1000``), ``scene_report_infos`` (``[{"info_type", "info_content"}]``),
     ``user_recv_perception``, ``notify_url``.
     """
     from incentives.core.errors import InvalidInput
     from incentives.payouts.wechat_transfer import WeChatTransferConfig
 
-    values: Any = tenant_secret(corp_id, "wechat_pay")
-    if not isinstance(values, dict):
+    values = tenant_secret(corp_id, SecretPurpose.WECHAT_PAY)
+    if not values:
         return None
     optional: dict[str, Any] = {
         key: str(values[key])
@@ -180,13 +187,13 @@ def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
 
 @cache
 def wecom_client(corp_id: str) -> WeComClient:
-    """The tenant's WeCom API client (the app secret ``wecom_secret`` of the tenant secret)."""
+    """The tenant's WeCom API client (``wecom_secret`` of its ``wecom-app`` secret)."""
     from incentives.core.clock import SystemClock
     from incentives.core.errors import InvalidInput
     from incentives.storage.tokens import TableTokenCache
     from incentives.wecom.client import WeComClient
 
-    secret = tenant_secret(corp_id, "wecom_secret")
+    secret = tenant_secret(corp_id, SecretPurpose.WECOM_APP).get("wecom_secret")
     if not secret:
         raise InvalidInput(f"WeCom is not configured for {corp_id} (wecom_secret)", field="wecom_secret")
     return WeComClient(
@@ -222,10 +229,8 @@ def callback_crypto(corp_id: str) -> CallbackCrypto:
     from incentives.core.errors import Unauthenticated
     from incentives.wecom.crypto import CallbackCrypto
 
-    token, key = (
-        tenant_secret(corp_id, "wecom_callback_token"),
-        tenant_secret(corp_id, "wecom_encoding_aes_key"),
-    )
+    secret = tenant_secret(corp_id, SecretPurpose.WECOM_CALLBACK)
+    token, key = secret.get("wecom_callback_token"), secret.get("wecom_encoding_aes_key")
     if not token or not key:
         raise Unauthenticated(f"no WeCom callback secrets for corp {corp_id}", field="ToUserName")
     return CallbackCrypto(str(token), str(key), corp_id)
@@ -247,7 +252,8 @@ def miniprogram_client(corp_id: str) -> MiniProgramClient:
     from incentives.core.errors import InvalidInput
     from incentives.signin.miniprogram import MiniProgramClient
 
-    appid, secret = tenant_secret(corp_id, "miniprogram_appid"), tenant_secret(corp_id, "miniprogram_secret")
+    values = tenant_secret(corp_id, SecretPurpose.MINIPROGRAM)
+    appid, secret = values.get("miniprogram_appid"), values.get("miniprogram_secret")
     if not appid or not secret:
         raise InvalidInput(
             f"mini-program sign-in is not configured for {corp_id} (miniprogram_appid, miniprogram_secret)",
@@ -263,7 +269,7 @@ def sign_in_ports() -> SignInPorts:
         table=table(),
         wecom_client=wecom_client,
         miniprogram_client=miniprogram_client,
-        api_secret=lambda corp_id: tenant_secret(corp_id, "api_jwt_secret"),
+        api_secret=lambda corp_id: tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret"),
     )
 
 
@@ -271,6 +277,7 @@ def reset() -> None:
     """Forget every cached adapter and setting (the local runtime and tests switch stacks)."""
     aws.reset()
     settings.cache_clear()
+    forget_cached_secrets()
     for factory in (
         table,
         order_repository,
