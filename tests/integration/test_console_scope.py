@@ -47,9 +47,13 @@ NOWHERE = token_for("operator", "ops-nowhere", dept_ids=("99",))
 NO_DEPARTMENT = token_for("operator", "ops-none")
 
 
+FUNCTION_OF = {(route.method, route.path): route.function for route in read_stack().routes}
+"""Which function serves each route, as template.yaml says."""
+
+
 def call(stack: StackHandle, method: str, path: str, token: str | None, **request: Any) -> tuple[int, Any]:
     """A console call as the gateway makes it, answered as of NOW."""
-    function = AFFILIATE_ADMIN_API if path.startswith("/admin/affiliates") else ADMIN_API
+    function = FUNCTION_OF[(method, path)]
     body = request.pop("json", None)
     event = api_event(
         method, path, token=token, body=json.dumps(body) if body is not None else None, **request
@@ -193,6 +197,15 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     # --- organization
     ("POST", "/admin/org/sync"): Case(Kind.ADMIN_ONLY, why="synchronises the whole tenant from WeCom"),
+    # --- sign-in
+    ("GET", "/admin/sign-in/staff"): Case(
+        Kind.ADMIN_ONLY, why="who signs in as admin or operator: the tenant's"
+    ),
+    ("PUT", "/admin/sign-in/staff"): Case(
+        Kind.ADMIN_ONLY,
+        lambda w: {"json": {"admins": ["boss"], "operators": []}},
+        why="who signs in as admin or operator: the tenant's",
+    ),
     ("GET", "/admin/outlets"): Case(Kind.SCOPED_READ),
     ("POST", "/admin/outlets/{outlet_id}/contact-way"): Case(
         Kind.SCOPED_WRITE,
