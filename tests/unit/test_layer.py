@@ -2,7 +2,7 @@
 
 On Lambda the layer (/opt/python) comes before the runtime's own boto3 and botocore on the path:
 a layer with botocore and without boto3 makes the runtime's boto3 run on a botocore of another
-release (decision 56). tests/integration/test_layer_build.py builds the layer and checks what
+release (docs/decisions.md). tests/integration/test_layer_build.py builds the layer and checks what
 lands in it.
 """
 
