@@ -10,14 +10,23 @@ this measures, in fresh interpreters (start-up excluded), side by side and alter
 - for reference, ``bench/baseline_handler.py``: a bare handler importing Powertools, boto3
   and pydantic.
 
-The ratio function / baseline is what our own code costs on top. Prints medians and ratios.
+The ratio function / baseline is what our own code costs on top. Prints medians and ratios
+for every function, then exits 1 if any is over budget.
 
-    python -m bench.cold_start [--rounds 7]
+Each figure is the CPU time of the interpreter doing the import (``time.process_time``), not
+wall-clock time: on a shared machine other processes stretch wall-clock figures by whatever
+they happen to run at that moment, while the CPU work of an import stays put. Before
+measuring, our layer and handlers are compiled to bytecode, as pip compiled the third-party
+packages when it installed them, so neither side pays for compiling source the other does
+not (interpreters started with ``PYTHONDONTWRITEBYTECODE`` never cache our modules).
+
+    python -m bench.cold_start [--rounds 7] [--function NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -33,12 +42,12 @@ LOAD_HANDLER = """
 import importlib.util, json, sys, time
 sys.path.insert(0, {layer!r})
 before = set(sys.modules)
-started = time.perf_counter()
+started = time.process_time()
 spec = importlib.util.spec_from_file_location("handler_module", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 getattr(module, "lambda_handler")
-elapsed = time.perf_counter() - started
+elapsed = time.process_time() - started
 ours = ("incentives", "handler_module")
 loaded = [name for name in sys.modules if name not in before and not name.startswith(ours)]
 print(json.dumps({{"seconds": elapsed, "modules": loaded}}))
@@ -47,13 +56,13 @@ print(json.dumps({{"seconds": elapsed, "modules": loaded}}))
 IMPORT_ONLY = """
 import importlib, json, sys, time
 names = json.loads(sys.stdin.read())
-started = time.perf_counter()
+started = time.process_time()
 for name in names:
     try:
         importlib.import_module(name)
     except Exception:
         pass
-print(json.dumps({"seconds": time.perf_counter() - started, "modules": []}))
+print(json.dumps({"seconds": time.process_time() - started, "modules": []}))
 """
 
 
@@ -92,11 +101,20 @@ def import_only(modules: list[str]) -> float:
     return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
 
 
+def compile_our_code() -> None:
+    """Bytecode for our layer and handlers, like the bytecode pip wrote for the installed packages."""
+    for folder in (LAYER / "incentives", ROOT / "functions", ROOT / "bench"):
+        compileall.compile_dir(folder, quiet=1, force=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--function", action="append", default=[], help="measure only this function (repeatable)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from infra.local.template import read_stack
@@ -104,7 +122,12 @@ def main() -> int:
     functions = {
         name: spec.code_uri / f"{spec.handler.split('.')[0]}.py"
         for name, spec in read_stack().functions.items()
+        if not args.function or name in args.function
     }
+    unknown = set(args.function) - set(functions)
+    if unknown:
+        parser.error(f"not functions of template.yaml: {sorted(unknown)}")
+    compile_our_code()
     bare = ROOT / "bench" / "baseline_handler.py"
     modules = {name: load_handler(path)[1] for name, path in functions.items()}  # also warms caches
     load_handler(bare)
@@ -118,20 +141,25 @@ def main() -> int:
             third_party[name].append(import_only(modules[name]))
     reference = statistics.median(bare_times)
     print(
-        f"cold start (import + init), median of {args.rounds} fresh interpreters each; budget {BUDGET:.1f} x"
+        f"cold start (import + init, CPU time), median of {args.rounds} fresh interpreters each;"
+        f" budget {BUDGET:.1f} x"
     )
     print(f"bare handler importing Powertools + boto3 + pydantic: {reference * 1000:.0f} ms")
     print(f"{'function':26} {'ms':>7} {'same imports ms':>16} {'ratio':>6} {'vs bare':>8}  verdict")
-    over = 0
+    over = []
     for name in functions:
         mine, theirs = statistics.median(own[name]), statistics.median(third_party[name])
         ratio, versus_bare = mine / theirs, mine / reference
-        over += max(ratio, versus_bare) > BUDGET
+        if max(ratio, versus_bare) > BUDGET:
+            over.append(name)
         verdict = "ok" if max(ratio, versus_bare) <= BUDGET else "OVER BUDGET"
         print(
             f"{name:26} {mine * 1000:7.1f} {theirs * 1000:16.1f} {ratio:6.2f} {versus_bare:8.2f}  {verdict}"
         )
-    return 1 if over else 0
+    if over:
+        print(f"over budget: {', '.join(over)}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -27,7 +27,17 @@ from infra.local.template import Resolver, Stack
 
 log = logging.getLogger("local.aws")
 
-NOT_EMULATED = {"AWS::CloudWatch::Alarm"}
+# Declared by the template, meaningless or unavailable on one machine: skipped, with a log line.
+NOT_EMULATED = {
+    "AWS::ApiGateway::Account",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::IAM::Role",
+    "AWS::KMS::Alias",
+    "AWS::KMS::Key",
+    "AWS::Logs::LogGroup",
+    "AWS::SNS::Subscription",
+}
 
 
 def port_open(host: str, port: int) -> bool:

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support import ROOT
 
@@ -38,3 +39,23 @@ def test_cold_start_reports_a_ratio_per_function() -> None:
         assert re.search(
             rf"^{function}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$", result.stdout, re.M
         ), result.stdout + result.stderr
+
+
+def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Path) -> None:
+    """A benchmark over budget must not hide the figures of those after it."""
+    ran = tmp_path / "ran"
+    interpreter = tmp_path / "python"  # stands in for the venv's: records each benchmark, the first is over
+    script = f'#!/bin/sh\necho "$2" >> "{ran}"\n[ "$2" != bench.cold_start ]\n'
+    interpreter.write_text(script, encoding="utf-8")
+    interpreter.chmod(0o755)
+    result = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "bench", f"PY={interpreter}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.read_text(encoding="utf-8").split() == ["bench.cold_start", "bench.round_trips"]
+    assert result.returncode != 0
+    assert "bench.cold_start" in result.stdout

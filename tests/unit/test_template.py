@@ -32,9 +32,12 @@ def test_queue_visibility_is_at_least_six_function_timeouts() -> None:
 
 def test_every_consumed_queue_redrives_to_an_alarmed_dead_letter_queue_after_5_receives() -> None:
     alarmed = {
-        resource["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        dimension["Value"]["Fn::GetAtt"][0]
         for resource in RESOURCES.values()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and resource["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for dimension in resource["Properties"]["Dimensions"]
+        if dimension["Name"] == "QueueName"
     }
     for mapping in STACK.queue_mappings:
         redrive = RESOURCES[mapping.queue]["Properties"]["RedrivePolicy"]
