@@ -147,23 +147,6 @@ def sandbox_transport(books: PaymentsSandbox) -> Callable[[str, bytes, float], b
     return post
 
 
-def v3_transport(books: PaymentsSandbox) -> Any:
-    """WeChat Pay v3 transfer bills answered in-process by the books (signatures verified)."""
-
-    def call(method: str, url: str, body: bytes | None, headers: Any, timeout: float) -> tuple[int, bytes]:
-        path = url[url.index("/v3/") :]
-        authorization = headers.get("Authorization")
-        if method == "POST":
-            answer = books.transfer_bill(body or b"", authorization, path)
-        else:
-            answer = books.query_transfer_bill(path.rsplit("/", 1)[1], authorization, path)
-        if answer.delay_seconds > timeout:
-            raise TimeoutError("timed out")
-        return answer.status, answer.body
-
-    return call
-
-
 @cache
 def _merchant_key() -> tuple[str, str]:
     """One RSA key per process (private PEM, public PEM): generating one per seed costs seconds."""
@@ -301,7 +284,7 @@ class World:
             books=books,
             providers={
                 ProviderName.WECOM_PAY: WeComPayToEmployee(config, sandbox_transport(books)),
-                ProviderName.WECHAT_TRANSFER: WeChatTransfer(transfer, v3_transport(books)),
+                ProviderName.WECHAT_TRANSFER: WeChatTransfer(transfer, books.in_process_v3()),
             },
             accounts=[Account(CORP, OwnerKind.GUIDE, f"guide-{n}") for n in range(3)]
             + [Account(CORP, OwnerKind.AFFILIATE, "aff-1")],

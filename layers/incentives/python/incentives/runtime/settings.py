@@ -8,6 +8,7 @@ tenant's secrets come from ``ORDER_WEBHOOK_SECRET`` / ``WECOM_CALLBACK_TOKEN`` /
 ``WECOM_ENCODING_AES_KEY`` / ``API_JWT_SECRET`` for ``WECOM_CORP_ID``. A tenant's WeCom Pay
 credentials are the object ``wecom_pay``: ``{"mch_id", "api_key", "payment_secret", "agent_id"}``
 (plus ``cert_file`` / ``key_file`` paths of the merchant API certificate in the layer or /opt).
+WeChat Pay v3 transfers are the object ``wechat_pay`` (see ``wiring.wechat_pay_config``).
 Secrets are never logged.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -39,6 +41,8 @@ class Settings:
     wechat_pay_base_url: str
     wechat_pay_timeout_seconds: float
     wecom_base_url: str
+    transfer_confirm_hours: float
+    """Hours a payee has to confirm a WeChat Pay transfer before the reconciler cancels it."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,7 +60,12 @@ class Settings:
             wechat_pay_base_url=env.get("WECHAT_PAY_BASE_URL", "https://api.mch.weixin.qq.com"),
             wechat_pay_timeout_seconds=float(env.get("WECHAT_PAY_TIMEOUT_SECONDS", "5")),
             wecom_base_url=env.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com"),
+            transfer_confirm_hours=float(env.get("WECHAT_TRANSFER_CONFIRM_HOURS", "24")),
         )
+
+    @property
+    def transfer_confirm_within(self) -> timedelta:
+        return timedelta(hours=self.transfer_confirm_hours)
 
 
 @cache
