@@ -650,9 +650,15 @@ class PaymentsSandbox:
             last = self.last_notice.get(number)
             if last is None:
                 return None
-            again = Notice(last.url, last.out_bill_no, last.state, last.body, self._signed_headers(last.body))
+            again = self.signed(last)
         self._send(again)
         return again
+
+    def signed(self, notice: Notice) -> Notice:
+        """The same notification signed now, as each of WeChat Pay's deliveries is."""
+        return Notice(
+            notice.url, notice.out_bill_no, notice.state, notice.body, self._signed_headers(notice.body)
+        )
 
     def _bill_document(self, transfer: Transfer) -> dict[str, Any]:
         """A bill as a query answers it (no package_info)."""
