@@ -145,10 +145,14 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
         base.wecom_pay_mch_id,
         base.wecom_pay_api_key,
         base.wecom_pay_secret,
-        v3_public_key_pem=base.wechat_pay_public_key_pem,
+        v3_public_key_pem=base.merchant_public_key_pem,
+        api_v3_key=base.wechat_pay_api_v3_key,
     )
-    books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=1.5)
-    server = PaymentsSandboxServer(books, "127.0.0.1", 0)
+    books = PaymentsSandbox(
+        {merchant.mch_id: merchant}, timeout_delay_seconds=1.5, platform_key_id=base.wechat_pay_public_key_id
+    )
+    # Notifications wait in the books' outbox: a test delivers them to the handler itself.
+    server = PaymentsSandboxServer(books, "127.0.0.1", 0, deliver_notifications=False)
     server.start()
     from incentives.wecom.crypto import CallbackCrypto
 

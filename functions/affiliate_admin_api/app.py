@@ -135,7 +135,10 @@ def review_store(affiliate_id: Id, store_id: Id, body: Review) -> dict[str, Any]
 def list_withdrawals(
     affiliate_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[
-        str | None, Query(pattern="^(pending_review|approved|paying|paid|failed|cancelled|rejected)$")
+        str | None,
+        Query(
+            pattern="^(pending_review|approved|paying|awaiting_confirmation|paid|failed|cancelled|rejected)$"
+        ),
     ] = None,
 ) -> list[dict[str, Any]]:
     principal = principal_of(app, ADMINS)

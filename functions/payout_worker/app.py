@@ -40,6 +40,7 @@ def attempt(*, request: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
         message.generation,
         clock.now(),
         final_attempt=final_attempt,
+        confirm_within=settings().transfer_confirm_within,
     )
     return {"payout_id": payout.payout_id, "status": payout.status.value}
 

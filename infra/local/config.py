@@ -8,7 +8,13 @@ WeChat Pay v3 (transfers to a user's wallet), seeded as the local tenant's ``wec
 - ``WECHAT_PAY_SERIAL_NO``: serial number of the merchant API certificate (a placeholder locally);
 - ``WECHAT_PAY_PRIVATE_KEY_PEM``: the merchant API private key, PEM text (``\\n`` escapes allowed).
   Unset, a development RSA key is generated once per process and seeded into the secret; a
-  payments sandbox merchant given ``wechat_pay_public_key_pem`` verifies the signatures made with it.
+  payments sandbox merchant given ``merchant_public_key_pem`` verifies the signatures made with it;
+- ``WECHAT_PAY_APIV3_KEY`` (32 characters): the merchant's APIv3 key, with which the sandbox
+  encrypts notifications and the stack decrypts them;
+- ``WECHAT_PAY_PUBLIC_KEY_ID`` / ``WECHAT_PAY_PUBLIC_KEY_PEM``: the WeChat Pay public key that
+  signs answers and notifications. Unset, the sandbox's own key (made once per process) and id.
+
+Each tenant's ``notify_url`` is the local gateway's ``/payments/wechat/notify/<corp_id>``.
 
 The merchant's mini program (customers' sign-in), seeded as ``miniprogram_appid`` /
 ``miniprogram_secret``: ``MINIPROGRAM_APPID``, ``MINIPROGRAM_SECRET``; its sandbox listens on
@@ -59,6 +65,10 @@ class LocalConfig:
     wechat_pay_serial_no: str
     wechat_pay_private_key_env: str
     """``WECHAT_PAY_PRIVATE_KEY_PEM`` as given; empty means the development key."""
+    wechat_pay_api_v3_key: str
+    wechat_pay_public_key_id: str
+    wechat_pay_public_key_env: str
+    """``WECHAT_PAY_PUBLIC_KEY_PEM`` as given; empty means the sandbox's development key."""
     payments_port: int
     wecom_secret: str
     wecom_port: int
@@ -102,6 +112,11 @@ class LocalConfig:
             wechat_pay_appid=env.get("WECHAT_PAY_APPID", "wxd930ea5d5a258f4f"),
             wechat_pay_serial_no=env.get("WECHAT_PAY_SERIAL_NO", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"),
             wechat_pay_private_key_env=env.get("WECHAT_PAY_PRIVATE_KEY_PEM", "").replace("\\n", "\n"),
+            wechat_pay_api_v3_key=env.get("WECHAT_PAY_APIV3_KEY", "local-apiv3-key-for-development0"),
+            wechat_pay_public_key_id=env.get(
+                "WECHAT_PAY_PUBLIC_KEY_ID", "PUB_KEY_ID_0119000001092026000000000000000001"
+            ),
+            wechat_pay_public_key_env=env.get("WECHAT_PAY_PUBLIC_KEY_PEM", "").replace("\\n", "\n"),
             payments_port=int(env.get("LOCAL_PAYMENTS_PORT", "3002")),
             wecom_secret=env.get("WECOM_SECRET", "local-wecom-app-secret"),
             wecom_port=int(env.get("LOCAL_WECOM_PORT", "3001")),
@@ -146,7 +161,20 @@ class LocalConfig:
 
     @property
     def wechat_pay_public_key_pem(self) -> str:
-        """Its public key (PEM), for the payments sandbox to verify signatures with."""
+        """The WeChat Pay public key (PEM) the tenant verifies answers and notifications with."""
+        if self.wechat_pay_public_key_env:
+            return self.wechat_pay_public_key_env
+        from infra.local.sandboxes.payments import development_platform_key_pem, public_pem_of
+
+        return public_pem_of(development_platform_key_pem())
+
+    def notify_url(self, corp_id: str) -> str:
+        """Where WeChat Pay (the sandbox) sends a tenant's transfer results: the local gateway."""
+        return f"{self.api_url}/payments/wechat/notify/{corp_id}"
+
+    @property
+    def merchant_public_key_pem(self) -> str:
+        """The merchant key's public half (PEM), for the payments sandbox to verify signatures with."""
         from cryptography.hazmat.primitives import serialization
 
         key = serialization.load_pem_private_key(self.wechat_pay_private_key_pem.encode(), password=None)
@@ -181,6 +209,10 @@ class LocalConfig:
                     "appid": self.wechat_pay_appid,
                     "serial_no": self.wechat_pay_serial_no,
                     "private_key_pem": self.wechat_pay_private_key_pem,
+                    "notify_url": self.notify_url(self.corp_id),
+                    "api_v3_key": self.wechat_pay_api_v3_key,
+                    "wechatpay_public_key_pem": self.wechat_pay_public_key_pem,
+                    "wechatpay_public_key_id": self.wechat_pay_public_key_id,
                 },
             },
         }

@@ -1,6 +1,7 @@
 """Seed 003's worked example over HTTP on the running stack: promoter A binds customer C, B is
 A's upline, C buys; each role sees its share in its own distribution center; after completion
-and the after-sales window the commissions settle and A withdraws through WeChat Pay."""
+and the after-sales window the commissions settle and A withdraws through WeChat Pay, confirming
+the transfer (the payments sandbox plays A in WeChat)."""
 
 from __future__ import annotations
 
@@ -122,6 +123,20 @@ def test_seed_003_each_role_sees_its_share_then_settles_and_withdraws(running_st
         stack, "POST", "/affiliate/withdrawals", a, json={"amount_fen": 1_000, "request_id": "e2e-1"}
     )
     _call(stack, "POST", f"/admin/affiliates/withdrawals/{asked['withdrawal_id']}/approve", admin, json={})
+    [waiting] = stack.wait_for(
+        lambda: [
+            w
+            for w in _call(stack, "GET", "/affiliate/withdrawals", a)
+            if w["status"] == "awaiting_confirmation"
+        ],
+        what="the transfer waiting for A's confirmation",
+    )
+    confirmed = requests.post(
+        f"{stack.payments_url}/sandbox/transfer-bills/{asked['payout_id']}/confirm",
+        json={"package": waiting["confirmation"]["package_info"]},
+        timeout=10,
+    )
+    assert confirmed.status_code == 200, confirmed.text
     paid = stack.wait_for(
         lambda: [w for w in _call(stack, "GET", "/affiliate/withdrawals", a) if w["status"] == "paid"],
         what="the withdrawal paid by WeChat Pay",

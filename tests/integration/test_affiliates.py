@@ -387,7 +387,9 @@ def test_rejecting_releases_and_a_manual_settlement_records_the_reference(stack:
     assert status == 409 and balance("A")[Bucket.PAID] == 600
 
 
-def test_an_approved_withdrawal_is_paid_by_wechat_transfer_under_its_payout_id(stack: StackHandle) -> None:
+def test_an_approved_withdrawal_is_a_wechat_transfer_bill_under_its_payout_id(stack: StackHandle) -> None:
+    """The bill waits for the affiliate's confirmation (tests/integration/test_transfer_confirmation.py
+    follows it to paid, cancelled and failed)."""
     configure(stack)
     join(stack, "A")
     _settled(stack, "A", "SO-W", 10_000)
@@ -398,11 +400,12 @@ def test_an_approved_withdrawal_is_paid_by_wechat_transfer_under_its_payout_id(s
     )
     assert approved["status"] == "paying"
     stack.feed("PayoutWorkerFunction", "PayoutQueue")
-    [made] = [t for t in stack.payments.transfers_made() if t["number"] == asked["payout_id"]]
-    assert made["amount_fen"] == 1_000 and made["openid"] == "openid-A"
+    bill = stack.payments.bill(asked["payout_id"])
+    assert bill is not None and (bill["transfer_amount"], bill["openid"]) == (1_000, "openid-A")
     [shown] = mine(stack, "A", "GET", "/affiliate/withdrawals")
-    assert shown["status"] == "paid" and shown["reference"]
-    assert balance("A")[Bucket.PAID] == 1_000
+    assert shown["status"] == "awaiting_confirmation"
+    assert shown["confirmation"]["package_info"] == bill["package_info"]
+    assert stack.payments.transfers_made() == [] and balance("A")[Bucket.RESERVED] == 1_000
 
 
 def test_manual_review_and_masked_answers(stack: StackHandle) -> None:

@@ -1,6 +1,6 @@
 """The affiliate side of the simulation: clicks, orders paid / refunded / completed in any
 order and more than once, settlement, withdrawals reviewed and settled by hand or paid by
-WeChat Pay transfer, under table faults.
+WeChat Pay transfer (which the affiliate confirms, declines or ignores), under table faults.
 
 Every event travels as the event processor receives it (a ``QueuedEvent``) through the
 product's own dispatch and consumers. What each participant did and what the product
@@ -26,7 +26,8 @@ from incentives.affiliates.withdrawals import (
     WithdrawalInput,
 )
 from incentives.core.errors import Conflict, InvalidInput
-from incentives.ledger.model import Account
+from incentives.ledger.model import Account, OwnerKind
+from incentives.payouts.model import PayoutStatus, payout_id_for
 from incentives.storage.ledger import InsufficientBalance
 from incentives.webhook.models import (
     OrderCompleted,
@@ -271,7 +272,7 @@ def review(world: World) -> str:
             ),
         )
     elif status == "pending_review":
-        settlement = rng.choice([Settlement.MANUAL, Settlement.AUTO])
+        settlement = Settlement.MANUAL if rng.random() < 0.3 else Settlement.AUTO
         outcome = "approved_manual" if settlement is Settlement.MANUAL else "approved_auto"
         action = lambda: withdrawals.approve(  # noqa: E731
             world.table,
@@ -305,6 +306,76 @@ def review(world: World) -> str:
     return f"{outcome.replace('_', ' ')} {withdrawal_id}"
 
 
+def payee(world: World) -> str:
+    """An affiliate whose withdrawal shows a transfer to confirm confirms it with what the product
+    gave them (most of the time), declines it, or leaves it."""
+    waiting = _waiting_transfers(world)
+    if not waiting:
+        return "payee: no transfer to confirm"
+    withdrawal_id, confirmation = waiting[world.rng.randrange(len(waiting))]
+    return _decide(world, withdrawal_id, confirmation, world.rng.random())
+
+
+def payees_decide(world: World, decided: set[str]) -> None:
+    """In the drain, each payee decides once about each transfer still waiting for them."""
+    for withdrawal_id, confirmation in _waiting_transfers(world):
+        if withdrawal_id not in decided:
+            decided.add(withdrawal_id)
+            world.trace.append(
+                "    drain: " + _decide(world, withdrawal_id, confirmation, world.rng.random())
+            )
+
+
+def _waiting_transfers(world: World) -> list[tuple[str, dict[str, str]]]:
+    """(cause, what to confirm with) of each transfer the product shows its payee as waiting:
+    withdrawals in the distribution center, and direct payouts to affiliates."""
+    found = []
+    for withdrawal_id in sorted(world.history.withdrawals):
+        item = withdrawals.get(world.table, world.corp, withdrawal_id)
+        shown = withdrawals.view(item, world.payouts, world.corp)
+        if shown["status"] == "awaiting_confirmation":
+            found.append((withdrawal_id, shown["confirmation"] | {"payout_id": shown["payout_id"]}))
+    for payee_account, source, _amount in world.history.payouts:
+        if payee_account.owner_kind is not OwnerKind.AFFILIATE:
+            continue
+        payout = world.payouts.get(world.corp, payout_id_for(world.corp, source))
+        if payout is not None and payout.status is PayoutStatus.AWAITING_CONFIRMATION and payout.confirmation:
+            found.append(
+                (
+                    source,
+                    {
+                        "package_info": payout.confirmation.package_info,
+                        "mch_id": payout.confirmation.mch_id,
+                        "app_id": payout.confirmation.app_id,
+                        "payout_id": payout.payout_id,
+                    },
+                )
+            )
+    return found
+
+
+def _decide(world: World, cause: str, confirmation: dict[str, str], roll: float) -> str:
+    number = confirmation["payout_id"]
+    if roll < 0.7:
+        action, detail = (
+            "confirm",
+            {
+                "package": confirmation["package_info"],
+                "mch_id": confirmation["mch_id"],
+                "app_id": confirmation["app_id"],
+            },
+        )
+    elif roll < 0.85:
+        action, detail = "decline", {}
+    else:
+        return f"payee of {cause} ignores the transfer"
+    status, answer = world.books.payee_acts(number, action, detail)
+    if status == 200:
+        world.history.payee[cause] = "confirmed" if action == "confirm" else "declined"
+        return f"payee {world.history.payee[cause]} the transfer of {cause}"
+    return f"payee could not {action} the transfer of {cause}: {answer.get('error')}"
+
+
 def drain(world: World) -> None:
     """Every order event once more (payments that never came included), no faults."""
     history, side = world.history, world.affiliates
@@ -321,6 +392,7 @@ OPERATIONS = (
     ("refund", 2),
     ("complete", 3),
     ("redeliver", 2),
-    ("withdraw", 3),
-    ("review", 4),
+    ("withdraw", 5),
+    ("review", 6),
+    ("payee", 4),
 )

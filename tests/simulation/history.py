@@ -36,6 +36,10 @@ class History:
     """withdrawal id → (affiliate, amount): requests the product accepted."""
     reviews: dict[str, str] = field(default_factory=dict)
     """withdrawal id → its last review outcome: rejected | approved_manual | paid_manually | approved_auto."""
+    payee: dict[str, str] = field(default_factory=dict)
+    """cause (withdrawal id, or the source of a direct payout to an affiliate) → what its payee did
+    with the WeChat Pay transfer shown to them: confirmed | declined (a transfer never confirmed is
+    closed unpaid at its deadline)."""
     applied: set[str] = field(default_factory=set)
     """Event ids the product has applied at least once (the first application is on the timeline)."""
 

@@ -19,6 +19,7 @@ from incentives.guides import service as guides
 from incentives.ledger.model import Entry, EntryKind
 from incentives.payouts import service as payouts
 from incentives.payouts.model import Payout, ProviderName
+from incentives.payouts.provider import Outcome, ProviderResult
 from incentives.payouts.wechat_transfer import WeChatTransfer
 from incentives.payouts.wecom_pay import WeComPayToEmployee
 from incentives.storage import ledger
@@ -160,6 +161,38 @@ def _provider_forgets_numbers() -> contextlib.AbstractContextManager[Any]:
     return stack
 
 
+def _closed_transfer_paid() -> contextlib.AbstractContextManager[Any]:
+    """A transfer bill closed unpaid (declined, expired) is taken for a payment."""
+    original = payouts._settle_result
+
+    def settle(repository: Any, payout: Payout, result: ProviderResult, now: Any, *args: Any) -> Any:
+        if result.outcome is Outcome.CANCELLED:
+            result = ProviderResult(Outcome.SUCCESS, transaction_id=result.transaction_id or "closed")
+        return original(repository, payout, result, now, *args)
+
+    return mock.patch.object(payouts, "_settle_result", settle)
+
+
+def _closed_transfer_keeps_its_reserve() -> contextlib.AbstractContextManager[Any]:
+    """A transfer bill closed unpaid cancels the payout but forgets to release its reserve."""
+    original = payouts._settle_result
+
+    def settle(repository: Any, payout: Payout, result: ProviderResult, now: Any, *args: Any) -> Any:
+        if result.outcome is Outcome.CANCELLED:
+            closed = payout.closed_unpaid(now, result.code, result.reason)
+            repository.save(closed, payout.version)
+            return closed
+        return original(repository, payout, result, now, *args)
+
+    return mock.patch.object(payouts, "_settle_result", settle)
+
+
+def _waiting_transfers_never_checked() -> contextlib.AbstractContextManager[Any]:
+    """The reconciler never looks at transfers waiting for their payee: a lost notification, or a
+    payee who never confirms, leaves the payout waiting for ever."""
+    return mock.patch.object(PayoutRepository, "awaiting_due", lambda self, now, limit=500: [])
+
+
 MUTATIONS = (
     Mutation("a credit posted twice under a new id", _credits_twice, "the history makes it"),
     Mutation("a reversal skipped", _skips_reversals, "reversed + clawed back"),
@@ -172,6 +205,9 @@ MUTATIONS = (
     ),
     Mutation("a sent payout never resolved", _gives_up_on_a_retry, "after the drain"),
     Mutation("the provider pays one number twice", _provider_forgets_numbers, "paid 2 times"),
+    Mutation("a transfer closed unpaid taken for paid", _closed_transfer_paid, "the history makes it"),
+    Mutation("a closed transfer's reserve kept", _closed_transfer_keeps_its_reserve, "reserved is"),
+    Mutation("waiting transfers never checked", _waiting_transfers_never_checked, "after the drain"),
 )
 
 

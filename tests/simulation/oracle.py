@@ -9,7 +9,9 @@ It re-derives, independently of the product's code, the rules the ledger must ob
   the upline's invite reward likewise; self-purchase only when enabled;
 - refunds take back each share pro rata to the line's cumulative refund;
 - guide rewards: per guide, month and rule version, ``min(limit, occurrences × amount)``;
-- withdrawals reserve what was accepted, release what was rejected, pay what was settled.
+- withdrawals reserve what was accepted, release what was rejected, pay what was settled by
+  hand or by a transfer its payee confirmed; a transfer the payee declined or never confirmed
+  is closed unpaid and its amount released.
 
 After a drain (no faults, every event delivered, every hold due, every payout worked) the
 ledger's buckets must equal these figures, and the provider's record of money moved must
@@ -156,10 +158,13 @@ def withdrawal_figures(world: World, figures: Figures) -> None:
     for withdrawal_id, (affiliate, amount) in history.withdrawals.items():
         expected = figures.by_account[side.account(affiliate)]
         outcome = history.reviews.get(withdrawal_id)
-        if outcome in ("paid_manually", "approved_auto"):
+        if outcome == "paid_manually":
             expected.paid += amount
-            if outcome == "approved_auto":
+        elif outcome == "approved_auto":
+            if history.payee.get(withdrawal_id) == "confirmed":
+                expected.paid += amount
                 figures.moved_by_openid[side.openid(affiliate)] += amount
+            # otherwise the transfer was declined or expired: released, withdrawable again
         elif outcome != "rejected":
             expected.reserved += amount
 
@@ -186,7 +191,9 @@ def direct_figures(world: World, figures: Figures) -> None:
         figures.by_account[account].earned += amount
     for account, amount in [*history.reversals, *history.clawbacks]:
         figures.by_account[account].taken_back += amount
-    for account, _source, amount in history.payouts:
+    for account, source, amount in history.payouts:
+        if account.owner_kind is OwnerKind.AFFILIATE and history.payee.get(source) != "confirmed":
+            continue  # a transfer its payee declined or never confirmed: released
         figures.by_account[account].paid += amount
         figures.moved_by_openid[f"o-{account.owner_id}"] += amount
 
@@ -243,22 +250,26 @@ def ledger_matches_history(world: World) -> list[str]:
 
 def provider_books(world: World) -> list[str]:
     """Every transfer the provider executed (its list, not its index): one per number, only for
-    payouts the product made, and one number per withdrawal."""
+    payouts the product made; and every bill it made, waiting or not: one number per withdrawal."""
     problems = []
     seen: dict[tuple[str, str], int] = defaultdict(int)
     by_withdrawal: dict[str, set[str]] = defaultdict(set)
     for transfer in world.books.transfers_made():
         seen[(transfer["channel"], transfer["number"])] += 1
-        payout = world.payouts.get(world.corp, transfer["number"])
-        if payout is None:
+        if world.payouts.get(world.corp, transfer["number"]) is None:
             problems.append(f"money moved under the unknown number {transfer['number']}")
+    with world.books.lock:
+        bills = [bill.number for bill in world.books.transfers.values()]
+    for number in bills:
+        payout = world.payouts.get(world.corp, number)
+        if payout is None:
             continue
         for withdrawal_id in world.history.withdrawals:
             if withdrawal_id in payout.source:
-                by_withdrawal[withdrawal_id].add(transfer["number"])
+                by_withdrawal[withdrawal_id].add(number)
     problems += [f"number {number} paid {count} times" for (_, number), count in seen.items() if count > 1]
     problems += [
-        f"withdrawal {withdrawal_id} paid twice: {sorted(numbers)}"
+        f"withdrawal {withdrawal_id} paid twice: transfers under {sorted(numbers)}"
         for withdrawal_id, numbers in by_withdrawal.items()
         if len(numbers) > 1
     ]

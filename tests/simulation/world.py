@@ -9,9 +9,13 @@ injected between and around side effects:
 - the table throttles (nothing written) or "crashes" after a write was committed;
 - the queue redelivers, duplicates and reorders messages; 5 receives send one to the DLQ;
 - two workers take the same payout message at once;
-- the process dies after the provider moved money, before ``paid`` was stored;
+- the process dies after the provider moved money (or made a bill), before it was stored;
 - the provider times out (before or after moving money), answers SYSTEMERROR (before or
-  after), NOTENOUGH, FREQ_LIMIT, and its queries fail.
+  after), NOTENOUGH, FREQ_LIMIT, and its queries and cancels fail;
+- WeChat Pay transfers wait for the payee, who confirms with what the product showed them,
+  declines, or ignores the bill until its deadline (the reconciler cancels it, or WeChat Pay
+  closes it); the result notifications arrive once, twice, late, interrupted, or never (the
+  reconciler's checks find the outcome).
 
 After every step the structural checks run (ledger identities, the provider's books, no
 settlement before its window); after every drain the oracle (``tests.simulation.oracle``)
@@ -45,6 +49,7 @@ from incentives.org.service import guide_key
 from incentives.payouts import service
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName, payout_id_for
 from incentives.payouts.provider import Outcome, PayoutProvider, ProviderResult
+from incentives.payouts.wechat_notify import NotifyKeys, open_notice
 from incentives.payouts.wechat_transfer import WeChatTransfer, WeChatTransferConfig
 from incentives.payouts.wecom_pay import PAY_PATH, QUERY_PATH, WeComPayConfig, WeComPayToEmployee
 from incentives.storage.ledger import InsufficientBalance, LedgerRepository
@@ -52,13 +57,15 @@ from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import MemoryTable, Put, Write
 from incentives.webhook.models import QueuedEvent
-from infra.local.sandboxes.payments import FAULTS, Merchant, PaymentsSandbox
+from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
 from tests.simulation import oracle
 from tests.simulation.history import History
 
 CORP = "ww-sim"
 MCH_ID = "1900000109"
+WECHATPAY_KEY_ID = "PUB_KEY_ID_0119000001092026000000000000000001"
+API_V3_KEY = "sim-apiv3-key-0123456789abcdefgh"
 MAX_RECEIVES = 5
 START = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 PROVIDER_FAULTS = list(FAULTS)
@@ -147,26 +154,9 @@ def sandbox_transport(books: PaymentsSandbox) -> Callable[[str, bytes, float], b
     return post
 
 
-def v3_transport(books: PaymentsSandbox) -> Any:
-    """WeChat Pay v3 transfer bills answered in-process by the books (signatures verified)."""
-
-    def call(method: str, url: str, body: bytes | None, headers: Any, timeout: float) -> tuple[int, bytes]:
-        path = url[url.index("/v3/") :]
-        authorization = headers.get("Authorization")
-        if method == "POST":
-            answer = books.transfer_bill(body or b"", authorization, path)
-        else:
-            answer = books.query_transfer_bill(path.rsplit("/", 1)[1], authorization, path)
-        if answer.delay_seconds > timeout:
-            raise TimeoutError("timed out")
-        return answer.status, answer.body
-
-    return call
-
-
 @cache
-def _merchant_key() -> tuple[str, str]:
-    """One RSA key per process (private PEM, public PEM): generating one per seed costs seconds."""
+def _key_pair(name: str) -> tuple[str, str]:
+    """One RSA key per name and process (private PEM, public PEM): one per seed would cost seconds."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -215,14 +205,15 @@ class Interleaved:
 
 
 class DiesAfterTransfer:
-    """The process dies right after the provider moved the money: the next write never happens."""
+    """The process dies right after the provider moved the money (or made the bill that waits
+    for the payee): the next write never happens."""
 
     def __init__(self, inner: PayoutProvider, table: FaultyTable) -> None:
         self._inner, self._table = inner, table
 
     def transfer(self, payout: Payout) -> ProviderResult:
         result = self._inner.transfer(payout)
-        if result.outcome is Outcome.SUCCESS:
+        if result.outcome in (Outcome.SUCCESS, Outcome.WAITING):
             self._table.next_fault = "throttle"
         return result
 
@@ -256,6 +247,7 @@ class World:
     """False while draining: the table writes without faults."""
     affiliates: Any = None
     """The affiliate side (tests.simulation.affiliates.AffiliateSide)."""
+    notify_keys: NotifyKeys | None = None
 
     @property
     def corp(self) -> str:
@@ -264,15 +256,23 @@ class World:
     @classmethod
     def create(cls, seed: int) -> World:
         rng = random.Random(seed)
-        private_pem, public_pem = _merchant_key()
+        private_pem, public_pem = _key_pair("merchant")
+        wechatpay_private, wechatpay_public = _key_pair("wechatpay")
         merchant = Merchant(
             MCH_ID,
             "k" * 32,
             "pay-secret",
             balance_fen=rng.choice([10**9, 50_000]),
             v3_public_key_pem=public_pem,
+            api_v3_key=API_V3_KEY,
         )
-        books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=10.0)
+        books = PaymentsSandbox(
+            {merchant.mch_id: merchant},
+            timeout_delay_seconds=10.0,
+            platform_key_pem=wechatpay_private,
+            platform_key_id=WECHATPAY_KEY_ID,
+            close_unconfirmed_after_seconds=rng.choice([24, 30]) * 3600.0,
+        )
         config = WeComPayConfig(
             CORP,
             merchant.mch_id,
@@ -289,6 +289,10 @@ class World:
             private_key_pem=private_pem,
             base_url="sandbox://",
             timeout_seconds=1.0,
+            notify_url=f"https://incentives.example.com/payments/wechat/notify/{CORP}",
+            wechatpay_public_key_pem=wechatpay_public,
+            wechatpay_public_key_id=WECHATPAY_KEY_ID,
+            api_v3_key=API_V3_KEY,
         )
         table = FaultyTable()
         world = cls(
@@ -301,11 +305,16 @@ class World:
             books=books,
             providers={
                 ProviderName.WECOM_PAY: WeComPayToEmployee(config, sandbox_transport(books)),
-                ProviderName.WECHAT_TRANSFER: WeChatTransfer(transfer, v3_transport(books)),
             },
             accounts=[Account(CORP, OwnerKind.GUIDE, f"guide-{n}") for n in range(3)]
             + [Account(CORP, OwnerKind.AFFILIATE, "aff-1")],
         )
+        # WeChat Pay, the payee and the product share the world's clock (signatures, deadlines).
+        books.clock = lambda: world.now.timestamp()
+        world.providers[ProviderName.WECHAT_TRANSFER] = WeChatTransfer(
+            transfer, books.in_process_v3(), clock=lambda: world.now.timestamp()
+        )
+        world.notify_keys = NotifyKeys(MCH_ID, wechatpay_public, WECHATPAY_KEY_ID, API_V3_KEY)
         world.consumers = build_consumers(
             EventPorts(
                 table=table,
@@ -519,7 +528,13 @@ class World:
         amount = self.rng.randint(100, withdrawable)
         source = self._id("withdrawal:")
         payee = Payee(account, openid=f"o-{account.owner_id}", dept_path=("1",))
-        request = service.PayoutRequest(source, payee, amount, ProviderName.WECOM_PAY, "sim payout")
+        # Guides are paid by WeCom Pay at once; affiliates by a WeChat Pay transfer they confirm.
+        provider = (
+            ProviderName.WECHAT_TRANSFER
+            if account.owner_kind is OwnerKind.AFFILIATE
+            else ProviderName.WECOM_PAY
+        )
+        request = service.PayoutRequest(source, payee, amount, provider, "sim payout")
         self._maybe_fault_table()
         try:
             payout = service.create_payout(self.payouts, self.queue, request, self.now)
@@ -537,7 +552,9 @@ class World:
         return f"payout {payout.payout_id} of {amount} for {account.owner_id}"
 
     def provider_fault(self) -> str:
-        operation = self.rng.choice(["pay", "pay", "pay_query", "transfer", "transfer_query"])
+        operation = self.rng.choice(
+            ["pay", "pay", "pay_query", "transfer", "transfer_query", "transfer_cancel"]
+        )
         fault = self.rng.choice(PROVIDER_FAULTS)
         self.books.add_faults(operation, [fault])
         return f"provider will answer {operation} with {fault}"
@@ -606,6 +623,48 @@ class World:
             return f"reconcile interrupted ({type(fault).__name__})"
         return f"reconciled {result}"
 
+    def notify(self) -> str:
+        """WeChat Pay delivers one result notification: once, twice, later, or never."""
+        outbox = self.books.outbox
+        if not outbox:
+            return "notify: nothing to deliver"
+        notice = outbox.pop(self.rng.randrange(len(outbox)))
+        roll = self.rng.random()
+        if roll < 0.1:
+            return f"notification {notice.state} of {notice.out_bill_no} lost"
+        if roll < 0.2:
+            outbox.append(notice)
+            return f"notification {notice.state} of {notice.out_bill_no} comes later"
+        outcome = self.deliver_notice(notice, faulty=True)
+        if self.rng.random() < 0.15:
+            outbox.append(notice)
+            outcome += "; it will be delivered twice"
+        return f"notification {notice.state} of {notice.out_bill_no}: {outcome}"
+
+    def deliver_notice(self, notice: Notice, *, faulty: bool) -> str:
+        """What the notification handler does with it (signed anew, as each delivery is); an
+        interrupted delivery is answered 5xx and WeChat Pay sends it again."""
+        assert self.notify_keys is not None
+        signed = self.books.signed(notice)
+        if faulty:
+            self._maybe_fault_table()
+        try:
+            opened = open_notice(signed.headers, signed.body, self.notify_keys, self.now.timestamp())
+            assert opened is not None
+            payout = service.apply_transfer_notice(
+                self.payouts,
+                CORP,
+                opened.out_bill_no,
+                opened.result(),
+                amount_fen=opened.transfer_amount,
+                openid=opened.openid,
+                now=self.now,
+            )
+        except INTERRUPTIONS as fault:
+            self.books.outbox.append(notice)
+            return f"interrupted ({type(fault).__name__}), sent again later"
+        return f"delivered, payout {payout.status.value}"
+
     def top_up(self) -> str:
         self.books.merchants[MCH_ID].balance_fen += 10**8
         return "merchant topped up"
@@ -622,6 +681,7 @@ class World:
         ("reconcile", 1),
         ("top_up", 1),
         ("guide_behavior", 4),
+        ("notify", 3),
     )
 
     def step(self) -> str:
@@ -651,8 +711,11 @@ class World:
         for _day in range(31):  # a month of the daily settlement runs: every hold comes due
             self.now += timedelta(days=1)
             settle_holds_past(self.ledger, self.now)
-        for _ in range(20):
+        decided: set[str] = set()
+        for _ in range(40):  # long enough for an ignored transfer's deadline to pass
             self.now += timedelta(hours=1)
+            affiliate_side.payees_decide(self, decided)
+            self._deliver_outbox()
             service.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
             for payout_id in sorted(self.payout_ids):
                 payout = self.payouts.get(CORP, payout_id)
@@ -672,8 +735,22 @@ class World:
                     self.queue.give_back(message)
                     break
             settle_holds_past(self.ledger, self.now)
-            if all(self._payout(pid).status is PayoutStatus.PAID for pid in self.payout_ids):
+            if all(self._payout(pid).status in FINAL for pid in self.payout_ids):
                 return
+
+    def _deliver_outbox(self) -> None:
+        """In the drain the table no longer fails, but WeChat Pay's notifications still get lost
+        (the reconciler's checks must find their outcome) or arrive twice."""
+        pending, self.books.outbox[:] = list(self.books.outbox), []
+        for notice in pending:
+            roll = self.rng.random()
+            if roll < 0.2:
+                self.trace.append(f"    drain: notification {notice.state} of {notice.out_bill_no} lost")
+                continue
+            self.deliver_notice(notice, faulty=False)
+            if roll > 0.85:
+                self.trace.append(f"    drain: notification of {notice.out_bill_no} delivered twice")
+                self.deliver_notice(notice, faulty=False)
 
     def _payout(self, payout_id: str) -> Payout:
         payout = self.payouts.get(CORP, payout_id)
@@ -697,12 +774,16 @@ def ledger_invariants(world: World) -> list[str]:
     return problems
 
 
-def everything_paid(world: World) -> list[str]:
-    """After the drain: every payout the product made is paid."""
+FINAL = frozenset({PayoutStatus.PAID, PayoutStatus.CANCELLED})
+
+
+def everything_final(world: World) -> list[str]:
+    """After the drain: every payout the product made is paid, or was a transfer its payee did not
+    take and is closed (the oracle checks which, and that its reserve went back)."""
     return [
         f"{pid}: still {world._payout(pid).status.value} after the drain"
         for pid in sorted(world.payout_ids)
-        if world._payout(pid).status is not PayoutStatus.PAID
+        if world._payout(pid).status not in FINAL
     ]
 
 
@@ -711,7 +792,7 @@ STEP_CHECKS: tuple[Invariant, ...] = (
     oracle.provider_books,
     oracle.settlement_after_window,
 )
-DRAIN_CHECKS: tuple[Invariant, ...] = (everything_paid, oracle.ledger_matches_history)
+DRAIN_CHECKS: tuple[Invariant, ...] = (everything_final, oracle.ledger_matches_history)
 
 
 class InvariantViolation(AssertionError):

@@ -53,6 +53,8 @@ SECRET_PURPOSES: dict[str, set[SecretPurpose]] = {
     "OrgSyncFunction": {Purpose.WECOM_APP},
     # sign-in: issues bearer tokens (api), reads WeCom members (wecom-app), jscode2session (miniprogram).
     "SignInApiFunction": {Purpose.API, Purpose.WECOM_APP, Purpose.MINIPROGRAM},
+    # WeChat Pay's notifications: its public key and the APIv3 key, never the merchant's private key.
+    "WechatPayNotifyFunction": {Purpose.WECHAT_PAY_NOTIFY},
 }
 """What each function may read (GetSecretValue), and the code path that reads it."""
 

@@ -89,17 +89,17 @@ def _payout(amount_fen: int = 300, source: str = "withdrawal:w-1", **changes: An
 class FakeTransport:
     """Records each request and plays back canned answers (or raises them)."""
 
-    answers: list[tuple[int, bytes] | Exception]
+    answers: list[tuple[int, bytes] | tuple[int, bytes, Mapping[str, str]] | Exception]
     requests: list[tuple[str, str, bytes | None, dict[str, str]]] = field(default_factory=list)
 
     def __call__(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, Mapping[str, str]]:
         self.requests.append((method, url, body, dict(headers)))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        return (answer[0], answer[1], {}) if len(answer) == 2 else answer
 
 
 def _json(status: int, document: Any) -> tuple[int, bytes]:
@@ -107,7 +107,7 @@ def _json(status: int, document: Any) -> tuple[int, bytes]:
 
 
 def _provider(
-    *answers: tuple[int, bytes] | Exception, **changes: Any
+    *answers: tuple[int, bytes] | tuple[int, bytes, Mapping[str, str]] | Exception, **changes: Any
 ) -> tuple[WeChatTransfer, FakeTransport]:
     transport = FakeTransport(list(answers))
     return WeChatTransfer(_config(**changes), transport, clock=lambda: NOW, nonce=lambda: NONCE), transport
@@ -233,11 +233,12 @@ def _bill(state: str, **more: Any) -> tuple[int, bytes]:
         (_bill("TRANSFERING"), Outcome.AMBIGUOUS, "TRANSFERING"),
         (
             _bill("WAIT_USER_CONFIRM", package_info="affffddafdfafddffda=="),
-            Outcome.AMBIGUOUS,
+            Outcome.WAITING,
             "WAIT_USER_CONFIRM",
         ),
+        (_bill("CANCELING"), Outcome.AMBIGUOUS, "CANCELING"),
         (_bill("FAIL", fail_reason="OPENID_INVALID"), Outcome.FAILED, "OPENID_INVALID"),
-        (_bill("CANCELLED"), Outcome.FAILED, "CANCELLED"),
+        (_bill("CANCELLED"), Outcome.CANCELLED, "CANCELLED"),
         (_bill("SOMETHING_NEW"), Outcome.AMBIGUOUS, "SOMETHING_NEW"),
         (_json(200, {"out_bill_no": "po-other", "state": "SUCCESS"}), Outcome.AMBIGUOUS, "MISMATCH"),
         (_json(200, {"out_bill_no": PAYOUT_ID, "state": "SUCCESS"}), Outcome.AMBIGUOUS, "UNREADABLE"),
@@ -298,10 +299,10 @@ def test_a_successful_transfer_carries_its_bill_number_and_time() -> None:
         (_bill("ACCEPTED"), Outcome.PROCESSING, "ACCEPTED"),
         (_bill("PROCESSING"), Outcome.PROCESSING, "PROCESSING"),
         (_bill("TRANSFERING"), Outcome.PROCESSING, "TRANSFERING"),
-        (_bill("WAIT_USER_CONFIRM"), Outcome.PROCESSING, "WAIT_USER_CONFIRM"),
+        (_bill("WAIT_USER_CONFIRM"), Outcome.WAITING, "WAIT_USER_CONFIRM"),
         (_bill("CANCELING"), Outcome.PROCESSING, "CANCELING"),
         (_bill("FAIL", fail_reason="ACCOUNT_FROZEN"), Outcome.FAILED, "ACCOUNT_FROZEN"),
-        (_bill("CANCELLED"), Outcome.FAILED, "CANCELLED"),
+        (_bill("CANCELLED"), Outcome.CANCELLED, "CANCELLED"),
         (_bill(""), Outcome.AMBIGUOUS, "UNKNOWN"),
         (_json(404, {"code": "NOT_FOUND", "message": "记录不存在"}), Outcome.NOT_FOUND, "NOT_FOUND"),
         ((404, b"<html>no route</html>"), Outcome.AMBIGUOUS, "UNREADABLE"),
@@ -344,7 +345,7 @@ def sandbox() -> Iterator[Sandbox]:
     merchant = Merchant(
         MCH_ID, "k" * 32, "pay-secret", balance_fen=50_000, v3_public_key_pem=_public_pem(_key())
     )
-    books = PaymentsSandbox({MCH_ID: merchant}, timeout_delay_seconds=3)
+    books = PaymentsSandbox({MCH_ID: merchant}, timeout_delay_seconds=3, transfers_need_confirmation=False)
     server = PaymentsSandboxServer(books, "127.0.0.1", free_port())
     server.start()
     yield Sandbox(books, server.base_url)
@@ -479,4 +480,4 @@ def test_the_local_tenant_secret_signs_what_the_sandbox_merchant_verifies() -> N
     assert secret["mch_id"] == config.wechat_pay_mch_id and secret["appid"] == config.wechat_pay_appid
     key = serialization.load_pem_private_key(secret["private_key_pem"].encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    assert _public_pem(key) == config.wechat_pay_public_key_pem
+    assert _public_pem(key) == config.merchant_public_key_pem

@@ -38,9 +38,14 @@ def _payments(config: LocalConfig) -> Sandbox:
         config.wecom_pay_mch_id,
         config.wecom_pay_api_key,
         config.wecom_pay_secret,
-        v3_public_key_pem=config.wechat_pay_public_key_pem,
+        v3_public_key_pem=config.merchant_public_key_pem,
+        api_v3_key=config.wechat_pay_api_v3_key,
     )
-    books = PaymentsSandbox({merchant.mch_id: merchant}, timeout_delay_seconds=config.sandbox_timeout_delay)
+    books = PaymentsSandbox(
+        {merchant.mch_id: merchant},
+        timeout_delay_seconds=config.sandbox_timeout_delay,
+        platform_key_id=config.wechat_pay_public_key_id,
+    )
     return PaymentsSandboxServer(books, config.host, config.payments_port)
 
 

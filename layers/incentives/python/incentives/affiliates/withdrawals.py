@@ -355,10 +355,13 @@ def view(
 ) -> dict[str, Any]:
     """A withdrawal with its payout's progress (an automatic one follows its payout). The payee
     account is masked except for the ``reviewer`` (the merchant's admin) while a manual transfer
-    to it may still be due (pending review or approved)."""
+    to it may still be due (pending review or approved). While the transfer waits for the
+    affiliate (``awaiting_confirmation``), ``confirmation`` is what the mini program passes to
+    ``wx.requestMerchantTransfer`` (``mchId``, ``appId``, ``package``) before ``confirm_by``; a
+    transfer closed unpaid shows ``cancelled`` and its amount is withdrawable again."""
     status = item["status"]
     payout = payouts.get(corp_id, item["payout_id"]) if status == "paying" else None
-    failure = None
+    failure = confirmation = confirm_by = None
     if payout is not None:
         if payout.status is PayoutStatus.PAID:
             status = "paid"
@@ -366,6 +369,14 @@ def view(
             status, failure = "failed", payout.failure_reason
         elif payout.status is PayoutStatus.CANCELLED:
             status, failure = "cancelled", payout.failure_reason
+        elif payout.status is PayoutStatus.AWAITING_CONFIRMATION and payout.confirmation is not None:
+            status = "awaiting_confirmation"
+            confirmation = {
+                "mch_id": payout.confirmation.mch_id,
+                "app_id": payout.confirmation.app_id,
+                "package_info": payout.confirmation.package_info,
+            }
+            confirm_by = iso_utc(payout.confirm_by) if payout.confirm_by else None
     return {
         "withdrawal_id": item["withdrawal_id"],
         "affiliate_id": item["affiliate_id"],
@@ -377,6 +388,8 @@ def view(
         "failure_reason": failure,
         "reason": item.get("reason"),
         "payee_account": _payee_view(item, reviewer),
+        "confirmation": confirmation,
+        "confirm_by": confirm_by,
         "requested_at": item["requested_at"],
         "history": item["history"],
     }

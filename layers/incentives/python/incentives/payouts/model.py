@@ -1,8 +1,14 @@
 """The payout state machine (SPEC §4.7), pure.
 
     queued → sending → paid | failed(reason)        failed → queued (operator re-queue)
+    sending → awaiting_confirmation → paid | cancelled (released) | failed(reason)
     recorded                                        (offline: no money moves)
     failed → cancelled                              (operator; only when no money can have moved)
+
+``awaiting_confirmation``: a WeChat Pay transfer bill waits for the payee to confirm it in
+WeChat (``confirmation`` is what the mini program needs); nothing has moved yet. The payee's
+confirmation pays it; a bill closed unpaid (declined, or not confirmed by ``confirm_by``, when
+the reconciler cancels it) makes the payout ``cancelled`` with its reserve released.
 
 The payout id is deterministic from its cause and is the provider's idempotency number
 (``partner_trade_no`` / ``out_bill_no``): every attempt, retry and query reuses it.
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -26,10 +32,15 @@ class PayoutStatus(StrEnum):
     FAILED = "failed"
     RECORDED = "recorded"
     CANCELLED = "cancelled"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
 
 
 OPEN_STATUSES = frozenset({PayoutStatus.QUEUED, PayoutStatus.SENDING})
 TERMINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.RECORDED, PayoutStatus.CANCELLED})
+
+CONFIRM_WITHIN = timedelta(hours=24)
+"""Default time a payee has to confirm a transfer before the reconciler cancels it (WeChat Pay
+closes an unconfirmed bill itself after about 24 hours)."""
 
 
 RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
@@ -66,6 +77,15 @@ class Payee:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """What the payee's mini program passes to ``wx.requestMerchantTransfer`` to confirm a bill."""
+
+    mch_id: str
+    app_id: str
+    package_info: str
+
+
+@dataclass(frozen=True)
 class Payout:
     payout_id: str
     payee: Payee
@@ -86,6 +106,12 @@ class Payout:
     failure_code: str | None = None
     failure_reason: str | None = None
     history: tuple[str, ...] = field(default=())
+    confirmation: Confirmation | None = None
+    """While ``awaiting_confirmation``: what the payee needs to confirm the transfer."""
+    confirm_by: datetime | None = None
+    """While ``awaiting_confirmation``: the deadline after which the reconciler cancels the bill."""
+    check_at: datetime | None = None
+    """While ``awaiting_confirmation``: when the reconciler next asks the provider about it."""
 
     @property
     def unresolved(self) -> bool:
@@ -113,6 +139,8 @@ class Payout:
         return self._moved(now, PayoutStatus.SENDING, f"attempt {self.sends + 1}", sends=self.sends + 1)
 
     def paid(self, now: datetime, transaction_id: str, paid_at: datetime | None) -> Payout:
+        if self.status in TERMINAL_STATUSES:
+            raise ValueError(f"payout {self.payout_id} is {self.status.value}; it cannot be paid")
         return self._moved(
             now,
             PayoutStatus.PAID,
@@ -121,11 +149,65 @@ class Payout:
             paid_at=paid_at or now,
             failure_code=None,
             failure_reason=None,
+            confirmation=None,
+            check_at=None,
+        )
+
+    def awaiting(
+        self,
+        now: datetime,
+        bill_no: str,
+        confirmation: Confirmation,
+        confirm_by: datetime,
+        check_at: datetime,
+    ) -> Payout:
+        """The provider made the bill; it waits for the payee until ``confirm_by``."""
+        if self.status in TERMINAL_STATUSES or self.status is PayoutStatus.AWAITING_CONFIRMATION:
+            raise ValueError(f"payout {self.payout_id} is {self.status.value}; it cannot wait for the payee")
+        return self._moved(
+            now,
+            PayoutStatus.AWAITING_CONFIRMATION,
+            f"bill {bill_no} waits for the payee until {confirm_by.isoformat()}",
+            transaction_id=bill_no,
+            confirmation=confirmation,
+            confirm_by=confirm_by,
+            check_at=check_at,
+            failure_code=None,
+            failure_reason=None,
+        )
+
+    def checked(self, now: datetime, check_at: datetime, note: str) -> Payout:
+        """Still waiting for the payee: the reconciler looks again at ``check_at``."""
+        if self.status is not PayoutStatus.AWAITING_CONFIRMATION:
+            raise ValueError(f"payout {self.payout_id} is {self.status.value}, not awaiting confirmation")
+        line = f"{now.isoformat()} {note}; next check {check_at.isoformat()}"
+        return replace(
+            self, updated_at=now, version=self.version + 1, check_at=check_at, history=(*self.history, line)
+        )
+
+    def closed_unpaid(self, now: datetime, code: str, reason: str) -> Payout:
+        """The provider closed the bill without paying it (declined, expired, cancelled): final."""
+        if self.status in TERMINAL_STATUSES:
+            raise ValueError(f"payout {self.payout_id} is {self.status.value}; it cannot be closed")
+        return self._moved(
+            now,
+            PayoutStatus.CANCELLED,
+            f"{code}: {reason}; released",
+            failure_code=code,
+            failure_reason=reason,
+            confirmation=None,
+            check_at=None,
         )
 
     def failed(self, now: datetime, code: str, reason: str) -> Payout:
         return self._moved(
-            now, PayoutStatus.FAILED, f"{code}: {reason}", failure_code=code, failure_reason=reason
+            now,
+            PayoutStatus.FAILED,
+            f"{code}: {reason}",
+            failure_code=code,
+            failure_reason=reason,
+            confirmation=None,
+            check_at=None,
         )
 
     def cancelled(self, now: datetime, actor: str) -> Payout:

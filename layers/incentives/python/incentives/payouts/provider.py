@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from incentives.payouts.model import Payout
+from incentives.payouts.model import Confirmation, Payout
 
 
 class Outcome(StrEnum):
@@ -21,6 +21,12 @@ class Outcome(StrEnum):
     """(query) The provider has no transfer under this number: it may be sent."""
     PROCESSING = "processing"
     """(query) The provider is still moving it: ask again later."""
+    WAITING = "waiting"
+    """The transfer waits for the payee to confirm it (``confirmation``, when the answer carried
+    it, is what they need); nothing has moved yet."""
+    CANCELLED = "cancelled"
+    """The transfer was closed unpaid (the payee declined or did not confirm in time, or it was
+    cancelled): nothing moved and nothing will under this number."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class ProviderResult:
     reason: str = ""
     transaction_id: str | None = None
     paid_at: datetime | None = None
+    confirmation: Confirmation | None = None
 
 
 class PayoutProvider(Protocol):
@@ -39,4 +46,13 @@ class PayoutProvider(Protocol):
 
     def query(self, payout: Payout) -> ProviderResult:
         """Ask what became of the transfer numbered by the payout id."""
+        ...
+
+
+@runtime_checkable
+class CancellableProvider(Protocol):
+    """A provider whose transfers wait for the payee and can be withdrawn until they confirm."""
+
+    def cancel(self, payout: Payout) -> ProviderResult:
+        """Ask the provider to close the payout's unconfirmed transfer (the outcome comes later)."""
         ...

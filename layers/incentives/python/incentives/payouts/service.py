@@ -6,7 +6,12 @@ Rules that keep money moving at most once:
 - once a payout has been sent, every later attempt queries the provider first, under the
   same number, and sends again only when the provider says it has no such transfer;
 - an ambiguous answer is queried at once; if still unknown, the attempt fails and the
-  queue retries it later with the same number and parameters.
+  queue retries it later with the same number and parameters;
+- a transfer that waits for its payee (WeChat Pay ``WAIT_USER_CONFIRM``) is stored
+  ``awaiting_confirmation`` with what the payee needs; from then on only the provider's word
+  moves it (the result notification, or the reconciler's query), and the reconciler cancels it
+  once its deadline has passed. It is paid only out of its reserve; a bill closed unpaid
+  releases the reserve.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from incentives.core.errors import Conflict, NotFound, RetryLater
+from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound, RetryLater
 from incentives.ledger import postings
 from incentives.ledger.model import Entry
 from incentives.payouts.model import (
+    CONFIRM_WITHIN,
     NOT_SENT,
+    OPEN_STATUSES,
     TERMINAL_STATUSES,
     Payee,
     Payout,
@@ -28,10 +35,13 @@ from incentives.payouts.model import (
     ProviderName,
     payout_id_for,
 )
-from incentives.payouts.provider import Outcome, PayoutProvider, ProviderResult
+from incentives.payouts.provider import CancellableProvider, Outcome, PayoutProvider, ProviderResult
 from incentives.storage.payouts import PayoutRepository
 
 STALE_AFTER = timedelta(minutes=10)
+CHECK_EVERY = timedelta(hours=1)
+"""How often the reconciler asks about a transfer waiting for its payee (a notification lost)."""
+FINAL_OUTCOMES = frozenset({Outcome.SUCCESS, Outcome.FAILED, Outcome.CANCELLED})
 
 
 class PayoutQueue(Protocol):
@@ -95,10 +105,22 @@ def create_payout(
     return payout
 
 
+def _settles(result: ProviderResult) -> bool:
+    """A definite answer the pipeline can store: final, or waiting with what the payee needs."""
+    return result.outcome in FINAL_OUTCOMES or (
+        result.outcome is Outcome.WAITING and result.confirmation is not None
+    )
+
+
 def _settle_result(
-    repository: PayoutRepository, payout: Payout, result: ProviderResult, now: datetime
+    repository: PayoutRepository,
+    payout: Payout,
+    result: ProviderResult,
+    now: datetime,
+    confirm_within: timedelta = CONFIRM_WITHIN,
 ) -> Payout:
-    """Store a definite answer: paid (with its ledger entry) or failed."""
+    """Store a definite answer: paid (with its ledger entry), waiting for the payee, closed
+    unpaid (with the release of its reserve) or failed."""
     account = payout.payee.account
     if result.outcome is Outcome.SUCCESS:
         done = payout.paid(now, result.transaction_id or "", result.paid_at)
@@ -107,6 +129,24 @@ def _settle_result(
         )
         repository.save(done, payout.version, [entry])
         return done
+    if result.outcome is Outcome.WAITING:
+        if result.confirmation is None:
+            raise ValueError("a waiting transfer is stored only with what the payee needs to confirm it")
+        confirm_by = now + confirm_within
+        waiting = payout.awaiting(
+            now,
+            result.transaction_id or "",
+            result.confirmation,
+            confirm_by,
+            min(confirm_by, now + CHECK_EVERY),
+        )
+        repository.save(waiting, payout.version)
+        return waiting
+    if result.outcome is Outcome.CANCELLED:
+        closed = payout.closed_unpaid(now, result.code or "CANCELLED", result.reason or "closed unpaid")
+        release = postings.release(account, payout.payout_id, payout.amount_fen, now)
+        repository.save(closed, payout.version, [release])
+        return closed
     failed = payout.failed(now, result.code or "FAILED", result.reason or "the provider refused the transfer")
     repository.save(failed, payout.version)
     return failed
@@ -121,16 +161,21 @@ def process_payout(
     now: datetime,
     *,
     final_attempt: bool = False,
+    confirm_within: timedelta = CONFIRM_WITHIN,
 ) -> Payout:
     """One attempt of the worker. Raises ``RetryLater`` when the queue should try again.
 
     On the final attempt a still-unresolved payout is marked failed (with the reason) before
-    raising, so a message that lands in the dead-letter queue shows as failed.
+    raising, so a message that lands in the dead-letter queue shows as failed. A payout waiting
+    for its payee is left alone: the payee's move reaches us by notification or query.
     """
     payout = repository.get(corp_id, payout_id)
     if payout is None:
         raise NotFound(f"no payout {payout_id} for {corp_id}")
-    if payout.status in TERMINAL_STATUSES or payout.status is PayoutStatus.FAILED:
+    if payout.status in TERMINAL_STATUSES or payout.status in (
+        PayoutStatus.FAILED,
+        PayoutStatus.AWAITING_CONFIRMATION,
+    ):
         return payout
     if generation != payout.generation:
         return payout  # a message from before a re-queue
@@ -142,29 +187,83 @@ def process_payout(
     try:
         if payout.sends > 0:
             known = provider.query(payout)
-            if known.outcome in (Outcome.SUCCESS, Outcome.FAILED) and not (
+            if _settles(known) and not (
                 known.outcome is Outcome.FAILED and payout.status is PayoutStatus.QUEUED
             ):
-                return _settle_result(repository, payout, known, now)
+                return _settle_result(repository, payout, known, now, confirm_within)
             if known.outcome in (Outcome.PROCESSING, Outcome.AMBIGUOUS):
                 raise RetryLater(f"provider: {known.outcome.value} {known.code} {known.reason}".strip())
+            # NOT_FOUND: send. WAITING without the payee's package: the same number and body
+            # again make nothing new and bring the package back.
         sending = payout.sending(now)
         repository.save(sending, payout.version)
         result = provider.transfer(sending)
         if result.outcome is Outcome.AMBIGUOUS:
             known = provider.query(sending)
-            if known.outcome is not Outcome.SUCCESS:
+            if not _settles(known):
                 raise RetryLater(f"provider: {result.code or 'no answer'} {result.reason}".strip())
             result = known
-        return _settle_result(repository, sending, result, now)
+        if result.outcome is Outcome.WAITING and result.confirmation is None:
+            raise RetryLater("the bill waits for the payee; the next attempt fetches its package")
+        return _settle_result(repository, sending, result, now, confirm_within)
     except RetryLater as error:
         if final_attempt:
             current = repository.get(corp_id, payout_id)
-            if current is not None and current.status not in TERMINAL_STATUSES | {PayoutStatus.FAILED}:
+            if current is not None and current.status in OPEN_STATUSES:
                 repository.save(
                     current.failed(now, "RETRIES_EXHAUSTED", f"gave up: {error.message}"), current.version
                 )
         raise
+
+
+def apply_transfer_notice(
+    repository: PayoutRepository,
+    corp_id: str,
+    payout_id: str,
+    result: ProviderResult,
+    *,
+    amount_fen: int,
+    openid: str,
+    now: datetime,
+    attempts: int = 3,
+) -> Payout:
+    """Apply the provider's notification that a transfer ended (SUCCESS, CANCELLED or FAIL).
+
+    Idempotent: a repeat finds the payout already there and changes nothing; a race with the
+    worker or the reconciler loses on the payout's version and is read again. The notification
+    must describe this payout (amount, payee), and may not contradict a final state it reached
+    (paid vs closed unpaid): both are refused with nothing changed.
+    """
+    for _attempt in range(attempts):
+        payout = repository.get(corp_id, payout_id)
+        if payout is None:
+            raise NotFound(f"no payout {payout_id}", field="out_bill_no")
+        if payout.provider is not ProviderName.WECHAT_TRANSFER:
+            raise InvalidInput(f"payout {payout_id} is not a WeChat Pay transfer", field="out_bill_no")
+        if payout.amount_fen != amount_fen or payout.payee.openid != openid:
+            raise InvalidInput(
+                f"the notification does not match payout {payout_id} (amount or payee)",
+                field="transfer_amount",
+            )
+        if result.outcome not in FINAL_OUTCOMES:
+            return payout  # not final: the notification of the final state follows
+        wanted = {
+            Outcome.SUCCESS: PayoutStatus.PAID,
+            Outcome.CANCELLED: PayoutStatus.CANCELLED,
+            Outcome.FAILED: PayoutStatus.FAILED,
+        }[result.outcome]
+        if payout.status is wanted and not payout.unresolved:
+            return payout  # told before
+        if payout.status in TERMINAL_STATUSES:
+            raise Conflict(
+                f"payout {payout_id} is {payout.status.value}; the provider now says {result.outcome.value}",
+                field="state",
+            )
+        try:
+            return _settle_result(repository, payout, result, now)
+        except ConcurrentModification:
+            continue
+    raise ConcurrentModification(f"payout {payout_id} keeps changing; send the notification again")
 
 
 def requeue(
@@ -207,6 +306,16 @@ class Reconciliation:
     requeued: int = 0
     resolved: int = 0
     still_open: int = 0
+    cancel_requested: int = 0
+
+
+def _with_package(provider: PayoutProvider, payout: Payout, known: ProviderResult) -> ProviderResult:
+    """A query said the bill waits for the payee but carries no package: the same number and
+    body sent again make nothing new and answer with it."""
+    if known.outcome is not Outcome.WAITING or known.confirmation is not None:
+        return known
+    again = provider.transfer(payout)
+    return again if again.outcome is Outcome.WAITING and again.confirmation is not None else known
 
 
 def reconcile(
@@ -215,13 +324,18 @@ def reconcile(
     queue: PayoutQueue,
     now: datetime,
     stale_after: timedelta = STALE_AFTER,
+    confirm_within: timedelta = CONFIRM_WITHIN,
 ) -> Reconciliation:
     """Resolve payouts left open: ``queued`` ones are queued again, ``sending`` ones queried, and
     payouts given up on while unresolved are queried until the provider says what became of them.
+    Payouts waiting for their payee are queried when their check is due (a notification may have
+    been lost) and cancelled at the provider once their deadline has passed.
 
-    Writes happen only for payouts whose state changes (SPEC §6: proportional to changes).
+    Writes happen only for payouts whose state changes or whose check was due (SPEC §6:
+    proportional to changes). A payout that changed meanwhile (a notification) is left for the
+    next run.
     """
-    requeued = resolved = still_open = 0
+    requeued = resolved = still_open = cancel_requested = 0
     for payout in repository.open_since(now - stale_after):
         if payout.status is PayoutStatus.QUEUED:
             queue.send(payout.corp_id, payout.payout_id, payout.generation)
@@ -231,23 +345,69 @@ def reconcile(
         if provider is None:
             still_open += 1
             continue
-        known = provider.query(payout)
-        if payout.unresolved:
-            if known.outcome is Outcome.SUCCESS:
-                _settle_result(repository, payout, known, now)
-            elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
-                note = "the provider confirms no money moved; re-queue to pay"
-                repository.save(payout.failed(now, NOT_SENT, note), payout.version)
+        try:
+            known = _with_package(provider, payout, provider.query(payout))
+            if payout.unresolved:
+                if _settles(known):
+                    _settle_result(repository, payout, known, now, confirm_within)
+                elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
+                    note = "the provider confirms no money moved; re-queue to pay"
+                    repository.save(payout.failed(now, NOT_SENT, note), payout.version)
+                else:
+                    still_open += 1
+                    continue
+                resolved += 1
+            elif _settles(known):
+                _settle_result(repository, payout, known, now, confirm_within)
+                resolved += 1
+            elif known.outcome is Outcome.NOT_FOUND:
+                queue.send(payout.corp_id, payout.payout_id, payout.generation)
+                requeued += 1
             else:
                 still_open += 1
-                continue
-            resolved += 1
-        elif known.outcome in (Outcome.SUCCESS, Outcome.FAILED):
-            _settle_result(repository, payout, known, now)
-            resolved += 1
-        elif known.outcome is Outcome.NOT_FOUND:
-            queue.send(payout.corp_id, payout.payout_id, payout.generation)
-            requeued += 1
-        else:
+        except ConcurrentModification:
             still_open += 1
-    return Reconciliation(requeued, resolved, still_open)
+    for payout in repository.awaiting_due(now):
+        provider = providers(payout.corp_id).get(payout.provider)
+        if provider is None:
+            still_open += 1
+            continue
+        try:
+            outcome = _check_awaiting(repository, provider, payout, now, stale_after)
+        except ConcurrentModification:
+            outcome = "open"
+        resolved += outcome == "resolved"
+        cancel_requested += outcome == "cancel"
+        still_open += outcome == "open"
+    return Reconciliation(requeued, resolved, still_open, cancel_requested)
+
+
+def _check_awaiting(
+    repository: PayoutRepository,
+    provider: PayoutProvider,
+    payout: Payout,
+    now: datetime,
+    stale_after: timedelta,
+) -> str:
+    """Ask about a payout waiting for its payee: store a final answer, cancel it past its
+    deadline, or look again later. Returns ``resolved``, ``cancel`` or ``open``."""
+    known = provider.query(payout)
+    if known.outcome in FINAL_OUTCOMES:
+        _settle_result(repository, payout, known, now)
+        return "resolved"
+    deadline = payout.confirm_by or now
+    if known.outcome is Outcome.WAITING and now >= deadline and isinstance(provider, CancellableProvider):
+        answer = provider.cancel(payout)
+        if answer.outcome in FINAL_OUTCOMES:
+            _settle_result(repository, payout, answer, now)
+            return "resolved"
+        answered = answer.code or answer.outcome.value
+        note = f"not confirmed by {deadline.isoformat()}: cancel requested ({answered})"
+        repository.save(payout.checked(now, now + stale_after, note), payout.version)
+        return "cancel"
+    if known.outcome is Outcome.WAITING and now < deadline:
+        next_check, note = min(deadline, now + CHECK_EVERY), "still waiting for the payee"
+    else:
+        next_check, note = now + stale_after, f"provider: {known.outcome.value} {known.code}".strip()
+    repository.save(payout.checked(now, next_check, note), payout.version)
+    return "open"

@@ -26,6 +26,9 @@ class PayoutView(BaseModel):
     created_at: str
     updated_at: str
     paid_at: str | None
+    confirm_by: str | None = Field(
+        default=None, description="While awaiting_confirmation: when an unconfirmed transfer is cancelled"
+    )
     history: list[str]
 
     @classmethod
@@ -48,6 +51,7 @@ class PayoutView(BaseModel):
             created_at=iso_utc(payout.created_at),
             updated_at=iso_utc(payout.updated_at),
             paid_at=iso_utc(payout.paid_at) if payout.paid_at else None,
+            confirm_by=iso_utc(payout.confirm_by) if payout.confirm_by else None,
             history=list(payout.history),
         )
 

@@ -14,28 +14,36 @@ where ``signature`` is base64(RSA-SHA256 PKCS#1 v1.5 over
 configuration, so every attempt of a payout sends the very same body: WeChat Pay asks for the
 original number with the original parameters after any non-200 answer.
 
+``POST …/transfer-bills/out-bill-no/{out_bill_no}/cancel`` withdraws a bill the payee has not
+confirmed yet (the answer says ``CANCELING``; the bill ends ``CANCELLED``).
+
 Bill states and what they become:
 
 - ``SUCCESS`` → SUCCESS (``transfer_bill_no`` is the transaction id);
-- ``FAIL`` / ``CANCELLED`` → FAILED (``fail_reason`` is the code);
-- ``ACCEPTED`` / ``PROCESSING`` / ``TRANSFERING`` / ``WAIT_USER_CONFIRM`` / ``CANCELING`` → PROCESSING
-  from a query; from a transfer they are AMBIGUOUS, so the pipeline queries and waits.
+- ``WAIT_USER_CONFIRM`` → WAITING: under the current product the payee must confirm receipt in
+  WeChat (the merchant's mini program calls ``wx.requestMerchantTransfer`` with ``mchId``,
+  ``appId`` and the bill's ``package_info``); no money moves until then. A transfer answer
+  carries ``package_info``, a query does not (sending the same number and body again returns it);
+- ``CANCELLED`` → CANCELLED (declined, not confirmed in time, or cancelled: nothing moved);
+- ``FAIL`` → FAILED (``fail_reason`` is the code);
+- ``ACCEPTED`` / ``PROCESSING`` / ``TRANSFERING`` / ``CANCELING`` → PROCESSING from a query; from a
+  transfer they are AMBIGUOUS, so the pipeline queries and waits.
 
-``WAIT_USER_CONFIRM``: under the current product the payee must confirm receipt in WeChat (the
-merchant's page calls ``wx.requestMerchantTransfer`` with the bill's ``package_info``); no money
-moves until then, and an unconfirmed bill is closed after a while and ends ``CANCELLED``. This
-provider does not hand the package to the payee: such a payout stays ``sending``, is retried,
-then left unresolved, and the reconciler keeps querying until the bill ends ``SUCCESS`` (paid) or
-``CANCELLED`` (failed, nothing moved; an operator may re-queue it).
+Answers are signed by WeChat Pay (``Wechatpay-Timestamp``, ``Wechatpay-Nonce``,
+``Wechatpay-Signature`` over ``TIMESTAMP\\nNONCE\\nBODY\\n``, ``Wechatpay-Serial`` naming the key).
+When the tenant configured the WeChat Pay public key (``wechatpay_public_key_pem`` and its id
+``PUB_KEY_ID_…``), every answer must verify with it, within five minutes of its timestamp; one
+that does not is AMBIGUOUS (``UNVERIFIED``): never acted upon, resolved by a later verified
+query. Without the key the answers are trusted as they come over TLS from the configured host.
 
 Not supported: transfers of 2,000 yuan or more, which need the payee's real name encrypted with
-the platform key (WeChat Pay refuses them; the refusal is reported as FAILED); verifying the
-answers' ``Wechatpay-Signature`` (the answers come over TLS from the configured host).
+the platform key (WeChat Pay refuses them; the refusal is reported as FAILED).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import http.client
 import json
 import secrets
@@ -49,16 +57,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from incentives.payouts.model import Payout
+from incentives.payouts.model import Confirmation, Payout
 from incentives.payouts.provider import Outcome, ProviderResult
 
 PRODUCTION_BASE_URL = "https://api.mch.weixin.qq.com"
 TRANSFER_PATH = "/v3/fund-app/mch-transfer/transfer-bills"
 QUERY_PATH = "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"
+CANCEL_PATH = QUERY_PATH + "/cancel"
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
+SIGNATURE_WINDOW_SECONDS = 300
+"""How far a signed answer's or notification's timestamp may be from our clock."""
 
 REMARK_LIMIT = 32
 """``transfer_remark``: at most 32 characters."""
@@ -73,8 +85,10 @@ SCENE_1000_REPORT_INFOS: tuple[tuple[str, str], ...] = (
 """What scene 1000 (现金营销) must report; ``{description}`` becomes the payout's description."""
 
 SUCCESS_STATE = "SUCCESS"
-FAILED_STATES = frozenset({"FAIL", "CANCELLED"})
-PENDING_STATES = frozenset({"ACCEPTED", "PROCESSING", "TRANSFERING", "WAIT_USER_CONFIRM", "CANCELING"})
+WAITING_STATE = "WAIT_USER_CONFIRM"
+CANCELLED_STATE = "CANCELLED"
+FAILED_STATE = "FAIL"
+PENDING_STATES = frozenset({"ACCEPTED", "PROCESSING", "TRANSFERING", "CANCELING"})
 
 REFUSAL_CODES = frozenset(
     {
@@ -93,9 +107,9 @@ REFUSAL_CODES = frozenset(
 Any other code (SYSTEM_ERROR, FREQUENCY_LIMITED, an unknown one) leaves the bill's fate open."""
 
 
-Transport = Callable[[str, str, bytes | None, Mapping[str, str], float], tuple[int, bytes]]
-"""``(method, url, body, headers, timeout)`` → ``(HTTP status, answer body)`` for any status;
-raise ``TimeoutError`` / ``OSError`` (``urllib.error.URLError``) when no answer came."""
+Transport = Callable[[str, str, bytes | None, Mapping[str, str], float], tuple[int, bytes, Mapping[str, str]]]
+"""``(method, url, body, headers, timeout)`` → ``(HTTP status, answer body, answer headers)`` for
+any status; raise ``TimeoutError`` / ``OSError`` (``urllib.error.URLError``) when no answer came."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,12 @@ class WeChatTransferConfig:
     """What the payee is shown as the reason (scene 1000: 活动奖励 or 现金奖励); empty: the default."""
     notify_url: str = ""
     """Where WeChat Pay posts the bill's result; empty: none (the pipeline queries instead)."""
+    wechatpay_public_key_pem: str = ""
+    """The WeChat Pay public key (PEM) that signs answers and notifications; empty: not verified."""
+    wechatpay_public_key_id: str = ""
+    """Its id (``PUB_KEY_ID_…``), named by ``Wechatpay-Serial`` on what it signed."""
+    api_v3_key: str = ""
+    """The merchant's APIv3 key (32 bytes): the AES-256-GCM key of notifications' resources."""
 
 
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
@@ -153,6 +173,50 @@ def authorization(
     )
 
 
+def load_public_key(pem: str) -> rsa.RSAPublicKey:
+    """The WeChat Pay public key; ValueError when the PEM text is not an RSA public key."""
+    key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the WeChat Pay public key must be an RSA public key")
+    return key
+
+
+def signature_problem(
+    public_key: rsa.RSAPublicKey,
+    key_id: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float,
+    window_seconds: int = SIGNATURE_WINDOW_SECONDS,
+) -> str | None:
+    """Why a WeChat Pay signature (answer or notification) does not hold, or None when it does.
+
+    ``headers`` are matched case-insensitively: ``Wechatpay-Serial`` must name ``key_id``,
+    ``Wechatpay-Timestamp`` be within ``window_seconds`` of ``now``, and ``Wechatpay-Signature``
+    verify over ``TIMESTAMP\\nNONCE\\nBODY\\n`` (RSA-SHA256, PKCS#1 v1.5).
+    """
+    lower = {name.lower(): value for name, value in headers.items()}
+    serial, stamp = lower.get("wechatpay-serial", ""), lower.get("wechatpay-timestamp", "")
+    nonce, signature = lower.get("wechatpay-nonce", ""), lower.get("wechatpay-signature", "")
+    kind = lower.get("wechatpay-signature-type", AUTH_SCHEME)
+    if not (serial and stamp and nonce and signature):
+        return "the Wechatpay-* signature headers are missing"
+    if kind != AUTH_SCHEME:
+        return f"unsupported signature type {kind}"
+    if serial != key_id:
+        return f"Wechatpay-Serial {serial} is not the configured WeChat Pay public key"
+    if not stamp.isdigit() or abs(now - int(stamp)) > window_seconds:
+        return "Wechatpay-Timestamp is outside the accepted window"
+    message = f"{stamp}\n{nonce}\n".encode() + body + b"\n"
+    try:
+        public_key.verify(
+            base64.b64decode(signature, validate=True), message, padding.PKCS1v15(), hashes.SHA256()
+        )
+    except (InvalidSignature, binascii.Error, ValueError):
+        return "Wechatpay-Signature does not verify"
+    return None
+
+
 def _clip(text: str, limit: int) -> str:
     return text[:limit]
 
@@ -175,17 +239,17 @@ class HttpsTransport:
 
     def __call__(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, Mapping[str, str]]:
         request = urllib.request.Request(  # noqa: S310 - the base URL is configuration, https in production
             url, data=body, method=method, headers=dict(headers)
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout, context=self._context) as reply:  # noqa: S310
                 answer: bytes = reply.read()
-                return int(reply.status), answer
+                return int(reply.status), answer, dict(reply.headers.items())
         except urllib.error.HTTPError as error:
             with error:
-                return int(error.code), error.read()
+                return int(error.code), error.read(), dict(error.headers.items())
 
 
 class WeChatTransfer:
@@ -201,6 +265,9 @@ class WeChatTransfer:
     ) -> None:
         self._config = config
         self._key = load_private_key(config.private_key_pem)
+        self._wechatpay_key = (
+            load_public_key(config.wechatpay_public_key_pem) if config.wechatpay_public_key_pem else None
+        )
         self._transport = transport or HttpsTransport(config)
         self._clock = clock
         self._nonce = nonce
@@ -251,7 +318,7 @@ class WeChatTransfer:
     def _call(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]] | ProviderResult:
         url = self._config.base_url.rstrip("/") + path
         try:
-            status, raw = self._transport(
+            status, raw, answer_headers = self._transport(
                 method, url, body or None, self.headers(method, path, body), self._config.timeout_seconds
             )
         except TimeoutError:
@@ -264,6 +331,12 @@ class WeChatTransfer:
             return ProviderResult(Outcome.AMBIGUOUS, "NETWORK", str(error.reason))
         except (OSError, http.client.HTTPException) as error:
             return ProviderResult(Outcome.AMBIGUOUS, "NETWORK", str(error) or type(error).__name__)
+        if self._wechatpay_key is not None:
+            problem = signature_problem(
+                self._wechatpay_key, self._config.wechatpay_public_key_id, answer_headers, raw, self._clock()
+            )
+            if problem is not None:
+                return ProviderResult(Outcome.AMBIGUOUS, "UNVERIFIED", f"HTTP {status}: {problem}")
         try:
             document = json.loads(raw) if raw.strip() else {}
         except ValueError as error:
@@ -277,13 +350,29 @@ class WeChatTransfer:
         if document.get("out_bill_no") != payout.payout_id:
             return ProviderResult(Outcome.AMBIGUOUS, "MISMATCH", "the answer is about another out_bill_no")
         state = str(document.get("state") or "")
+        bill_no = document.get("transfer_bill_no")
+        has_bill_no = isinstance(bill_no, str) and bool(bill_no)
         if state == SUCCESS_STATE:
-            bill_no = document.get("transfer_bill_no")
-            if not isinstance(bill_no, str) or not bill_no:
+            if not has_bill_no:
                 return ProviderResult(Outcome.AMBIGUOUS, "UNREADABLE", "SUCCESS without transfer_bill_no")
             paid_at = _rfc3339(document.get("update_time")) or _rfc3339(document.get("create_time"))
-            return ProviderResult(Outcome.SUCCESS, transaction_id=bill_no, paid_at=paid_at)
-        if state in FAILED_STATES:
+            return ProviderResult(Outcome.SUCCESS, transaction_id=str(bill_no), paid_at=paid_at)
+        if state == WAITING_STATE:
+            if not has_bill_no:
+                return ProviderResult(Outcome.AMBIGUOUS, "UNREADABLE", f"{state} without transfer_bill_no")
+            package = document.get("package_info")
+            confirmation = (
+                Confirmation(self._config.mch_id, self._config.appid, package)
+                if isinstance(package, str) and package
+                else None
+            )
+            return ProviderResult(
+                Outcome.WAITING, state, "waits for the payee", str(bill_no), confirmation=confirmation
+            )
+        if state == CANCELLED_STATE:
+            reason = str(document.get("fail_reason") or "")
+            return ProviderResult(Outcome.CANCELLED, state, reason or "the bill was closed unpaid")
+        if state == FAILED_STATE:
             reason = str(document.get("fail_reason") or "")
             return ProviderResult(Outcome.FAILED, reason or state, reason or f"the bill ended {state}")
         if state in PENDING_STATES:
@@ -315,4 +404,18 @@ class WeChatTransfer:
         code, message = str(document.get("code") or ""), str(document.get("message") or "")
         if status == 404 and code == "NOT_FOUND":
             return ProviderResult(Outcome.NOT_FOUND, code, message)
+        return ProviderResult(Outcome.AMBIGUOUS, code or f"HTTP_{status}", message or f"HTTP {status}")
+
+    def cancel(self, payout: Payout) -> ProviderResult:
+        """Withdraw the payout's bill before the payee confirms it. The answer is not final: the
+        bill ends ``CANCELLED`` (or ``SUCCESS``, had the payee confirmed first), which a query or
+        the notification tells."""
+        path = CANCEL_PATH.format(out_bill_no=urllib.parse.quote(payout.payout_id, safe=""))
+        answer = self._call("POST", path, b"")
+        if isinstance(answer, ProviderResult):
+            return answer
+        status, document = answer
+        if status == 200:
+            return self._bill(payout, document, pending=Outcome.PROCESSING)
+        code, message = str(document.get("code") or ""), str(document.get("message") or "")
         return ProviderResult(Outcome.AMBIGUOUS, code or f"HTTP_{status}", message or f"HTTP {status}")

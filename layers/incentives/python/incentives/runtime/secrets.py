@@ -11,8 +11,12 @@ A tenant's secrets are ``<prefix>/<corp_id>/<purpose>`` (the template sets the p
   (customers' and affiliates' sign-in with ``jscode2session``);
 - ``wecom-pay``: ``mch_id``, ``api_key``, ``payment_secret``, ``agent_id``, optional
   ``cert_file`` / ``key_file`` (payout worker and reconciler);
-- ``wechat-pay``: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``, optional transfer
-  fields (payout worker and reconciler).
+- ``wechat-pay``: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``, ``notify_url``, the
+  WeChat Pay public key (``wechatpay_public_key_id``, ``wechatpay_public_key_pem``) that signs
+  its answers, optional transfer fields (payout worker and reconciler);
+- ``wechat-pay-notify``: ``mch_id``, ``api_v3_key``, ``wechatpay_public_key_id``,
+  ``wechatpay_public_key_pem`` — what the public notification route needs to trust and read
+  WeChat Pay's notifications, and nothing that can move money.
 
 Each function's IAM policy allows ``GetSecretValue`` on the purposes it uses only, so the
 public webhook never holds a payment key. Without a prefix (unit tests, a bare ``invoke``)
@@ -55,6 +59,7 @@ class SecretPurpose(StrEnum):
     MINIPROGRAM = "miniprogram"
     WECOM_PAY = "wecom-pay"
     WECHAT_PAY = "wechat-pay"
+    WECHAT_PAY_NOTIFY = "wechat-pay-notify"
 
 
 FIELD_PURPOSES: dict[str, SecretPurpose] = {
@@ -92,6 +97,10 @@ def secret_name(prefix: str, corp_id: str, purpose: SecretPurpose) -> str:
     return f"{prefix}/{corp_id}/{purpose.value}"
 
 
+NOTIFY_FIELDS = ("mch_id", "api_v3_key", "wechatpay_public_key_id", "wechatpay_public_key_pem")
+"""The part of ``wechat_pay`` that the notification route reads (its own secret)."""
+
+
 def split_by_purpose(tenant: Mapping[str, Any]) -> dict[SecretPurpose, dict[str, Any]]:
     """One tenant's secrets written as one object → one secret per purpose.
 
@@ -108,6 +117,11 @@ def split_by_purpose(tenant: Mapping[str, Any]) -> dict[SecretPurpose, dict[str,
             if not isinstance(value, dict):
                 raise ValueError(f"tenant secret {key} must be a JSON object")
             documents[DOCUMENT_PURPOSES[key]] = dict(value)
+            if key == "wechat_pay":
+                notify = {name: value[name] for name in NOTIFY_FIELDS if value.get(name)}
+                if "api_v3_key" in notify:
+                    documents[SecretPurpose.WECHAT_PAY_NOTIFY] = notify
+                documents[SecretPurpose.WECHAT_PAY].pop("api_v3_key", None)  # the notify route's only
         else:
             known = ", ".join(sorted([*FIELD_PURPOSES, *DOCUMENT_PURPOSES]))
             raise ValueError(f"unknown tenant secret {key!r} (known: {known})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
 from incentives.core.clock import DEFAULT_TIME_ZONE
@@ -29,6 +30,8 @@ class Settings:
     wechat_pay_base_url: str
     wechat_pay_timeout_seconds: float
     wecom_base_url: str
+    transfer_confirm_hours: float
+    """Hours a payee has to confirm a WeChat Pay transfer before the reconciler cancels it."""
     miniprogram_base_url: str = "https://api.weixin.qq.com"
 
     @classmethod
@@ -48,7 +51,12 @@ class Settings:
             wechat_pay_timeout_seconds=float(env.get("WECHAT_PAY_TIMEOUT_SECONDS", "5")),
             wecom_base_url=env.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com"),
             miniprogram_base_url=env.get("MINIPROGRAM_BASE_URL", "https://api.weixin.qq.com"),
+            transfer_confirm_hours=float(env.get("WECHAT_TRANSFER_CONFIRM_HOURS", "24")),
         )
+
+    @property
+    def transfer_confirm_within(self) -> timedelta:
+        return timedelta(hours=self.transfer_confirm_hours)
 
 
 @cache

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from incentives.orders.aggregate import AfterSalesWindow
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
+    from incentives.payouts.wechat_notify import NotifyKeys
     from incentives.payouts.wechat_transfer import WeChatTransferConfig
     from incentives.payouts.wecom_pay import WeComPayConfig
     from incentives.signin.miniprogram import MiniProgramClient
@@ -126,7 +127,9 @@ def wechat_pay_config(corp_id: str) -> WeChatTransferConfig | None:
 
     Its ``wechat-pay`` secret: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``; optional
     ``transfer_scene_id`` (``1000``), ``scene_report_infos`` (``[{"info_type", "info_content"}]``),
-    ``user_recv_perception``, ``notify_url``.
+    ``user_recv_perception``, ``notify_url`` (this stack's ``/payments/wechat/notify/<corp_id>``),
+    ``api_v3_key`` (decrypts notifications), ``wechatpay_public_key_pem`` and
+    ``wechatpay_public_key_id`` (``PUB_KEY_ID_…``: answers and notifications must verify with it).
     """
     from incentives.core.errors import InvalidInput
     from incentives.payouts.wechat_transfer import WeChatTransferConfig
@@ -136,7 +139,14 @@ def wechat_pay_config(corp_id: str) -> WeChatTransferConfig | None:
         return None
     optional: dict[str, Any] = {
         key: str(values[key])
-        for key in ("transfer_scene_id", "user_recv_perception", "notify_url")
+        for key in (
+            "transfer_scene_id",
+            "user_recv_perception",
+            "notify_url",
+            "api_v3_key",
+            "wechatpay_public_key_pem",
+            "wechatpay_public_key_id",
+        )
         if values.get(key)
     }
     try:
@@ -161,6 +171,21 @@ def wechat_pay_config(corp_id: str) -> WeChatTransferConfig | None:
         ) from None
 
 
+def wechat_pay_notify_keys(corp_id: str) -> NotifyKeys:
+    """What the tenant needs to trust and read WeChat Pay's notifications; an unknown tenant or one
+    without the WeChat Pay public key and APIv3 key is refused like a bad signature."""
+    from incentives.core.errors import Unauthenticated
+    from incentives.payouts.wechat_notify import NotifyKeys
+
+    values: Any = tenant_secret(corp_id, SecretPurpose.WECHAT_PAY_NOTIFY)
+    needed = ("mch_id", "wechatpay_public_key_pem", "wechatpay_public_key_id", "api_v3_key")
+    if not isinstance(values, dict) or not all(values.get(key) for key in needed):
+        raise Unauthenticated(
+            f"no WeChat Pay public key and APIv3 key for corp {corp_id}", field="Wechatpay-Serial"
+        )
+    return NotifyKeys(*(str(values[key]) for key in needed))
+
+
 @cache
 def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     """The providers configured for a tenant (offline payouts need none)."""
@@ -180,7 +205,8 @@ def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
             providers[ProviderName.WECHAT_TRANSFER] = WeChatTransfer(transfer_config)
         except (ValueError, TypeError):
             raise InvalidInput(
-                f"wechat_pay of {corp_id}: private_key_pem is not an RSA private key", field="wechat_pay"
+                f"wechat_pay of {corp_id}: private_key_pem or wechatpay_public_key_pem is not an RSA key",
+                field="wechat_pay",
             ) from None
     return providers
 

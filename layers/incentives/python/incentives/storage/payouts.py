@@ -10,7 +10,14 @@ from typing import Any
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.ledger.model import Account, Entry, OwnerKind
-from incentives.payouts.model import OPEN_STATUSES, Payee, Payout, PayoutStatus, ProviderName
+from incentives.payouts.model import (
+    OPEN_STATUSES,
+    Confirmation,
+    Payee,
+    Payout,
+    PayoutStatus,
+    ProviderName,
+)
 from incentives.storage import keys
 from incentives.storage.ledger import InsufficientBalance, balance_refusal, posting_writes
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items, filtered_page
@@ -53,11 +60,20 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         "gsi2sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
         "gsi3pk": f"{keys.tenant(payout.corp_id)}#PAYOUTS",
         "gsi3sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
+        "confirm_by": iso_utc(payout.confirm_by) if payout.confirm_by else None,
+        "check_at": iso_utc(payout.check_at) if payout.check_at else None,
     }
+    if payout.confirmation is not None:
+        item["confirm_mch_id"] = payout.confirmation.mch_id
+        item["confirm_app_id"] = payout.confirmation.app_id
+        item["package_info"] = payout.confirmation.package_info
+    shard = zlib.crc32(f"{payout.corp_id}#{payout.payout_id}".encode()) % OPEN_SHARDS
     if payout.status in OPEN_STATUSES or payout.unresolved:
-        shard = zlib.crc32(f"{payout.corp_id}#{payout.payout_id}".encode()) % OPEN_SHARDS
         item["gsi1pk"] = f"PAYOUT_OPEN#{shard}"
         item["gsi1sk"] = f"{iso_utc(payout.updated_at)}#{payout.corp_id}#{payout.payout_id}"
+    elif payout.status is PayoutStatus.AWAITING_CONFIRMATION and payout.check_at is not None:
+        item["gsi1pk"] = f"PAYOUT_WAITING#{shard}"
+        item["gsi1sk"] = f"{iso_utc(payout.check_at)}#{payout.corp_id}#{payout.payout_id}"
     return {key: value for key, value in item.items() if value is not None}
 
 
@@ -85,6 +101,13 @@ def payout_from_item(item: dict[str, Any]) -> Payout:
         failure_code=item.get("failure_code"),
         failure_reason=item.get("failure_reason"),
         history=tuple(item.get("history", [])),
+        confirmation=(
+            Confirmation(item["confirm_mch_id"], item["confirm_app_id"], item["package_info"])
+            if item.get("package_info")
+            else None
+        ),
+        confirm_by=parse_instant(item["confirm_by"]) if item.get("confirm_by") else None,
+        check_at=parse_instant(item["check_at"]) if item.get("check_at") else None,
     )
 
 
@@ -160,4 +183,13 @@ class PayoutRepository:
             payout
             for payout in map(payout_from_item, items)
             if payout.status in OPEN_STATUSES or payout.unresolved
+        ]
+
+    def awaiting_due(self, now: datetime, limit: int = 500) -> list[Payout]:
+        """Payouts waiting for their payee (all tenants) whose next check is due by ``now``."""
+        items = due_items(self._table, "PAYOUT_WAITING", OPEN_SHARDS, iso_utc(now) + "#~", limit)
+        return [
+            payout
+            for payout in map(payout_from_item, items)
+            if payout.status is PayoutStatus.AWAITING_CONFIRMATION
         ]
