@@ -229,7 +229,9 @@ def apply_payment(
 def _rank_at_payment(corp_id: str, who: str, item: dict[str, Any] | None, order: OrderPaid) -> int | None:
     """The affiliate's rank at payment from their standing, None if it changed since the payment."""
     standing = level_storage.standing_from_item(corp_id, who, item)
-    return None if standing.since is not None and standing.since > order.paid_at else standing.rank
+    if standing.version <= 1 or standing.since is None or standing.since <= order.paid_at:
+        return standing.rank  # never changed, or not since the payment
+    return None
 
 
 def _leveled(promoter: Promoter | None, rank: int | None, levels: StoredLevels | None) -> Promoter | None:

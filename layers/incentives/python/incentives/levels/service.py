@@ -45,8 +45,8 @@ def level_rate(stored: StoredLevels | None, rank: int) -> int | None:
 
 def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> int:
     """The affiliate's rank at ``at`` (a payment): the current one unless it changed since."""
-    if standing.since is None or standing.since <= at:
-        return standing.rank
+    if standing.version <= 1 or standing.since is None or standing.since <= at:
+        return standing.rank  # never changed (the default level), or not since ``at``
     return repo.rank_at(standing.corp_id, standing.affiliate_id, at)
 
 
