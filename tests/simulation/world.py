@@ -651,6 +651,7 @@ class World:
         for _day in range(31):  # a month of the daily settlement runs: every hold comes due
             self.now += timedelta(days=1)
             settle_holds_past(self.ledger, self.now)
+        affiliate_side.assess_levels(self)  # every deal figure has come due; every assessment owed
         for _ in range(20):
             self.now += timedelta(hours=1)
             service.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
@@ -711,7 +712,12 @@ STEP_CHECKS: tuple[Invariant, ...] = (
     oracle.provider_books,
     oracle.settlement_after_window,
 )
-DRAIN_CHECKS: tuple[Invariant, ...] = (everything_paid, oracle.ledger_matches_history)
+DRAIN_CHECKS: tuple[Invariant, ...] = (
+    everything_paid,
+    oracle.ledger_matches_history,
+    oracle.level_figures_match_history,
+    oracle.levels_match_history,
+)
 
 
 class InvariantViolation(AssertionError):
