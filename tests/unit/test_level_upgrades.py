@@ -96,6 +96,19 @@ def test_a_deal_amount_of_2000_yuan_reached_on_4_2_does_not_upgrade_on_4_12() ->
     assert [(c.value, c.remaining) for c in view.next_levels[0].conditions] == [(0, 200_000)]
 
 
+def test_days_are_the_merchants_a_deal_counting_at_23_30_on_4_2_in_shanghai_is_outside_4_3_to_4_12() -> None:
+    for deal_at, rank in (
+        (datetime(2026, 4, 2, 15, 30, tzinfo=UTC), 1),  # 4.2 23:30 in Shanghai
+        (datetime(2026, 4, 2, 16, 10, tzinfo=UTC), 2),  # 4.3 00:10 in Shanghai
+    ):
+        world = _world()
+        _deal(world, "O1", 200_000, completed_at=deal_at - 7 * DAY)
+        world.clock.instant = APRIL_12
+        world.set_levels({"name": "一"}, _by("deal_fen", 200_000, name="二", period_days=10))
+        world.run_job()
+        assert world.rank("A") == rank, deal_at
+
+
 # --- when an upgrade happens -------------------------------------------------------------------------
 
 

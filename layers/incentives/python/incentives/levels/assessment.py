@@ -125,6 +125,7 @@ class Trigger(BaseModel):
         description="order:<id>, binding:<customer>, joined:<affiliate>, member:<customer>, …"
     )
     event_id: str | None = None
+    note: str | None = Field(default=None, description="What happened when no event did (a window ended)")
     moved: dict[str, int] = Field(default_factory=dict, description="Metric → how much it moved")
     at: datetime
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from incentives.core.clock import local_date
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput
@@ -27,8 +28,10 @@ from incentives.levels.metrics import (
 )
 from incentives.levels.ports import AppliedSource, LevelRepository, Standing, StoredLevels
 from incentives.levels.settings import LevelSettings, check, longest_period
-from incentives.orders.aggregate import OrderState
-from incentives.orders.ports import OrderRepository
+
+if TYPE_CHECKING:
+    from incentives.orders.aggregate import OrderState
+    from incentives.orders.ports import OrderRepository
 
 MAX_ATTEMPTS = 5
 
@@ -166,7 +169,7 @@ def mature_deals(
                 deal_pending(state, inputs, now),
             )
 
-        trigger = Trigger(source=due.key, event_id="after-sales window ended", at=now)
+        trigger = Trigger(source=due.key, note="the after-sales window ended: deal figures count", at=now)
         owed += [
             (due.corp_id, affiliate) for affiliate in apply_source(repo, due.corp_id, due.key, build, trigger)
         ]
@@ -230,8 +233,16 @@ def assess(
 def assess_owed(
     repo: LevelRepository, corp_id: str, affiliate_ids: Iterable[str], now: datetime, time_zone: str
 ) -> list[LevelChange]:
-    """Assess each affiliate that is owed an assessment (the others are left as they are)."""
-    changes = [assess(repo, corp_id, affiliate, now, time_zone) for affiliate in sorted(set(affiliate_ids))]
+    """Assess each affiliate that is owed an assessment (the others are left as they are).
+
+    Done right after the event that owed it; an affiliate whose level keeps moving under
+    concurrent writers is left owed, for the queue (the event itself is done)."""
+    changes = []
+    for affiliate in sorted(set(affiliate_ids)):
+        try:
+            changes.append(assess(repo, corp_id, affiliate, now, time_zone))
+        except ConcurrentModification:
+            continue
     return [change for change in changes if change is not None]
 
 

@@ -17,7 +17,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incentives.affiliates.program import Url
 from incentives.core.errors import InvalidInput
 from incentives.core.money import BasisPoints
 from incentives.levels.metrics import Metric
@@ -26,6 +25,8 @@ MAX_LEVELS = 20
 MAX_PERIOD_DAYS = 365
 DEFAULT_BACKGROUNDS = 8
 ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+Url = Annotated[str, Field(max_length=500, pattern=r"^https://")]
+"""As the program's image links (``affiliates.program.Url``), without loading the program's models."""
 
 
 class _Strict(BaseModel):
