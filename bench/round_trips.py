@@ -89,13 +89,16 @@ def _payout_waiting(functions: Any) -> str:
 
 
 def _affiliate_program() -> None:
-    """A program with promoter A (upline B) and customer C bound to A, made through the layer's services."""
+    """A program with levels, promoter A (upline B) and customer C bound to A, made through the layer's
+    services: the affiliate path below decides, credits and counts level figures."""
     from datetime import UTC, datetime, timedelta
 
     from incentives.affiliates import store
     from incentives.affiliates.membership import ApplicationInput, submit_application
     from incentives.affiliates.program import ProgramSettings
     from incentives.affiliates.referrals import bind
+    from incentives.levels.service import save_settings as save_levels
+    from incentives.levels.settings import LevelSettings
     from incentives.runtime import wiring
     from incentives.webhook.models import ReferralClicked
 
@@ -109,12 +112,31 @@ def _affiliate_program() -> None:
         "application": {"review": "auto"},
     }
     store.save_settings(table, corp, ProgramSettings.model_validate(settings), now)
+    levels = {
+        "levels": [
+            {"name": "普通", "commission_rate_bp": 1000},
+            {
+                "name": "银牌",
+                "commission_rate_bp": 1500,
+                "period_days": 30,
+                "threshold": {"conditions": [{"metric": "paid_orders", "at_least": 1}]},
+            },
+        ]
+    }
+    save_levels(wiring.level_repository(), corp, LevelSettings.model_validate(levels), now)
     for who, upline in (("aff-B", None), ("aff-A", "aff-B")):
         submit_application(table, corp, who, ApplicationInput(openid=f"openid-{who}", invited_by=upline), now)
     click = ReferralClicked(
         customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1)
     )
     bind(table, corp, "click-bench", click, now)
+
+
+def _now_iso() -> str:
+    """Paid now: after the customer's click, so A (bound) and B (A's upline) both earn."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
 
 
 def main() -> int:
@@ -185,13 +207,20 @@ def main() -> int:
 
     _affiliate_program()
     functions.invoke(
-        "OrderWebhookFunction", webhook_event(order_paid("O-bench-aff", customer_id="oUnion-bench"))
+        "OrderWebhookFunction",
+        webhook_event(order_paid("O-bench-aff", customer_id="oUnion-bench", paid_at=_now_iso())),
     )
     with counting() as calls:
         answer = through_queue("EventsQueue", "EventProcessorFunction")()
     _drop_event_source_calls(calls)
     assert answer == {"batchItemFailures": []}, answer
-    within.append(report("processor: order.paid, affiliate + upline", calls, BUDGET))
+    within.append(report("processor: order.paid, affiliate + upline + levels", calls, BUDGET))
+    from incentives.runtime import wiring
+
+    standing = wiring.level_repository().standing("ww-local-corp", "aff-A")
+    assert standing.totals.get("paid_orders") == 1 and standing.owes_assessment, standing
+    upline = wiring.level_repository().standing("ww-local-corp", "aff-B")
+    assert upline.totals.get("paid_orders") == 1, upline
 
     payout_id = _payout_waiting(functions)
     with counting() as calls:

@@ -37,7 +37,11 @@ from incentives.api.app import (
 )
 from incentives.api.auth import Role
 from incentives.core.clock import SystemClock
+from incentives.levels import service as levels
+from incentives.levels.settings import LevelSettings
+from incentives.levels.views import LevelHistory, LevelsView, history, levels_view
 from incentives.runtime import wiring
+from incentives.runtime.settings import settings
 
 logger = Logger(service="affiliate-admin-api")
 tracer = Tracer()
@@ -47,7 +51,7 @@ ADMINS = (Role.ADMIN,)
 app = create_api(
     "admin/affiliates",
     "Incentives — affiliate console API",
-    "Affiliate program settings, affiliates, applications, withdrawals and commission records.",
+    "Affiliate program settings, levels, affiliates, applications, withdrawals and commission records.",
     ADMINS,
 )
 Id = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
@@ -56,6 +60,13 @@ Id = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 class Review(BaseModel):
     approve: bool
     reason: str = Field(default="", max_length=200)
+
+
+class LevelChangeInput(BaseModel):
+    """The merchant sets an affiliate's level by hand, saying why."""
+
+    rank: int = Field(ge=1, le=20, description="The level to set (1 = the default level)")
+    reason: str = Field(min_length=1, max_length=200, description="Why (kept with the change)")
 
 
 @app.get("/admin/affiliates/settings", summary="The program's settings", tags=["settings"])
@@ -100,6 +111,7 @@ def review_application(customer_id: Id, body: Review) -> dict[str, Any]:
         body.reason,
         principal.subject,
         clock.now(),
+        time_zone=settings().time_zone,
     )
 
 
@@ -242,12 +254,54 @@ def commission_records(
     return Response(200, "application/json", json.dumps(body, ensure_ascii=False))
 
 
+@app.get("/admin/affiliates/levels", summary="The levels, with their member counts", tags=["levels"])
+def get_levels() -> LevelsView:
+    principal = principal_of(app, ADMINS)
+    return levels_view(wiring.level_repository(), principal.corp_id)
+
+
+@app.put(
+    "/admin/affiliates/levels",
+    summary="Replace the levels (the next rule version); a level with members cannot be removed",
+    tags=["levels"],
+)
+def put_levels(body: LevelSettings) -> LevelsView:
+    principal = principal_of(app, ADMINS)
+    levels.save_settings(wiring.level_repository(), principal.corp_id, body, clock.now())
+    return levels_view(wiring.level_repository(), principal.corp_id)
+
+
+@app.patch(
+    "/admin/affiliates/<affiliate_id>/level",
+    summary="Set an affiliate's level, with a reason",
+    tags=["levels"],
+)
+def change_level(affiliate_id: Id, body: LevelChangeInput) -> LevelHistory:
+    principal = principal_of(app, ADMINS)
+    membership.require_profile(wiring.table(), principal.corp_id, affiliate_id)
+    repository = wiring.level_repository()
+    levels.change_by_hand(
+        repository, principal.corp_id, affiliate_id, body.rank, body.reason, principal.subject, clock.now()
+    )
+    return history(repository, principal.corp_id, affiliate_id, for_affiliate=False)
+
+
+@app.get(
+    "/admin/affiliates/<affiliate_id>/level-history",
+    summary="An affiliate's level and every change of it, each with why",
+    tags=["levels"],
+)
+def level_history(affiliate_id: Id) -> LevelHistory:
+    principal = principal_of(app, ADMINS)
+    membership.require_profile(wiring.table(), principal.corp_id, affiliate_id)
+    return history(wiring.level_repository(), principal.corp_id, affiliate_id, for_affiliate=False)
+
+
 @app.get("/admin/affiliates/<affiliate_id>", summary="One affiliate, with their center", tags=["affiliates"])
 def get_affiliate(affiliate_id: Id) -> dict[str, Any]:
     principal = principal_of(app, ADMINS)
     table = wiring.table()
     item = membership.require_profile(table, principal.corp_id, affiliate_id)
-    from incentives.runtime.settings import settings
 
     figures = center.center(
         table, wiring.ledger_repository(), principal.corp_id, affiliate_id, clock.now(), settings().time_zone

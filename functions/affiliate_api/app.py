@@ -25,6 +25,7 @@ from incentives.api.app import create_api, principal_of, query_instant
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import NotFound
+from incentives.levels.views import LevelHistory, MyLevel, history, my_level
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 
@@ -36,7 +37,7 @@ AFFILIATES = (Role.AFFILIATE,)
 app = create_api(
     "affiliate",
     "Incentives — distribution center API",
-    "An affiliate's figures, customers, orders, withdrawals.",
+    "An affiliate's figures, level, customers, orders, withdrawals.",
     AFFILIATES,
 )
 
@@ -67,7 +68,12 @@ def program() -> dict[str, Any]:
 def apply(body: ApplicationInput) -> dict[str, Any]:
     principal = principal_of(app, AFFILIATES)
     return membership.submit_application(
-        wiring.table(), principal.corp_id, principal.subject, body, clock.now()
+        wiring.table(),
+        principal.corp_id,
+        principal.subject,
+        body,
+        clock.now(),
+        time_zone=settings().time_zone,
     )
 
 
@@ -91,6 +97,30 @@ def my_center() -> Center:
         clock.now(),
         settings().time_zone,
     )
+
+
+@app.get(
+    "/affiliate/level",
+    summary="My level, its rate, and what I still need for each level above",
+    tags=["level"],
+)
+def my_level_now() -> MyLevel:
+    principal = _affiliate()
+    program = affiliate_store.load_settings(wiring.table(), principal.corp_id)
+    return my_level(
+        wiring.level_repository(),
+        principal.corp_id,
+        principal.subject,
+        program.commission_rate_bp,
+        clock.now(),
+        settings().time_zone,
+    )
+
+
+@app.get("/affiliate/level/history", summary="Every change of my level, each with why", tags=["level"])
+def my_level_history() -> LevelHistory:
+    principal = _affiliate()
+    return history(wiring.level_repository(), principal.corp_id, principal.subject, for_affiliate=True)
 
 
 @app.get("/affiliate/customers", summary="Customers bound to me now", tags=["center"])

@@ -27,14 +27,21 @@ from incentives.affiliates.withdrawals import (
 )
 from incentives.core.errors import Conflict, InvalidInput
 from incentives.ledger.model import Account, OwnerKind
+from incentives.levels.service import run_assessment
+from incentives.levels.service import save_settings as save_levels
+from incentives.levels.settings import LevelSettings
 from incentives.payouts.model import PayoutStatus, payout_id_for
 from incentives.storage.ledger import InsufficientBalance
+from incentives.storage.levels import TableLevelRepository
+from incentives.storage.orders import TableOrderRepository
 from incentives.webhook.models import (
+    MemberRegistered,
     OrderCompleted,
     OrderLine,
     OrderPaid,
     OrderRefunded,
     OrderSource,
+    RechargePaid,
     ReferralClicked,
     RefundLine,
 )
@@ -56,6 +63,7 @@ class AffiliateSide:
     uplines: dict[str, str | None]
     sent: list[tuple[str, str, object]]
     """(event id, type, fact) of every order event sent at least once."""
+    levels: LevelSettings | None = None
 
     def account(self, affiliate: str) -> Account:
         return account(self.corp, affiliate)
@@ -96,8 +104,51 @@ def setup(world: World) -> AffiliateSide:
             ApplicationInput(answers={}, openid=side.openid(affiliate), invited_by=UPLINES[affiliate]),
             world.now,
         )
+    side.levels = level_settings(world, settings)
+    save_levels(TableLevelRepository(world.table), world.corp, side.levels, world.now)
     world.accounts += [side.account(affiliate) for affiliate in AFFILIATES]
     return side
+
+
+def level_settings(world: World, settings: ProgramSettings) -> LevelSettings:
+    """Levels on figures that only grow (paid orders, received and consumption amounts) over periods
+    longer than a simulated world lasts, so the level a history reaches does not depend on when an
+    assessment ran; a manual level in between, never to be entered automatically. Every level's rate
+    is the program's, so commissions stay what the ledger's oracle expects."""
+    rng, rate = world.rng, settings.commission_rate_bp
+
+    def level(
+        name: str, match: str, conditions: list[tuple[str, int]], period: int | None
+    ) -> dict[str, object]:
+        return {
+            "name": name,
+            "commission_rate_bp": rate,
+            "period_days": period,
+            "threshold": {
+                "match": match,
+                "conditions": [{"metric": metric, "at_least": at_least} for metric, at_least in conditions],
+            },
+        }
+
+    paid = rng.randint(1, 2)
+    return LevelSettings.model_validate(
+        {
+            "levels": [
+                {"name": "普通", "commission_rate_bp": rate},
+                level(
+                    "铜牌",
+                    "any",
+                    [("paid_orders", paid), ("consumption_fen", rng.randint(20_000, 80_000))],
+                    365,
+                ),
+                {"name": "特邀", "strategy": "manual", "commission_rate_bp": rate},
+                level(
+                    "银牌", "all", [("paid_orders", paid + rng.randint(1, 2)), ("received_fen", 10_000)], None
+                ),
+                level("金牌", "any", [("paid_orders", paid + rng.randint(2, 4))], rng.choice([None, 365])),
+            ]
+        }
+    )
 
 
 def send(world: World, event_id: str, kind: str, fact: OrderPaid | OrderRefunded | OrderCompleted) -> str:
@@ -198,6 +249,49 @@ def redeliver(world: World) -> str:
         return "redeliver: nothing sent yet"
     event_id, kind, fact = world.rng.choice(side.sent)
     return f"redelivered {event_id}: " + world.deliver(event_id, kind, fact, until_applied=False)
+
+
+def recharge(world: World) -> str:
+    """A customer (an affiliate, sometimes) recharges; the merchant's system may send it twice."""
+    rng = world.rng
+    fact = RechargePaid(
+        recharge_id=world._id("RC"),
+        customer_id=rng.choice(CUSTOMERS),
+        amount_fen=rng.randint(100, 20_000),
+        paid_at=world.now,
+    )
+    event_id = f"recharge-{fact.recharge_id}"
+    detail = world.deliver(event_id, "recharge.paid", fact, until_applied=True)
+    if rng.random() < 0.3:
+        detail += "; again: " + world.deliver(event_id, "recharge.paid", fact, until_applied=True)
+    return f"recharge {fact.recharge_id} of {fact.amount_fen} by {fact.customer_id}: {detail}"
+
+
+def register(world: World) -> str:
+    """Someone registers as a member, through an affiliate's invitation or not."""
+    rng = world.rng
+    fact = MemberRegistered(
+        customer_id=world._id("member-"),
+        registered_at=world.now,
+        invited_by_affiliate_id=rng.choice([*AFFILIATES, None]),
+    )
+    return f"member {fact.customer_id}: " + world.deliver(
+        f"registered-{fact.customer_id}", "member.registered", fact, until_applied=True
+    )
+
+
+def assess_levels(world: World) -> str:
+    """The per-minute level job, under table faults (an interrupted run is simply run again later)."""
+    from tests.simulation.world import INTERRUPTIONS
+
+    world._maybe_fault_table()
+    try:
+        done = run_assessment(
+            TableLevelRepository(world.table), TableOrderRepository(world.table), world.now, "Asia/Shanghai"
+        )
+    except INTERRUPTIONS as fault:
+        return f"level job interrupted ({type(fault).__name__})"
+    return f"level job: {done}"
 
 
 def withdraw(world: World) -> str:
@@ -395,4 +489,7 @@ OPERATIONS = (
     ("withdraw", 5),
     ("review", 6),
     ("payee", 4),
+    ("recharge", 1),
+    ("register", 1),
+    ("assess_levels", 2),
 )

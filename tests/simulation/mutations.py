@@ -17,12 +17,15 @@ from unittest import mock
 from incentives.affiliates import earnings, withdrawals
 from incentives.guides import service as guides
 from incentives.ledger.model import Entry, EntryKind
+from incentives.levels import assessment
+from incentives.levels import service as levels
 from incentives.payouts import service as payouts
 from incentives.payouts.model import Payout, ProviderName
 from incentives.payouts.provider import Outcome, ProviderResult
 from incentives.payouts.wechat_transfer import WeChatTransfer
 from incentives.payouts.wecom_pay import WeComPayToEmployee
 from incentives.storage import ledger
+from incentives.storage import levels as level_storage
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import NotExists, Put
 from infra.local.sandboxes.payments import PaymentsSandbox
@@ -193,6 +196,22 @@ def _waiting_transfers_never_checked() -> contextlib.AbstractContextManager[Any]
     return mock.patch.object(PayoutRepository, "awaiting_due", lambda self, now, limit=500: [])
 
 
+def _level_figure_counted_twice() -> contextlib.AbstractContextManager[Any]:
+    """A source's figures are written again whole each time it moves, forgetting what it already
+    contributed (a metric counted twice)."""
+    return mock.patch.object(level_storage, "minus", lambda target, applied: dict(target))
+
+
+def _lowest_level_met() -> contextlib.AbstractContextManager[Any]:
+    """Several thresholds met: the affiliate rises to the lowest of them, not the highest."""
+
+    def lowest(settings: Any, rank: int, figures: Any, day: Any) -> Any:
+        met = [check for check in assessment.next_levels(settings, rank, figures, day) if check.met]
+        return min(met, key=lambda check: check.rank) if met else None
+
+    return mock.patch.object(levels, "upgrade", lowest)
+
+
 MUTATIONS = (
     Mutation("a credit posted twice under a new id", _credits_twice, "the history makes it"),
     Mutation("a reversal skipped", _skips_reversals, "reversed + clawed back"),
@@ -208,6 +227,8 @@ MUTATIONS = (
     Mutation("a transfer closed unpaid taken for paid", _closed_transfer_paid, "the history makes it"),
     Mutation("a closed transfer's reserve kept", _closed_transfer_keeps_its_reserve, "reserved is"),
     Mutation("waiting transfers never checked", _waiting_transfers_never_checked, "after the drain"),
+    Mutation("a level figure counted twice", _level_figure_counted_twice, "level figure"),
+    Mutation("the lowest level met instead of the highest", _lowest_level_met, "the history makes it level"),
 )
 
 

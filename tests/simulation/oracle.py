@@ -291,3 +291,122 @@ def settlement_after_window(world: World) -> list[str]:
             elif entry.at < min(completed) + window:
                 problems.append(f"{entry.ref} settled at {entry.at}, before its window closed")
     return problems
+
+
+# --- levels ---------------------------------------------------------------------------------------
+
+
+def _share_amount(world: World, order: Any, role: str) -> int:
+    rates = [_rates(world, line.product_id)[0 if role == "commission" else 1] for line in order.lines]
+    return sum(half_up(line.paid_fen * rate, 10_000) for line, rate in zip(order.lines, rates, strict=True))
+
+
+def level_figures(world: World) -> dict[str, dict[str, int]]:
+    """Seed 001 §2.3.3's ten metrics per affiliate, from the history alone, once every event has
+    been applied and every after-sales window has passed (after a drain)."""
+    side, history = world.affiliates, world.history
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    clicks: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    members: set[tuple[str, str]] = set()
+    for kind, fact in history.timeline:
+        if kind == "referral.clicked" and fact.customer_id not in side.chain(fact.affiliate_id):
+            clicks[fact.customer_id].append((fact.clicked_at, fact.affiliate_id))
+        elif kind == "member.registered" and fact.invited_by_affiliate_id:
+            members.add((fact.invited_by_affiliate_id, fact.customer_id))
+        elif kind == "recharge.paid" and fact.customer_id in side.uplines:
+            found[fact.customer_id]["recharge_fen"] += fact.amount_fen
+    for made in clicks.values():  # permanent: the first click's affiliate; override: every one clicked
+        ever = {min(made)[1]} if side.settings.binding_mode.value == "permanent" else {a for _, a in made}
+        for affiliate in ever:
+            found[affiliate]["bound_customers"] += 1
+    for inviter, _member in members:
+        found[inviter]["invited_members"] += 1
+    for upline in side.uplines.values():
+        if upline:
+            found[upline]["invited_affiliates"] += 1
+    refunded: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for refund in history.refunds.values():
+        for line in refund.lines:
+            refunded[refund.order_id][line.line_id] += line.refund_fen
+    for order_id, earner in attributions(world).items():
+        order = history.orders[order_id]
+        paid = sum(line.paid_fen for line in order.lines)
+        taken = sum(min(refunded[order_id].get(line.line_id, 0), line.paid_fen) for line in order.lines)
+        whole = bool(refunded[order_id]) and taken >= paid
+        rewarded = [
+            beneficiary
+            for role, beneficiary in (("commission", earner), ("invite", side.uplines.get(earner or "")))
+            if beneficiary
+            and beneficiary != (earner if role == "invite" else None)
+            and _share_amount(world, order, role) > 0
+        ]
+        for beneficiary in rewarded:
+            found[beneficiary]["paid_orders"] += 1
+            found[beneficiary]["received_fen"] += paid
+            if order_id in history.completions and not whole:
+                found[beneficiary]["deal_orders"] += 1
+                found[beneficiary]["deal_fen"] += paid - taken
+        if order.customer_id in side.uplines:  # an affiliate's own purchase
+            found[order.customer_id]["consumption_fen"] += sum(
+                line.paid_fen + line.points_fen + line.balance_fen for line in order.lines
+            )
+            for line in order.lines:
+                if not (
+                    line.line_id in refunded[order_id] and refunded[order_id][line.line_id] >= line.paid_fen
+                ):
+                    found[order.customer_id][f"bought:{line.product_id}"] += 1
+    return {affiliate: {k: n for k, n in figures.items() if n} for affiliate, figures in found.items()}
+
+
+def _product_figures(world: World, affiliate: str) -> dict[str, int]:
+    from incentives.storage.levels import TableLevelRepository
+
+    totals = TableLevelRepository(world.table).standing(world.corp, affiliate).totals
+    return {key: n for key, n in totals.items() if n}
+
+
+def level_figures_match_history(world: World) -> list[str]:
+    """After a drain: every level figure of every affiliate is what the history makes it."""
+    expected = level_figures(world)
+    problems = []
+    for affiliate in world.affiliates.uplines:
+        actual, wanted = _product_figures(world, affiliate), expected.get(affiliate, {})
+        problems += [
+            f"{affiliate}: level figure {key} is {actual.get(key, 0)}, "
+            f"the history makes it {wanted.get(key, 0)}"
+            for key in sorted(set(actual) | set(wanted))
+            if actual.get(key, 0) != wanted.get(key, 0)
+        ]
+    return problems
+
+
+def expected_rank(world: World, figures: dict[str, int]) -> int:
+    """The highest automatic level whose threshold the figures meet (never a manual one). The
+    simulation's levels count figures that only grow, over periods longer than a world lasts, so
+    the level reached is the one the final figures meet."""
+    from tests.simulation.world import START
+
+    levels = world.affiliates.levels
+    assert world.now - START < timedelta(days=365), "the periods no longer cover the whole world"
+    rank = 1
+    for position, level in enumerate(levels.levels, start=1):
+        if position == 1 or level.strategy.value != "auto" or level.threshold is None:
+            continue
+        met = [figures.get(c.metric.value, 0) >= c.at_least for c in level.threshold.conditions]
+        if (all if level.threshold.match.value == "all" else any)(met):
+            rank = position
+    return rank
+
+
+def levels_match_history(world: World) -> list[str]:
+    """After a drain: each affiliate's level is the one a from-scratch recomputation gives."""
+    from incentives.storage.levels import TableLevelRepository
+
+    expected = level_figures(world)
+    problems = []
+    for affiliate in world.affiliates.uplines:
+        actual = TableLevelRepository(world.table).standing(world.corp, affiliate).rank
+        wanted = expected_rank(world, expected.get(affiliate, {}))
+        if actual != wanted:
+            problems.append(f"{affiliate}: level is {actual}, the history makes it level {wanted}")
+    return problems

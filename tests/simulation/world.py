@@ -711,6 +711,7 @@ class World:
         for _day in range(31):  # a month of the daily settlement runs: every hold comes due
             self.now += timedelta(days=1)
             settle_holds_past(self.ledger, self.now)
+        affiliate_side.assess_levels(self)  # every deal figure has come due; every assessment owed
         decided: set[str] = set()
         for _ in range(40):  # long enough for an ignored transfer's deadline to pass
             self.now += timedelta(hours=1)
@@ -792,7 +793,12 @@ STEP_CHECKS: tuple[Invariant, ...] = (
     oracle.provider_books,
     oracle.settlement_after_window,
 )
-DRAIN_CHECKS: tuple[Invariant, ...] = (everything_final, oracle.ledger_matches_history)
+DRAIN_CHECKS: tuple[Invariant, ...] = (
+    everything_final,
+    oracle.ledger_matches_history,
+    oracle.level_figures_match_history,
+    oracle.levels_match_history,
+)
 
 
 class InvariantViolation(AssertionError):

@@ -39,6 +39,8 @@ class Promoter:
     affiliate_id: str
     upline_id: str | None = None
     level_rate_bp: int | None = None
+    """The rate of their level in force at payment (None: no level rate, the program's applies)."""
+    level_rank: int | None = None
     stores: frozenset[str] | None = None
     """The stores they may promote; None means every store."""
     types: frozenset[PromotionType] = frozenset(PromotionType)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -40,9 +40,14 @@ from incentives.core.clock import iso_utc, local_date, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.ledger import postings
 from incentives.ledger.model import Entry
+from incentives.levels.assessment import Trigger
+from incentives.levels.metrics import OrderInputs, order_contributions
+from incentives.levels.ports import AppliedSource, StoredLevels
+from incentives.levels.service import apply_order, assess_owed, level_rate, order_source, rank_in_force
 from incentives.orders.aggregate import AfterSalesWindow, OrderState, apply_fact
 from incentives.orders.service import apply_order_event
 from incentives.storage import keys
+from incentives.storage import levels as level_storage
 from incentives.storage.ledger import LedgerRepository, posting_writes
 from incentives.storage.orders import TableOrderRepository, order_put, state_from_item
 from incentives.storage.table import (
@@ -93,7 +98,38 @@ def follow_order(effects: AffiliateEffects, corp_id: str, state: OrderState, now
 
     for role in decision.get("roles", []):
         notes += _follow_share(effects, corp_id, state, role, now, hold_until)
+    notes += _follow_levels(effects, corp_id, state, decision, hold_until, now)
     return "; ".join(notes)
+
+
+def _follow_levels(
+    effects: AffiliateEffects,
+    corp_id: str,
+    state: OrderState,
+    decision: dict[str, Any],
+    hold_until: Callable[[], datetime],
+    now: datetime,
+) -> list[str]:
+    """The order's level figures in line with its state (seed 001 §2.3.3), then the assessments
+    they make owed: the affiliates it rewarded, and the buyer if an affiliate."""
+    beneficiaries = list(decision.get("beneficiaries") or [])
+    buyer = decision.get("buyer_affiliate_id")
+    if not beneficiaries and not buyer:
+        return []
+    repository = level_storage.TableLevelRepository(effects.table)
+    moved = apply_order(
+        repository,
+        corp_id,
+        state,
+        beneficiaries=beneficiaries,
+        buyer_affiliate_id=buyer,
+        deal_at=hold_until() if state.completed is not None else None,
+        now=now,
+        time_zone=effects.time_zone,
+    )
+    changes = assess_owed(repository, corp_id, moved, now, effects.time_zone)
+    notes = [f"level figures of {', '.join(moved)} moved"] if moved else []
+    return notes + [f"level {change.from_rank} → {change.to_rank}" for change in changes]
 
 
 def apply_payment(
@@ -120,16 +156,21 @@ def apply_payment(
             store.profile_key(corp_id, order.customer_id),
             store.binding_key(corp_id, order.customer_id),
             store.activity_marker_key(corp_id, order.customer_id, f"order:{order.order_id}"),
+            level_storage.settings_key(corp_id),
+            level_storage.state_key(corp_id, order.customer_id),
+            level_storage.source_key(corp_id, order_source(order.order_id)),
             *([store.profile_key(corp_id, source)] if source else []),
         ]
     )
     stored, decided, settings_item, buyer_item, binding, counted = first[:6]
+    levels_item, buyer_level, level_record = first[6:9]
     current = state_from_item(stored) if stored else OrderState(corp_id=corp_id, order_id=order.order_id)
     updated = apply_fact(current, event_id, order, window)
-    if decided is not None or updated is current or updated.paid != order:
+    if decided is not None or level_record is not None or updated is current or updated.paid != order:
         # decided before, seen before, or another payment of this order came first (it stands)
         return _general(effects, corp_id, event_id, order, window, now)
     settings = ProgramSettings.model_validate(settings_item["value"]) if settings_item else ProgramSettings()
+    levels = level_storage.stored_levels_from_item(levels_item)
     buyer = _buyer(buyer_item, order, settings)
     bound_id = (
         None
@@ -139,14 +180,26 @@ def apply_payment(
     uplines: dict[str, str | None] = dict((binding or {}).get("uplines", {}))
     if bound_id is None and buyer is None and source:
         bound_id = source  # no binding: the link the order came through
-        source_item = _active(first[6], settings)
+        source_item = _active(first[9], settings)
         uplines[source] = source_item.upline_id if source_item else None
     upline_id = buyer.upline_id if buyer else uplines.get(bound_id) if bound_id else None
     wanted = [who for who in (bound_id, upline_id) if who]
-    second = dict(
-        zip(wanted, table.get_many([store.profile_key(corp_id, who) for who in wanted]), strict=True)
+    got = table.get_many(
+        [
+            *(store.profile_key(corp_id, who) for who in wanted),
+            *([level_storage.state_key(corp_id, bound_id)] if bound_id else []),
+        ]
     )
-    bound = _active(second.get(bound_id), settings) if bound_id else None
+    second = dict(zip(wanted, got[: len(wanted)], strict=True))
+    ranks: dict[str, int | None] = {}
+    if buyer is not None:
+        ranks[buyer.affiliate_id] = _rank_at_payment(corp_id, buyer.affiliate_id, buyer_level, order)
+    if bound_id:
+        ranks[bound_id] = _rank_at_payment(corp_id, bound_id, got[-1], order)
+    if None in ranks.values():  # a level changed since the payment: the general path reads its history
+        return _general(effects, corp_id, event_id, order, window, now)
+    buyer = _leveled(buyer, ranks.get(order.customer_id), levels)
+    bound = _leveled(_active(second.get(bound_id), settings), ranks[bound_id], levels) if bound_id else None
     earner = buyer or bound
     if earner is not None and earner.upline_id != upline_id:  # an older binding without its upline
         upline = _promoter_of(table, corp_id, earner.upline_id, settings)
@@ -160,7 +213,8 @@ def apply_payment(
             record_bought(table, corp_id, order)
             bought = []
         writes += [*order_activity_writes(corp_id, order, now), *bought]
-    writes += decision_writes(effects, corp_id, order, decision, now)
+    writes += decision_writes(effects, corp_id, order, decision, now, buyer=buyer, earner=earner)
+    writes += _payment_figures(effects, corp_id, event_id, updated, decision, buyer, now)
     if len(writes) > MAX_TRANSACTION_WRITES:
         return _general(effects, corp_id, event_id, order, window, now)
     try:
@@ -170,6 +224,46 @@ def apply_payment(
     if updated.refunds or updated.completed:  # refunds or a completion came before the payment
         return updated, follow_order(effects, corp_id, updated, now)
     return updated, decision.reason
+
+
+def _rank_at_payment(corp_id: str, who: str, item: dict[str, Any] | None, order: OrderPaid) -> int | None:
+    """The affiliate's rank at payment from their standing, None if it changed since the payment."""
+    standing = level_storage.standing_from_item(corp_id, who, item)
+    if standing.version <= 1 or standing.since is None or standing.since <= order.paid_at:
+        return standing.rank  # never changed, or not since the payment
+    return None
+
+
+def _leveled(promoter: Promoter | None, rank: int | None, levels: StoredLevels | None) -> Promoter | None:
+    """The promoter with the rate of their level (product override > level rate > program rate)."""
+    if promoter is None or levels is None or rank is None:
+        return promoter
+    return replace(promoter, level_rank=rank, level_rate_bp=level_rate(levels, rank))
+
+
+def _payment_figures(
+    effects: AffiliateEffects,
+    corp_id: str,
+    event_id: str,
+    state: OrderState,
+    decision: Decision,
+    buyer: Promoter | None,
+    now: datetime,
+) -> list[Write]:
+    """The order's first level figures, in the payment's transaction (the assessments they make
+    owed follow from the queue, keeping ``order.paid`` within its three round trips)."""
+    inputs = OrderInputs(
+        beneficiaries=tuple(sorted({share.beneficiary_id for share in decision.shares})),
+        buyer_affiliate_id=buyer.affiliate_id if buyer else None,
+    )
+    figures = order_contributions(state, inputs, now, effects.time_zone)
+    if not figures:
+        return []
+    source = order_source(state.order_id)
+    record = AppliedSource(source, 1, figures, inputs)
+    return level_storage.source_writes(
+        corp_id, None, record, Trigger(source=source, event_id=event_id, at=now)
+    )
 
 
 def _general(
@@ -218,8 +312,11 @@ def attribute_late_click(
         decision = decide(settings, state.paid, buyer=buyer, bound=bound, upline=upline)
         if decision.awaits_binding:
             continue
+        writes = decision_writes(
+            effects, corp_id, state.paid, decision, now, replaces=old, buyer=buyer, earner=buyer or bound
+        )
         try:
-            table.transact(decision_writes(effects, corp_id, state.paid, decision, now, replaces=old))
+            table.transact(writes)
         except ConditionFailed:
             continue  # decided again meanwhile
         follow_order(effects, corp_id, state, now)  # refunds or a completion that came meanwhile
@@ -247,6 +344,11 @@ def attribute(
     bound = _promoter_of(table, corp_id, bound_id, settings) if buyer is None else None
     earner = buyer or bound
     upline = _promoter_of(table, corp_id, earner.upline_id, settings) if earner else None
+    if earner is not None:
+        repository = level_storage.TableLevelRepository(table)
+        levels = repository.settings(corp_id)
+        rank = rank_in_force(repository, repository.standing(corp_id, earner.affiliate_id), order.paid_at)
+        buyer, bound = _leveled(buyer, rank, levels), _leveled(bound, rank, levels)
     return buyer, bound, upline
 
 
@@ -255,8 +357,9 @@ def _decide_once(effects: AffiliateEffects, corp_id: str, order: OrderPaid, now:
     settings = store.load_settings(table, corp_id)
     buyer, bound, upline = attribute(table, corp_id, settings, order)
     decision = decide(settings, order, buyer=buyer, bound=bound, upline=upline)
+    writes = decision_writes(effects, corp_id, order, decision, now, buyer=buyer, earner=buyer or bound)
     with contextlib.suppress(ConditionFailed):  # decided meanwhile by a redelivery: theirs stands
-        table.transact(decision_writes(effects, corp_id, order, decision, now))
+        table.transact(writes)
     found = table.get(store.decision_key(corp_id, order.order_id))
     if found is None:
         raise ConcurrentModification(f"commission of order {order.order_id} is being decided, retry later")
@@ -270,11 +373,16 @@ def decision_writes(
     decision: Decision,
     now: datetime,
     replaces: dict[str, Any] | None = None,
+    *,
+    buyer: Promoter | None = None,
+    earner: Promoter | None = None,
 ) -> list[Write]:
     """The decision (``attribute_not_exists``: made once), its shares, credits, holds and figures.
 
     ``replaces`` is an earlier decision that attributed the order to nobody; the new one takes
-    its place only if it is still that one.
+    its place only if it is still that one. ``buyer`` is the buyer if an affiliate at payment
+    (their own purchase counts in their level figures); ``earner`` whoever earns the commission,
+    whose level and its rate at payment the decision keeps (a later level change re-prices nothing).
     """
     paid_at = iso_utc(order.paid_at)
     day = local_date(order.paid_at, effects.time_zone).isoformat()
@@ -289,6 +397,10 @@ def decision_writes(
         "roles": [share.role.value for share in decision.shares],
         "paid_at": paid_at,
         "decided_at": iso_utc(now),
+        "beneficiaries": sorted({share.beneficiary_id for share in decision.shares}),
+        "buyer_affiliate_id": buyer.affiliate_id if buyer else None,
+        "level_rank": earner.level_rank if earner else None,
+        "level_rate_bp": earner.level_rate_bp if earner else None,
     }
     if decision.awaits_binding:
         item["gsi3pk"] = store.own_list(corp_id, "AFF_UNATTRIBUTED", order.customer_id)

@@ -26,8 +26,12 @@ from incentives.affiliates.application import (
 from incentives.affiliates.binding import upline_chain
 from incentives.affiliates.commission import Promoter
 from incentives.affiliates.program import ProgramSettings, PromotableStores, PromotionType
-from incentives.core.clock import iso_utc
+from incentives.core.clock import DEFAULT_TIME_ZONE, iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
+from incentives.levels.assessment import Trigger
+from incentives.levels.metrics import Metric, one
+from incentives.levels.service import assess_owed
+from incentives.storage import levels as level_storage
 from incentives.storage.table import ConditionFailed, Equals, Exists, NotExists, Put, Table, Update, Write
 
 BOUGHT_CHUNK = 25
@@ -226,16 +230,43 @@ def record_order(table: Table, corp_id: str, order: OrderPaid, now: datetime) ->
     return _commit_once(table, order_activity_writes(corp_id, order, now))
 
 
-def record_recharge(table: Table, corp_id: str, recharge: RechargePaid, now: datetime) -> str:
+def affiliate_since(table: Table, corp_id: str, customer_id: str, at: datetime) -> bool:
+    """True when ``customer_id`` was an active affiliate at ``at`` (own purchases and recharges
+    count in their level figures only from then on)."""
+    item = profile(table, corp_id, customer_id)
+    return item is not None and parse_instant(item["joined_at"]) <= at
+
+
+def record_recharge(
+    table: Table,
+    corp_id: str,
+    recharge: RechargePaid,
+    now: datetime,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    event_id: str | None = None,
+) -> str:
+    """Count a recharge in the customer's activity and, for an affiliate, their recharge amount."""
+    customer = recharge.customer_id
     writes: list[Write] = [
         Update(
-            store.activity_key(corp_id, recharge.customer_id),
+            store.activity_key(corp_id, customer),
             add={"recharge_fen": recharge.amount_fen, "recharge_count": 1},
             set={"kind": "customer_activity"},
         )
     ]
-    if _once(table, corp_id, recharge.customer_id, f"recharge:{recharge.recharge_id}", writes, now):
-        return f"recharge of {recharge.amount_fen} fen counted for {recharge.customer_id}"
+    figures = (
+        one(customer, Metric.RECHARGE_FEN, recharge.paid_at, time_zone, recharge.amount_fen)
+        if affiliate_since(table, corp_id, customer, recharge.paid_at)
+        else {}
+    )
+    trigger = Trigger(source=f"recharge:{recharge.recharge_id}", event_id=event_id, at=now)
+    writes += level_storage.contribution_writes(corp_id, figures, trigger)
+    if _once(table, corp_id, customer, f"recharge:{recharge.recharge_id}", writes, now):
+        assess_owed(
+            level_storage.TableLevelRepository(table), corp_id, [customer] if figures else [], now, time_zone
+        )
+        return f"recharge of {recharge.amount_fen} fen counted for {customer}"
     return "recharge counted before"
 
 
@@ -251,13 +282,23 @@ def record_profile(table: Table, corp_id: str, change: CustomerUpdated) -> str:
     return f"profile of {change.customer_id} updated ({', '.join(sorted(values) or ['nothing'])})"
 
 
-def record_member(table: Table, corp_id: str, member: MemberRegistered, now: datetime) -> str:
+def record_member(
+    table: Table,
+    corp_id: str,
+    member: MemberRegistered,
+    now: datetime,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    event_id: str | None = None,
+) -> str:
     """A member who registered through an affiliate's invitation counts as an invited member."""
     inviter = member.invited_by_affiliate_id
     if not inviter:
         return "registered without an inviter"
     if profile(table, corp_id, inviter) is None:
         return f"inviter {inviter} is not an affiliate"
+    figures = one(inviter, Metric.INVITED_MEMBERS, member.registered_at, time_zone)
+    trigger = Trigger(source=f"member:{member.customer_id}", event_id=event_id, at=now)
     try:
         table.transact(
             [
@@ -270,10 +311,12 @@ def record_member(table: Table, corp_id: str, member: MemberRegistered, now: dat
                     (NotExists(),),
                 ),
                 store.stats_add(corp_id, inviter, {"invited_members": 1}, now),
+                *level_storage.contribution_writes(corp_id, figures, trigger),
             ]
         )
     except ConditionFailed:
         return "invited member counted before"
+    assess_owed(level_storage.TableLevelRepository(table), corp_id, [inviter], now, time_zone)
     return f"{member.customer_id} counted as a member invited by {inviter}"
 
 
@@ -307,11 +350,26 @@ def _profile_item(
 
 
 def _joining(
-    corp_id: str, customer_id: str, settings: ProgramSettings, app: dict[str, Any], now: datetime
+    table: Table,
+    corp_id: str,
+    customer_id: str,
+    settings: ProgramSettings,
+    app: dict[str, Any],
+    now: datetime,
+    time_zone: str,
 ) -> list[Write]:
+    """The new affiliate (at the default level) and, for their inviter, one more invited affiliate."""
     writes: list[Write] = [Put(_profile_item(corp_id, customer_id, settings, app, now), (NotExists(),))]
+    levels = level_storage.TableLevelRepository(table).settings(corp_id)
+    writes += level_storage.joining_writes(
+        corp_id, customer_id, level_storage.initial_change(customer_id, now, levels)
+    )
     if app.get("invited_by"):
-        writes.append(store.stats_add(corp_id, app["invited_by"], {"invited_affiliates": 1}, now))
+        inviter = app["invited_by"]
+        writes.append(store.stats_add(corp_id, inviter, {"invited_affiliates": 1}, now))
+        figures = one(inviter, Metric.INVITED_AFFILIATES, now, time_zone)
+        trigger = Trigger(source=f"joined:{customer_id}", at=now)
+        writes += level_storage.contribution_writes(corp_id, figures, trigger)
     return writes
 
 
@@ -322,8 +380,20 @@ def _storable(answers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _joined(table: Table, corp_id: str, app: dict[str, Any], now: datetime, time_zone: str) -> None:
+    """After joining: the inviter, owed an assessment, may rise (seed: levels by invited affiliates)."""
+    if app.get("invited_by"):
+        assess_owed(level_storage.TableLevelRepository(table), corp_id, [app["invited_by"]], now, time_zone)
+
+
 def submit_application(
-    table: Table, corp_id: str, customer_id: str, body: ApplicationInput, now: datetime
+    table: Table,
+    corp_id: str,
+    customer_id: str,
+    body: ApplicationInput,
+    now: datetime,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> dict[str, Any]:
     """Apply (or, in mode ``auto``, become an affiliate at once). Nothing is stored when refused."""
     settings = store.load_settings(table, corp_id)
@@ -363,16 +433,26 @@ def submit_application(
     condition = (NotExists(),) if existing is None else (Equals("submitted_at", existing["submitted_at"]),)
     writes: list[Write] = [Put({**app, "answers": _storable(answers)}, condition)]
     if decision is Decision.APPROVED:
-        writes += _joining(corp_id, customer_id, settings, app, now)
+        writes += _joining(table, corp_id, customer_id, settings, app, now, time_zone)
     try:
         table.transact(writes)
     except ConditionFailed:
         raise ConcurrentModification("your application changed meanwhile; send it again") from None
+    if decision is Decision.APPROVED:
+        _joined(table, corp_id, app, now, time_zone)
     return application_view(app)
 
 
 def review_application(
-    table: Table, corp_id: str, customer_id: str, approve: bool, reason: str, actor: str, now: datetime
+    table: Table,
+    corp_id: str,
+    customer_id: str,
+    approve: bool,
+    reason: str,
+    actor: str,
+    now: datetime,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> dict[str, Any]:
     """The merchant approves or rejects a pending application (manual review)."""
     app = table.get(store.application_key(corp_id, customer_id))
@@ -390,11 +470,15 @@ def review_application(
         )
     ]
     if approve:
-        writes += _joining(corp_id, customer_id, store.load_settings(table, corp_id), app, now)
+        writes += _joining(
+            table, corp_id, customer_id, store.load_settings(table, corp_id), app, now, time_zone
+        )
     try:
         table.transact(writes)
     except ConditionFailed:
         raise Conflict("the application was reviewed meanwhile", field="status") from None
+    if approve:
+        _joined(table, corp_id, app, now, time_zone)
     return application_view({**app, **changes})
 
 

@@ -9,8 +9,13 @@ from incentives.affiliates import store
 from incentives.affiliates.binding import Click, bound_at, keep, periods, refuse_binding
 from incentives.affiliates.membership import chain_of, profile
 from incentives.affiliates.program import ProgramSettings
-from incentives.core.clock import iso_utc, parse_instant
+from incentives.core.clock import DEFAULT_TIME_ZONE, iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.levels.assessment import Trigger
+from incentives.levels.metrics import affiliates_of, binding_contributions, minus
+from incentives.levels.ports import AppliedSource
+from incentives.levels.service import assess_owed
+from incentives.storage import levels as level_storage
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Write
 
 MAX_ATTEMPTS = 5
@@ -31,8 +36,24 @@ def binding_at(
     return bound_at(clicks_of(item), settings.binding_mode, settings.binding_days, at)
 
 
-def bind(table: Table, corp_id: str, event_id: str, click: ReferralClicked, now: datetime) -> str:
-    """Record an accepted click; the binding periods follow from all of them (order-independent)."""
+def binding_source(customer_id: str) -> str:
+    """The source of a customer's bound-customer figures (绑定客户数)."""
+    return f"binding:{customer_id}"
+
+
+def bind(
+    table: Table,
+    corp_id: str,
+    event_id: str,
+    click: ReferralClicked,
+    now: datetime,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
+) -> str:
+    """Record an accepted click; the binding periods follow from all of them (order-independent).
+
+    Each affiliate who ever had the customer counts them once in their bound customers, on the
+    day their first binding began: written with the binding, so a late earlier click moves it."""
     settings = store.load_settings(table, corp_id)
     if not settings.promotion_enabled:
         return "promotion is switched off: not bound"
@@ -79,10 +100,21 @@ def bind(table: Table, corp_id: str, event_id: str, click: ReferralClicked, now:
         writes += [
             store.stats_add(corp_id, affiliate, {"bound_customers": 1}, now) for affiliate in sorted(newly)
         ]
+        repository = level_storage.TableLevelRepository(table)
+        source = binding_source(click.customer_id)
+        counted = repository.source(corp_id, source)
+        figures = AppliedSource(
+            source, (counted.version if counted else 0) + 1, binding_contributions(spans, time_zone)
+        )
+        if counted is None or counted.applied != figures.applied:
+            trigger = Trigger(source=source, event_id=event_id, at=now)
+            writes += level_storage.source_writes(corp_id, counted, figures, trigger)
         try:
             table.transact(writes)
         except ConditionFailed:
             continue
+        moved = minus(figures.applied, counted.applied if counted else {})
+        assess_owed(repository, corp_id, affiliates_of(moved), now, time_zone)
         now_bound = bound_at(clicks, settings.binding_mode, settings.binding_days, click.clicked_at)
         return f"{click.customer_id} bound to {now_bound or 'nobody'} as of the click ({event_id})"
     raise ConcurrentModification(f"binding of {click.customer_id}: too many concurrent clicks, retry later")

@@ -95,13 +95,17 @@ def build_consumers(ports: EventPorts) -> Consumers:
         if isinstance(fact, ReferralClicked):
             from incentives.affiliates.earnings import attribute_late_click
 
-            bound = bind(ports.table, corp_id, event_id, fact, now)
+            bound = bind(ports.table, corp_id, event_id, fact, now, time_zone=ports.time_zone)
             late = attribute_late_click(affiliate_effects(), corp_id, fact.customer_id, fact.clicked_at, now)
             return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
         if isinstance(fact, MemberRegistered):
-            return record_member(ports.table, corp_id, fact, now)
+            return record_member(
+                ports.table, corp_id, fact, now, time_zone=ports.time_zone, event_id=event_id
+            )
         if isinstance(fact, RechargePaid):
-            return record_recharge(ports.table, corp_id, fact, now)
+            return record_recharge(
+                ports.table, corp_id, fact, now, time_zone=ports.time_zone, event_id=event_id
+            )
         return record_profile(ports.table, corp_id, fact)
 
     return Consumers(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from incentives.signin.miniprogram import MiniProgramClient
     from incentives.signin.service import SignInPorts
     from incentives.storage.ledger import LedgerRepository
+    from incentives.storage.levels import TableLevelRepository
     from incentives.storage.orders import TableOrderRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
     from incentives.storage.payouts import PayoutRepository
@@ -49,6 +50,13 @@ def order_repository() -> TableOrderRepository:
     from incentives.storage.orders import TableOrderRepository
 
     return TableOrderRepository(table())
+
+
+@cache
+def level_repository() -> TableLevelRepository:
+    from incentives.storage.levels import TableLevelRepository
+
+    return TableLevelRepository(table())
 
 
 @cache
@@ -307,6 +315,7 @@ def reset() -> None:
     for factory in (
         table,
         order_repository,
+        level_repository,
         raw_event_store,
         event_queue,
         ledger_repository,

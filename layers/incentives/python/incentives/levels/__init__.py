@@ -1,0 +1,9 @@
+"""Affiliate levels (seed 001 §2.3): the level settings, the ten metrics, upgrades and why each
+level change happened.
+
+- ``settings``: the merchant's levels (rank, name, rate, strategy, period, threshold) and their checks;
+- ``metrics``: the ten metrics, what each source (order, binding, joining …) contributes to them
+  and on which day, and the figures of a window;
+- ``assessment``: windows, thresholds, the upgrade decision and the explanation of a change;
+- ``ports``: what the services need from storage; ``service``: the use cases.
+"""

@@ -1,0 +1,309 @@
+"""Level use cases over :class:`incentives.levels.ports.LevelRepository`.
+
+Figures move with their sources (orders, bindings, joinings, registrations, recharges): each
+write also marks the affiliates concerned as owed an assessment, in the same transaction. The
+assessment — rise to the highest automatic level met — runs right after the event where the
+round-trip budget allows, and in any case from the owed-assessment queue every minute
+(``LevelAssessmentFunction``), which also brings deal figures in once an order's after-sales
+window has ended. A crash between the two loses nothing: the assessment stays owed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from incentives.core.clock import local_date
+from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput
+from incentives.levels.assessment import ChangeKind, LevelChange, Trigger, upgrade
+from incentives.levels.metrics import (
+    Contributions,
+    MetricHistory,
+    OrderInputs,
+    affiliates_of,
+    deal_pending,
+    minus,
+    order_contributions,
+)
+from incentives.levels.ports import AppliedSource, LevelRepository, Standing, StoredLevels
+from incentives.levels.settings import LevelSettings, check, longest_period
+
+if TYPE_CHECKING:
+    from incentives.orders.aggregate import OrderState
+    from incentives.orders.ports import OrderRepository
+
+MAX_ATTEMPTS = 5
+
+
+def order_source(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def level_rate(stored: StoredLevels | None, rank: int) -> int | None:
+    """The commission rate of level ``rank`` (None: no levels, or the level has none)."""
+    level = stored.settings.level(rank) if stored else None
+    return level.commission_rate_bp if level else None
+
+
+def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> int:
+    """The affiliate's rank at ``at`` (a payment): the current one unless it changed since."""
+    if standing.version <= 1 or standing.since is None or standing.since <= at:
+        return standing.rank  # never changed (the default level), or not since ``at``
+    return repo.rank_at(standing.corp_id, standing.affiliate_id, at)
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def save_settings(
+    repo: LevelRepository, corp_id: str, settings: LevelSettings, now: datetime
+) -> StoredLevels:
+    """Store the levels as the next rule version. A level that still has members may not be
+    removed (removing one re-levels its members, which is a rule change of its own)."""
+    check(settings)
+    current = repo.settings(corp_id)
+    for rank, count in repo.members(corp_id).items():
+        if rank > len(settings.levels) and count > 0:
+            raise Conflict(
+                f"level {rank} has {count} affiliates and cannot be removed", field=f"levels.{rank - 1}"
+            )
+    version = repo.save_settings(corp_id, settings, current.version if current else 0, now)
+    return StoredLevels(settings, version, now)
+
+
+# --- figures ----------------------------------------------------------------------------------------
+
+
+SourceBuild = Callable[[AppliedSource | None], tuple[Contributions, OrderInputs | None, datetime | None]]
+"""previous record → (what the source contributes now, its inputs, when figures still to come are due)."""
+
+
+def apply_source(
+    repo: LevelRepository, corp_id: str, source: str, build: SourceBuild, trigger: Trigger
+) -> list[str]:
+    """Bring a source's contributions to what ``build`` says now; returns the affiliates whose
+    figures moved (each now owed an assessment). Nothing is written when nothing changed."""
+    for _ in range(MAX_ATTEMPTS):
+        previous = repo.source(corp_id, source)
+        contributions, inputs, pending = build(previous)
+        if previous is None and not contributions and pending is None:
+            return []  # nothing to count: no record either
+        if previous is not None and (previous.applied, previous.inputs, previous.pending_until) == (
+            contributions,
+            inputs,
+            pending,
+        ):
+            return []
+        target = AppliedSource(
+            source, (previous.version if previous else 0) + 1, contributions, inputs, pending
+        )
+        try:
+            repo.apply(corp_id, previous, target, trigger)
+        except ConcurrentModification:
+            continue
+        return affiliates_of(minus(contributions, previous.applied if previous else {}))
+    raise ConcurrentModification(f"figures of {source}: too many concurrent writers, retry later")
+
+
+def order_inputs(
+    state: OrderState,
+    previous: AppliedSource | None,
+    beneficiaries: Iterable[str],
+    buyer_affiliate_id: str | None,
+    deal_at: datetime | None,
+) -> OrderInputs:
+    """The order's inputs; the end of its after-sales window is fixed the first time it is known."""
+    known = previous.inputs.deal_at if previous and previous.inputs else None
+    return OrderInputs(
+        beneficiaries=tuple(sorted(set(beneficiaries))),
+        buyer_affiliate_id=buyer_affiliate_id,
+        deal_at=(known or deal_at) if state.completed is not None else None,
+    )
+
+
+def apply_order(
+    repo: LevelRepository,
+    corp_id: str,
+    state: OrderState,
+    *,
+    beneficiaries: Iterable[str],
+    buyer_affiliate_id: str | None,
+    deal_at: datetime | None,
+    now: datetime,
+    time_zone: str,
+    event_id: str | None = None,
+) -> list[str]:
+    """Bring one order's figures in line with its state (paid, refunds, completion, window)."""
+    wanted = tuple(beneficiaries)
+
+    def build(previous: AppliedSource | None) -> tuple[Contributions, OrderInputs | None, datetime | None]:
+        inputs = order_inputs(state, previous, wanted, buyer_affiliate_id, deal_at)
+        return order_contributions(state, inputs, now, time_zone), inputs, deal_pending(state, inputs, now)
+
+    source = order_source(state.order_id)
+    return apply_source(repo, corp_id, source, build, Trigger(source=source, event_id=event_id, at=now))
+
+
+def mature_deals(
+    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, limit: int = 1000
+) -> list[tuple[str, str]]:
+    """Orders whose after-sales window has ended bring in their deal figures (成交单数 / 成交金额);
+    returns the (tenant, affiliate) pairs now owed an assessment."""
+    owed: list[tuple[str, str]] = []
+    for due in repo.due_sources(now, limit):
+        previous = repo.source(due.corp_id, due.key)
+        if previous is None or previous.inputs is None:
+            continue
+        state = orders.get(due.corp_id, due.key.removeprefix("order:"))
+        if state is None:
+            continue
+
+        def build(
+            current: AppliedSource | None, state: OrderState = state
+        ) -> tuple[Contributions, OrderInputs | None, datetime | None]:
+            inputs = current.inputs if current and current.inputs else OrderInputs()
+            return (
+                order_contributions(state, inputs, now, time_zone),
+                inputs,
+                deal_pending(state, inputs, now),
+            )
+
+        trigger = Trigger(source=due.key, note="the after-sales window ended: deal figures count", at=now)
+        owed += [
+            (due.corp_id, affiliate) for affiliate in apply_source(repo, due.corp_id, due.key, build, trigger)
+        ]
+    return owed
+
+
+# --- assessment -------------------------------------------------------------------------------------
+
+
+def first_day_needed(settings: LevelSettings, rank: int, day: date) -> date:
+    """The earliest day an assessment above ``rank`` counts (the day after ``day`` if none is limited:
+    then only figures dated later are needed, to take them out of the totals)."""
+    period = longest_period(settings, rank)
+    return day - timedelta(days=period - 1) if period else day + timedelta(days=1)
+
+
+def figures_of(
+    repo: LevelRepository, standing: Standing, settings: LevelSettings, day: date
+) -> MetricHistory:
+    return repo.figures(standing.corp_id, standing, first_day_needed(settings, standing.rank, day))
+
+
+def assess(
+    repo: LevelRepository, corp_id: str, affiliate_id: str, now: datetime, time_zone: str
+) -> LevelChange | None:
+    """Settle an owed assessment: rise to the highest automatic level met (if any). Returns the
+    change made, None when none was due or none is met."""
+    for _ in range(MAX_ATTEMPTS):
+        standing = repo.standing(corp_id, affiliate_id)
+        if not standing.owes_assessment:
+            return None
+        stored = repo.settings(corp_id)
+        change = None
+        if stored is not None:
+            day = local_date(now, time_zone)
+            target = upgrade(
+                stored.settings, standing.rank, figures_of(repo, standing, stored.settings, day), day
+            )
+            if target is not None:
+                current = stored.settings.level(standing.rank)
+                change = LevelChange(
+                    kind=ChangeKind.UPGRADE,
+                    version=standing.version + 1,
+                    from_rank=standing.rank,
+                    from_name=current.name if current else None,
+                    to_rank=target.rank,
+                    to_name=target.name,
+                    at=now,
+                    rule_version=stored.version,
+                    threshold=target,
+                    trigger=standing.trigger,
+                )
+        try:
+            repo.commit(standing, change, now, assessed=True)
+        except ConcurrentModification:
+            continue
+        return change
+    raise ConcurrentModification(f"the level of {affiliate_id} keeps moving, retry later")
+
+
+def assess_owed(
+    repo: LevelRepository, corp_id: str, affiliate_ids: Iterable[str], now: datetime, time_zone: str
+) -> list[LevelChange]:
+    """Assess each affiliate that is owed an assessment (the others are left as they are).
+
+    Done right after the event that owed it; an affiliate whose level keeps moving under
+    concurrent writers is left owed, for the queue (the event itself is done)."""
+    changes = []
+    for affiliate in sorted(set(affiliate_ids)):
+        try:
+            changes.append(assess(repo, corp_id, affiliate, now, time_zone))
+        except ConcurrentModification:
+            continue
+    return [change for change in changes if change is not None]
+
+
+def assess_due(repo: LevelRepository, now: datetime, time_zone: str, limit: int = 1000) -> int:
+    """The scheduled pass: assess every affiliate owed an assessment; returns the changes made."""
+    return sum(
+        1 for due in repo.due_affiliates(now, limit) if assess(repo, due.corp_id, due.key, now, time_zone)
+    )
+
+
+def run_assessment(
+    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, limit: int = 1000
+) -> dict[str, int]:
+    """What ``LevelAssessmentFunction`` does each minute: deal figures that came due, then every
+    assessment owed."""
+    matured = mature_deals(repo, orders, now, time_zone, limit)
+    return {"deal_figures": len(matured), "level_changes": assess_due(repo, now, time_zone, limit)}
+
+
+# --- the merchant -------------------------------------------------------------------------------------
+
+
+def change_by_hand(
+    repo: LevelRepository, corp_id: str, affiliate_id: str, rank: int, reason: str, actor: str, now: datetime
+) -> LevelChange | None:
+    """The merchant sets an affiliate's level (any level, manual ones included), with a reason.
+    None when they are at that level already. The level then rises by the rules as before."""
+    stored = repo.settings(corp_id)
+    if stored is None:
+        raise Conflict("no levels are set yet", field="rank")
+    level = stored.settings.level(rank)
+    if level is None:
+        raise InvalidInput(f"there are {len(stored.settings.levels)} levels, not {rank}", field="rank")
+    for _ in range(MAX_ATTEMPTS):
+        standing = repo.standing(corp_id, affiliate_id)
+        if standing.rank == rank:
+            return None
+        current = stored.settings.level(standing.rank)
+        change = LevelChange(
+            kind=ChangeKind.MANUAL,
+            version=standing.version + 1,
+            from_rank=standing.rank,
+            from_name=current.name if current else None,
+            to_rank=rank,
+            to_name=level.name,
+            at=now,
+            rule_version=stored.version,
+            reason=reason,
+            actor=actor,
+        )
+        try:
+            repo.commit(standing, change, now, assessed=False)
+        except ConcurrentModification:
+            continue
+        return change
+    raise ConcurrentModification(f"the level of {affiliate_id} keeps moving, retry later")
+
+
+def refresh_member_counts(repo: LevelRepository, now: datetime, limit: int = 1000) -> int:
+    """Count the members of each level of every tenant whose count is due (every 2 hours)."""
+    tenants = repo.tenants_to_count(now, limit)
+    for corp_id in tenants:
+        repo.refresh_member_counts(corp_id, now)
+    return len(tenants)
