@@ -28,7 +28,7 @@ from incentives.payouts.wechat_notify import open_notice
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 
-logger = Logger(service="wechat-pay-notify")
+logger = Logger(service="wechat-notify")
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()

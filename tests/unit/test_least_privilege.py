@@ -55,6 +55,9 @@ SECRET_PURPOSES: dict[str, set[SecretPurpose]] = {
     "SignInApiFunction": {Purpose.API, Purpose.WECOM_APP, Purpose.MINIPROGRAM},
     # WeChat Pay's notifications: its public key and the APIv3 key, never the merchant's private key.
     "WechatPayNotifyFunction": {Purpose.WECHAT_PAY_NOTIFY},
+    # level assessment and member counts: the table only.
+    "LevelAssessmentFunction": set(),
+    "LevelMemberCountFunction": set(),
 }
 """What each function may read (GetSecretValue), and the code path that reads it."""
 

@@ -14,7 +14,7 @@ A tenant's secrets are ``<prefix>/<corp_id>/<purpose>`` (the template sets the p
 - ``wechat-pay``: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``, ``notify_url``, the
   WeChat Pay public key (``wechatpay_public_key_id``, ``wechatpay_public_key_pem``) that signs
   its answers, optional transfer fields (payout worker and reconciler);
-- ``wechat-pay-notify``: ``mch_id``, ``api_v3_key``, ``wechatpay_public_key_id``,
+- ``wechat-notify``: ``mch_id``, ``api_v3_key``, ``wechatpay_public_key_id``,
   ``wechatpay_public_key_pem`` — what the public notification route needs to trust and read
   WeChat Pay's notifications, and nothing that can move money.
 
@@ -59,7 +59,7 @@ class SecretPurpose(StrEnum):
     MINIPROGRAM = "miniprogram"
     WECOM_PAY = "wecom-pay"
     WECHAT_PAY = "wechat-pay"
-    WECHAT_PAY_NOTIFY = "wechat-pay-notify"
+    WECHAT_PAY_NOTIFY = "wechat-notify"
 
 
 FIELD_PURPOSES: dict[str, SecretPurpose] = {
