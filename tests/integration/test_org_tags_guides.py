@@ -472,3 +472,45 @@ def test_a_segment_is_or_within_a_group_and_and_across_groups_in_scope(stack: St
         ]["field"]
         == "tag_ids"
     )
+
+
+def _customer_counts(stack: StackHandle) -> dict[str, int]:
+    _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", _admin())
+    return {o["outlet_id"]: o["customer_count"] for o in outlets}
+
+
+def _end_relation(stack: StackHandle, change_type: str, guide: str, unionid: str, created: int) -> None:
+    from tests.integration.test_wecom_callback import _event_xml, _post, _signed_post
+
+    external = next(e for e, c in stack.wecom.contacts.items() if c["external_contact"]["unionid"] == unionid)
+    body, query = _signed_post(_event_xml(change_type, guide, external, created))
+    assert _post(stack, body, query)["body"] == "success"
+    stack.process_queue()
+
+
+def test_an_outlet_counts_the_customers_bound_to_it_through_moves_deletions_re_adds_and_re_syncs(
+    stack: StackHandle,
+) -> None:
+    _synced(stack)
+    east, west = _contact_way(stack, "21"), _contact_way(stack, "22")
+    _scan(stack, east["config_id"], "oUnion-M", userid="zhangwei")  # delivered three times
+    _scan(stack, east["config_id"], "oUnion-N", userid="lifang")
+    assert _customer_counts(stack) == {"21": 2, "22": 0, "31": 0}
+    _scan(stack, west["config_id"], "oUnion-M", userid="wangqiang")  # moves to 22
+    assert _customer_counts(stack) == {"21": 1, "22": 1, "31": 0}
+    _end_relation(stack, "del_external_contact", "zhangwei", "oUnion-M", 1764000001)  # a former guide
+    assert _customer_counts(stack) == {"21": 1, "22": 1, "31": 0}
+    _end_relation(stack, "del_follow_user", "wangqiang", "oUnion-M", 1764000002)
+    _end_relation(stack, "del_follow_user", "lifang", "oUnion-N", 1764000003)
+    assert _customer_counts(stack) == {"21": 0, "22": 0, "31": 0}
+    _end_relation(stack, "del_follow_user", "lifang", "oUnion-N", 1764000004)  # deleted twice
+    assert _customer_counts(stack) == {"21": 0, "22": 0, "31": 0}
+    _scan(stack, west["config_id"], "oUnion-M", userid="wangqiang")  # re-added
+    assert _customer_counts(stack) == {"21": 0, "22": 1, "31": 0}
+    stack.wecom.departments[22]["name"] = "西门店（新）"
+    status, result = _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())
+    assert status == 200 and result["written"] == 1
+    _synced(stack)
+    assert _customer_counts(stack) == {"21": 0, "22": 1, "31": 0}
+    bound = [i for i in stack.table_items() if i["kind"] == "customer" and i["relation"] == "active"]
+    assert [(c["customer_id"], c["outlet_id"]) for c in bound] == [("oUnion-M", "22")]
