@@ -340,6 +340,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         Kind.ADMIN_ONLY, _path(withdrawal_id="wd1"), why=AFFILIATES
     ),
     ("GET", "/admin/affiliates/commissions"): Case(Kind.ADMIN_ONLY, why=AFFILIATES),
+    ("GET", "/admin/affiliates/levels"): Case(Kind.ADMIN_ONLY, why=AFFILIATES),
+    ("PUT", "/admin/affiliates/levels"): Case(Kind.ADMIN_ONLY, lambda w: {"json": {}}, why=AFFILIATES),
+    ("PATCH", "/admin/affiliates/{affiliate_id}/level"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"path_parameters": {"affiliate_id": "a1"}, "json": {}}, why=AFFILIATES
+    ),
+    ("GET", "/admin/affiliates/{affiliate_id}/level-history"): Case(
+        Kind.ADMIN_ONLY, _path(affiliate_id="a1"), why=AFFILIATES
+    ),
 }
 
 CONSOLE_ROUTES = sorted(
