@@ -707,3 +707,26 @@ def test_group_operations_reach_wecom_at_once_and_wecom_errors_change_nothing(st
         stack.status(ADMIN, "PATCH", "/admin/tag-groups/{group_id}", operator, path_parameters=ids, json={})
         == 403
     )
+
+
+def test_a_renamed_group_or_tag_leaves_its_old_name_free_for_a_new_one(stack: StackHandle) -> None:
+    level = _group(stack, "等级", ["金卡"])
+    assert (
+        _patch(stack, "/admin/tag-groups/{group_id}", {"group_id": level["group"]}, {"name": "旧等级"})[0]
+        == 200
+    )
+    assert _patch(stack, "/admin/tags/{tag_id}", {"tag_id": level["金卡"]}, {"name": "旧金卡"})[0] == 200
+    again = _group(stack, "等级", ["银卡"])
+    assert again["group"] != level["group"]
+    status, group = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/tag-groups/{group_id}/tags",
+        _admin(),
+        path_parameters={"group_id": level["group"]},
+        json={"tags": ["金卡"]},
+    )
+    assert status == 200 and sorted(t["name"] for t in group["tags"]) == ["旧金卡", "金卡"], group
+    assert len({t["tag_id"] for t in group["tags"]}) == 2
+    assert _wecom_library(stack) == {"旧等级": ["旧金卡", "金卡"], "等级": ["银卡"]}

@@ -40,6 +40,17 @@ def _id(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def _new_id(taken: set[str], prefix: str, *parts: str) -> str:
+    """An id from the names, or, when a renamed group or tag already holds that one, the next free
+    variant; it is added to ``taken``."""
+    candidate, n = _id(prefix, *parts), 1
+    while candidate in taken:
+        n += 1
+        candidate = _id(prefix, *parts, str(n))
+    taken.add(candidate)
+    return candidate
+
+
 def group_key(corp_id: str, group_id: str) -> dict[str, str]:
     return {"pk": f"{keys.tenant(corp_id)}#TAG_GROUP#{group_id}", "sk": "GROUP"}
 
@@ -138,7 +149,8 @@ def create_group(
     taken = {t["name"] for t in tags.values()} & set(names)
     if taken:
         raise Conflict(f"tags already exist: {sorted(taken)}", field="tags")
-    group_id = _id("tg", corp_id, name)
+    group_id = _new_id(set(groups), "tg", corp_id, name)
+    tag_ids = set(tags)
     wecom_group_id, wecom_ids = None, {}
     if visible:
         created = client.add_corp_tag({"group_name": name, "tag": [{"name": n} for n in names]})
@@ -146,7 +158,11 @@ def create_group(
         wecom_ids = {t["name"]: t["id"] for t in created.get("tag", [])}
     writes: list[Write] = [Put(_group_item(corp_id, group_id, name, wecom_group_id), (NotExists(),))]
     writes += [
-        Put(_tag_item(corp_id, _id("tt", corp_id, group_id, n), group_id, n, visible, wecom_ids.get(n)))
+        Put(
+            _tag_item(
+                corp_id, _new_id(tag_ids, "tt", corp_id, group_id, n), group_id, n, visible, wecom_ids.get(n)
+            )
+        )
         for n in names
     ]
     table.transact(writes)
@@ -284,6 +300,7 @@ def add_tags(
     """New tags in an existing group; those guides will see are created in WeCom's group at once."""
     group = _group(table, corp_id, group_id)
     _, tags = library(table, corp_id)
+    tag_ids = set(tags)
     names = list(dict.fromkeys(n.strip() for n in tag_names if n.strip()))
     if not names:
         raise InvalidInput("name at least one tag", field="tags")
@@ -295,7 +312,9 @@ def add_tags(
         writes.append(Update(group_key(corp_id, group_id), set={"wecom_group_id": wecom_group_id}))
     writes += [
         Put(
-            _tag_item(corp_id, _id("tt", corp_id, group_id, n), group_id, n, visible, ids.get(n)),
+            _tag_item(
+                corp_id, _new_id(tag_ids, "tt", corp_id, group_id, n), group_id, n, visible, ids.get(n)
+            ),
             (NotExists(),),
         )
         for n in names
@@ -379,10 +398,11 @@ def import_from_wecom(table: Table, client: WeComClient, corp_id: str) -> dict[s
         wecom_groups,
     )
     by_name = {g["name"]: g["group_id"] for g in groups.values()}
+    group_ids, tag_ids = set(groups), set(tags)
     wecom_by_name = {str(g["group_name"]): g for g in wecom_groups}
     writes: list[Write] = []
     for name in plan.new_groups:
-        by_name[name] = _id("tg", corp_id, name)
+        by_name[name] = _new_id(group_ids, "tg", corp_id, name)
         writes.append(
             Put(
                 _group_item(corp_id, by_name[name], name, str(wecom_by_name[name]["group_id"])),
@@ -397,7 +417,7 @@ def import_from_wecom(table: Table, client: WeComClient, corp_id: str) -> dict[s
             Put(
                 _tag_item(
                     corp_id,
-                    _id("tt", corp_id, group_id, tag_name),
+                    _new_id(tag_ids, "tt", corp_id, group_id, tag_name),
                     group_id,
                     tag_name,
                     True,
