@@ -52,12 +52,16 @@ from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 from incentives.tags.service import (
     SegmentMember,
+    TagGroupView,
     TagView,
+    add_tags,
     create_group,
+    delete_group,
     delete_tag,
     import_from_wecom,
     list_tags,
     segment,
+    update_group,
     update_tag,
 )
 
@@ -223,6 +227,23 @@ class TagUpdate(BaseModel):
     visible: bool | None = None
 
 
+class GroupTagsRequest(BaseModel):
+    tags: list[str] = Field(min_length=1, max_length=100, description="Names of the new tags")
+    visible: bool = Field(default=True, description="Visible to guides (then created in WeCom at once)")
+
+
+class TagGroupUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=30)
+    visible: bool | None = Field(
+        default=None, description="Hidden: deleted in WeCom with its tags; shown: created there anew"
+    )
+
+
+class TagGroupDeleted(BaseModel):
+    group_id: str
+    deleted: bool
+
+
 @app.get(
     "/admin/org/levels",
     summary="The intermediate level and its data nodes (an operator's: those in their subtrees)",
@@ -292,6 +313,54 @@ def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> dict[str, str]:
     principal = admin_only(app)
     delete_tag(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
     return {"tag_id": tag_id, "deleted": "yes"}
+
+
+@app.post(
+    "/admin/tag-groups/<group_id>/tags",
+    summary="Add tags to a group (created in WeCom's group at once when visible)",
+    tags=["tags"],
+    responses=wecom_responses(TagGroupView),
+)
+def post_group_tags(group_id: Annotated[str, Path(max_length=40)], request: GroupTagsRequest) -> TagGroupView:
+    principal = admin_only(app)
+    return add_tags(
+        wiring.table(),
+        wiring.wecom_client(principal.corp_id),
+        principal.corp_id,
+        group_id,
+        request.tags,
+        request.visible,
+    )
+
+
+@app.patch(
+    "/admin/tag-groups/<group_id>",
+    summary="Rename a tag group or change its visibility to guides (WeCom follows at once)",
+    tags=["tags"],
+    responses=wecom_responses(TagGroupView),
+)
+def patch_tag_group(group_id: Annotated[str, Path(max_length=40)], request: TagGroupUpdate) -> TagGroupView:
+    principal = admin_only(app)
+    return update_group(
+        wiring.table(),
+        wiring.wecom_client(principal.corp_id),
+        principal.corp_id,
+        group_id,
+        request.name,
+        request.visible,
+    )
+
+
+@app.delete(
+    "/admin/tag-groups/<group_id>",
+    summary="Delete a tag group with its tags (here and in WeCom)",
+    tags=["tags"],
+    responses=wecom_responses(TagGroupDeleted),
+)
+def remove_tag_group(group_id: Annotated[str, Path(max_length=40)]) -> TagGroupDeleted:
+    principal = admin_only(app)
+    delete_group(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, group_id)
+    return TagGroupDeleted(group_id=group_id, deleted=True)
 
 
 @app.post(

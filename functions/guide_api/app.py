@@ -1,5 +1,8 @@
 """The guide mini-program API under /guide: a guide's own customers and their tags (seed 002).
 
+Of a customer's tags, a guide sees those visible to guides now (tag and group); relations to
+hidden tags are kept and show again once the tag is visible again.
+
 Bearer JWT with role ``guide`` (``sub`` = the guide's WeCom userid). A guide sees and
 changes only their own customers, only within the permissions the operators set.
 """
@@ -27,7 +30,7 @@ from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 from incentives.storage.keys import customer_key
 from incentives.storage.table import Exists, Update
-from incentives.tags.service import TagView, list_tags, mark_customer_tags
+from incentives.tags.service import TagView, guide_tag_ids, list_tags, mark_customer_tags
 
 logger = Logger(service="guide-api")
 tracer = Tracer()
@@ -55,9 +58,10 @@ def _own_customer(principal: Principal, customer_id: str) -> dict[str, Any]:
 def my_customers() -> list[dict[str, Any]]:
     principal = principal_of(app, GUIDES)
     permissions = load_permissions(wiring.table(), principal.corp_id)
+    shown = guide_tag_ids(wiring.table(), principal.corp_id)
     mine = stored(wiring.table(), principal.corp_id, f"GUIDE_CUSTOMERS#{principal.subject}").values()
     return [
-        customer_view(c, permissions)
+        customer_view(c, permissions, shown)
         for c in sorted(mine, key=lambda c: c["attached_at"], reverse=True)
         if c.get("guide_id") == principal.subject
     ]
@@ -67,7 +71,9 @@ def my_customers() -> list[dict[str, Any]]:
 def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> dict[str, Any]:
     principal = principal_of(app, GUIDES)
     return customer_view(
-        _own_customer(principal, customer_id), load_permissions(wiring.table(), principal.corp_id)
+        _own_customer(principal, customer_id),
+        load_permissions(wiring.table(), principal.corp_id),
+        guide_tag_ids(wiring.table(), principal.corp_id),
     )
 
 
@@ -86,7 +92,9 @@ def edit_customer(
     wiring.table().transact(
         [Update(customer_key(principal.corp_id, customer_id), set=updates, conditions=(Exists(),))]
     )
-    return customer_view(_own_customer(principal, customer_id), permissions)
+    return customer_view(
+        _own_customer(principal, customer_id), permissions, guide_tag_ids(wiring.table(), principal.corp_id)
+    )
 
 
 @app.get("/guide/tags", summary="Tags I may put on customers", tags=["tags"])
@@ -109,7 +117,8 @@ def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagC
         change.remove,
         clock.now(),
     )
-    return {"customer_id": customer_id, "tag_ids": tags}
+    shown = guide_tag_ids(wiring.table(), principal.corp_id)
+    return {"customer_id": customer_id, "tag_ids": [t for t in tags if t in shown]}
 
 
 @app.get("/guide/incentives", summary="Active programs, their rules, my earnings", tags=["incentives"])

@@ -129,3 +129,45 @@ def test_sync_qr_scan_welcome_and_department_move_end_to_end(running_stack: Runn
     assert sorted(_outlets(stack, south)) == ["22", "31"]
     assert sorted(_outlets(stack, admin, subtree="2")) == ["21"]
     assert sorted(_outlets(stack, admin, q="深圳")) == ["31"]
+
+
+def test_tag_groups_follow_the_console_in_wecom_and_a_re_enabled_last_tag_recreates_its_group(
+    running_stack: RunningStack,
+) -> None:
+    stack, admin = running_stack, _token(running_stack, "--role", "admin")
+    auth = {"Authorization": f"Bearer {admin}"}
+
+    def wecom_groups() -> dict[str, list[str]]:
+        state = requests.get(f"{stack.wecom_url}/sandbox/wecom/state", timeout=10).json()
+        return {g["group_name"]: sorted(t["name"] for t in g["tag"]) for g in state["tag_groups"]}
+
+    created = requests.post(
+        f"{stack.api_url}/admin/tag-groups",
+        headers=auth,
+        timeout=30,
+        json={"name": "e2e-兴趣", "tags": ["露营"]},
+    )
+    assert created.status_code == 200, created.text
+    group_id, tag_id = created.json()[0]["group_id"], created.json()[0]["tag_id"]
+    group_url, tag_url = (
+        f"{stack.api_url}/admin/tag-groups/{group_id}",
+        f"{stack.api_url}/admin/tags/{tag_id}",
+    )
+    added = requests.post(f"{group_url}/tags", headers=auth, timeout=30, json={"tags": ["骑行"]})
+    assert added.status_code == 200, added.text
+    assert wecom_groups()["e2e-兴趣"] == ["露营", "骑行"]
+    riding = next(t["tag_id"] for t in added.json()["tags"] if t["name"] == "骑行")
+    assert (
+        requests.delete(f"{stack.api_url}/admin/tags/{riding}", headers=auth, timeout=30).status_code == 200
+    )
+
+    hidden = requests.patch(tag_url, headers=auth, timeout=30, json={"visible": False})
+    assert hidden.status_code == 200 and "e2e-兴趣" not in wecom_groups()  # gone with its last tag
+    shown = requests.patch(tag_url, headers=auth, timeout=30, json={"visible": True})
+    assert shown.status_code == 200, shown.text
+    assert wecom_groups()["e2e-兴趣"] == ["露营"]
+    renamed = requests.patch(group_url, headers=auth, timeout=30, json={"name": "e2e-爱好"})
+    assert renamed.status_code == 200, renamed.text
+    assert wecom_groups()["e2e-爱好"] == ["露营"] and "e2e-兴趣" not in wecom_groups()
+    assert requests.delete(group_url, headers=auth, timeout=30).status_code == 200
+    assert "e2e-爱好" not in wecom_groups()

@@ -82,6 +82,7 @@ class World:
     stack: StackHandle
     rule_id: str = "new_customer"
     tag_id: str = "tt-none"
+    group_id: str = "tg-none"
     payout_east: str = "none"
     payout_failed_east: str = "none"
     east_markers: set[str] = field(
@@ -139,6 +140,7 @@ class World:
         )
         assert status == 200, created
         self.tag_id = created[0]["tag_id"]
+        self.group_id = created[0]["group_id"]
         for outlet, guide, unionid in (("21", "zhangwei", "oUnion-east"), ("31", "chenjing", "oUnion-south")):
             way = _contact_way(self.stack, outlet)
             _scan(self.stack, way["config_id"], unionid, userid=guide)
@@ -239,6 +241,21 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("DELETE", "/admin/tags/{tag_id}"): Case(
         Kind.ADMIN_ONLY, lambda w: {"path_parameters": {"tag_id": w.tag_id}}, why="the corp tag library"
     ),
+    ("POST", "/admin/tag-groups/{group_id}/tags"): Case(
+        Kind.ADMIN_ONLY,
+        lambda w: {"path_parameters": {"group_id": w.group_id}, "json": {"tags": ["银卡"]}},
+        why="the corp tag library",
+    ),
+    ("PATCH", "/admin/tag-groups/{group_id}"): Case(
+        Kind.ADMIN_ONLY,
+        lambda w: {"path_parameters": {"group_id": w.group_id}, "json": {"name": "会员"}},
+        why="the corp tag library",
+    ),
+    ("DELETE", "/admin/tag-groups/{group_id}"): Case(
+        Kind.ADMIN_ONLY,
+        lambda w: {"path_parameters": {"group_id": w.group_id}},
+        why="the corp tag library",
+    ),
     ("POST", "/admin/tags/import"): Case(Kind.ADMIN_ONLY, why="the corp tag library"),
     ("POST", "/admin/customers/segment"): Case(
         Kind.SCOPED_READ, lambda w: {"json": {"tag_ids": [w.tag_id]}}, needs=(World.customers,)
@@ -323,6 +340,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         Kind.ADMIN_ONLY, _path(withdrawal_id="wd1"), why=AFFILIATES
     ),
     ("GET", "/admin/affiliates/commissions"): Case(Kind.ADMIN_ONLY, why=AFFILIATES),
+    ("GET", "/admin/affiliates/levels"): Case(Kind.ADMIN_ONLY, why=AFFILIATES),
+    ("PUT", "/admin/affiliates/levels"): Case(Kind.ADMIN_ONLY, lambda w: {"json": {}}, why=AFFILIATES),
+    ("PATCH", "/admin/affiliates/{affiliate_id}/level"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"path_parameters": {"affiliate_id": "a1"}, "json": {}}, why=AFFILIATES
+    ),
+    ("GET", "/admin/affiliates/{affiliate_id}/level-history"): Case(
+        Kind.ADMIN_ONLY, _path(affiliate_id="a1"), why=AFFILIATES
+    ),
 }
 
 CONSOLE_ROUTES = sorted(

@@ -472,3 +472,261 @@ def test_a_segment_is_or_within_a_group_and_and_across_groups_in_scope(stack: St
         ]["field"]
         == "tag_ids"
     )
+
+
+def _customer_counts(stack: StackHandle) -> dict[str, int]:
+    _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", _admin())
+    return {o["outlet_id"]: o["customer_count"] for o in outlets}
+
+
+def _end_relation(stack: StackHandle, change_type: str, guide: str, unionid: str, created: int) -> None:
+    from tests.integration.test_wecom_callback import _event_xml, _post, _signed_post
+
+    external = next(e for e, c in stack.wecom.contacts.items() if c["external_contact"]["unionid"] == unionid)
+    body, query = _signed_post(_event_xml(change_type, guide, external, created))
+    assert _post(stack, body, query)["body"] == "success"
+    stack.process_queue()
+
+
+def test_an_outlet_counts_the_customers_bound_to_it_through_moves_deletions_re_adds_and_re_syncs(
+    stack: StackHandle,
+) -> None:
+    _synced(stack)
+    east, west = _contact_way(stack, "21"), _contact_way(stack, "22")
+    _scan(stack, east["config_id"], "oUnion-M", userid="zhangwei")  # delivered three times
+    _scan(stack, east["config_id"], "oUnion-N", userid="lifang")
+    assert _customer_counts(stack) == {"21": 2, "22": 0, "31": 0}
+    _scan(stack, west["config_id"], "oUnion-M", userid="wangqiang")  # moves to 22
+    assert _customer_counts(stack) == {"21": 1, "22": 1, "31": 0}
+    _end_relation(stack, "del_external_contact", "zhangwei", "oUnion-M", 1764000001)  # a former guide
+    assert _customer_counts(stack) == {"21": 1, "22": 1, "31": 0}
+    _end_relation(stack, "del_follow_user", "wangqiang", "oUnion-M", 1764000002)
+    _end_relation(stack, "del_follow_user", "lifang", "oUnion-N", 1764000003)
+    assert _customer_counts(stack) == {"21": 0, "22": 0, "31": 0}
+    _end_relation(stack, "del_follow_user", "lifang", "oUnion-N", 1764000004)  # deleted twice
+    assert _customer_counts(stack) == {"21": 0, "22": 0, "31": 0}
+    _scan(stack, west["config_id"], "oUnion-M", userid="wangqiang")  # re-added
+    assert _customer_counts(stack) == {"21": 0, "22": 1, "31": 0}
+    stack.wecom.departments[22]["name"] = "西门店（新）"
+    status, result = _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())
+    assert status == 200 and result["written"] == 1
+    _synced(stack)
+    assert _customer_counts(stack) == {"21": 0, "22": 1, "31": 0}
+    bound = [i for i in stack.table_items() if i["kind"] == "customer" and i["relation"] == "active"]
+    assert [(c["customer_id"], c["outlet_id"]) for c in bound] == [("oUnion-M", "22")]
+
+
+def _group(stack: StackHandle, name: str, tags: list[str]) -> dict[str, str]:
+    """A visible tag group through the console: tag name → tag id (and ``group`` → its id)."""
+    status, created = _call(
+        stack, ADMIN, "POST", "/admin/tag-groups", _admin(), json={"name": name, "tags": tags}
+    )
+    assert status == 200, created
+    return {"group": created[0]["group_id"], **{t["name"]: t["tag_id"] for t in created}}
+
+
+def _patch(stack: StackHandle, resource: str, ids: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+    return _call(stack, ADMIN, "PATCH", resource, _admin(), path_parameters=ids, json=body)
+
+
+def _wecom_library(stack: StackHandle) -> dict[str, list[str]]:
+    return {g["group_name"]: sorted(t["name"] for t in g["tag"]) for g in stack.wecom.tag_groups.values()}
+
+
+def test_a_hidden_tag_or_group_leaves_the_guides_customer_views_and_shows_again_once_visible(
+    stack: StackHandle,
+) -> None:
+    _synced(stack)
+    level, hobby = _group(stack, "等级", ["金卡", "银卡"]), _group(stack, "兴趣", ["户外"])
+    assert (
+        _call(
+            stack,
+            ADMIN,
+            "PUT",
+            "/admin/guide-permissions",
+            _admin(),
+            json={"display_enabled": True, "attributes": {"tags": {"visible": True}}},
+        )[0]
+        == 200
+    )
+    way = _contact_way(stack, "21")
+    _scan(stack, way["config_id"], "oUnion-H", userid="zhangwei")
+    zhang = token_for("guide", "zhangwei")
+    customer = {"customer_id": "oUnion-H"}
+    tagged = _call(
+        stack,
+        GUIDE,
+        "POST",
+        "/guide/customers/{customer_id}/tags",
+        zhang,
+        path_parameters=customer,
+        json={"add": [level["金卡"], hobby["户外"]]},
+    )[1]
+    assert set(tagged["tag_ids"]) == {level["金卡"], hobby["户外"]}
+
+    def seen() -> tuple[set[str], set[str], set[str]]:
+        one = _call(stack, GUIDE, "GET", "/guide/customers/{customer_id}", zhang, path_parameters=customer)[1]
+        [listed] = _call(stack, GUIDE, "GET", "/guide/customers", zhang)[1]
+        tags = {t["tag_id"] for t in _call(stack, GUIDE, "GET", "/guide/tags", zhang)[1]}
+        return set(one["tag_ids"]), set(listed["tag_ids"]), tags
+
+    assert seen() == ({level["金卡"], hobby["户外"]},) * 2 + ({level["金卡"], level["银卡"], hobby["户外"]},)
+    assert _patch(stack, "/admin/tags/{tag_id}", {"tag_id": level["金卡"]}, {"visible": False})[0] == 200
+    assert seen() == ({hobby["户外"]},) * 2 + ({level["银卡"], hobby["户外"]},)
+    status, group = _patch(
+        stack, "/admin/tag-groups/{group_id}", {"group_id": hobby["group"]}, {"visible": False}
+    )
+    assert status == 200 and group["visible"] is False and group["wecom_group_id"] is None
+    assert seen() == (set(), set(), {level["银卡"]})
+    assert _wecom_library(stack) == {"等级": ["银卡"]}
+    silver = _call(
+        stack,
+        GUIDE,
+        "POST",
+        "/guide/customers/{customer_id}/tags",
+        zhang,
+        path_parameters=customer,
+        json={"add": [level["银卡"]]},
+    )[1]
+    assert silver["tag_ids"] == [level["银卡"]]  # the hidden relations are not shown, but kept:
+    [stored_customer] = [i for i in stack.table_items() if i["kind"] == "customer"]
+    assert set(stored_customer["tag_ids"]) == {level["金卡"], level["银卡"], hobby["户外"]}
+    assert (
+        stack.status(
+            GUIDE,
+            "POST",
+            "/guide/customers/{customer_id}/tags",
+            zhang,
+            path_parameters=customer,
+            json={"remove": [hobby["户外"]]},
+        )
+        == 403
+    )
+
+    assert _patch(stack, "/admin/tags/{tag_id}", {"tag_id": level["金卡"]}, {"visible": True})[0] == 200
+    status, group = _patch(
+        stack, "/admin/tag-groups/{group_id}", {"group_id": hobby["group"]}, {"visible": True}
+    )
+    assert status == 200 and group["visible"] is True and group["wecom_group_id"]
+    everything = {level["金卡"], level["银卡"], hobby["户外"]}
+    assert seen() == (everything, everything, everything)
+    assert _wecom_library(stack) == {"等级": ["金卡", "银卡"], "兴趣": ["户外"]}
+
+
+def test_re_enabling_the_last_tag_of_a_group_recreates_the_group_wecom_deleted_with_it(
+    stack: StackHandle,
+) -> None:
+    hobby = _group(stack, "兴趣", ["户外"])
+    outdoor = {"tag_id": hobby["户外"]}
+    assert _patch(stack, "/admin/tags/{tag_id}", outdoor, {"visible": False})[0] == 200
+    assert stack.wecom.tag_groups == {}  # WeCom deleted the group with its last tag
+    status, shown = _patch(stack, "/admin/tags/{tag_id}", outdoor, {"visible": True})
+    assert status == 200, shown
+    [group] = stack.wecom.tag_groups.values()
+    assert group["group_name"] == "兴趣" and [t["id"] for t in group["tag"]] == [shown["wecom_tag_id"]]
+    status, renamed = _patch(
+        stack, "/admin/tag-groups/{group_id}", {"group_id": hobby["group"]}, {"name": "爱好"}
+    )
+    assert status == 200 and renamed["wecom_group_id"] == group["group_id"]
+    assert group["group_name"] == "爱好"  # the stored id is the live one
+
+
+def test_group_operations_reach_wecom_at_once_and_wecom_errors_change_nothing(stack: StackHandle) -> None:
+    level = _group(stack, "等级", ["金卡"])
+    ids = {"group_id": level["group"]}
+    [wecom_group_id] = stack.wecom.tag_groups
+    status, group = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/tag-groups/{group_id}/tags",
+        _admin(),
+        path_parameters=ids,
+        json={"tags": ["银卡", " 钻石卡 ", "银卡"]},
+    )
+    assert status == 200 and [t["name"] for t in group["tags"]] == ["金卡", "钻石卡", "银卡"]
+    assert list(stack.wecom.tag_groups) == [wecom_group_id]  # added to the same WeCom group
+    assert _wecom_library(stack) == {"等级": ["金卡", "钻石卡", "银卡"]}
+    hidden_one = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/tag-groups/{group_id}/tags",
+        _admin(),
+        path_parameters=ids,
+        json={"tags": ["铜卡"], "visible": False},
+    )[1]
+    assert [t["name"] for t in hidden_one["tags"] if not t["visible"]] == ["铜卡"]
+    assert _wecom_library(stack) == {"等级": ["金卡", "钻石卡", "银卡"]}
+
+    assert _patch(stack, "/admin/tag-groups/{group_id}", ids, {"name": "会员等级"})[1]["name"] == "会员等级"
+    assert _wecom_library(stack) == {"会员等级": ["金卡", "钻石卡", "银卡"]}
+    assert _patch(stack, "/admin/tag-groups/{group_id}", ids, {"visible": False})[0] == 200
+    assert _wecom_library(stack) == {}
+    status, shown = _patch(stack, "/admin/tag-groups/{group_id}", ids, {"visible": True})
+    assert status == 200 and _wecom_library(stack) == {"会员等级": ["金卡", "钻石卡", "银卡"]}
+    in_wecom = {t["name"]: t["wecom_tag_id"] is not None for t in shown["tags"]}
+    assert in_wecom == {"金卡": True, "钻石卡": True, "银卡": True, "铜卡": False}  # 铜卡 stays hidden
+
+    # bad input: 4xx naming the field, nothing changed
+    for body, field, code in (
+        ({"tags": ["金卡"]}, "tags", 409),
+        ({"tags": [" "]}, "tags", 400),
+        ({"tags": []}, "tags", 400),
+    ):
+        status, answer = _call(
+            stack,
+            ADMIN,
+            "POST",
+            "/admin/tag-groups/{group_id}/tags",
+            _admin(),
+            path_parameters=ids,
+            json=body,
+        )
+        assert status == code and field in answer["error"]["field"], answer
+    _group(stack, "兴趣", ["户外"])
+    status, answer = _patch(stack, "/admin/tag-groups/{group_id}", ids, {"name": "兴趣"})
+    assert status == 409 and answer["error"]["field"] == "name"
+    assert (
+        stack.status(
+            ADMIN, "DELETE", "/admin/tag-groups/{group_id}", _admin(), path_parameters={"group_id": "tg-no"}
+        )
+        == 404
+    )
+
+    stack.wecom.faults.append(48002)
+    status, answer = _patch(stack, "/admin/tag-groups/{group_id}", ids, {"name": "等级"})
+    assert status == 502 and answer["error"]["code"] == "wecom_error", answer
+    assert _call(stack, ADMIN, "GET", "/admin/tags", _admin())[1][0]["group_name"] == "会员等级"
+
+    assert stack.status(ADMIN, "DELETE", "/admin/tag-groups/{group_id}", _admin(), path_parameters=ids) == 200
+    assert _wecom_library(stack) == {"兴趣": ["户外"]}
+    assert [t["group_name"] for t in _call(stack, ADMIN, "GET", "/admin/tags", _admin())[1]] == ["兴趣"]
+    operator = token_for("operator", dept_ids=("1",))
+    assert (
+        stack.status(ADMIN, "PATCH", "/admin/tag-groups/{group_id}", operator, path_parameters=ids, json={})
+        == 403
+    )
+
+
+def test_a_renamed_group_or_tag_leaves_its_old_name_free_for_a_new_one(stack: StackHandle) -> None:
+    level = _group(stack, "等级", ["金卡"])
+    assert (
+        _patch(stack, "/admin/tag-groups/{group_id}", {"group_id": level["group"]}, {"name": "旧等级"})[0]
+        == 200
+    )
+    assert _patch(stack, "/admin/tags/{tag_id}", {"tag_id": level["金卡"]}, {"name": "旧金卡"})[0] == 200
+    again = _group(stack, "等级", ["银卡"])
+    assert again["group"] != level["group"]
+    status, group = _call(
+        stack,
+        ADMIN,
+        "POST",
+        "/admin/tag-groups/{group_id}/tags",
+        _admin(),
+        path_parameters={"group_id": level["group"]},
+        json={"tags": ["金卡"]},
+    )
+    assert status == 200 and sorted(t["name"] for t in group["tags"]) == ["旧金卡", "金卡"], group
+    assert len({t["tag_id"] for t in group["tags"]}) == 2
+    assert _wecom_library(stack) == {"旧等级": ["旧金卡", "金卡"], "等级": ["银卡"]}

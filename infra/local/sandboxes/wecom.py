@@ -181,6 +181,9 @@ class WeComSandbox:
         return {"errcode": 0, "errmsg": "ok", "tag_group": list(self.tag_groups.values())}
 
     def _add_corp_tag(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("group_id") and body["group_id"] not in self.tag_groups:
+            # WeCom ignores group_name when group_id is given: a deleted group is an error
+            return {"errcode": 40071, "errmsg": f"invalid group_id {body['group_id']}"}
         group = self.tag_groups.get(body.get("group_id", "")) or next(
             (g for g in self.tag_groups.values() if g["group_name"] == body.get("group_name")), None
         )

@@ -12,7 +12,7 @@ from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc
 from incentives.core.errors import NotFound
 from incentives.org.service import dept_key, guide_key, stored
-from incentives.storage.keys import contact_way_key
+from incentives.storage.keys import contact_way_key, outlet_customers_key
 from incentives.storage.table import Exists, Put, Table, Update
 from incentives.wecom.client import WeComClient
 
@@ -22,7 +22,9 @@ class OutletView(BaseModel):
     name: str
     path: list[str] = Field(description="Department ids from the root to the outlet")
     guide_count: int
-    customer_count: int
+    customer_count: int = Field(
+        description="Customers whose active binding is to this outlet (a move or a deletion leaves it)"
+    )
 
 
 class ContactWayView(BaseModel):
@@ -43,7 +45,7 @@ def list_outlets(
     ]
     guides = stored(table, principal.corp_id, "GUIDES").values()
     needle = (query or "").strip().lower()
-    found = []
+    found: list[tuple[dict[str, Any], list[str], int]] = []
     for item in departments:
         path = [str(d) for d in item.get("path", [])]
         if not principal.sees_department_path(path):
@@ -53,16 +55,21 @@ def list_outlets(
         if subtrees and not any(node in path for node in subtrees):
             continue
         count = sum(1 for guide in guides if item["dept_id"] in guide.get("outlet_ids", []))
-        found.append(
+        found.append((item, path, count))
+    counts = table.get_many([outlet_customers_key(principal.corp_id, i["dept_id"]) for i, _, _ in found])
+    return sorted(
+        (
             OutletView(
                 outlet_id=item["dept_id"],
                 name=item["name"],
                 path=path,
-                guide_count=count,
-                customer_count=int(item.get("customer_count", 0)),
+                guide_count=guide_count,
+                customer_count=int((counted or {}).get("customers", 0)),
             )
-        )
-    return sorted(found, key=lambda outlet: outlet.path)
+            for (item, path, guide_count), counted in zip(found, counts, strict=True)
+        ),
+        key=lambda outlet: outlet.path,
+    )
 
 
 def visible_outlet(table: Table, principal: Principal, outlet_id: str) -> dict[str, Any]:

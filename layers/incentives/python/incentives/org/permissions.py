@@ -6,6 +6,7 @@ editable. Mobile numbers are masked in every answer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -57,8 +58,11 @@ def mask_mobile(mobile: str) -> str:
     return mobile[:3] + "****" + mobile[-4:] if len(mobile) >= 7 else "****"
 
 
-def customer_view(customer: dict[str, Any], permissions: GuidePermissions) -> dict[str, Any]:
-    """What a guide sees of their customer."""
+def customer_view(
+    customer: dict[str, Any], permissions: GuidePermissions, shown_tags: Collection[str] = ()
+) -> dict[str, Any]:
+    """What a guide sees of their customer: of its tags, those in ``shown_tags`` (the tags guides
+    see now; the relations to hidden ones are kept, not shown)."""
     view: dict[str, Any] = {
         "customer_id": customer["customer_id"],
         **{field: customer.get(field) for field in ALWAYS_SHOWN},
@@ -70,7 +74,7 @@ def customer_view(customer: dict[str, Any], permissions: GuidePermissions) -> di
         if not permissions.rule(attribute).visible:
             continue
         if attribute == "tags":
-            view["tag_ids"] = customer.get("tag_ids", [])
+            view["tag_ids"] = [t for t in customer.get("tag_ids", []) if t in shown_tags]
         elif attribute == "name":
             view["name"] = customer.get("name", "")
         else:

@@ -23,7 +23,7 @@ def guide_key(corp_id: str, user_id: str) -> dict[str, str]:
     return {"pk": f"{keys.tenant(corp_id)}#GUIDE#{user_id}", "sk": "GUIDE"}
 
 
-def _dept_item(corp_id: str, tree: OrgTree, department: Department, customers: int) -> dict[str, Any]:
+def _dept_item(corp_id: str, tree: OrgTree, department: Department) -> dict[str, Any]:
     return {
         **dept_key(corp_id, department.dept_id),
         "kind": "department",
@@ -33,7 +33,6 @@ def _dept_item(corp_id: str, tree: OrgTree, department: Department, customers: i
         "parent_id": department.parent_id or "",
         "path": list(tree.path(department.dept_id)),
         "is_outlet": tree.is_outlet(department.dept_id),
-        "customer_count": customers,
         "gsi2pk": f"{keys.tenant(corp_id)}#DEPTS",
         "gsi2sk": department.dept_id.zfill(12),
     }
@@ -147,7 +146,7 @@ def _synchronise(
     wanted: set[str] = set()
     for department in departments:
         old = have_depts.get(dept_key(corp_id, department.dept_id)["pk"], {})
-        item = _dept_item(corp_id, tree, department, int(old.get("customer_count", 0)))
+        item = _dept_item(corp_id, tree, department)
         item.update({k: old[k] for k in ("welcome_message",) if k in old})
         wanted.add(item["pk"])
         if _comparable(old) != _comparable(item):

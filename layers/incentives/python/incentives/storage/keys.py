@@ -52,3 +52,8 @@ def contact_way_key(corp_id: str, state: str) -> dict[str, str]:
 def external_key(corp_id: str, external_user_id: str) -> dict[str, str]:
     """WeCom's external userid → our customer id."""
     return {"pk": f"{tenant(corp_id)}#EXTERNAL#{external_user_id}", "sk": "EXTERNAL"}
+
+
+def outlet_customers_key(corp_id: str, outlet_id: str) -> dict[str, str]:
+    """How many customers an outlet has (active bindings), kept apart from the synchronised outlet."""
+    return {"pk": f"{tenant(corp_id)}#OUTLET_CUSTOMERS#{outlet_id}", "sk": "COUNT"}

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from incentives.api.auth import Principal
 from incentives.core.clock import iso_utc
@@ -23,12 +23,32 @@ class TagView(BaseModel):
     group_id: str
     group_name: str
     name: str
-    visible: bool
+    visible: bool = Field(description="The tag's own visibility to guides")
+    group_visible: bool = Field(description="Its group's visibility; guides see a tag only when both are")
     wecom_tag_id: str | None
+
+
+class TagGroupView(BaseModel):
+    group_id: str
+    name: str
+    visible: bool = Field(description="Visible to guides (then it exists in WeCom, with its visible tags)")
+    wecom_group_id: str | None
+    tags: list[TagView]
 
 
 def _id(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _new_id(taken: set[str], prefix: str, *parts: str) -> str:
+    """An id from the names, or, when a renamed group or tag already holds that one, the next free
+    variant; it is added to ``taken``."""
+    candidate, n = _id(prefix, *parts), 1
+    while candidate in taken:
+        n += 1
+        candidate = _id(prefix, *parts, str(n))
+    taken.add(candidate)
+    return candidate
 
 
 def group_key(corp_id: str, group_id: str) -> dict[str, str]:
@@ -46,6 +66,7 @@ def _group_item(corp_id: str, group_id: str, name: str, wecom_group_id: str | No
         "group_id": group_id,
         "name": name,
         "wecom_group_id": wecom_group_id,
+        "visible": True,
         "gsi2pk": f"{keys.tenant(corp_id)}#TAG_GROUPS",
         "gsi2sk": name,
     }
@@ -75,23 +96,44 @@ def library(table: Table, corp_id: str) -> tuple[dict[str, dict[str, Any]], dict
     return groups, tags
 
 
+def group_visible(group: dict[str, Any] | None) -> bool:
+    """Groups stored before group visibility existed are visible."""
+    return bool((group or {}).get("visible", True))
+
+
+def shown_to_guides(tag: dict[str, Any], group: dict[str, Any] | None) -> bool:
+    """Guides see a tag, and its relations to customers, only while the tag and its group are visible."""
+    return bool(tag["visible"]) and group_visible(group)
+
+
+def _view(tag: dict[str, Any], group: dict[str, Any] | None) -> TagView:
+    return TagView(
+        tag_id=tag["tag_id"],
+        group_id=tag["group_id"],
+        group_name=(group or {}).get("name", ""),
+        name=tag["name"],
+        visible=bool(tag["visible"]),
+        group_visible=group_visible(group),
+        wecom_tag_id=tag.get("wecom_tag_id"),
+    )
+
+
 def list_tags(table: Table, corp_id: str, visible_only: bool = False) -> list[TagView]:
     groups, tags = library(table, corp_id)
     return sorted(
         (
-            TagView(
-                tag_id=t["tag_id"],
-                group_id=t["group_id"],
-                group_name=groups.get(t["group_id"], {}).get("name", ""),
-                name=t["name"],
-                visible=bool(t["visible"]),
-                wecom_tag_id=t.get("wecom_tag_id"),
-            )
+            _view(t, groups.get(t["group_id"]))
             for t in tags.values()
-            if t["visible"] or not visible_only
+            if not visible_only or shown_to_guides(t, groups.get(t["group_id"]))
         ),
         key=lambda v: (v.group_name, v.name),
     )
+
+
+def guide_tag_ids(table: Table, corp_id: str) -> set[str]:
+    """The tags guides see now; a customer's relations to other tags are kept but not shown."""
+    groups, tags = library(table, corp_id)
+    return {t["tag_id"] for t in tags.values() if shown_to_guides(t, groups.get(t["group_id"]))}
 
 
 def create_group(
@@ -107,7 +149,8 @@ def create_group(
     taken = {t["name"] for t in tags.values()} & set(names)
     if taken:
         raise Conflict(f"tags already exist: {sorted(taken)}", field="tags")
-    group_id = _id("tg", corp_id, name)
+    group_id = _new_id(set(groups), "tg", corp_id, name)
+    tag_ids = set(tags)
     wecom_group_id, wecom_ids = None, {}
     if visible:
         created = client.add_corp_tag({"group_name": name, "tag": [{"name": n} for n in names]})
@@ -115,7 +158,11 @@ def create_group(
         wecom_ids = {t["name"]: t["id"] for t in created.get("tag", [])}
     writes: list[Write] = [Put(_group_item(corp_id, group_id, name, wecom_group_id), (NotExists(),))]
     writes += [
-        Put(_tag_item(corp_id, _id("tt", corp_id, group_id, n), group_id, n, visible, wecom_ids.get(n)))
+        Put(
+            _tag_item(
+                corp_id, _new_id(tag_ids, "tt", corp_id, group_id, n), group_id, n, visible, wecom_ids.get(n)
+            )
+        )
         for n in names
     ]
     table.transact(writes)
@@ -129,64 +176,216 @@ def _tag(table: Table, corp_id: str, tag_id: str) -> dict[str, Any]:
     return item
 
 
+def _group(table: Table, corp_id: str, group_id: str) -> dict[str, Any]:
+    item = table.get(group_key(corp_id, group_id))
+    if item is None:
+        raise NotFound(f"no tag group {group_id}", field="group_id")
+    return item
+
+
+def _members(tags: dict[str, dict[str, Any]], group_id: str) -> list[dict[str, Any]]:
+    return sorted((t for t in tags.values() if t["group_id"] == group_id), key=lambda t: t["name"])
+
+
+def _wecom_group_id(group: dict[str, Any], members: list[dict[str, Any]]) -> str | None:
+    """The group's WeCom id while the group exists there: WeCom keeps no empty group, so a group
+    none of whose tags is in WeCom (all hidden, say) was deleted with its last tag."""
+    if group.get("wecom_group_id") and any(t.get("wecom_tag_id") for t in members):
+        return str(group["wecom_group_id"])
+    return None
+
+
+def _push(
+    client: WeComClient,
+    group: dict[str, Any],
+    members: list[dict[str, Any]],
+    names: list[str],
+    group_name: str,
+) -> tuple[str, dict[str, str]]:
+    """Create ``names`` in the group in WeCom: in the group while it exists there, else in a new group
+    by that name (recreating what WeCom dropped). The group's WeCom id and each new tag's."""
+    alive = _wecom_group_id(group, members)
+    body: dict[str, Any] = {"tag": [{"name": n} for n in names]}
+    body.update({"group_id": alive} if alive else {"group_name": group_name})
+    created = client.add_corp_tag(body)
+    return str(created["group_id"]), {t["name"]: str(t["id"]) for t in created.get("tag", [])}
+
+
+def _check_tag_names(tags: dict[str, dict[str, Any]], names: list[str], field: str) -> None:
+    taken = {t["name"] for t in tags.values()} & set(names)
+    if taken:
+        raise Conflict(f"tags already exist: {sorted(taken)}", field=field)
+
+
+def _in_chunks(table: Table, writes: list[Write]) -> None:
+    """A transaction holds at most 100 writes; a large group's changes take several."""
+    for start in range(0, len(writes), 100):
+        table.transact(writes[start : start + 100])
+
+
 def update_tag(
     table: Table, client: WeComClient, corp_id: str, tag_id: str, name: str | None, visible: bool | None
 ) -> TagView:
-    """Rename and / or change visibility; WeCom follows at once (shown ⇒ exists in WeCom).
+    """Rename and / or change visibility; WeCom follows at once (shown to guides ⇔ exists in WeCom).
 
     Each change makes at most one WeCom call, before anything is stored here: if WeCom refuses it,
-    neither side has changed.
+    neither side has changed. Hiding a group's last tag in WeCom deletes the group there too (WeCom
+    keeps no empty group); showing a tag again then creates the group anew and keeps its new id.
     """
     tag = _tag(table, corp_id, tag_id)
-    group = table.get(group_key(corp_id, tag["group_id"])) or {}
+    groups, tags = library(table, corp_id)
+    group = groups.get(tag["group_id"]) or {}
+    others = [t for t in _members(tags, tag["group_id"]) if t["tag_id"] != tag_id]
     changes: dict[str, Any] = {}
     writes: list[Write] = []
     renamed = bool(name) and name != tag["name"]
     if renamed:
+        _check_tag_names({k: v for k, v in tags.items() if k != tag_id}, [str(name)], "name")
         changes.update(name=name, gsi2sk=f"{tag['group_id']}#{name}")
     showing = visible is True and not tag["visible"]
     hiding = visible is False and tag["visible"]
-    if showing:
-        body: dict[str, Any] = {"tag": [{"name": changes.get("name", tag["name"])}]}
-        body.update(
-            {"group_id": group["wecom_group_id"]}
-            if group.get("wecom_group_id")
-            else {"group_name": group.get("name", "")}
-        )
-        created = client.add_corp_tag(body)
-        new_id = next(t["id"] for t in created["tag"] if t["name"] == changes.get("name", tag["name"]))
-        changes.update(visible=True, wecom_tag_id=new_id)
-        if not group.get("wecom_group_id"):
-            writes.append(
-                Update(group_key(corp_id, tag["group_id"]), set={"wecom_group_id": created["group_id"]})
-            )
-    elif hiding:
-        if tag.get("wecom_tag_id"):  # hidden = deleted in WeCom; a rename there would be moot
-            client.del_corp_tag([tag["wecom_tag_id"]], [])
-        changes.update(visible=False)
-    elif renamed and tag.get("wecom_tag_id"):
+    in_wecom = bool(tag.get("wecom_tag_id"))
+    if showing and group_visible(group):
+        new_name = changes.get("name", tag["name"])
+        wecom_group_id, ids = _push(client, group, others, [new_name], group.get("name", ""))
+        changes.update(wecom_tag_id=ids[new_name])
+        writes.append(Update(group_key(corp_id, tag["group_id"]), set={"wecom_group_id": wecom_group_id}))
+    elif hiding and in_wecom:  # hidden = deleted in WeCom; a rename there would be moot
+        client.del_corp_tag([tag["wecom_tag_id"]], [])
+        if not any(t.get("wecom_tag_id") for t in others):
+            writes.append(Update(group_key(corp_id, tag["group_id"]), remove=("wecom_group_id",)))
+    elif renamed and in_wecom:
         client.edit_corp_tag(tag["wecom_tag_id"], str(name))
+    if showing or hiding:
+        changes.update(visible=bool(visible))
     if changes:
         removal = ("wecom_tag_id",) if hiding else ()
         writes.append(Update(tag_key(corp_id, tag_id), set=changes, remove=removal, conditions=(Exists(),)))
     if writes:
         table.transact(writes)
-    updated = _tag(table, corp_id, tag_id)
-    return TagView(
-        tag_id=tag_id,
-        group_id=updated["group_id"],
-        group_name=group.get("name", ""),
-        name=updated["name"],
-        visible=bool(updated["visible"]),
-        wecom_tag_id=updated.get("wecom_tag_id"),
-    )
+    return _view(_tag(table, corp_id, tag_id), table.get(group_key(corp_id, tag["group_id"])))
 
 
 def delete_tag(table: Table, client: WeComClient, corp_id: str, tag_id: str) -> None:
     tag = _tag(table, corp_id, tag_id)
+    writes: list[Write] = [Delete(tag_key(corp_id, tag_id))]
     if tag.get("wecom_tag_id"):
         client.del_corp_tag([tag["wecom_tag_id"]], [])
-    table.transact([Delete(tag_key(corp_id, tag_id))])
+        _, tags = library(table, corp_id)
+        if not any(t.get("wecom_tag_id") for t in _members(tags, tag["group_id"]) if t["tag_id"] != tag_id):
+            writes.append(Update(group_key(corp_id, tag["group_id"]), remove=("wecom_group_id",)))
+    table.transact(writes)
+
+
+def group_view(table: Table, corp_id: str, group_id: str) -> TagGroupView:
+    group = _group(table, corp_id, group_id)
+    _, tags = library(table, corp_id)
+    return TagGroupView(
+        group_id=group_id,
+        name=group["name"],
+        visible=group_visible(group),
+        wecom_group_id=group.get("wecom_group_id"),
+        tags=[_view(t, group) for t in _members(tags, group_id)],
+    )
+
+
+def add_tags(
+    table: Table,
+    client: WeComClient,
+    corp_id: str,
+    group_id: str,
+    tag_names: list[str],
+    visible: bool,
+) -> TagGroupView:
+    """New tags in an existing group; those guides will see are created in WeCom's group at once."""
+    group = _group(table, corp_id, group_id)
+    _, tags = library(table, corp_id)
+    tag_ids = set(tags)
+    names = list(dict.fromkeys(n.strip() for n in tag_names if n.strip()))
+    if not names:
+        raise InvalidInput("name at least one tag", field="tags")
+    _check_tag_names(tags, names, "tags")
+    writes: list[Write] = []
+    ids: dict[str, str] = {}
+    if visible and group_visible(group):
+        wecom_group_id, ids = _push(client, group, _members(tags, group_id), names, group["name"])
+        writes.append(Update(group_key(corp_id, group_id), set={"wecom_group_id": wecom_group_id}))
+    writes += [
+        Put(
+            _tag_item(
+                corp_id, _new_id(tag_ids, "tt", corp_id, group_id, n), group_id, n, visible, ids.get(n)
+            ),
+            (NotExists(),),
+        )
+        for n in names
+    ]
+    _in_chunks(table, writes)
+    return group_view(table, corp_id, group_id)
+
+
+def update_group(
+    table: Table, client: WeComClient, corp_id: str, group_id: str, name: str | None, visible: bool | None
+) -> TagGroupView:
+    """Rename a group and / or change its visibility to guides; WeCom follows at once.
+
+    Hidden, the group is deleted in WeCom with its tags (their relations stay here, not shown to
+    guides); shown again, it is created anew in WeCom with its visible tags and keeps the new ids.
+    """
+    group = _group(table, corp_id, group_id)
+    groups, tags = library(table, corp_id)
+    members = _members(tags, group_id)
+    new_name = name.strip() if name and name.strip() != group["name"] else None
+    if name is not None and not name.strip():
+        raise InvalidInput("a tag group needs a name", field="name")
+    if new_name and any(g["name"] == new_name for g in groups.values() if g["group_id"] != group_id):
+        raise Conflict(f"a tag group named {new_name} exists", field="name")
+    current = _wecom_group_id(group, members)
+    group_changes: dict[str, Any] = {"name": new_name, "gsi2sk": new_name} if new_name else {}
+    writes: list[Write] = []
+    if visible is False and group_visible(group):
+        if current:
+            client.del_corp_tag([], [current])  # WeCom deletes the group's tags with it
+        group_changes["visible"] = False
+        writes += [
+            Update(tag_key(corp_id, t["tag_id"]), remove=("wecom_tag_id",))
+            for t in members
+            if t.get("wecom_tag_id")
+        ]
+        remove: tuple[str, ...] = ("wecom_group_id",)
+    elif visible is True and not group_visible(group):
+        shown = [t for t in members if t["visible"]]
+        if shown:
+            wecom_group_id, ids = _push(client, {}, [], [t["name"] for t in shown], new_name or group["name"])
+            group_changes["wecom_group_id"] = wecom_group_id
+            writes += [
+                Update(tag_key(corp_id, t["tag_id"]), set={"wecom_tag_id": ids[t["name"]]}) for t in shown
+            ]
+        group_changes["visible"] = True
+        remove = ()
+    else:
+        if new_name and current:
+            client.edit_corp_tag(current, new_name)
+        remove = ()
+    if group_changes or remove:
+        writes.insert(
+            0, Update(group_key(corp_id, group_id), set=group_changes, remove=remove, conditions=(Exists(),))
+        )
+    _in_chunks(table, writes)
+    return group_view(table, corp_id, group_id)
+
+
+def delete_group(table: Table, client: WeComClient, corp_id: str, group_id: str) -> None:
+    """Delete a group and its tags, here and (when it exists there) in WeCom."""
+    group = _group(table, corp_id, group_id)
+    _, tags = library(table, corp_id)
+    members = _members(tags, group_id)
+    current = _wecom_group_id(group, members)
+    if current:
+        client.del_corp_tag([], [current])
+    _in_chunks(
+        table,
+        [*(Delete(tag_key(corp_id, t["tag_id"])) for t in members), Delete(group_key(corp_id, group_id))],
+    )
 
 
 def import_from_wecom(table: Table, client: WeComClient, corp_id: str) -> dict[str, Any]:
@@ -199,10 +398,11 @@ def import_from_wecom(table: Table, client: WeComClient, corp_id: str) -> dict[s
         wecom_groups,
     )
     by_name = {g["name"]: g["group_id"] for g in groups.values()}
+    group_ids, tag_ids = set(groups), set(tags)
     wecom_by_name = {str(g["group_name"]): g for g in wecom_groups}
     writes: list[Write] = []
     for name in plan.new_groups:
-        by_name[name] = _id("tg", corp_id, name)
+        by_name[name] = _new_id(group_ids, "tg", corp_id, name)
         writes.append(
             Put(
                 _group_item(corp_id, by_name[name], name, str(wecom_by_name[name]["group_id"])),
@@ -217,7 +417,7 @@ def import_from_wecom(table: Table, client: WeComClient, corp_id: str) -> dict[s
             Put(
                 _tag_item(
                     corp_id,
-                    _id("tt", corp_id, group_id, tag_name),
+                    _new_id(tag_ids, "tt", corp_id, group_id, tag_name),
                     group_id,
                     tag_name,
                     True,
@@ -251,7 +451,7 @@ def mark_customer_tags(
     wecom_ids: dict[str, str] = {}
     for tag_id in [*add, *remove]:
         tag = _tag(table, corp_id, tag_id)
-        if not tag["visible"]:
+        if not shown_to_guides(tag, table.get(group_key(corp_id, tag["group_id"]))):
             raise Forbidden(f"tag {tag_id} is not visible to guides")
         wecom_ids[tag_id] = tag.get("wecom_tag_id", "")
     client.mark_tag(
