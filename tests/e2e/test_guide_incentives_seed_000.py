@@ -217,7 +217,9 @@ def test_a_new_customer_and_a_redeemed_coupon_reward_the_guide(console: Console)
     assert (new["guide_id"], new["amount_fen"], new["customer_id"]) == ("wangqiang", 500, "oUnion-seed000")
     coupon = sample_body("coupon_redeemed")
     coupon.update(event_id="s0-coupon-1")
-    coupon["data"].update(guide_id="wangqiang", customer_id="oUnion-seed000")
+    coupon["data"].update(
+        coupon_code="CPN-S0-1", guide_id="wangqiang", customer_id="oUnion-seed000"
+    )  # a coupon pays once: its own
     raw = json.dumps(coupon).encode()
     assert (
         requests.post(

@@ -180,6 +180,16 @@ def _version(entry: dict[str, Any]) -> RuleVersion:
     )
 
 
+def _priced_versions(rule: dict[str, Any]) -> list[RuleVersion]:
+    """The versions occurrences are priced by. A template's first version is the placeholder made
+    with the settings (amount 0, disabled) until the merchant configures it: once configured, an
+    occurrence older than the configuration takes the first configured version, as for custom rules."""
+    versions = [_version(entry) for entry in rule["versions"]]
+    if rule.get("template") and len(versions) > 1 and versions[0].amount_fen == 0:
+        return versions[1:]
+    return versions
+
+
 def _rule_item(
     corp_id: str,
     rule_id: str,
@@ -352,7 +362,7 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
     guide = table.get(guide_key(corp_id, trigger.guide_id))
     if guide is None:
         return f"{trigger.guide_id} is not a guide of an outlet"
-    version = version_at([_version(entry) for entry in rule["versions"]], trigger.at)
+    version = version_at(_priced_versions(rule), trigger.at)
     reward_id = (
         "rw" + hashlib.sha256(f"{rule['rule_id']}|{trigger.reward_key_hint}".encode()).hexdigest()[:30]
     )
