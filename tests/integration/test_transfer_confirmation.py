@@ -168,11 +168,15 @@ def test_a_notification_for_an_unconfigured_tenant_or_that_does_not_decrypt_is_r
     stack.payments.payee_acts(asked["payout_id"], "decline")
     [notice] = stack.payments.outbox
     assert _notify(stack, notice, corp_id="ww-unknown")[0] == 401
-    from incentives.runtime.settings import tenant_secrets
+    from incentives.runtime.secrets import SecretPurpose
 
-    local = dict(tenant_secrets()["ww-local-corp"])
-    local["wechat_pay"] = {**local["wechat_pay"], "api_v3_key": "f" * 32}
-    monkeypatch.setattr(wiring, "tenant_secret", lambda corp_id, key: local.get(key))
+    real = wiring.tenant_secret
+
+    def wrong_key(corp_id: str, purpose: SecretPurpose) -> dict[str, object]:
+        values = dict(real(corp_id, purpose))
+        return {**values, "api_v3_key": "f" * 32} if purpose is SecretPurpose.WECHAT_PAY_NOTIFY else values
+
+    monkeypatch.setattr(wiring, "tenant_secret", wrong_key)
     status, body = _notify(stack, notice)
     assert status == 400 and "decrypt" in json.loads(body)["message"]
     assert _shown(stack)["status"] == "awaiting_confirmation" and balance("A")[Bucket.RESERVED] == 1_000
