@@ -124,6 +124,18 @@ class StackHandle:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return answers
 
+    def sync_org(self, token: str | None = None) -> dict[str, Any]:
+        """An admin's manual organization sync: queued (202), run by the processor; its final status."""
+        from tests.support import token_for
+
+        token = token or token_for("admin")
+        status, queued = self.api("AdminApiFunction", "POST", "/admin/org/sync", token)
+        assert status == 202 and queued["state"] == "queued", queued
+        self.process_queue()
+        status, done = self.api("AdminApiFunction", "GET", "/admin/org/sync", token)
+        assert status == 200, done
+        return dict(done)
+
     def process_queue(self) -> list[Any]:
         """Feed what waits on the events queue to the processor, as the SQS mapping would."""
         from infra.local.poller import sqs_event

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,11 +29,12 @@ from incentives.api.app import (
 from incentives.api.auth import Principal
 from incentives.api.errors import wecom_responses
 from incentives.api.scope import CONSOLE, NodeChoice, admin_only, authorize_write
-from incentives.core.clock import SystemClock
+from incentives.core.clock import SystemClock, iso_utc
 from incentives.core.errors import InvalidInput, NotFound
 from incentives.guides import service as incentives
 from incentives.guides.service import IncentiveSettings, RuleEdit, RuleInput, RuleView
-from incentives.org.levels import OrgLevels, load_levels, save_levels, visible_levels
+from incentives.org.chart import DepartmentNodeView, org_chart
+from incentives.org.levels import LevelsView, OrgLevels, add_node, levels_view, remove_node, save_levels
 from incentives.org.outlets import (
     ContactWayView,
     OutletView,
@@ -44,7 +45,7 @@ from incentives.org.outlets import (
     visible_outlet,
 )
 from incentives.org.permissions import GuidePermissions, load_permissions, save_permissions
-from incentives.org.service import sync_organization
+from incentives.org.service import SyncStatus, request_sync, sync_status
 from incentives.payouts import service
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
@@ -64,6 +65,7 @@ from incentives.tags.service import (
     update_group,
     update_tag,
 )
+from incentives.webhook.models import OrgSyncRequested, OrgSyncRequestedEvent, QueuedEvent
 
 logger = Logger(service="admin-api")
 tracer = Tracer()
@@ -146,27 +148,46 @@ class WelcomeRequest(NodeChoice):
     text: str = Field(min_length=1, max_length=4000)
 
 
-class SyncView(BaseModel):
-    departments: int
-    outlets: int
-    guides: int
-    written: int
-    removed: int
-
-
 @app.post(
     "/admin/org/sync",
-    summary="Synchronise departments, outlets and guides from WeCom now",
+    summary="Synchronise departments, outlets and guides from WeCom, in the background",
+    description="Answers 202 with the sync status at once; follow it with GET /admin/org/sync.",
     tags=["org"],
-    responses=wecom_responses(SyncView),
+    responses={202: {"description": "Queued", "content": {"application/json": {"schema": {}}}}},
 )
-def sync_org() -> SyncView:
+def sync_org() -> Response[str]:
     principal = admin_only(app)
-    result = sync_organization(
-        wiring.table(), wiring.wecom_client(principal.corp_id), clock.now(), logger.info
+    now = clock.now()
+    status = request_sync(wiring.table(), principal.corp_id, principal.subject, now)
+    request = OrgSyncRequested(requested_by=principal.subject, requested_at=now)
+    event = OrgSyncRequestedEvent(
+        event_id=f"org-sync-{iso_utc(now)}", type="org.sync_requested", occurred_at=now, data=request
     )
-    logger.info("organization synced", extra=vars(result))
-    return SyncView(**vars(result))
+    wiring.event_queue().send([QueuedEvent(corp_id=principal.corp_id, received_at=now, event=event)])
+    logger.info("organization sync queued", extra={"by": principal.subject})
+    return Response(202, content_types.APPLICATION_JSON, status.model_dump_json())
+
+
+@app.get(
+    "/admin/org/sync",
+    summary="The organization sync: queued, running (with progress), finished or failed (with why)",
+    tags=["org"],
+)
+def get_sync_status() -> SyncStatus:
+    principal = admin_only(app)
+    return sync_status(wiring.table(), principal.corp_id)
+
+
+@app.get(
+    "/admin/org/tree",
+    summary="The department tree in the caller's scope, with counts; ?q= searches names",
+    tags=["org"],
+)
+def get_org_tree(
+    q: Annotated[str | None, Query(max_length=64, description="Part of a department's name")] = None,
+) -> list[DepartmentNodeView]:
+    principal = principal_of(app, CONSOLE)
+    return org_chart(wiring.table(), principal, q)
 
 
 @app.get("/admin/outlets", summary="Outlets with guide and customer counts", tags=["org"])
@@ -246,19 +267,42 @@ class TagGroupDeleted(BaseModel):
 
 @app.get(
     "/admin/org/levels",
-    summary="The intermediate level and its data nodes (an operator's: those in their subtrees)",
+    summary="The intermediate level and its data nodes with names (an operator's: those in their subtrees)",
     tags=["org"],
 )
-def get_levels() -> OrgLevels:
+def get_levels(
+    q: Annotated[str | None, Query(max_length=64, description="Part of a data node's name")] = None,
+) -> LevelsView:
     principal = principal_of(app, CONSOLE)
-    table = wiring.table()
-    return visible_levels(table, principal, load_levels(table, principal.corp_id))
+    return levels_view(wiring.table(), principal, q)
 
 
 @app.put("/admin/org/levels", summary="Name the intermediate level and pick its data nodes", tags=["org"])
 def put_levels(levels: OrgLevels) -> OrgLevels:
     principal = admin_only(app)
     return save_levels(wiring.table(), principal.corp_id, levels, clock.now())
+
+
+class NodeRequest(BaseModel):
+    dept_id: str = Field(min_length=1, max_length=32, description="A department of the organization")
+
+
+@app.post("/admin/org/levels/nodes", summary="Add one department as a data node", tags=["org"])
+def post_level_node(request: NodeRequest) -> LevelsView:
+    principal = admin_only(app)
+    add_node(wiring.table(), principal.corp_id, request.dept_id, clock.now())
+    return levels_view(wiring.table(), principal)
+
+
+@app.delete(
+    "/admin/org/levels/nodes/<dept_id>",
+    summary="Remove one data node (its operators keep read-only access to history)",
+    tags=["org"],
+)
+def delete_level_node(dept_id: Annotated[str, Path(max_length=32)]) -> LevelsView:
+    principal = admin_only(app)
+    remove_node(wiring.table(), principal.corp_id, dept_id, clock.now())
+    return levels_view(wiring.table(), principal)
 
 
 @app.get("/admin/tags", summary="The customer tag library", tags=["tags"])

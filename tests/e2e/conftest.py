@@ -67,6 +67,24 @@ class RunningStack:
         tail = "\n".join(self.output[-30:])
         raise AssertionError(f"timed out waiting for {what}; stack output:\n{tail}")
 
+    def sync_org(self, headers: dict[str, str]) -> dict[str, Any]:
+        """A manual organization sync: POST answers 202, the processor runs it; its final status."""
+        import requests
+
+        queued = requests.post(f"{self.api_url}/admin/org/sync", headers=headers, timeout=30)
+        assert queued.status_code == 202, queued.text
+        requested = queued.json()["requested_at"]
+
+        def done() -> dict[str, Any] | None:
+            status: dict[str, Any] = requests.get(
+                f"{self.api_url}/admin/org/sync", headers=headers, timeout=30
+            ).json()
+            finished = status["state"] in ("finished", "failed") and status["finished_at"] >= requested
+            return status if finished else None
+
+        found: dict[str, Any] = self.wait_for(done, timeout=60, what="the organization sync")
+        return found
+
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "infra.local", *args],

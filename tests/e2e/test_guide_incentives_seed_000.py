@@ -76,7 +76,7 @@ class Console:
 @pytest.fixture(scope="module")
 def console(running_stack: RunningStack) -> Console:
     console = Console(running_stack)
-    console.call("POST", "/admin/org/sync")
+    assert running_stack.sync_org(console.admin)["state"] == "finished"
     return console
 
 

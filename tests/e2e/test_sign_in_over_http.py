@@ -64,7 +64,7 @@ def _outlet_ids(stack: RunningStack, headers: dict[str, str], **params: str) -> 
 
 def test_operator_guide_and_affiliate_sign_in_and_use_their_apis(running_stack: RunningStack) -> None:
     stack, admin = running_stack, _dev_admin(running_stack)
-    assert requests.post(f"{stack.api_url}/admin/org/sync", headers=admin, timeout=60).status_code == 200
+    assert stack.sync_org(admin)["state"] == "finished"
     staff = requests.put(
         f"{stack.api_url}/admin/sign-in/staff",
         headers=admin,

@@ -79,16 +79,16 @@ def _outlets(stack: RunningStack, token: str, **params: object) -> dict[str, dic
 def test_sync_qr_scan_welcome_and_department_move_end_to_end(running_stack: RunningStack) -> None:
     stack, admin = running_stack, _token(running_stack, "--role", "admin")
     auth = {"Authorization": f"Bearer {admin}"}
-    synced = requests.post(f"{stack.api_url}/admin/org/sync", headers=auth, timeout=30)
-    assert synced.status_code == 200, synced.text
-    assert synced.json()["outlets"] == 3 and synced.json()["guides"] == 4
+    synced = stack.sync_org(auth)
+    assert synced["state"] == "finished", synced
+    assert synced["result"]["outlets"] == 3 and synced["result"]["guides"] == 4
     outlets = _outlets(stack, admin)
     assert {k: (v["name"], v["guide_count"]) for k, v in outlets.items()} == {
         "21": ("上海静安店", 2),
         "22": ("上海徐汇店", 1),
         "31": ("深圳南山店", 1),
     }
-    assert requests.post(f"{stack.api_url}/admin/org/sync", headers=auth, timeout=30).json()["written"] == 0
+    assert stack.sync_org(auth)["result"]["written"] == 0
 
     way = requests.post(
         f"{stack.api_url}/admin/outlets/21/contact-way",

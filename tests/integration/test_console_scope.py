@@ -92,7 +92,10 @@ class World:
 
     def org(self) -> None:
         status, body = call(self.stack, "POST", "/admin/org/sync", ADMIN)
-        assert status == 200 and body["outlets"] == 3, body
+        assert status == 202 and body["state"] == "queued", body
+        self.stack.process_queue()
+        status, body = call(self.stack, "GET", "/admin/org/sync", ADMIN)
+        assert status == 200 and body["result"]["outlets"] == 3, body
         set_nodes(self.stack, "2", "3")
 
     def rewards(self) -> None:
@@ -199,6 +202,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     # --- organization
     ("POST", "/admin/org/sync"): Case(Kind.ADMIN_ONLY, why="synchronises the whole tenant from WeCom"),
+    ("GET", "/admin/org/sync"): Case(
+        Kind.ADMIN_ONLY, why="the sync of the whole tenant: its progress and errors span every department"
+    ),
+    ("GET", "/admin/org/tree"): Case(Kind.SCOPED_READ),
     # --- sign-in
     ("GET", "/admin/sign-in/staff"): Case(
         Kind.ADMIN_ONLY, why="who signs in as admin or operator: the tenant's"
@@ -221,6 +228,12 @@ ROUTES: dict[tuple[str, str], Case] = {
         Kind.ADMIN_ONLY,
         lambda w: {"json": {"level_name": "零售公司", "node_dept_ids": ["2", "3"]}},
         why="defines the data nodes themselves",
+    ),
+    ("POST", "/admin/org/levels/nodes"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"json": {"dept_id": "21"}}, why="defines the data nodes themselves"
+    ),
+    ("DELETE", "/admin/org/levels/nodes/{dept_id}"): Case(
+        Kind.ADMIN_ONLY, _path(dept_id="2"), why="defines the data nodes themselves"
     ),
     ("GET", "/admin/guide-permissions"): Case(Kind.TENANT_READ, needs=(World.customers,), why=SETTINGS_ONLY),
     ("PUT", "/admin/guide-permissions"): Case(

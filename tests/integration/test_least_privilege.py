@@ -119,7 +119,8 @@ def test_the_admin_api_reads_api_and_wecom_app_and_only_describes_wecom_pay(
     admin = token_for("admin")
 
     def console() -> None:
-        assert stack.status("AdminApiFunction", "POST", "/admin/org/sync", admin) == 200
+        assert stack.status("AdminApiFunction", "POST", "/admin/org/sync", admin) == 202  # queued only
+        assert stack.status("AdminApiFunction", "POST", "/admin/tags/import", admin) == 200  # calls WeCom
         online = {"payment_method": "online"}
         resource = "/admin/guide-incentives/settings"
         assert stack.status("AdminApiFunction", "PUT", resource, admin, json=online) == 200

@@ -24,8 +24,8 @@ def _admin() -> str:
 
 
 def _synced(stack: StackHandle) -> None:
-    status, result = _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())
-    assert status == 200 and result["outlets"] == 3, result
+    result = stack.sync_org()
+    assert result["state"] == "finished" and result["result"]["outlets"] == 3, result
 
 
 def _contact_way(stack: StackHandle, outlet_id: str, welcome_message: str | None = None) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def _scan(stack: StackHandle, config_id: str, unionid: str, userid: str | None =
 
 def test_a_second_sync_writes_nothing(stack: StackHandle) -> None:
     _synced(stack)
-    assert _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())[1]["written"] == 0
+    assert stack.sync_org()["result"]["written"] == 0
 
 
 def test_only_admins_sync(stack: StackHandle) -> None:

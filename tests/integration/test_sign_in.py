@@ -29,8 +29,8 @@ def _post(stack: StackHandle, resource: str, body: Any, corp_id: str | None = No
 
 
 def _synced(stack: StackHandle) -> None:
-    status, result = stack.api(ADMIN, "POST", "/admin/org/sync", token_for("admin"))
-    assert status == 200, result
+    result = stack.sync_org()
+    assert result["state"] == "finished", result
 
 
 def _wecom(stack: StackHandle, **who: Any) -> tuple[int, Any]:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -79,8 +80,8 @@ def _wecom_side(stack: StackHandle) -> Any:
 
 
 def _synced(stack: StackHandle) -> None:
-    status, _, result = _call(stack, "POST", "/admin/org/sync")
-    assert status == 200 and result["outlets"] == 3, result
+    result = stack.sync_org()
+    assert result["state"] == "finished" and result["result"]["outlets"] == 3, result
 
 
 def _sync_status(stack: StackHandle) -> dict[str, Any]:
@@ -93,25 +94,28 @@ def _move_outlet_22_to_the_south(stack: StackHandle) -> None:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
-def test_an_org_sync_refused_midway_answers_wecom_error_and_changes_nothing(
+def test_a_manual_sync_refused_midway_shows_wecom_error_on_its_status_and_changes_nothing(
     stack: StackHandle, fault: Fault
 ) -> None:
     _synced(stack)
     _move_outlet_22_to_the_south(stack)
     before = _ours(stack)
-    stack.wecom.faults.extend((0, 0, *fault.codes))  # department/list and one outlet's members pass
-    status, headers, answer = _call(stack, "POST", "/admin/org/sync")
-    _assert_wecom_error(fault, status, headers, answer, "/cgi-bin/user/simplelist")
-    assert _ours(stack) == before
-    recorded = _sync_status(stack)
-    assert (recorded["outcome"], recorded["failure"]["errcode"], recorded["failures_in_a_row"]) == (
-        "failed",
+    stack.wecom.faults.extend((0, 0, *fault.codes))  # department/list and one page of members pass
+    with mock.patch("incentives.org.service.MEMBER_PAGE_SIZE", 2):
+        recorded = stack.sync_org()  # the request answers 202; the background run fails
+    assert (recorded["state"], recorded["outcome"], recorded["failures_in_a_row"]) == ("failed", "failed", 1)
+    failure = recorded["failure"]
+    assert (failure["code"], failure["errcode"], failure["api"]) == (
+        "wecom_error",
         fault.codes[0],
-        1,
+        "/cgi-bin/user/list_id",
     )
-    status, _, result = _call(stack, "POST", "/admin/org/sync")  # WeCom answers again: it applies
-    assert status == 200 and result["written"] > 0
-    assert _sync_status(stack)["outcome"] == "ok"
+    assert str(failure.get("retry_after_seconds")) == str(fault.retry_after)
+    assert failure["message"] and "sandbox" not in failure["message"]  # its meaning, not WeCom's text
+    assert _ours(stack) == before
+    recorded = stack.sync_org()  # WeCom answers again: it applies
+    assert recorded["state"] == "finished" and recorded["result"]["written"] > 0
+    assert recorded["outcome"] == "ok" and recorded["failure"] is None
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)

@@ -35,10 +35,11 @@ SECRET_PURPOSES: dict[str, set[SecretPurpose]] = {
     "OrderWebhookFunction": {Purpose.WEBHOOK},
     # GET|POST /wecom/callback: wiring.callback_crypto (token + EncodingAESKey).
     "WecomCallbackFunction": {Purpose.WECOM_CALLBACK},
-    # consumers: welcome messages, tags, org re-sync, openids (wiring.wecom_client).
+    # consumers: welcome messages, tags, org changes and requested syncs, openids (wiring.wecom_client).
     "EventProcessorFunction": {Purpose.WECOM_APP},
     "AfterSalesWindowFunction": set(),
-    # bearer tokens (api.app.principal_of); org sync, contact ways, tags (wiring.wecom_client).
+    # bearer tokens (api.app.principal_of); contact ways, tags (wiring.wecom_client); the org sync
+    # only queues a request (the event processor runs it).
     # Whether WeCom Pay is configured is read from its metadata (DescribeSecret), not its keys.
     "AdminApiFunction": {Purpose.API, Purpose.WECOM_APP},
     # bearer tokens; marking customers' tags in WeCom.

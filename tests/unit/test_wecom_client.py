@@ -146,3 +146,30 @@ def test_welcome_codes_are_single_use_and_expire(monkeypatch: pytest.MonkeyPatch
         client.send_welcome_msg(scanned["welcome_code"], "您好")
     assert raised.value.errcode == 41051
     assert len(sandbox.welcome_sent) == 1
+
+
+def test_member_ids_come_in_cursor_pages_that_cover_every_pair_once() -> None:
+    sandbox, clock = _sandbox(), FixedClock(NOW)
+    client = _client(sandbox, clock)
+    pairs, cursor, pages = [], "", 0
+    while True:
+        page, cursor = client.member_ids(cursor, limit=2)
+        pairs.extend((entry["userid"], entry["department"]) for entry in page)
+        pages += 1
+        if not cursor:
+            break
+    expected = sorted((u["userid"], d) for u in sandbox.users.values() for d in u["department"])
+    assert sorted(pairs) == expected and len(pairs) == len(set(pairs))
+    assert pages == -(-len(expected) // 2) == sandbox.calls.count("/cgi-bin/user/list_id")
+    with pytest.raises(WeComApiError) as refused:
+        client.member_ids("", limit=10_001)
+    assert refused.value.errcode == 40058
+
+
+def test_one_department_is_read_and_a_deleted_one_is_60123() -> None:
+    sandbox, clock = _sandbox(), FixedClock(NOW)
+    client = _client(sandbox, clock)
+    assert client.department("22") == {"id": 22, "name": "上海徐汇店", "parentid": 2, "order": 2}
+    with pytest.raises(WeComApiError) as missing:
+        client.department("404")
+    assert missing.value.errcode == 60123

@@ -1,7 +1,8 @@
 """A local stand-in for WeCom's server API, and a sender of WeCom's encrypted callbacks.
 
 API (JSON, ``access_token`` on every call but ``gettoken``): gettoken, department/list,
-user/simplelist, user/get, user/convert_to_openid, auth/getuserinfo, externalcontact/get,
+department/get, user/simplelist, user/list_id (cursor-paged), user/get, user/convert_to_openid,
+auth/getuserinfo, externalcontact/get,
 get_corp_tag_list, add_corp_tag, edit_corp_tag, del_corp_tag, mark_tag, add_contact_way,
 send_welcome_msg. Errors carry WeCom's errcodes (40001 / 40014 / 42001 tokens, 45009
 frequency, 40029 invalid login code, 60111 unknown userid, 40096 unknown external user, 41051
@@ -12,6 +13,8 @@ welcome code expired or used …). Faults queue per call:
 Control (what happens on WeCom's side):
 - ``POST /sandbox/wecom/departments`` ``{"id", "name", "parentid"}`` creates or moves a
   department and sends the ``change_contact`` callback (``update_party`` / ``create_party``);
+- ``POST /sandbox/wecom/departments/delete`` ``{"id"}``: the department is deleted
+  (``delete_party``);
 - ``POST /sandbox/wecom/users`` ``{"userid", "name", "department": [..], "status"?}`` likewise for
   members (``status`` as ``user/get`` reports it: 1 active, 2 disabled, 5 left);
 - ``POST /sandbox/wecom/users/delete`` ``{"userid"}``: the member leaves; ``change_contact`` /
@@ -115,7 +118,7 @@ class WeComSandbox:
                 return {"errcode": 40014, "errmsg": "invalid access_token"}
             if self.tokens[token] < time.time():
                 return {"errcode": 42001, "errmsg": "access_token expired"}
-            by_path = {"/cgi-bin/user/get": self._user_get}
+            by_path = {"/cgi-bin/user/get": self._user_get, "/cgi-bin/department/get": self._department_get}
             handler = by_path.get(path) or getattr(self, "_" + path.rsplit("/", 1)[-1], None)
             if handler is None:
                 return {"errcode": 60011, "errmsg": f"no privilege / unknown api {path}"}
@@ -127,6 +130,31 @@ class WeComSandbox:
             "errcode": 0,
             "errmsg": "ok",
             "department": sorted(self.departments.values(), key=lambda d: d["id"]),
+        }
+
+    def _department_get(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        department = self.departments.get(int(query.get("id", "0") or 0))
+        if department is None:
+            return {"errcode": 60123, "errmsg": "invalid party id"}
+        return {"errcode": 0, "errmsg": "ok", "department": department}
+
+    def _list_id(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        """(member, department) pairs in pages of ``limit`` (1..10,000); the cursor is an offset."""
+        limit = int(body.get("limit", 10_000))
+        if not 1 <= limit <= 10_000:
+            return {"errcode": 40058, "errmsg": "invalid limit"}
+        pairs = [
+            {"userid": u["userid"], "department": d}
+            for u in sorted(self.users.values(), key=lambda u: u["userid"])
+            for d in u["department"]
+        ]
+        start = int(body.get("cursor") or 0)
+        end = start + limit
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "next_cursor": str(end) if end < len(pairs) else "",
+            "dept_user": pairs[start:end],
         }
 
     def _simplelist(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -331,6 +359,13 @@ class WeComSandbox:
         )
         return {"delivered": self.deliver(message, int(request.get("deliveries", 1)))}
 
+    def delete_department(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if self.departments.pop(int(request["id"]), None) is None:
+                raise ValueError(f"no department {request['id']}")
+        message = self._event("change_contact", "delete_party", Id=int(request["id"]))
+        return {"delivered": self.deliver(message, int(request.get("deliveries", 1)))}
+
     def upsert_user(self, request: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             existed = request["userid"] in self.users
@@ -467,6 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         control = {
             "/sandbox/wecom/departments": self.sandbox.upsert_department,
+            "/sandbox/wecom/departments/delete": self.sandbox.delete_department,
             "/sandbox/wecom/users": self.sandbox.upsert_user,
             "/sandbox/wecom/users/delete": self.sandbox.delete_user,
             "/sandbox/oauth/code": self.sandbox.login_code,

@@ -108,6 +108,11 @@ def build_consumers(ports: EventPorts) -> Consumers:
             )
         return record_profile(ports.table, corp_id, fact)
 
+    def org_sync(corp_id: str) -> str:
+        from incentives.org.service import run_requested_sync
+
+        return run_requested_sync(ports.table, ports.wecom_client(corp_id), ports.clock.now())
+
     return Consumers(
         orders=ports.orders,
         window=ports.window,
@@ -116,4 +121,5 @@ def build_consumers(ports: EventPorts) -> Consumers:
         affiliate_orders=affiliate_orders,
         payments=payments,
         affiliates=affiliates,
+        org_sync=org_sync,
     )

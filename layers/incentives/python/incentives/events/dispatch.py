@@ -29,6 +29,7 @@ from incentives.webhook.models import (
     OrderCompleted,
     OrderPaid,
     OrderRefunded,
+    OrgSyncRequested,
     QueuedEvent,
     RechargePaid,
     ReferralClicked,
@@ -49,6 +50,8 @@ AffiliateConsumer = Callable[
 
 WeComConsumer = Callable[[str, str, WeComCallbackData, datetime], str]
 """(corp id, event id, callback, received at) → what was done."""
+OrgSyncConsumer = Callable[[str], str]
+"""(corp id) → how the requested organization sync went (its status item keeps the details)."""
 GuideConsumer = Callable[[str, "Trigger"], str]
 """(corp id, trigger) → what was granted."""
 
@@ -72,6 +75,7 @@ class Consumers:
     affiliate_orders: AffiliateOrderConsumer
     payments: PaymentConsumer
     affiliates: AffiliateConsumer
+    org_sync: OrgSyncConsumer
 
 
 def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
@@ -96,6 +100,8 @@ def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
     trigger = guide_trigger(event.event_id, event.data)
     if trigger is not None:
         return Outcome(event.event_id, event.type, "guides", consumers.guides(queued.corp_id, trigger))
+    if isinstance(event.data, OrgSyncRequested):
+        return Outcome(event.event_id, event.type, "org", consumers.org_sync(queued.corp_id))
     if isinstance(event.data, WeComCallbackData):
         detail = consumers.wecom(queued.corp_id, event.event_id, event.data, queued.received_at)
         return Outcome(event.event_id, event.type, "wecom", detail)

@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from incentives.api.auth import Principal, Role
 from incentives.core.clock import iso_utc
-from incentives.core.errors import Forbidden, InvalidInput
+from incentives.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incentives.org.service import stored
 from incentives.storage import keys
-from incentives.storage.table import Put, Table
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table
 
 
 class OrgLevels(BaseModel):
@@ -55,6 +55,79 @@ def save_levels(table: Table, corp_id: str, levels: OrgLevels, now: datetime) ->
         ]
     )
     return levels
+
+
+class DataNodeView(BaseModel):
+    dept_id: str
+    name: str = Field(description="The department's name (empty if WeCom no longer has it)")
+    path: list[str] = Field(description="Department ids from the root to the node")
+    path_names: list[str] = Field(description="The same departments' names")
+
+
+class LevelsView(OrgLevels):
+    nodes: list[DataNodeView] = Field(default_factory=list, description="The data nodes with their names")
+
+
+def levels_view(table: Table, principal: Principal, query: str | None = None) -> LevelsView:
+    """The levels as ``principal`` sees them, each node with its department's name; ``query``
+    keeps the nodes whose name contains it (case-insensitive)."""
+    levels = visible_levels(table, principal, load_levels(table, principal.corp_id))
+    departments = {item["dept_id"]: item for item in stored(table, principal.corp_id, "DEPTS").values()}
+    needle = (query or "").strip().casefold()
+    nodes = []
+    for dept_id in levels.node_dept_ids:
+        item = departments.get(dept_id, {})
+        path = [str(d) for d in item.get("path", [dept_id])]
+        name = str(item.get("name", ""))
+        if needle and needle not in name.casefold():
+            continue
+        names = [str(departments.get(d, {}).get("name", "")) for d in path]
+        nodes.append(DataNodeView(dept_id=dept_id, name=name, path=path, path_names=names))
+    return LevelsView(level_name=levels.level_name, node_dept_ids=[n.dept_id for n in nodes], nodes=nodes)
+
+
+def _change_nodes(table: Table, corp_id: str, change: str, dept_id: str, now: datetime) -> None:
+    """Add or remove one data node; a concurrent change of the levels answers 409, nothing changed."""
+    item = table.get(levels_key(corp_id))
+    levels = OrgLevels.model_validate(item["value"]) if item else OrgLevels()
+    nodes = list(levels.node_dept_ids)
+    if change == "add":
+        if dept_id in nodes:
+            raise Conflict(f"department {dept_id} is already a data node", field="dept_id")
+        known = {d["dept_id"] for d in stored(table, corp_id, "DEPTS").values()}
+        if dept_id not in known:
+            raise InvalidInput(
+                f"not a department of the organization: {dept_id}; sync first", field="dept_id"
+            )
+        nodes.append(dept_id)
+    else:
+        if dept_id not in nodes:
+            raise NotFound(f"department {dept_id} is not a data node", field="dept_id")
+        nodes.remove(dept_id)
+    condition = Equals("updated_at", item["updated_at"]) if item else NotExists()
+    value = OrgLevels(level_name=levels.level_name, node_dept_ids=nodes).model_dump()
+    try:
+        table.transact(
+            [
+                Put(
+                    {**levels_key(corp_id), "kind": "settings", "value": value, "updated_at": iso_utc(now)},
+                    (condition,),
+                )
+            ]
+        )
+    except ConditionFailed:
+        raise Conflict("the data nodes changed meanwhile; read them and try again") from None
+
+
+def add_node(table: Table, corp_id: str, dept_id: str, now: datetime) -> None:
+    """Make one department a data node (seed 002: "add new intermediate-level departments")."""
+    _change_nodes(table, corp_id, "add", dept_id, now)
+
+
+def remove_node(table: Table, corp_id: str, dept_id: str, now: datetime) -> None:
+    """Remove one data node: its operators keep reading history but create nothing
+    (``require_writable``)."""
+    _change_nodes(table, corp_id, "remove", dept_id, now)
 
 
 def visible_levels(table: Table, principal: Principal, levels: OrgLevels | None) -> OrgLevels:

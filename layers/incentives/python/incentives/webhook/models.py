@@ -176,6 +176,13 @@ class GuideAcquiredCustomer(Contract):
     acquired_at: AwareDatetime
 
 
+class OrgSyncRequested(Contract):
+    """Internal: an admin asked for a full organization sync (``POST /admin/org/sync``)."""
+
+    requested_by: str
+    requested_at: AwareDatetime
+
+
 class _Envelope(Contract):
     event_id: Identifier
     occurred_at: AwareDatetime
@@ -263,6 +270,11 @@ class GuideAcquiredCustomerEvent(_Envelope):
     data: GuideAcquiredCustomer
 
 
+class OrgSyncRequestedEvent(_Envelope):
+    type: Literal["org.sync_requested"]
+    data: OrgSyncRequested
+
+
 DomainEventBody = Annotated[
     OrderPaidEvent
     | OrderRefundedEvent
@@ -275,7 +287,8 @@ DomainEventBody = Annotated[
     | CustomerUpdatedEvent
     | AfterSalesWindowClosedEvent
     | WeComCallbackEvent
-    | GuideAcquiredCustomerEvent,
+    | GuideAcquiredCustomerEvent
+    | OrgSyncRequestedEvent,
     Field(discriminator="type"),
 ]
 """What may travel on the inbound events queue: the webhook's events plus internal ones."""

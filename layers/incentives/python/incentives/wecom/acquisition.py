@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc
-from incentives.org.service import dept_key, guide_key, sync_organization
+from incentives.org.service import apply_contact_change, dept_key, guide_key
 from incentives.storage import keys
 from incentives.storage.keys import contact_way_key, customer_key, external_key, outlet_customers_key
 from incentives.storage.table import (
@@ -100,9 +100,16 @@ def apply_callback(
     if callback.event == "change_external_contact" and callback.change_type in RELATION_ENDED:
         return _end_relation(effects, corp_id, identity, callback, now)
     if callback.event == "change_contact":
-        result = sync_organization(effects.table, effects.client(corp_id), now)
+        detail = apply_contact_change(
+            effects.table,
+            effects.client(corp_id),
+            callback.change_type,
+            callback.user_id,
+            callback.party_id,
+            now,
+        )
         record_once(effects.table, corp_id, identity, callback, now)
-        return f"organization re-synced: {result.written} written, {result.removed} removed"
+        return detail
     record_once(effects.table, corp_id, identity, callback, now)
     return "recorded"
 

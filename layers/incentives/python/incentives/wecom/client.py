@@ -207,6 +207,18 @@ class WeComClient:
     def departments(self) -> list[dict[str, Any]]:
         return list(self.call("GET", "/cgi-bin/department/list").get("department", []))
 
+    def department(self, department_id: str) -> dict[str, Any]:
+        """One department (``department/get``); errcode 60123 once it is deleted."""
+        return dict(self.call("GET", "/cgi-bin/department/get", {"id": department_id})["department"])
+
+    def member_ids(self, cursor: str = "", limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+        """A page of (member, department) pairs of the whole corp (``user/list_id``, cursor-paged,
+        up to 10,000 a page): ``dept_user`` entries ``{"userid", "department"}`` and the next cursor
+        (empty after the last page)."""
+        body: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        answer = self.call("POST", "/cgi-bin/user/list_id", body=body)
+        return list(answer.get("dept_user", [])), str(answer.get("next_cursor", ""))
+
     def department_members(self, department_id: int) -> list[dict[str, Any]]:
         return list(
             self.call("GET", "/cgi-bin/user/simplelist", {"department_id": department_id}).get("userlist", [])
