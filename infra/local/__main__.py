@@ -58,6 +58,10 @@ def _start_sandboxes(config: LocalConfig) -> list[Any]:
         sandbox.start()
         started.append(sandbox)
         log.info("sandbox %s on %s", sandbox.name, sandbox.base_url)
+    # `POST /sandbox/reset` on any sandbox resets them all, so one call gives a clean slate.
+    everything = [reset for sandbox in started for reset in sandbox.resets]
+    for sandbox in started:
+        sandbox.resets[:] = everything
     return started
 
 
