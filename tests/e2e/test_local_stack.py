@@ -86,25 +86,6 @@ def test_a_poison_message_reaches_the_dlq_after_5_receives(running_stack: Runnin
     assert len(failures) >= 5
 
 
-def test_the_readme_curl_example_works(running_stack: RunningStack) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- webhook-example:start -->\s*```bash\n(.*?)```", readme, re.S)
-    assert block, "README lacks the webhook curl example"
-    env = dict(running_stack.env, LOCAL_API_PORT=running_stack.api_url.rsplit(":", 1)[1])
-    result = subprocess.run(
-        ["bash", "-c", "set -eu\n" + block.group(1)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert answers and answers[0]["status"] == "accepted", result.stdout
-    running_stack.wait_for(lambda: running_stack.order("SO-README-1"), what="README order stored")
-
-
 def _seed_sample_payout(stack: RunningStack) -> None:
     """The payout the payout-worker and admin samples name (source ``reward:sample-1``)."""
     from incentives.ledger import postings
