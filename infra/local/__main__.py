@@ -4,6 +4,7 @@ python -m infra.local run                          # the whole stack (make run)
 python -m infra.local invoke FUNCTION EVENT_FILE   # one function, once, like sam local invoke
 python -m infra.local fire FUNCTION [--at TIME]    # fire a function's schedule now
 python -m infra.local routes                       # what the gateway serves
+python -m infra.local demo                         # the state the samples need (make demo)
 """
 
 from __future__ import annotations
@@ -308,6 +309,17 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo(_: argparse.Namespace) -> int:
+    """Create the state the sample events need on the running stack (see infra/local/demo.py)."""
+    from infra.local.demo import main as demo_main
+
+    config = LocalConfig.from_env()
+    layer = str(ROOT / "layers" / "incentives" / "python")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    return demo_main(config)
+
+
 def routes(_: argparse.Namespace) -> int:
     stack = read_stack()
     for route in stack.routes:
@@ -324,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole local stack").set_defaults(handler=run)
     commands.add_parser("routes", help="list the API routes of template.yaml").set_defaults(handler=routes)
+    commands.add_parser(
+        "demo", help="create on the running stack the state the sample events need"
+    ).set_defaults(handler=demo)
     minting = commands.add_parser("token", help="mint a development bearer token")
     minting.add_argument("--role", choices=["admin", "operator", "guide", "affiliate"], default="admin")
     minting.add_argument("--sub", default="dev-admin", help="the subject: operator, guide or affiliate id")
