@@ -83,7 +83,8 @@ def _check_webhook(stack: RunningStack, stdout: str) -> None:
 
 def _check_wecom_sandbox(stack: RunningStack, stdout: str) -> None:
     # `?q=静安` is sent as raw UTF-8 by curl: the gateway must decode it as API Gateway does.
-    assert "上海静安店" in stdout or "\\u4e0a\\u6d77\\u9759\\u5b89\\u5e97" in stdout, stdout
+    [outlets] = [json.loads(line) for line in stdout.splitlines() if line.startswith("[")]
+    assert [outlet["outlet_id"] for outlet in outlets] == ["21"], stdout
 
 
 def _check_guide_incentives(stack: RunningStack, stdout: str) -> None:
