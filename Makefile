@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e simulate lint typecheck cfn-lint bench layer token invoke fire clean
+.PHONY: run test unit integration e2e simulate lint typecheck cfn-lint bench layer token invoke fire demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ cfn-lint: $(STAMP)
 # make invoke FUNCTION=OrderWebhookFunction EVENT=events/order_webhook/order_paid.json
 invoke: $(STAMP)
 	$(PY) -m infra.local invoke $(FUNCTION) $(EVENT)
+
+# With `make run` going: the state the sample events need (an org, a Contact-Me code and its
+# customer, guide incentive rules, an affiliate program with affiliates, a withdrawal, a payout).
+demo: $(STAMP)
+	$(PY) -m infra.local demo
 
 # make fire FUNCTION=AfterSalesWindowFunction [AT=2026-12-01T00:00:00Z]
 fire: $(STAMP)

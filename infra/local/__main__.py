@@ -4,6 +4,7 @@ python -m infra.local run                          # the whole stack (make run)
 python -m infra.local invoke FUNCTION EVENT_FILE   # one function, once, like sam local invoke
 python -m infra.local fire FUNCTION [--at TIME]    # fire a function's schedule now
 python -m infra.local routes                       # what the gateway serves
+python -m infra.local demo                         # the state the samples need (make demo)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from infra.local import aws
 from infra.local.config import LocalConfig
 from infra.local.gateway import LocalGatewayServer, TemplateGateway
 from infra.local.lambdas import Functions
+from infra.local.outcomes import OutcomeLog, sent_messages
 from infra.local.poller import QueuePoller
 from infra.local.sandboxes import SANDBOXES
 from infra.local.scheduler import Scheduler, scheduled_event
@@ -58,6 +60,10 @@ def _start_sandboxes(config: LocalConfig) -> list[Any]:
         sandbox.start()
         started.append(sandbox)
         log.info("sandbox %s on %s", sandbox.name, sandbox.base_url)
+    # `POST /sandbox/reset` on any sandbox resets them all, so one call gives a clean slate.
+    everything = [reset for sandbox in started for reset in sandbox.resets]
+    for sandbox in started:
+        sandbox.resets[:] = everything
     return started
 
 
@@ -76,8 +82,10 @@ def run(_: argparse.Namespace) -> int:
         config.api_port,
     )
     sqs = aws.client("sqs", config)
+    outcomes = OutcomeLog.of(config)
+    outcomes.clear()
     pollers = [
-        QueuePoller(mapping, resolver, functions, sqs, config.region, config.poll_wait_seconds)
+        QueuePoller(mapping, resolver, functions, sqs, config.region, config.poll_wait_seconds, outcomes)
         for mapping in stack.queue_mappings
     ]
     scheduler = Scheduler(stack.schedules, functions, config.region, config.stack_name)
@@ -162,6 +170,8 @@ class _Target:
         self.config = LocalConfig.from_env()
         self.stack = read_stack()
         self._ephemeral: aws.EmbeddedAws | None = None
+        self.queues: dict[str, str] = {}
+        """Queue URL → logical id (local only: whose messages ``invoke`` follows)."""
         if args.aws:
             import boto3
 
@@ -192,8 +202,13 @@ class _Target:
                     file=sys.stderr,
                 )
                 resolver = aws.provision(self.stack, self.config)
+            self.queues = {str(url): logical for logical, url in resolver.refs.items()}
             _apply_environment(aws.function_environment(self.stack, resolver, self.config))
         self.functions = Functions(self.stack, self.config.region, self.config.function_concurrency)
+
+    @property
+    def ephemeral(self) -> bool:
+        return self._ephemeral is not None
 
     def close(self) -> None:
         if self._ephemeral is not None:
@@ -210,16 +225,52 @@ def invoke(args: argparse.Namespace) -> int:
     try:
         if not args.keep_signature:
             _refresh_credentials(event, target.config)
-        with contextlib.redirect_stdout(sys.stderr):  # the function's logs; stdout gets the result
+        with contextlib.redirect_stdout(sys.stderr), sent_messages() as sent:  # logs; stdout: the result
             try:
                 result = target.functions.invoke(args.function, event)
             except Exception as error:  # reported as Lambda reports a function error
                 _print({"errorType": type(error).__name__, "errorMessage": str(error)})
                 return 1
         _print(result)
+        if not args.aws and not _report_downstream(target, sent, args.follow_seconds):
+            return 2
     finally:
         target.close()
     return 0
+
+
+def _report_downstream(target: _Target, sent: list[tuple[str, str]], timeout: float) -> bool:
+    """Print (to stderr) what became of the queue messages the function sent; False if any of
+    them failed in its consumer. With no local stack running nothing consumes them."""
+    consumers = {mapping.queue: mapping.function for mapping in target.stack.queue_mappings}
+    followed = [
+        (target.queues.get(url, url), message_id)
+        for url, message_id in sent
+        if target.queues.get(url) in consumers
+    ]
+    if not followed:
+        return True
+    if target.ephemeral:
+        for queue, message_id in followed:
+            print(
+                f"downstream: {queue} message {message_id} queued; no local stack consumes it",
+                file=sys.stderr,
+            )
+        return True
+    outcomes = OutcomeLog.of(target.config).wait([message_id for _, message_id in followed], timeout)
+    healthy = True
+    for queue, message_id in followed:
+        outcome = outcomes[message_id]
+        if outcome is None:
+            print(
+                f"downstream: {queue} message {message_id}: not consumed by {consumers[queue]} "
+                f"within {timeout:g} s",
+                file=sys.stderr,
+            )
+            continue
+        healthy = healthy and outcome.ok
+        print(f"downstream: {queue} → {outcome.describe()}", file=sys.stderr)
+    return healthy
 
 
 def fire(args: argparse.Namespace) -> int:
@@ -258,6 +309,17 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo(_: argparse.Namespace) -> int:
+    """Create the state the sample events need on the running stack (see infra/local/demo.py)."""
+    from infra.local.demo import main as demo_main
+
+    config = LocalConfig.from_env()
+    layer = str(ROOT / "layers" / "incentives" / "python")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    return demo_main(config)
+
+
 def routes(_: argparse.Namespace) -> int:
     stack = read_stack()
     for route in stack.routes:
@@ -274,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole local stack").set_defaults(handler=run)
     commands.add_parser("routes", help="list the API routes of template.yaml").set_defaults(handler=routes)
+    commands.add_parser(
+        "demo", help="create on the running stack the state the sample events need"
+    ).set_defaults(handler=demo)
     minting = commands.add_parser("token", help="mint a development bearer token")
     minting.add_argument("--role", choices=["admin", "operator", "guide", "affiliate"], default="admin")
     minting.add_argument("--sub", default="dev-admin", help="the subject: operator, guide or affiliate id")
@@ -293,6 +358,13 @@ def main(argv: list[str] | None = None) -> int:
                 "--keep-signature",
                 action="store_true",
                 help="send signatures and bearer tokens as stored instead of refreshing them",
+            )
+            command.add_argument(
+                "--follow-seconds",
+                type=float,
+                default=float(os.environ.get("LOCAL_INVOKE_FOLLOW_SECONDS", "10")),
+                help="how long to wait for the running stack to consume the messages the function "
+                "queued, reporting their outcome (exit 2 if one failed); default 10",
             )
         else:
             command.add_argument("--at", help="the schedule's time, RFC 3339 (default now)")

@@ -36,6 +36,10 @@ class _RawHeadersHandler(ChaliceRequestHandler):
 
     def _parse_payload(self) -> tuple[dict[str, Any], bytes | None]:
         _request.raw_headers = list(self.headers.items())
+        # http.server decodes the request line as Latin-1; a client that sends raw UTF-8 (curl
+        # does, for `?q=南山`) would reach the handler as mojibake. API Gateway reads the URL as
+        # UTF-8, so read it back as such (percent-encoded octets are decoded as UTF-8 later).
+        self.path = _as_utf8(self.path)
         # Deployed URLs carry the stage (/prod/...); accept them too, as Swagger UI's server URL does.
         if self.stage_prefix and (
             self.path == self.stage_prefix
@@ -47,6 +51,13 @@ class _RawHeadersHandler(ChaliceRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
+
+
+def _as_utf8(path: str) -> str:
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return path
 
 
 def _internal_error() -> dict[str, Any]:

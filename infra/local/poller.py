@@ -7,12 +7,14 @@ moves it to the dead-letter queue once it has been received ``maxReceiveCount`` 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from typing import Any
 
 from infra.local.lambdas import Functions
+from infra.local.outcomes import Outcome, OutcomeLog, record_failures
 from infra.local.template import QueueMapping, Resolver
 
 log = logging.getLogger("local.poller")
@@ -72,6 +74,7 @@ class QueuePoller:
         sqs: Any,
         region: str,
         wait: int,
+        outcomes: OutcomeLog | None = None,
     ) -> None:
         self._mapping = mapping
         self._url = resolver.refs[mapping.queue]
@@ -80,6 +83,8 @@ class QueuePoller:
         self._sqs = sqs
         self._region = region
         self._wait = wait
+        self._outcomes = outcomes
+        self._max_receive_count: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"poller-{mapping.function}", daemon=True)
 
@@ -102,14 +107,20 @@ class QueuePoller:
         batch = response.get("Messages", [])
         if not batch:
             return 0
-        try:
-            answer = self._functions.invoke(self._mapping.function, sqs_event(batch, self._arn, self._region))
-        except Exception:
-            log.exception(
-                "%s failed on a batch of %d; all will be retried", self._mapping.function, len(batch)
-            )
-            return len(batch)
+        with record_failures() as errors:
+            try:
+                answer = self._functions.invoke(
+                    self._mapping.function, sqs_event(batch, self._arn, self._region)
+                )
+            except Exception as error:
+                log.exception(
+                    "%s failed on a batch of %d; all will be retried", self._mapping.function, len(batch)
+                )
+                whole = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                self._record(batch, {m["MessageId"] for m in batch}, errors, whole)
+                return len(batch)
         failed = failed_message_ids(answer, self._mapping, batch)
+        self._record(batch, failed, errors, "the function reported the record as failed")
         done = [message for message in batch if message["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
@@ -124,6 +135,29 @@ class QueuePoller:
                 len(batch),
             )
         return len(batch)
+
+    def _record(
+        self, batch: list[dict[str, Any]], failed: set[str], errors: dict[str, str], default: str
+    ) -> None:
+        """Each message's outcome, for ``invoke`` to report (see ``infra.local.outcomes``)."""
+        if self._outcomes is None:
+            return
+        if self._max_receive_count is None:
+            attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["RedrivePolicy"])
+            policy = attributes.get("Attributes", {}).get("RedrivePolicy")
+            self._max_receive_count = int(json.loads(policy)["maxReceiveCount"]) if policy else 0
+        for message in batch:
+            message_id = message["MessageId"]
+            self._outcomes.write(
+                Outcome(
+                    message_id,
+                    self._mapping.function,
+                    int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+                    self._max_receive_count or None,
+                    message_id not in failed,
+                    "" if message_id not in failed else errors.get(message_id, default),
+                )
+            )
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from infra.local.naming import events_dir_of
-from infra.local.template import read_stack
 from tests.e2e.conftest import RunningStack
 from tests.support import ROOT, order_completed, order_paid, signed_headers, token_for
 
@@ -84,77 +82,6 @@ def test_a_poison_message_reaches_the_dlq_after_5_receives(running_stack: Runnin
     # A batch whose every record fails is failed whole (Powertools raises), and retried.
     failures = [line for line in running_stack.output if "failed on a batch of 1" in line]
     assert len(failures) >= 5
-
-
-def test_the_readme_curl_example_works(running_stack: RunningStack) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- webhook-example:start -->\s*```bash\n(.*?)```", readme, re.S)
-    assert block, "README lacks the webhook curl example"
-    env = dict(running_stack.env, LOCAL_API_PORT=running_stack.api_url.rsplit(":", 1)[1])
-    result = subprocess.run(
-        ["bash", "-c", "set -eu\n" + block.group(1)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert answers and answers[0]["status"] == "accepted", result.stdout
-    running_stack.wait_for(lambda: running_stack.order("SO-README-1"), what="README order stored")
-
-
-def _seed_sample_payout(stack: RunningStack) -> None:
-    """The payout the payout-worker and admin samples name (source ``reward:sample-1``)."""
-    from incentives.ledger import postings
-    from incentives.ledger.model import Account, OwnerKind
-    from incentives.payouts.model import Payee, ProviderName
-    from incentives.payouts.service import PayoutRequest, create_payout
-    from incentives.storage.ledger import LedgerRepository
-    from incentives.storage.payouts import PayoutRepository
-    from incentives.storage.table import DynamoTable
-
-    now = datetime.now(UTC)
-    table = DynamoTable(stack.client("dynamodb"), f"{stack.stack_name}-IncentivesTable")
-    ledger, guide = LedgerRepository(table), Account("ww-local-corp", OwnerKind.GUIDE, "guide-sample")
-    ledger.credit(postings.credit(guide, "credit:sample-1", 1_000, now), hold_until=now)
-    hold = ledger.hold(guide, "credit:sample-1")
-    assert hold is not None
-    ledger.settle(hold, postings.settlement(hold, now), now)
-    queue = _NoQueue()  # the sample message is what delivers it
-    create_payout(
-        PayoutRepository(table),
-        queue,
-        PayoutRequest(
-            "reward:sample-1", Payee(guide, "oSampleGuide"), 1_000, ProviderName.WECOM_PAY, "sample reward"
-        ),
-        now,
-    )
-    assert queue.sent == 1
-
-
-class _NoQueue:
-    sent = 0
-
-    def send(self, corp_id: str, payout_id: str, generation: int) -> None:
-        self.sent += 1
-
-
-def test_invoke_runs_every_sample_event(running_stack: RunningStack) -> None:
-    _seed_sample_payout(running_stack)
-    for function in read_stack().functions:
-        for sample in sorted((ROOT / "events" / events_dir_of(function)).glob("*.json")):
-            result = running_stack.command("invoke", function, str(sample))
-            assert result.returncode == 0, f"{sample}: {result.stderr}"
-            answer = json.loads(result.stdout)
-            if function == "OrderWebhookFunction":
-                assert answer["statusCode"] == 202, f"{sample}: {answer}"
-            if function in ("EventProcessorFunction", "PayoutWorkerFunction"):
-                assert answer == {"batchItemFailures": []}, f"{sample}: {answer}"
-            if function in ("AdminApiFunction", "GuideApiFunction", "WecomCallbackFunction"):
-                # Some samples name things the fresh stack does not have yet (404) or has already (409).
-                assert answer["statusCode"] < 500, f"{sample}: {answer}"
 
 
 @pytest.mark.skipif(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -116,6 +117,23 @@ def test_query_strings_come_single_and_multi_valued(gateway: tuple[str, Capturin
         "status": "queued",
         "limit": "5",
     }  # the last value, as API Gateway
+
+
+def test_a_raw_utf8_query_string_arrives_decoded_as_utf8(gateway: tuple[str, CapturingFunctions]) -> None:
+    url, functions = gateway
+    port = int(url.rsplit(":", 1)[1])
+    # Raw UTF-8 octets in the request line, as curl sends `?q=南山`; then the percent-encoded form.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(
+            "GET /admin/payouts/p-1?q=南山 HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n".encode()
+        )
+        while connection.recv(4096):
+            pass
+    requests.get(f"{url}/admin/payouts/p-1", params={"q": "南山"}, timeout=5)
+    raw, encoded = functions.events
+    for event in (raw, encoded):
+        assert event["queryStringParameters"] == {"q": "南山"}
+        assert event["multiValueQueryStringParameters"] == {"q": ["南山"]}
 
 
 def test_headers_keep_their_case_and_repeats(gateway: tuple[str, CapturingFunctions]) -> None:

@@ -17,6 +17,8 @@ from infra.local.config import LocalConfig
 class Sandbox(Protocol):
     name: str
     base_url: str
+    resets: list[Callable[[], None]]
+    """What its ``POST /sandbox/reset`` resets (the local stack makes it every sandbox's books)."""
 
     def start(self) -> None: ...
 

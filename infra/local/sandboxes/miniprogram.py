@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -76,6 +77,13 @@ class MiniProgramSandbox:
                 answer["unionid"] = issued["unionid"]
             return answer
 
+    def reset(self) -> None:
+        """No codes, faults or calls."""
+        with self.lock:
+            self.codes.clear()
+            self.faults.clear()
+            self.calls.clear()
+
     def state(self) -> dict[str, Any]:
         with self.lock:
             return {
@@ -86,6 +94,7 @@ class MiniProgramSandbox:
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox: MiniProgramSandbox
+    resets: list[Callable[[], None]]
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -119,6 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
             with self.sandbox.lock:
                 self.sandbox.faults.extend(int(code) for code in body.get("faults", []))
                 self._reply(200, {"faults": list(self.sandbox.faults)})
+        elif parsed.path == "/sandbox/reset" and method == "POST":
+            for reset in self.resets:
+                reset()
+            self._reply(200, {"reset": True})
         elif parsed.path == "/sandbox/miniprogram/state":
             self._reply(200, self.sandbox.state())
         else:
@@ -135,7 +148,9 @@ class MiniProgramSandboxServer:
     name = "mini program (jscode2session)"
 
     def __init__(self, sandbox: MiniProgramSandbox, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox})
+        self.resets: list[Callable[[], None]] = [sandbox.reset]
+        """What ``POST /sandbox/reset`` resets: this sandbox, and the local stack's others."""
+        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
         self.sandbox = sandbox
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

@@ -47,7 +47,7 @@ Control endpoints under ``/sandbox/``: ``POST faults`` ``{"operation", "faults":
 ``GET transfers`` (money that reached payees), ``GET transfer-bills/{out_bill_no}``,
 ``POST transfer-bills/{out_bill_no}/confirm|decline|fail|notify``, ``GET notifications``,
 ``POST settings`` ``{"transfers_need_confirmation": bool}``, ``POST balance``
-``{"mch_id", "balance_fen"}``, ``POST reset``.
+``{"mch_id", "balance_fen"}``, ``POST reset`` (every sandbox of the local stack, balances included).
 """
 
 from __future__ import annotations
@@ -202,6 +202,14 @@ class PaymentsSandbox:
     last_notice: dict[str, Notice] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     """Every notification POST the server made: out_bill_no, state, url, HTTP status, attempt."""
+    _initial: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What ``reset`` restores: each merchant's balance and the settings as first built."""
+
+    def __post_init__(self) -> None:
+        self._initial = {
+            "balances": {mch_id: merchant.balance_fen for mch_id, merchant in self.merchants.items()},
+            "transfers_need_confirmation": self.transfers_need_confirmation,
+        }
 
     @property
     def platform_public_key_pem(self) -> str:
@@ -220,7 +228,12 @@ class PaymentsSandbox:
             self.faults[operation].extend(faults)
 
     def reset(self) -> None:
+        """Back to the books as first built: no transfers, calls, faults or notifications, each
+        merchant's first balance, the first settings."""
         with self.lock:
+            for mch_id, balance in self._initial["balances"].items():
+                self.merchants[mch_id].balance_fen = balance
+            self.transfers_need_confirmation = self._initial["transfers_need_confirmation"]
             self.transfers.clear()
             self.executed.clear()
             for queue in self.faults.values():
@@ -808,6 +821,7 @@ class PaymentsSandbox:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    resets: list[Callable[[], None]]
     sandbox: PaymentsSandbox
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -880,7 +894,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.sandbox.merchants[request["mch_id"]].balance_fen = int(request["balance_fen"])
             self._json(200, {"mch_id": request["mch_id"], "balance_fen": int(request["balance_fen"])})
         elif path == "/sandbox/reset":
-            self.sandbox.reset()
+            for reset in self.resets:
+                reset()
             self._json(200, {"reset": True})
         else:
             self._json(404, {"error": f"no route {path}"})
@@ -918,7 +933,9 @@ class PaymentsSandboxServer:
     def __init__(
         self, sandbox: PaymentsSandbox, host: str, port: int, *, deliver_notifications: bool = True
     ) -> None:
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox})
+        self.resets: list[Callable[[], None]] = [sandbox.reset]
+        """What ``POST /sandbox/reset`` resets: this sandbox, and the local stack's others."""
+        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
         if deliver_notifications and sandbox.notifier is None:
             sandbox.notifier = sandbox.deliver_by_http
         self.sandbox = sandbox

@@ -40,6 +40,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -93,6 +94,23 @@ class WeComSandbox:
         departments, users = default_directory()
         self.departments = {d["id"]: d for d in departments}
         self.users = {u["userid"]: u for u in users}
+
+    def reset(self) -> None:
+        """Back to the default brand: its directory, and no contacts, tags, contact ways, welcome
+        messages, login codes, faults or calls. Access tokens already issued stay valid."""
+        with self.lock:
+            self.__post_init__()
+            for book in (
+                self.contacts,
+                self.tag_groups,
+                self.contact_ways,
+                self.welcome_codes,
+                self.login_codes,
+            ):
+                book.clear()
+            self.welcome_sent.clear()
+            self.faults.clear()
+            self.calls.clear()
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}"
@@ -478,6 +496,7 @@ class WeComSandbox:
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox: WeComSandbox
+    resets: list[Callable[[], None]]
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -516,6 +535,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif parsed.path == "/sandbox/wecom/faults" and method == "POST":
             self.sandbox.faults.extend(int(code) for code in body.get("faults", []))
             self._reply(200, {"faults": list(self.sandbox.faults)})
+        elif parsed.path == "/sandbox/reset" and method == "POST":
+            for reset in self.resets:
+                reset()
+            self._reply(200, {"reset": True})
         elif parsed.path == "/sandbox/wecom/state":
             self._reply(200, self.sandbox.state())
         elif parsed.path.startswith("/cgi-bin/"):
@@ -534,7 +557,9 @@ class WeComSandboxServer:
     name = "WeCom (API and callbacks)"
 
     def __init__(self, sandbox: WeComSandbox, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox})
+        self.resets: list[Callable[[], None]] = [sandbox.reset]
+        """What ``POST /sandbox/reset`` resets: this sandbox, and the local stack's others."""
+        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
         self.sandbox = sandbox
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
