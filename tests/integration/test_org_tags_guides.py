@@ -508,8 +508,8 @@ def test_an_outlet_counts_the_customers_bound_to_it_through_moves_deletions_re_a
     _scan(stack, west["config_id"], "oUnion-M", userid="wangqiang")  # re-added
     assert _customer_counts(stack) == {"21": 0, "22": 1, "31": 0}
     stack.wecom.departments[22]["name"] = "西门店（新）"
-    status, result = _call(stack, ADMIN, "POST", "/admin/org/sync", _admin())
-    assert status == 200 and result["written"] == 1
+    synced = stack.sync_org(_admin())
+    assert synced["state"] == "finished" and synced["result"]["written"] == 1, synced
     _synced(stack)
     assert _customer_counts(stack) == {"21": 0, "22": 1, "31": 0}
     bound = [i for i in stack.table_items() if i["kind"] == "customer" and i["relation"] == "active"]

@@ -47,7 +47,14 @@ from infra.local.sandboxes.wecom import WeComSandbox
 CORP = "ww-1"
 JWT_SECRET = "a-32-byte-or-longer-secret-for-ww-1!"
 NOW = datetime.now(UTC).replace(microsecond=0)
-"""Access tokens are checked against the wall clock, so the fixed clock starts now."""
+"""Access tokens are checked against the wall clock, so the fixed clock starts now: at each test,
+not at import (a long suite would otherwise outlive the tokens)."""
+
+
+@pytest.fixture(autouse=True)
+def _clock_starts_now() -> None:
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass
