@@ -20,6 +20,17 @@ pytestmark = pytest.mark.e2e
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+SEED_003_PROGRAM: dict[str, Any] = {
+    "promotion_enabled": True,
+    "invitation_image_url": "https://img.example.com/invite.png",
+    "commission_rate_bp": 1000,
+    "invite_rate_bp": 500,
+    "after_sales_window_days": 7,
+    "application": {"mode": "apply", "review": "auto", "match": "none"},
+}
+"""Seed 003's program: 10 % commission, 5 % invite reward, a 7-day after-sales window."""
+
+
 def _call(stack: RunningStack, method: str, path: str, token: str, **kwargs: Any) -> Any:
     response = requests.request(
         method, f"{stack.api_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs
@@ -48,14 +59,7 @@ def test_seed_003_each_role_sees_its_share_then_settles_and_withdraws(running_st
         "PUT",
         "/admin/affiliates/settings",
         admin,
-        json={
-            "promotion_enabled": True,
-            "invitation_image_url": "https://img.example.com/invite.png",
-            "commission_rate_bp": 1000,
-            "invite_rate_bp": 500,
-            "after_sales_window_days": 7,
-            "application": {"mode": "apply", "review": "auto", "match": "none"},
-        },
+        json=SEED_003_PROGRAM,
     )
     _call(stack, "POST", "/affiliate/application", b, json={"openid": "openid-e2e-B"})
     _call(stack, "POST", "/affiliate/application", a, json={"openid": "openid-e2e-A", "invited_by": "e2e-B"})

@@ -22,7 +22,7 @@ from incentives.ledger.model import Bucket, EntryKind
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.table import DynamoTable
 from tests.e2e.conftest import RunningStack
-from tests.e2e.test_affiliates_seed_003 import _call, _send
+from tests.e2e.test_affiliates_seed_003 import SEED_003_PROGRAM, _call, _send
 from tests.e2e.test_wecom_over_http import _token
 from tests.support import LOCAL_CORP, order_paid, signed_headers
 
@@ -79,14 +79,7 @@ def _affiliate(stack: RunningStack, who: str) -> str:
         "PUT",
         "/admin/affiliates/settings",
         admin,
-        json={
-            "promotion_enabled": True,
-            "invitation_image_url": "https://img.example.com/invite.png",
-            "commission_rate_bp": 1000,
-            "invite_rate_bp": 500,
-            "after_sales_window_days": 7,
-            "application": {"mode": "apply", "review": "auto", "match": "none"},
-        },
+        json=SEED_003_PROGRAM,
     )
     token = _token(stack, "--role", "affiliate", "--sub", who)
     _call(stack, "POST", "/affiliate/application", token, json={"openid": f"openid-{who}"})

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningStack
-from tests.e2e.test_affiliates_seed_003 import _call, _send
+from tests.e2e.test_affiliates_seed_003 import SEED_003_PROGRAM, _call, _send
 from tests.e2e.test_wecom_over_http import _token
 from tests.support import sample_body
 
@@ -90,14 +90,7 @@ def test_seed_001_moved_by_hand_to_level_5_rises_to_6_7_8_over_http(running_stac
         "PUT",
         "/admin/affiliates/settings",
         admin,
-        json={
-            "promotion_enabled": True,
-            "invitation_image_url": "https://img.example.com/invite.png",
-            "commission_rate_bp": 1000,
-            "invite_rate_bp": 500,
-            "after_sales_window_days": 7,
-            "application": {"mode": "apply", "review": "auto", "match": "none"},
-        },
+        json=SEED_003_PROGRAM,
     )
     saved = _call(stack, "PUT", "/admin/affiliates/levels", admin, json=LEVELS)
     assert [row["name"] for row in saved["levels"]][4] == "等级五" and saved["version"] >= 1
