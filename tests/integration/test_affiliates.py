@@ -77,6 +77,21 @@ def mine(stack: StackHandle, who: str, method: str, resource: str, **kwargs: Any
     return body
 
 
+def store_approved(stack: StackHandle, who: str, store_id: str) -> None:
+    """The affiliate asks to promote a store; the merchant approves (promotable stores `applied`)."""
+    ids = {"affiliate_id": who, "store_id": store_id}
+    mine(
+        stack, who, "POST", "/affiliate/stores/{store_id}/application", path_parameters={"store_id": store_id}
+    )
+    admin(
+        stack,
+        "POST",
+        "/admin/affiliates/{affiliate_id}/stores/{store_id}/review",
+        path_parameters=ids,
+        json={"approve": True},
+    )
+
+
 def configure(stack: StackHandle, **changes: Any) -> dict[str, Any]:
     return admin(stack, "PUT", "/admin/affiliates/settings", json={**PROGRAM, **changes})
 
@@ -493,20 +508,7 @@ def test_self_purchase_and_promotable_stores(stack: StackHandle) -> None:
     click(stack, "C", "A", NOW - timedelta(hours=3))
     pay(stack, "SO-S2", "C", 10_000, NOW - timedelta(hours=2), store_id="store-a")  # store not approved
     assert balance("A")[Bucket.EARNED] == 0
-    mine(
-        stack,
-        "A",
-        "POST",
-        "/affiliate/stores/{store_id}/application",
-        path_parameters={"store_id": "store-a"},
-    )
-    admin(
-        stack,
-        "POST",
-        "/admin/affiliates/{affiliate_id}/stores/{store_id}/review",
-        path_parameters={"affiliate_id": "A", "store_id": "store-a"},
-        json={"approve": True},
-    )
+    store_approved(stack, "A", "store-a")
     pay(stack, "SO-S3", "C", 10_000, NOW - timedelta(hours=1), store_id="store-a")
     assert balance("A")[Bucket.EARNED] == 1_000
     configure(stack, self_purchase_commission=True)
@@ -675,20 +677,7 @@ def test_promotable_stores_applied_is_program_wide_and_a_merchants_choice_still_
     pay(stack, "SO-W1", "C", 10_000, NOW - timedelta(hours=2), store_id="store-a")
     assert balance("A")[Bucket.EARNED] == 0  # joined under `all`, restricted now: store-a not approved
     assert admin(stack, "GET", path, path_parameters={"affiliate_id": "A"})["stores"] == []
-    mine(
-        stack,
-        "A",
-        "POST",
-        "/affiliate/stores/{store_id}/application",
-        path_parameters={"store_id": "store-a"},
-    )
-    admin(
-        stack,
-        "POST",
-        "/admin/affiliates/{affiliate_id}/stores/{store_id}/review",
-        path_parameters={"affiliate_id": "A", "store_id": "store-a"},
-        json={"approve": True},
-    )
+    store_approved(stack, "A", "store-a")
     pay(stack, "SO-W2", "C", 10_000, NOW - timedelta(hours=1), store_id="store-a")
     assert balance("A")[Bucket.EARNED] == 1_000
     pay(stack, "SO-W3", "D", 10_000, NOW - timedelta(hours=1), store_id="store-b")
