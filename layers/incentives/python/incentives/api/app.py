@@ -11,7 +11,7 @@ the resolver gets the same two validation middlewares explicitly, after the gate
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -27,12 +27,12 @@ from aws_lambda_powertools.event_handler.openapi.models import Components, HTTPB
 from aws_lambda_powertools.event_handler.openapi.models import Response as OpenAPIResponse
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from incentives.api.auth import Principal, Role, authenticate, require_role
-from incentives.api.body import check_size, event_body, parse_json, utf8_text
-from incentives.api.errors import ErrorAnswer, error_response, invalid_input, register_error_handlers
+from incentives.api.errors import ErrorAnswer, error_response, register_error_handlers
+from incentives.core.access import Principal, Role, authenticate, require_role
+from incentives.core.body import check_size, event_body, parse_json, utf8_text
 from incentives.core.clock import parse_instant
 from incentives.core.errors import InvalidInput, UnsupportedMediaType
-from incentives.runtime.secrets import SecretPurpose, tenant_secret
+from incentives.core.validation import invalid_input
 
 API_VERSION = "1.0.0"
 MAX_BODY_BYTES = 384 * 1024
@@ -76,10 +76,9 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
 
 
 def _authenticate(app: APIGatewayRestResolver) -> Principal:
-    header = app.current_event.headers.get("Authorization")
-    return authenticate(
-        header, lambda corp_id: tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret")
-    )
+    if not isinstance(app, _Api):
+        raise TypeError("the resolver was not made by create_api")
+    return authenticate(app.current_event.headers.get("Authorization"), app.api_secret)
 
 
 def _check_body(app: APIGatewayRestResolver) -> None:
@@ -104,7 +103,15 @@ def _check_body(app: APIGatewayRestResolver) -> None:
 
 
 class _Api(APIGatewayRestResolver):
-    """Powertools' REST resolver whose OpenAPI document lists the error answers really sent."""
+    """Powertools' REST resolver whose OpenAPI document lists the error answers really sent.
+
+    ``api_secret`` (corp id → the tenant's token key) is given by the function from the
+    composition root (``runtime.wiring.api_jwt_secret``): this package reads no secrets itself.
+    """
+
+    def __init__(self, api_secret: Callable[[str], str | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.api_secret = api_secret
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
         return with_error_responses(super().get_openapi_schema(**kwargs))
@@ -169,14 +176,17 @@ def create_api(
     description: str,
     roles: Collection[Role],
     public_routes: Collection[str] = (),
+    *,
+    api_secret: Callable[[str], str | None],
 ) -> APIGatewayRestResolver:
     """A resolver for ``/<audience>/…`` routes, used by ``roles``; Swagger UI at ``/<audience>/swagger``.
 
     Handlers narrow the roles per route with :func:`principal_of`. ``public_routes`` need no
-    token (sign-in issues them); their bodies are checked like any other.
+    token (sign-in issues them); their bodies are checked like any other. ``api_secret``: corp
+    id → the tenant's token key.
     """
     swagger = f"/{audience}/swagger"
-    app = _Api(json_body_deserializer=parse_json)
+    app = _Api(api_secret, json_body_deserializer=parse_json)
     register_error_handlers(app)
 
     def _invalid_request(error: RequestValidationError) -> Response[str]:

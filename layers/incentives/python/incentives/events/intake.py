@@ -13,12 +13,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from incentives.api.body import check_size, parse_json
-from incentives.api.errors import invalid_input
+from incentives.core.body import check_size, parse_json
 from incentives.core.errors import InvalidInput, Unauthenticated
-from incentives.orders.ports import EventQueue, RawEvent, RawEventStore
+from incentives.core.validation import invalid_input
+from incentives.messages.queued import EventQueue, QueuedEvent
 from incentives.webhook import signature
-from incentives.webhook.models import QueuedEvent, WebhookEventBody
+from incentives.webhook.models import WebhookEventBody
+from incentives.webhook.ports import RawEvent, RawEventStore
 
 MAX_BODY_BYTES = 256 * 1024
 CORP_HEADER = "x-corp-id"
