@@ -39,6 +39,10 @@ MAX_BODY_BYTES = 384 * 1024
 """The largest API body: under DynamoDB's 400 KB item, the most one request could store."""
 PRINCIPAL = "principal"
 """The resolver context key of the authenticated caller."""
+API_SECRET = "api_secret"
+"""The resolver context key of the API's token keys (set by the gate on every request)."""
+SecretOf = Callable[[str], str | None]
+"""corp id → the key the tenant's API tokens are signed with (None: not configured)."""
 
 
 ExportFormat = Annotated[str | None, Query(pattern="^(json|csv)$", description="csv exports every match")]
@@ -64,11 +68,13 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
     """Who before what: the caller (401) and the API's roles (403), then the body's size (413),
     media type (415) and encoding (400). Only then may validation read the body."""
 
-    def __init__(self, roles: Collection[Role], public_routes: Collection[str]) -> None:
+    def __init__(self, roles: Collection[Role], public_routes: Collection[str], api_secret: SecretOf) -> None:
         self._roles = tuple(roles)
         self._public = frozenset(public_routes)
+        self._api_secret = api_secret
 
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        app.context[API_SECRET] = self._api_secret
         if app.request.route not in self._public:
             app.context[PRINCIPAL] = require_role(_authenticate(app), self._roles)
         _check_body(app)
@@ -76,9 +82,7 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
 
 
 def _authenticate(app: APIGatewayRestResolver) -> Principal:
-    if not isinstance(app, _Api):
-        raise TypeError("the resolver was not made by create_api")
-    return authenticate(app.current_event.headers.get("Authorization"), app.api_secret)
+    return authenticate(app.current_event.headers.get("Authorization"), app.context[API_SECRET])
 
 
 def _check_body(app: APIGatewayRestResolver) -> None:
@@ -103,15 +107,7 @@ def _check_body(app: APIGatewayRestResolver) -> None:
 
 
 class _Api(APIGatewayRestResolver):
-    """Powertools' REST resolver whose OpenAPI document lists the error answers really sent.
-
-    ``api_secret`` (corp id → the tenant's token key) is given by the function from the
-    composition root (``runtime.wiring.api_jwt_secret``): this package reads no secrets itself.
-    """
-
-    def __init__(self, api_secret: Callable[[str], str | None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.api_secret = api_secret
+    """Powertools' REST resolver whose OpenAPI document lists the error answers really sent."""
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
         return with_error_responses(super().get_openapi_schema(**kwargs))
@@ -177,16 +173,17 @@ def create_api(
     roles: Collection[Role],
     public_routes: Collection[str] = (),
     *,
-    api_secret: Callable[[str], str | None],
+    api_secret: SecretOf,
 ) -> APIGatewayRestResolver:
     """A resolver for ``/<audience>/…`` routes, used by ``roles``; Swagger UI at ``/<audience>/swagger``.
 
     Handlers narrow the roles per route with :func:`principal_of`. ``public_routes`` need no
     token (sign-in issues them); their bodies are checked like any other. ``api_secret``: corp
-    id → the tenant's token key.
+    id → the tenant's token key, given by the function from the composition root
+    (``runtime.wiring.api_jwt_secret``): this package reads no secrets itself.
     """
     swagger = f"/{audience}/swagger"
-    app = _Api(api_secret, json_body_deserializer=parse_json)
+    app = _Api(json_body_deserializer=parse_json)
     register_error_handlers(app)
 
     def _invalid_request(error: RequestValidationError) -> Response[str]:
@@ -197,7 +194,7 @@ def create_api(
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.use(
         [
-            _Gate(roles, public_routes=(swagger, *public_routes)),
+            _Gate(roles, public_routes=(swagger, *public_routes), api_secret=api_secret),
             OpenAPIRequestValidationMiddleware(),  # type: ignore[no-untyped-call]
             OpenAPIResponseValidationMiddleware(),
         ]
