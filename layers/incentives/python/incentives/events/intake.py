@@ -1,4 +1,5 @@
-"""Accepting one webhook delivery: size, signature, contract, then keep and enqueue.
+"""Accepting one webhook delivery onto the event backbone: size, signature, the merchant's
+contract (``webhook.models``), then keep the raw body and enqueue it as a ``QueuedEvent``.
 
 Validation happens before anything is stored, so a rejected request changes nothing.
 """
