@@ -22,7 +22,7 @@ from incentives.affiliates.membership import ApplicationInput
 from incentives.affiliates.referrals import customers_of
 from incentives.affiliates.withdrawals import WithdrawalInput
 from incentives.api.app import create_api, principal_of, query_instant
-from incentives.api.auth import Principal, Role
+from incentives.core.access import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import NotFound
 from incentives.levels.views import LevelHistory, MyLevel, history, my_level
@@ -39,6 +39,7 @@ app = create_api(
     "Incentives — distribution center API",
     "An affiliate's figures, level, customers, orders, withdrawals.",
     AFFILIATES,
+    api_secret=wiring.api_jwt_secret,
 )
 
 

@@ -38,9 +38,9 @@ from pydantic import (
     model_validator,
 )
 
-from incentives.api.errors import invalid_input
 from incentives.core.errors import InvalidInput, InvalidPart
 from incentives.core.money import Fen
+from incentives.core.validation import invalid_input
 
 
 class BecomeMode(StrEnum):

@@ -26,8 +26,9 @@ from incentives.core.clock import iso_utc
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.core.money import Fen
 from incentives.ledger import postings
+from incentives.ledger.errors import InsufficientBalance
 from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
-from incentives.storage.ledger import InsufficientBalance, LedgerRepository, posting_writes
+from incentives.storage.ledger import LedgerRepository, posting_writes
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
 
 if TYPE_CHECKING:
