@@ -37,7 +37,9 @@ def apply_payment(
     """Apply ``order.paid`` to the order and decide its commissions (see the module docstring)."""
     affiliates = ports.affiliates
     source = order.source.affiliate_id if order.source.affiliate_id != order.customer_id else None
-    context = affiliates.payment_context(corp_id, order.order_id, order.customer_id, source)
+    context = affiliates.payment_context(
+        corp_id, order.order_id, order.customer_id, source, order_source(order.order_id)
+    )
     current = context.order or OrderState(corp_id=corp_id, order_id=order.order_id)
     updated = apply_fact(current, event_id, order, window)
     if context.decided or context.level_figures_seen or updated is current or updated.paid != order:

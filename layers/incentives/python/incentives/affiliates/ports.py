@@ -162,9 +162,10 @@ class AffiliateRepository(Protocol):
     def withdrawals(self, corp_id: str, affiliate_id: str | None = None) -> list[Record]: ...
 
     def payment_context(
-        self, corp_id: str, order_id: str, customer_id: str, source_id: str | None
+        self, corp_id: str, order_id: str, customer_id: str, source_id: str | None, level_source: str
     ) -> PaymentContext:
-        """Everything ``order.paid`` reads first, in one round trip."""
+        """Everything ``order.paid`` reads first, in one round trip (``source_id``: the affiliate
+        whose link the order came through; ``level_source``: the order's source of level figures)."""
         ...
 
     def promoters(

@@ -11,7 +11,6 @@ from incentives.affiliates import ports
 from incentives.affiliates.program import ProgramSettings
 from incentives.core.clock import iso_utc
 from incentives.levels.ports import Standing
-from incentives.levels.service import order_source
 from incentives.storage import keys as table_keys
 from incentives.storage import levels as level_storage
 from incentives.storage.affiliates import keys
@@ -132,7 +131,7 @@ class TableAffiliates:
     # --- order.paid in two reads ---------------------------------------------------------------
 
     def payment_context(
-        self, corp_id: str, order_id: str, customer_id: str, source_id: str | None
+        self, corp_id: str, order_id: str, customer_id: str, source_id: str | None, level_source: str
     ) -> ports.PaymentContext:
         found = self._table.get_many(
             [
@@ -144,7 +143,7 @@ class TableAffiliates:
                 keys.activity_marker_key(corp_id, customer_id, f"order:{order_id}"),
                 level_storage.settings_key(corp_id),
                 level_storage.state_key(corp_id, customer_id),
-                level_storage.source_key(corp_id, order_source(order_id)),
+                level_storage.source_key(corp_id, level_source),
                 *([keys.profile_key(corp_id, source_id)] if source_id else []),
             ]
         )
