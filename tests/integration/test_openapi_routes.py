@@ -68,15 +68,18 @@ def _resolved(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any
     return schema
 
 
-def _untyped(schema: dict[str, Any] | None, document: dict[str, Any], inside: bool = False) -> str | None:
-    """Why ``schema`` does not describe its fields, or None when it does (a scalar only ``inside``
-    a list or a map: a body or an answer is a model, or a list or map of them)."""
+def _untyped(
+    schema: dict[str, Any] | None, document: dict[str, Any], inside: bool = False, scalar_maps: bool = False
+) -> str | None:
+    """Why ``schema`` does not describe its fields, or None when it does: a model, or a list of
+    them; a scalar only ``inside`` a list or a model; a map of scalars only with ``scalar_maps``
+    (a body of attribute changes), otherwise a map of models."""
     if not schema:
         return "no schema"
     schema = _resolved(schema, document)
     variants = [v for v in schema.get("anyOf", schema.get("oneOf", [])) if v != {"type": "null"}]
     if variants:
-        reasons = [_untyped(variant, document, inside) for variant in variants]
+        reasons = [_untyped(variant, document, inside, scalar_maps) for variant in variants]
         return next((reason for reason in reasons if reason), None)
     kind = schema.get("type")
     if kind == "array":
@@ -86,9 +89,10 @@ def _untyped(schema: dict[str, Any] | None, document: dict[str, Any], inside: bo
         if schema.get("properties"):
             return None
         values = schema.get("additionalProperties")
-        if isinstance(values, dict) and values and not _untyped(values, document, inside=True):
-            return None  # a map with typed values
-        return "a free-form object"
+        if not isinstance(values, dict) or not values:
+            return "a free-form object"
+        reason = _untyped(values, document, inside=scalar_maps)
+        return f"a map of {reason}" if reason else None
     return None if inside and kind else f"a bare {kind or 'value'}"
 
 
@@ -136,7 +140,7 @@ def test_every_route_is_documented_with_typed_request_and_answer(stack: StackHan
         if takes_body and body is None:
             problems.append(f"{method} {path}: no request body documented")
         elif body is not None:
-            reason = _untyped(_json_schema(body), document)
+            reason = _untyped(_json_schema(body), document, scalar_maps=True)
             if reason:
                 problems.append(f"{method} {path}: the request body is {reason}")
     assert not problems, "\n".join(problems)
@@ -149,5 +153,11 @@ def test_a_free_form_answer_is_reported() -> None:
     assert _untyped({"type": "string"}, document) == "a bare string"
     assert _untyped({}, document) == "no schema"
     assert _untyped({"$ref": "#/components/schemas/Page"}, document) is None
-    assert _untyped({"type": "object", "additionalProperties": {"type": "string"}}, document) is None
+    strings = {"type": "object", "additionalProperties": {"type": "string"}}
+    assert _untyped(strings, document) == "a map of a bare string"
+    assert _untyped(strings, document, scalar_maps=True) is None
+    assert (
+        _untyped({"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Page"}}, document)
+        is None
+    )
     assert _untyped({"type": "array", "items": {"type": "string"}}, document) is None
