@@ -34,7 +34,7 @@ from incentives.core.errors import InvalidInput, NotFound
 from incentives.guides import service as incentives
 from incentives.guides.service import IncentiveSettings, RuleEdit, RuleInput, RuleView
 from incentives.org.chart import DepartmentNodeView, org_chart
-from incentives.org.levels import LevelsView, OrgLevels, add_node, levels_view, remove_node, save_levels
+from incentives.org.data_nodes import LevelsView, OrgLevels, add_node, levels_view, remove_node, save_levels
 from incentives.org.outlets import (
     ContactWayView,
     OutletView,
@@ -158,7 +158,7 @@ class WelcomeRequest(NodeChoice):
 def sync_org() -> Response[str]:
     principal = admin_only(app)
     now = clock.now()
-    status = request_sync(wiring.table(), principal.corp_id, principal.subject, now)
+    status = request_sync(wiring.org_repository(), principal.corp_id, principal.subject, now)
     request = OrgSyncRequested(requested_by=principal.subject, requested_at=now)
     event = OrgSyncRequestedEvent(
         event_id=f"org-sync-{iso_utc(now)}", type="org.sync_requested", occurred_at=now, data=request
@@ -175,7 +175,7 @@ def sync_org() -> Response[str]:
 )
 def get_sync_status() -> SyncStatus:
     principal = admin_only(app)
-    return sync_status(wiring.table(), principal.corp_id)
+    return sync_status(wiring.org_repository(), principal.corp_id)
 
 
 @app.get(
@@ -187,7 +187,7 @@ def get_org_tree(
     q: Annotated[str | None, Query(max_length=64, description="Part of a department's name")] = None,
 ) -> list[DepartmentNodeView]:
     principal = principal_of(app, CONSOLE)
-    return org_chart(wiring.table(), principal, q)
+    return org_chart(wiring.org_repository(), principal, q)
 
 
 @app.get("/admin/outlets", summary="Outlets with guide and customer counts", tags=["org"])
@@ -198,7 +198,7 @@ def get_outlets(
     ] = None,
 ) -> list[OutletView]:
     principal = principal_of(app, CONSOLE)
-    return list_outlets(wiring.table(), principal, q, subtree or ())
+    return list_outlets(wiring.org_repository(), principal, q, subtree or ())
 
 
 @app.post(
@@ -210,12 +210,15 @@ def get_outlets(
 def post_contact_way(
     outlet_id: Annotated[str, Path(max_length=32)], request: ContactWayRequest
 ) -> ContactWayView:
-    table = wiring.table()
+    org = wiring.org_repository()
     grant = authorize_write(
-        app, table, request.data_node, lambda principal: visible_outlet(table, principal, outlet_id)["path"]
+        app,
+        wiring.table(),
+        request.data_node,
+        lambda principal: visible_outlet(org, principal, outlet_id)["path"],
     )
     return create_contact_way(
-        table,
+        org,
         wiring.wecom_client(grant.principal.corp_id),
         grant.principal,
         outlet_id,
@@ -229,11 +232,14 @@ def post_contact_way(
 def put_guide_welcome(
     user_id: Annotated[str, Path(max_length=64)], request: WelcomeRequest
 ) -> dict[str, str]:
-    table = wiring.table()
+    org = wiring.org_repository()
     grant = authorize_write(
-        app, table, request.data_node, lambda principal: visible_guide(table, principal, user_id)["dept_path"]
+        app,
+        wiring.table(),
+        request.data_node,
+        lambda principal: visible_guide(org, principal, user_id)["dept_path"],
     )
-    set_guide_welcome(table, grant.principal, user_id, request.text)
+    set_guide_welcome(org, grant.principal, user_id, request.text)
     return {"user_id": user_id, "welcome_message": request.text}
 
 
@@ -274,13 +280,13 @@ def get_levels(
     q: Annotated[str | None, Query(max_length=64, description="Part of a data node's name")] = None,
 ) -> LevelsView:
     principal = principal_of(app, CONSOLE)
-    return levels_view(wiring.table(), principal, q)
+    return levels_view(wiring.org_repository(), principal, q)
 
 
 @app.put("/admin/org/levels", summary="Name the intermediate level and pick its data nodes", tags=["org"])
 def put_levels(levels: OrgLevels) -> OrgLevels:
     principal = admin_only(app)
-    return save_levels(wiring.table(), principal.corp_id, levels, clock.now())
+    return save_levels(wiring.org_repository(), principal.corp_id, levels, clock.now())
 
 
 class NodeRequest(BaseModel):
@@ -290,8 +296,8 @@ class NodeRequest(BaseModel):
 @app.post("/admin/org/levels/nodes", summary="Add one department as a data node", tags=["org"])
 def post_level_node(request: NodeRequest) -> LevelsView:
     principal = admin_only(app)
-    add_node(wiring.table(), principal.corp_id, request.dept_id, clock.now())
-    return levels_view(wiring.table(), principal)
+    add_node(wiring.org_repository(), principal.corp_id, request.dept_id, clock.now())
+    return levels_view(wiring.org_repository(), principal)
 
 
 @app.delete(
@@ -301,14 +307,14 @@ def post_level_node(request: NodeRequest) -> LevelsView:
 )
 def delete_level_node(dept_id: Annotated[str, Path(max_length=32)]) -> LevelsView:
     principal = admin_only(app)
-    remove_node(wiring.table(), principal.corp_id, dept_id, clock.now())
-    return levels_view(wiring.table(), principal)
+    remove_node(wiring.org_repository(), principal.corp_id, dept_id, clock.now())
+    return levels_view(wiring.org_repository(), principal)
 
 
 @app.get("/admin/tags", summary="The customer tag library", tags=["tags"])
 def get_tags() -> list[TagView]:
     principal = principal_of(app, CONSOLE)
-    return list_tags(wiring.table(), principal.corp_id)
+    return list_tags(wiring.tag_repository(), principal.corp_id)
 
 
 @app.post(
@@ -320,7 +326,7 @@ def get_tags() -> list[TagView]:
 def post_tag_group(request: TagGroupRequest) -> list[TagView]:
     principal = admin_only(app)
     return create_group(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         request.name,
@@ -338,7 +344,7 @@ def post_tag_group(request: TagGroupRequest) -> list[TagView]:
 def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -> TagView:
     principal = admin_only(app)
     return update_tag(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         tag_id,
@@ -355,7 +361,7 @@ def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -
 )
 def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> dict[str, str]:
     principal = admin_only(app)
-    delete_tag(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
+    delete_tag(wiring.tag_repository(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
     return {"tag_id": tag_id, "deleted": "yes"}
 
 
@@ -368,7 +374,7 @@ def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> dict[str, str]:
 def post_group_tags(group_id: Annotated[str, Path(max_length=40)], request: GroupTagsRequest) -> TagGroupView:
     principal = admin_only(app)
     return add_tags(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         group_id,
@@ -386,7 +392,7 @@ def post_group_tags(group_id: Annotated[str, Path(max_length=40)], request: Grou
 def patch_tag_group(group_id: Annotated[str, Path(max_length=40)], request: TagGroupUpdate) -> TagGroupView:
     principal = admin_only(app)
     return update_group(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         group_id,
@@ -403,7 +409,7 @@ def patch_tag_group(group_id: Annotated[str, Path(max_length=40)], request: TagG
 )
 def remove_tag_group(group_id: Annotated[str, Path(max_length=40)]) -> TagGroupDeleted:
     principal = admin_only(app)
-    delete_group(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, group_id)
+    delete_group(wiring.tag_repository(), wiring.wecom_client(principal.corp_id), principal.corp_id, group_id)
     return TagGroupDeleted(group_id=group_id, deleted=True)
 
 
@@ -415,7 +421,9 @@ def remove_tag_group(group_id: Annotated[str, Path(max_length=40)]) -> TagGroupD
 )
 def post_tag_import() -> dict[str, Any]:
     principal = admin_only(app)
-    return import_from_wecom(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id)
+    return import_from_wecom(
+        wiring.tag_repository(), wiring.wecom_client(principal.corp_id), principal.corp_id
+    )
 
 
 class SegmentRequest(BaseModel):
@@ -427,19 +435,19 @@ class SegmentRequest(BaseModel):
 )
 def post_segment(request: SegmentRequest) -> list[SegmentMember]:
     principal = principal_of(app, CONSOLE)
-    return segment(wiring.table(), principal, request.tag_ids)
+    return segment(wiring.tag_repository(), principal, request.tag_ids)
 
 
 @app.get("/admin/guide-permissions", summary="What guides see and edit of customers", tags=["org"])
 def get_permissions() -> GuidePermissions:
     principal = principal_of(app, CONSOLE)
-    return load_permissions(wiring.table(), principal.corp_id)
+    return load_permissions(wiring.org_repository(), principal.corp_id)
 
 
 @app.put("/admin/guide-permissions", summary="Set what guides see and edit of customers", tags=["org"])
 def put_permissions(permissions: GuidePermissions) -> GuidePermissions:
     principal = admin_only(app)
-    return save_permissions(wiring.table(), principal.corp_id, permissions)
+    return save_permissions(wiring.org_repository(), principal.corp_id, permissions)
 
 
 class RuleSwitch(BaseModel):
@@ -459,7 +467,7 @@ class PreviewView(BaseModel):
 )
 def get_incentive_settings() -> IncentiveSettings:
     principal = principal_of(app, CONSOLE)
-    return incentives.load_settings(wiring.table(), principal.corp_id)
+    return incentives.load_settings(wiring.guide_repository(), principal.corp_id)
 
 
 @app.put(
@@ -468,13 +476,15 @@ def get_incentive_settings() -> IncentiveSettings:
 def put_incentive_settings(request: IncentiveSettings) -> IncentiveSettings:
     principal = admin_only(app)
     configured = wiring.wecom_pay_configured(principal.corp_id)
-    return incentives.save_settings(wiring.table(), principal.corp_id, request, configured, clock.now())
+    return incentives.save_settings(
+        wiring.guide_repository(), principal.corp_id, request, configured, clock.now()
+    )
 
 
 @app.get("/admin/guide-incentives/rules", summary="Templates and custom rules", tags=["guide incentives"])
 def get_incentive_rules() -> list[RuleView]:
     principal = principal_of(app, CONSOLE)
-    return incentives.list_rules(wiring.table(), principal.corp_id, clock.now())
+    return incentives.list_rules(wiring.guide_repository(), principal.corp_id, clock.now())
 
 
 @app.post(
@@ -482,7 +492,7 @@ def get_incentive_rules() -> list[RuleView]:
 )
 def post_incentive_rule(rule: RuleInput) -> RuleView:
     principal = admin_only(app)
-    return incentives.create_custom_rule(wiring.table(), principal.corp_id, rule, clock.now())
+    return incentives.create_custom_rule(wiring.guide_repository(), principal.corp_id, rule, clock.now())
 
 
 @app.put(
@@ -492,7 +502,7 @@ def post_incentive_rule(rule: RuleInput) -> RuleView:
 )
 def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> RuleView:
     principal = admin_only(app)
-    return incentives.edit_rule(wiring.table(), principal.corp_id, rule_id, edit, clock.now())
+    return incentives.edit_rule(wiring.guide_repository(), principal.corp_id, rule_id, edit, clock.now())
 
 
 @app.post(
@@ -503,7 +513,7 @@ def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleE
 def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> PreviewView:
     principal = principal_of(app, CONSOLE)
     lines = incentives.preview_edit(
-        wiring.table(), principal, rule_id, edit, clock.now(), settings().time_zone
+        wiring.guide_repository(), principal, rule_id, edit, clock.now(), settings().time_zone
     )
     return PreviewView(
         lines=[vars(line) for line in lines],
@@ -519,7 +529,7 @@ def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: R
 )
 def get_incentive_rule(rule_id: Annotated[str, Path(max_length=40)]) -> RuleView:
     principal = principal_of(app, CONSOLE)
-    return incentives.rule_view(wiring.table(), principal.corp_id, rule_id, clock.now())
+    return incentives.rule_view(wiring.guide_repository(), principal.corp_id, rule_id, clock.now())
 
 
 @app.patch(
@@ -527,7 +537,9 @@ def get_incentive_rule(rule_id: Annotated[str, Path(max_length=40)]) -> RuleView
 )
 def patch_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], switch: RuleSwitch) -> RuleView:
     principal = admin_only(app)
-    return incentives.set_enabled(wiring.table(), principal.corp_id, rule_id, switch.enabled, clock.now())
+    return incentives.set_enabled(
+        wiring.guide_repository(), principal.corp_id, rule_id, switch.enabled, clock.now()
+    )
 
 
 @app.get(
@@ -548,7 +560,7 @@ def get_incentive_records(
 ) -> Response[str]:
     principal = principal_of(app, CONSOLE)
     found = incentives.records(
-        wiring.table(),
+        wiring.guide_repository(),
         wiring.payout_repository(),
         principal,
         guide_id=guide_id,

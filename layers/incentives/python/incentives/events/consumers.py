@@ -66,9 +66,10 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def guides(corp_id: str, trigger: Trigger) -> str:
         from incentives.guides.service import GuideEffects, grant
+        from incentives.storage.guides import TableGuideRepository
 
         effects = GuideEffects(
-            table=ports.table,
+            guides=TableGuideRepository(ports.table),
             payouts=ports.payouts,
             queue=ports.payout_queue,
             openid_of=lambda corp, user_id: str(ports.wecom_client(corp).convert_to_openid(user_id)),
@@ -110,8 +111,11 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def org_sync(corp_id: str) -> str:
         from incentives.org.service import run_requested_sync
+        from incentives.storage.org import TableOrgRepository
 
-        return run_requested_sync(ports.table, ports.wecom_client(corp_id), ports.clock.now())
+        return run_requested_sync(
+            TableOrgRepository(ports.table), ports.wecom_client(corp_id), ports.clock.now()
+        )
 
     return Consumers(
         orders=ports.orders,

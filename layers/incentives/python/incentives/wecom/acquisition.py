@@ -15,9 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc
-from incentives.org.service import apply_contact_change, dept_key, guide_key
+from incentives.org.service import apply_contact_change
 from incentives.storage import keys
-from incentives.storage.keys import contact_way_key, customer_key, external_key, outlet_customers_key
+from incentives.storage.keys import (
+    contact_way_key,
+    customer_key,
+    dept_key,
+    external_key,
+    guide_key,
+    outlet_customers_key,
+)
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import (
     AtMost,
     Condition,
@@ -101,7 +109,7 @@ def apply_callback(
         return _end_relation(effects, corp_id, identity, callback, now)
     if callback.event == "change_contact":
         detail = apply_contact_change(
-            effects.table,
+            TableOrgRepository(effects.table),
             effects.client(corp_id),
             callback.change_type,
             callback.user_id,
