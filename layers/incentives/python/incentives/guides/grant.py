@@ -51,7 +51,7 @@ def reward_id_for(rule: StoredRule, trigger: Trigger) -> str:
 
 
 @dataclass(frozen=True)
-class _Context:
+class GrantContext:
     """What a grant reads once, before its attempts."""
 
     corp_id: str
@@ -68,7 +68,7 @@ class _Context:
         return self.settings.payment_method is PaymentMethod.ONLINE
 
 
-def decide(context: _Context, counters: Counters, openid_of: Callable[[str, str], str]) -> Grant:
+def decide(context: GrantContext, counters: Counters, openid_of: Callable[[str, str], str]) -> Grant:
     """The grant of one trigger given the counters read: the occurrence always; when the limit
     leaves an amount, the reward credited and settled at once, and its payout or its carry."""
     corp_id, trigger, rule, guide = context.corp_id, context.trigger, context.rule, context.guide
@@ -137,7 +137,7 @@ def decide(context: _Context, counters: Counters, openid_of: Callable[[str, str]
     )
 
 
-def _reward(context: _Context, amount: int) -> Record:
+def _reward(context: GrantContext, amount: int) -> Record:
     trigger, guide, rule = context.trigger, context.guide, context.rule
     return {
         "reward_id": context.reward_id,
@@ -175,7 +175,7 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
         corp_id, rule.rule_id, month, trigger.at, reward_id
     ):
         return _already_granted(effects, corp_id, reward_id)
-    context = _Context(corp_id, trigger, rule, guide, version, settings, month, reward_id)
+    context = GrantContext(corp_id, trigger, rule, guide, version, settings, month, reward_id)
     for _ in range(MAX_ATTEMPTS):
         counters = repo.counters(corp_id, trigger.guide_id, rule.rule_id, month, version.version)
         decided = decide(context, counters, effects.openid_of)
