@@ -318,6 +318,65 @@ def _with_package(provider: PayoutProvider, payout: Payout, known: ProviderResul
     return again if again.outcome is Outcome.WAITING and again.confirmation is not None else known
 
 
+def reconcile_open_payout(
+    repository: PayoutRepository,
+    providers: Mapping[ProviderName, PayoutProvider],
+    queue: PayoutQueue,
+    payout: Payout,
+    now: datetime,
+    confirm_within: timedelta = CONFIRM_WITHIN,
+) -> str:
+    """Resolve one payout left open (the reconciler's unit for ``PAYOUT_OPEN``): a ``queued`` one
+    is queued again, a ``sending`` one queried, one given up on while unresolved queried until the
+    provider says what became of it. Returns ``requeued``, ``resolved`` or ``still_open``; a payout
+    that changed meanwhile (a notification, the worker) is ``still_open``, for the next run."""
+    if payout.status is PayoutStatus.QUEUED:
+        queue.send(payout.corp_id, payout.payout_id, payout.generation)
+        return "requeued"
+    provider = providers.get(payout.provider)
+    if provider is None:
+        return "still_open"
+    try:
+        known = _with_package(provider, payout, provider.query(payout))
+        if payout.unresolved:
+            if _settles(known):
+                _settle_result(repository, payout, known, now, confirm_within)
+            elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
+                note = "the provider confirms no money moved; re-queue to pay"
+                repository.save(payout.failed(now, NOT_SENT, note), payout.version)
+            else:
+                return "still_open"
+            return "resolved"
+        if _settles(known):
+            _settle_result(repository, payout, known, now, confirm_within)
+            return "resolved"
+        if known.outcome is Outcome.NOT_FOUND:
+            queue.send(payout.corp_id, payout.payout_id, payout.generation)
+            return "requeued"
+        return "still_open"
+    except ConcurrentModification:
+        return "still_open"
+
+
+def check_waiting_payout(
+    repository: PayoutRepository,
+    providers: Mapping[ProviderName, PayoutProvider],
+    payout: Payout,
+    now: datetime,
+    stale_after: timedelta = STALE_AFTER,
+) -> str:
+    """Ask about one transfer waiting for its payee whose check is due (the reconciler's unit for
+    ``PAYOUT_WAITING``). Returns ``resolved``, ``cancel_requested`` or ``still_open``."""
+    provider = providers.get(payout.provider)
+    if provider is None:
+        return "still_open"
+    try:
+        outcome = _check_awaiting(repository, provider, payout, now, stale_after)
+    except ConcurrentModification:
+        return "still_open"
+    return {"resolved": "resolved", "cancel": "cancel_requested"}.get(outcome, "still_open")
+
+
 def reconcile(
     repository: PayoutRepository,
     providers: Callable[[str], Mapping[ProviderName, PayoutProvider]],
@@ -326,60 +385,20 @@ def reconcile(
     stale_after: timedelta = STALE_AFTER,
     confirm_within: timedelta = CONFIRM_WITHIN,
 ) -> Reconciliation:
-    """Resolve payouts left open: ``queued`` ones are queued again, ``sending`` ones queried, and
-    payouts given up on while unresolved are queried until the provider says what became of them.
-    Payouts waiting for their payee are queried when their check is due (a notification may have
-    been lost) and cancelled at the provider once their deadline has passed.
+    """Resolve every payout left open and check every transfer whose check is due, here and now
+    (no cap); the scheduled job fans the same units out (``incentives.fanout``).
 
     Writes happen only for payouts whose state changes or whose check was due (SPEC §6:
-    proportional to changes). A payout that changed meanwhile (a notification) is left for the
-    next run.
+    proportional to changes).
     """
-    requeued = resolved = still_open = cancel_requested = 0
+    counts = dict.fromkeys(("requeued", "resolved", "still_open", "cancel_requested"), 0)
     for payout in repository.open_since(now - stale_after):
-        if payout.status is PayoutStatus.QUEUED:
-            queue.send(payout.corp_id, payout.payout_id, payout.generation)
-            requeued += 1
-            continue
-        provider = providers(payout.corp_id).get(payout.provider)
-        if provider is None:
-            still_open += 1
-            continue
-        try:
-            known = _with_package(provider, payout, provider.query(payout))
-            if payout.unresolved:
-                if _settles(known):
-                    _settle_result(repository, payout, known, now, confirm_within)
-                elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
-                    note = "the provider confirms no money moved; re-queue to pay"
-                    repository.save(payout.failed(now, NOT_SENT, note), payout.version)
-                else:
-                    still_open += 1
-                    continue
-                resolved += 1
-            elif _settles(known):
-                _settle_result(repository, payout, known, now, confirm_within)
-                resolved += 1
-            elif known.outcome is Outcome.NOT_FOUND:
-                queue.send(payout.corp_id, payout.payout_id, payout.generation)
-                requeued += 1
-            else:
-                still_open += 1
-        except ConcurrentModification:
-            still_open += 1
+        counts[
+            reconcile_open_payout(repository, providers(payout.corp_id), queue, payout, now, confirm_within)
+        ] += 1
     for payout in repository.awaiting_due(now):
-        provider = providers(payout.corp_id).get(payout.provider)
-        if provider is None:
-            still_open += 1
-            continue
-        try:
-            outcome = _check_awaiting(repository, provider, payout, now, stale_after)
-        except ConcurrentModification:
-            outcome = "open"
-        resolved += outcome == "resolved"
-        cancel_requested += outcome == "cancel"
-        still_open += outcome == "open"
-    return Reconciliation(requeued, resolved, still_open, cancel_requested)
+        counts[check_waiting_payout(repository, providers(payout.corp_id), payout, now, stale_after)] += 1
+    return Reconciliation(**counts)
 
 
 def _check_awaiting(

@@ -1,16 +1,11 @@
 """Every key of the single table, in one place (docs/data-model.md mirrors this file).
 
 Every partition key starts with the tenant (``T#<corp_id>``) so no query can cross tenants;
-the only cross-tenant access is the hourly job's sharded index, which carries the tenant in
-its sort key and hands each hit back to that tenant's own aggregate.
+the only cross-tenant access is the scheduled jobs' sharded due index (``storage/due.py``),
+which carries the tenant in its sort key and hands each entry back to that tenant's aggregate.
 """
 
 from __future__ import annotations
-
-import zlib
-
-WINDOW_INDEX = "gsi1"
-WINDOW_INDEX_SHARDS = 8
 
 
 def tenant(corp_id: str) -> str:
@@ -23,20 +18,6 @@ def order_key(corp_id: str, order_id: str) -> dict[str, str]:
 
 def raw_event_key(corp_id: str, event_id: str) -> dict[str, str]:
     return {"pk": f"{tenant(corp_id)}#EVENT#{event_id}", "sk": "RAW"}
-
-
-def window_shard(corp_id: str, order_id: str) -> str:
-    """Spread open windows over a few partitions so the index never has one hot key."""
-    shard = zlib.crc32(f"{corp_id}#{order_id}".encode()) % WINDOW_INDEX_SHARDS
-    return f"WINDOW_OPEN#{shard}"
-
-
-def window_shards() -> list[str]:
-    return [f"WINDOW_OPEN#{n}" for n in range(WINDOW_INDEX_SHARDS)]
-
-
-def window_sort_key(closes_at_iso: str, corp_id: str, order_id: str) -> str:
-    return f"{closes_at_iso}#{corp_id}#{order_id}"
 
 
 def customer_key(corp_id: str, customer_id: str) -> dict[str, str]:

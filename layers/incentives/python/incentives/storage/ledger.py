@@ -6,16 +6,17 @@ the balance deltas in one transaction; a balance is therefore always the sum of 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import Conflict
+from incentives.fanout.model import DueQueue
 from incentives.ledger.model import Account, Balance, Bucket, Entry, EntryKind, OwnerKind, deltas
 from incentives.ledger.postings import Hold
 from incentives.storage import keys
+from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.table import (
     AtLeast,
     ConditionFailed,
@@ -27,10 +28,7 @@ from incentives.storage.table import (
     Table,
     Update,
     Write,
-    due_items,
 )
-
-HOLD_SHARDS = 8
 
 
 class InsufficientBalance(Conflict):
@@ -267,10 +265,15 @@ class LedgerRepository:
         item = self._table.get(_hold_key(account, credit_id))
         return _hold_from_item(item) if item else None
 
-    def holds_due(self, now: datetime, limit: int = 1000) -> list[Hold]:
-        """Holds whose ``hold_until`` is at or before ``now`` (all tenants)."""
-        items = due_items(self._table, "HOLD", HOLD_SHARDS, iso_utc(now) + "#~", limit)
-        return [_hold_from_item(item) for item in items]
+    def holds_due(self, now: datetime) -> list[Hold]:
+        """Holds whose ``hold_until`` is at or before ``now`` (all tenants, every shard, no cap),
+        from the due index's projection."""
+        return [self.hold_from_due(entry) for entry in TableDueIndex(self._table).due(DueQueue.HOLDS, now)]
+
+    @staticmethod
+    def hold_from_due(entry: dict[str, Any]) -> Hold:
+        """The hold a due entry describes (its projection holds every field)."""
+        return _hold_from_item(entry)
 
     def balance(self, account: Account) -> Balance:
         item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}
@@ -288,12 +291,13 @@ class LedgerRepository:
 
 
 def _due(account: Account, credit_id: str, hold_until: datetime) -> dict[str, str]:
-    """The hold's place in the sharded due queue of the settlement job."""
-    shard = zlib.crc32(f"{account}#{credit_id}".encode()) % HOLD_SHARDS
+    """The hold's place in the settlement job's due queue."""
+    identity = f"{account.owner_kind.value}#{account.owner_id}#{credit_id}"
     return {
         "hold_until": iso_utc(hold_until),
-        "gsi1pk": f"HOLD#{shard}",
-        "gsi1sk": f"{iso_utc(hold_until)}#{account}#{credit_id}",
+        **due_attributes(
+            DueQueue.HOLDS, f"{account.corp_id}#{identity}", hold_until, account.corp_id, identity
+        ),
     }
 
 
