@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +30,7 @@ from incentives.storage.ledger import InsufficientBalance, LedgerRepository, pos
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
 
 if TYPE_CHECKING:
+    from incentives.ledger.model import Entry
     from incentives.payouts.model import Payout
     from incentives.payouts.service import PayoutQueue
     from incentives.storage.payouts import PayoutRepository
@@ -270,7 +270,9 @@ def approve(
             [],
             settlement="manual",
         )
-    payout = _payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
+    from incentives.payouts.service import enqueue
+
+    payout, _reserved_at_request = _payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
     done = _transition(
         table,
         corp_id,
@@ -278,10 +280,10 @@ def approve(
         "paying",
         f"approved by {actor}, payout {payout.payout_id}",
         now,
-        [Put(_payout_item(payout), (NotExists(),))],
+        [_creation_write(payout)],
         settlement="auto",
     )
-    queue.send(corp_id, payout.payout_id, payout.generation)
+    enqueue(queue, payout)
     return done
 
 
@@ -291,11 +293,7 @@ def settle_manually(
     """The operator transferred the money outside the system: record it as paid, with the reference."""
     item = get(table, corp_id, withdrawal_id)
     _expect(item, "approved")
-    payout = _payout(table, corp_id, item, ProviderName.OFFLINE, now)
-    payout = replace(payout, transaction_id=body.reference)
-    paid = postings.payout(
-        account(corp_id, item["affiliate_id"]), payout.payout_id, payout.amount_fen, now, note=body.reference
-    )
+    payout, paid = _payout(table, corp_id, item, ProviderName.OFFLINE, now, reference=body.reference)
     return _transition(
         table,
         corp_id,
@@ -303,7 +301,7 @@ def settle_manually(
         "paid",
         f"paid manually, confirmed by {actor} ({body.reference})",
         now,
-        [Put(_payout_item(payout), (NotExists(),)), *posting_writes([paid], now)],
+        [_creation_write(payout), *posting_writes(paid, now)],
         reference=body.reference,
         paid_at=iso_utc(now),
     )
@@ -324,9 +322,21 @@ def cancel(
     return _transition(table, corp_id, item, "cancelled", f"cancelled by {actor}; released", now, [])
 
 
+def _creation_write(payout: Payout) -> Write:
+    from incentives.storage.payouts import PayoutRepository
+
+    return PayoutRepository.creation_write(payout)
+
+
 def _payout(
-    table: Table, corp_id: str, item: dict[str, Any], provider: ProviderName, now: datetime
-) -> Payout:
+    table: Table,
+    corp_id: str,
+    item: dict[str, Any],
+    provider: ProviderName,
+    now: datetime,
+    reference: str | None = None,
+) -> tuple[Payout, list[Entry]]:
+    """The withdrawal's payout (its amount was reserved at the request) and its entries."""
     from incentives.payouts.service import PayoutRequest, new_payout
 
     affiliate = require_profile(table, corp_id, item["affiliate_id"])
@@ -335,19 +345,14 @@ def _payout(
         openid=affiliate.get("openid", ""),
         name=affiliate.get("name", ""),
     )
-    payout, _reserve_posted_at_request = new_payout(
+    return new_payout(
         PayoutRequest(
             f"withdrawal:{item['withdrawal_id']}", payee, int(item["amount_fen"]), provider, "微客佣金提现"
         ),
         now,
+        reserved=True,
+        reference=reference,
     )
-    return payout
-
-
-def _payout_item(payout: Payout) -> dict[str, Any]:
-    from incentives.storage.payouts import payout_item
-
-    return payout_item(payout)
 
 
 def view(

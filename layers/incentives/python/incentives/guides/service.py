@@ -33,11 +33,11 @@ from incentives.guides.triggers import Trigger
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
 from incentives.org.service import guide_key, stored
-from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
-from incentives.payouts.service import PayoutQueue, PayoutRequest, new_payout
+from incentives.payouts.model import Payee, ProviderName, payout_id_for
+from incentives.payouts.service import PayoutQueue, PayoutRequest, enqueue, new_payout
 from incentives.storage import keys
 from incentives.storage.ledger import posting_writes
-from incentives.storage.payouts import PayoutRepository, payout_item
+from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import AtLeast, AtMost, ConditionFailed, NotExists, Put, Table, Update, Write
 
 MAX_ATTEMPTS = 5
@@ -442,7 +442,7 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
                     trigger.at,
                 )
                 entries += payout_entries
-                writes.append(Put(payout_item(payout), (NotExists(),)))
+                writes.append(PayoutRepository.creation_write(payout))
                 if carried_in:
                     reward["carried_in_fen"] = carried_in
                     writes.append(
@@ -465,8 +465,7 @@ def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
                 return f"{trigger.behavior}: monthly limit reached for {trigger.guide_id}"
             if payout is None:
                 return f"reward {reward_id} of {amount} fen, carried into the next online payment"
-            if payout.status is PayoutStatus.QUEUED:
-                effects.queue.send(corp_id, payout.payout_id, payout.generation)
+            enqueue(effects.queue, payout)
             return f"reward {reward_id} of {amount} fen, payout {payout.payout_id} {payout.status.value}"
     else:
         raise ConcurrentModification(f"guide {trigger.guide_id}: too many concurrent rewards, retry later")

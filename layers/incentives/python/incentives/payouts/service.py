@@ -58,8 +58,19 @@ class PayoutRequest:
     description: str
 
 
-def new_payout(request: PayoutRequest, now: datetime) -> tuple[Payout, list[Entry]]:
-    """The payout for ``request`` and its ledger entries (reserve; offline also paid), not yet stored."""
+def new_payout(
+    request: PayoutRequest, now: datetime, *, reserved: bool = False, reference: str | None = None
+) -> tuple[Payout, list[Entry]]:
+    """The payout for ``request`` and its ledger entries, not yet stored: the one way a payout is
+    made (a guide's reward, an affiliate's withdrawal approved or settled by hand, …).
+
+    Its id is deterministic (``payout_id_for(corp, source)``), so creating it twice is detected.
+    The entries reserve the amount, unless it was ``reserved`` before (a withdrawal reserves at
+    its request); an offline payout is also paid at once, under ``reference`` (the operator's
+    transfer number) when one is given. Callers store it with
+    ``PayoutRepository.creation_write`` (alone, or in their own transaction, with the entries in
+    their posting) and then :func:`enqueue` it.
+    """
     if request.amount_fen <= 0:
         raise ValueError("a payout amount is positive")
     payout_id = payout_id_for(request.payee.account.corp_id, request.source)
@@ -75,14 +86,22 @@ def new_payout(request: PayoutRequest, now: datetime) -> tuple[Payout, list[Entr
         status=PayoutStatus.RECORDED if offline else PayoutStatus.QUEUED,
         created_at=now,
         updated_at=now,
-        transaction_id=f"offline-{payout_id}" if offline else None,
+        transaction_id=(reference or f"offline-{payout_id}") if offline else None,
         paid_at=now if offline else None,
         history=(f"{now.isoformat()} created {'recorded' if offline else 'queued'}",),
     )
-    entries = [postings.reserve(account, payout_id, request.amount_fen, now)]
+    entries = [] if reserved else [postings.reserve(account, payout_id, request.amount_fen, now)]
     if offline:
-        entries.append(postings.payout(account, payout_id, request.amount_fen, now, note="recorded offline"))
+        note = reference or "recorded offline"
+        entries.append(postings.payout(account, payout_id, request.amount_fen, now, note=note))
     return payout, entries
+
+
+def enqueue(queue: PayoutQueue, payout: Payout) -> None:
+    """Queue a payout just stored, if it is to be sent (an offline one is recorded, not sent).
+    A crash before this is repaired by the reconciler, which re-queues payouts left ``queued``."""
+    if payout.status is PayoutStatus.QUEUED:
+        queue.send(payout.corp_id, payout.payout_id, payout.generation)
 
 
 def create_payout(
@@ -100,8 +119,7 @@ def create_payout(
         if existing is None:
             raise RetryLater(f"payout {payout.payout_id} is being created")
         return existing
-    if payout.status is PayoutStatus.QUEUED:
-        queue.send(payout.corp_id, payout.payout_id, payout.generation)
+    enqueue(queue, payout)
     return payout
 
 

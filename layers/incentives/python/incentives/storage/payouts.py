@@ -120,12 +120,18 @@ class PayoutRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
+    @staticmethod
+    def creation_write(payout: Payout) -> Put:
+        """The write that stores a new payout (refused if it exists), for a transaction of its own
+        (:meth:`create`) or of its cause (a reward granted, a withdrawal approved)."""
+        return Put(payout_item(payout), (NotExists(),))
+
     def create(self, payout: Payout, entries: Sequence[Entry]) -> bool:
         """Store a new payout with its reserve (and, offline, payout) entries. False if it exists.
 
         Raises ``InsufficientBalance`` when the withdrawable balance cannot carry it.
         """
-        writes = [Put(payout_item(payout), (NotExists(),)), *posting_writes(entries, payout.created_at)]
+        writes = [self.creation_write(payout), *posting_writes(entries, payout.created_at)]
         try:
             self._table.transact(writes)
         except ConditionFailed as failure:
