@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.ledger import postings
+from incentives.ledger.ports import SettlementLedger
 from incentives.ledger.postings import Hold
-from incentives.storage.ledger import LedgerRepository
 
 
-def settle_hold(ledger: LedgerRepository, hold: Hold, now: datetime) -> bool:
+def settle_hold(ledger: SettlementLedger, hold: Hold, now: datetime) -> bool:
     """Settle one credit whose hold has passed (the settlement job's unit); True if it settled.
 
     The settlement has the deterministic id ``settle:<credit>`` and the hold is closed only while
@@ -21,7 +21,7 @@ def settle_hold(ledger: LedgerRepository, hold: Hold, now: datetime) -> bool:
     return ledger.settle(hold, postings.settlement(hold, now), now)
 
 
-def settle_holds_past(ledger: LedgerRepository, now: datetime) -> int:
+def settle_holds_past(ledger: SettlementLedger, now: datetime) -> int:
     """Settle every credit whose hold has passed, here and now (no cap); returns how many holds
     were closed. The scheduled job fans the same units out instead (``incentives.fanout``)."""
     return sum(1 for hold in ledger.holds_due(now) if settle_hold(ledger, hold, now))

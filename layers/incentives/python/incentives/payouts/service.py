@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound, RetryLater
 from incentives.ledger import postings
@@ -35,17 +34,14 @@ from incentives.payouts.model import (
     ProviderName,
     payout_id_for,
 )
+from incentives.payouts.ports import PayoutQueue as PayoutQueue  # re-exported: importers use this module
+from incentives.payouts.ports import Payouts
 from incentives.payouts.provider import CancellableProvider, Outcome, PayoutProvider, ProviderResult
-from incentives.storage.payouts import PayoutRepository
 
 STALE_AFTER = timedelta(minutes=10)
 CHECK_EVERY = timedelta(hours=1)
 """How often the reconciler asks about a transfer waiting for its payee (a notification lost)."""
 FINAL_OUTCOMES = frozenset({Outcome.SUCCESS, Outcome.FAILED, Outcome.CANCELLED})
-
-
-class PayoutQueue(Protocol):
-    def send(self, corp_id: str, payout_id: str, generation: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -104,9 +100,7 @@ def enqueue(queue: PayoutQueue, payout: Payout) -> None:
         queue.send(payout.corp_id, payout.payout_id, payout.generation)
 
 
-def create_payout(
-    repository: PayoutRepository, queue: PayoutQueue, request: PayoutRequest, now: datetime
-) -> Payout:
+def create_payout(repository: Payouts, queue: PayoutQueue, request: PayoutRequest, now: datetime) -> Payout:
     """Create the payout for ``request`` once; a repeat returns the existing payout.
 
     Online payouts reserve the amount and are queued; offline ones are recorded as paid at
@@ -131,7 +125,7 @@ def _settles(result: ProviderResult) -> bool:
 
 
 def _settle_result(
-    repository: PayoutRepository,
+    repository: Payouts,
     payout: Payout,
     result: ProviderResult,
     now: datetime,
@@ -171,7 +165,7 @@ def _settle_result(
 
 
 def process_payout(
-    repository: PayoutRepository,
+    repository: Payouts,
     providers: Mapping[ProviderName, PayoutProvider],
     corp_id: str,
     payout_id: str,
@@ -235,7 +229,7 @@ def process_payout(
 
 
 def apply_transfer_notice(
-    repository: PayoutRepository,
+    repository: Payouts,
     corp_id: str,
     payout_id: str,
     result: ProviderResult,
@@ -285,7 +279,7 @@ def apply_transfer_notice(
 
 
 def requeue(
-    repository: PayoutRepository, queue: PayoutQueue, corp_id: str, payout_id: str, now: datetime, actor: str
+    repository: Payouts, queue: PayoutQueue, corp_id: str, payout_id: str, now: datetime, actor: str
 ) -> Payout:
     """An operator sends a failed payout again: same id, next generation."""
     payout = repository.get(corp_id, payout_id)
@@ -301,7 +295,7 @@ def requeue(
     return again
 
 
-def cancel(repository: PayoutRepository, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
+def cancel(repository: Payouts, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
     """An operator gives up on a failed payout: its reserved amount is withdrawable again.
 
     Refused while the payout's fate at the provider is unknown (``RETRIES_EXHAUSTED``): the
@@ -337,7 +331,7 @@ def _with_package(provider: PayoutProvider, payout: Payout, known: ProviderResul
 
 
 def reconcile_open_payout(
-    repository: PayoutRepository,
+    repository: Payouts,
     providers: Mapping[ProviderName, PayoutProvider],
     queue: PayoutQueue,
     payout: Payout,
@@ -377,7 +371,7 @@ def reconcile_open_payout(
 
 
 def check_waiting_payout(
-    repository: PayoutRepository,
+    repository: Payouts,
     providers: Mapping[ProviderName, PayoutProvider],
     payout: Payout,
     now: datetime,
@@ -396,7 +390,7 @@ def check_waiting_payout(
 
 
 def reconcile(
-    repository: PayoutRepository,
+    repository: Payouts,
     providers: Callable[[str], Mapping[ProviderName, PayoutProvider]],
     queue: PayoutQueue,
     now: datetime,
@@ -420,7 +414,7 @@ def reconcile(
 
 
 def _check_awaiting(
-    repository: PayoutRepository,
+    repository: Payouts,
     provider: PayoutProvider,
     payout: Payout,
     now: datetime,
