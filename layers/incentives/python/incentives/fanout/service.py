@@ -1,16 +1,15 @@
-"""The one scheduled fan-out: start a run, read a shard, do an item; or all of it in process.
+"""The one scheduled fan-out: start a run, read a shard, do an item.
 
 On AWS a run is three hops, each as wide as the work: the schedule sends one message per shard
 (``start_run``), each shard is read by its own invocation that sends one message per due entry
 (``read_shard``), and each entry is done by the job's unit with SQS partial batch failures. No
 count caps a run, no invocation reads more than one shard, and no entry is read twice: its data
-comes from the index projection. ``run_in_process`` does the same reads and units in one
-process (the simulation, unit tests and benchmarks).
+comes from the index projection. The in-process entry points (``settle_holds_past``,
+``reconcile``, ``run_assessment`` …) read the same index and run the same units in one process.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -65,15 +64,3 @@ def read_shard(index: DueIndex, queue: WorkQueue, work: ShardWork) -> int:
         queue.send(pending)
         sent += len(pending)
     return sent
-
-
-def run_in_process(
-    index: DueIndex, cutoffs: Mapping[DueQueue, datetime], units: Mapping[DueQueue, Unit], as_of: datetime
-) -> Counter[str]:
-    """Every due entry of every shard done here, in order of the queues given; summed counts."""
-    done: Counter[str] = Counter()
-    for due, up_to in cutoffs.items():
-        for shard in range(index.shards):
-            for entry in due_entries(index, due, shard, up_to):
-                done.update(units[due](entry, as_of))
-    return done
