@@ -197,14 +197,10 @@ def test_a_tenant_without_wecom_pay_gets_a_clear_failure(
 
 
 def test_settlement_settles_credits_whose_hold_has_passed(stack: StackHandle) -> None:
-    from infra.local.scheduler import scheduled_event
-    from infra.local.template import read_stack
-
     ledger = wiring.ledger_repository()
     ledger.credit(postings.credit(GUIDE, "credit:c-1", 3_000, NOW), hold_until=NOW + timedelta(days=7))
     ledger.credit(postings.credit(GUIDE, "credit:c-2", 2_000, NOW), hold_until=NOW + timedelta(days=1))
-    schedule = next(s for s in read_stack().schedules if s.function == "LedgerSettlementFunction")
-    fire = lambda at: stack.invoke("LedgerSettlementFunction", scheduled_event(schedule, at, "r", "s"))  # noqa: E731
+    fire = lambda at: stack.fire("LedgerSettlementFunction", at)  # noqa: E731
     assert fire(NOW + timedelta(hours=23))["settled"] == 0
     assert fire(NOW + timedelta(days=2))["settled"] == 1
     assert fire(NOW + timedelta(days=2))["settled"] == 0

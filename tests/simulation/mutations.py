@@ -27,7 +27,6 @@ from incentives.storage import guides, ledger
 from incentives.storage import levels as level_storage
 from incentives.storage.affiliates import records as affiliate_records
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import NotExists, Put
 from infra.local.sandboxes.payments import PaymentsSandbox
 
 
@@ -84,8 +83,8 @@ def _pays_a_withdrawal_twice() -> contextlib.AbstractContextManager[Any]:
         done = original(table, queue, corp_id, withdrawal_id, body, actor, now)
         if done.get("settlement") == "auto":
             item = dict(done, withdrawal_id=f"{withdrawal_id}-again")
-            again = withdrawals._payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
-            table.transact([Put(withdrawals._payout_item(again), (NotExists(),))])
+            again, _reserved = withdrawals._payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
+            table.transact([PayoutRepository.creation_write(again)])
             queue.send(corp_id, again.payout_id, again.generation)
         return done
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound, RetryLater
 from incentives.ledger import postings
@@ -35,17 +34,14 @@ from incentives.payouts.model import (
     ProviderName,
     payout_id_for,
 )
-from incentives.payouts.ports import PayoutStore
+from incentives.payouts.ports import PayoutQueue as PayoutQueue  # re-exported: importers use this module
+from incentives.payouts.ports import Payouts
 from incentives.payouts.provider import CancellableProvider, Outcome, PayoutProvider, ProviderResult
 
 STALE_AFTER = timedelta(minutes=10)
 CHECK_EVERY = timedelta(hours=1)
 """How often the reconciler asks about a transfer waiting for its payee (a notification lost)."""
 FINAL_OUTCOMES = frozenset({Outcome.SUCCESS, Outcome.FAILED, Outcome.CANCELLED})
-
-
-class PayoutQueue(Protocol):
-    def send(self, corp_id: str, payout_id: str, generation: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,8 +54,19 @@ class PayoutRequest:
     description: str
 
 
-def new_payout(request: PayoutRequest, now: datetime) -> tuple[Payout, list[Entry]]:
-    """The payout for ``request`` and its ledger entries (reserve; offline also paid), not yet stored."""
+def new_payout(
+    request: PayoutRequest, now: datetime, *, reserved: bool = False, reference: str | None = None
+) -> tuple[Payout, list[Entry]]:
+    """The payout for ``request`` and its ledger entries, not yet stored: the one way a payout is
+    made (a guide's reward, an affiliate's withdrawal approved or settled by hand, …).
+
+    Its id is deterministic (``payout_id_for(corp, source)``), so creating it twice is detected.
+    The entries reserve the amount, unless it was ``reserved`` before (a withdrawal reserves at
+    its request); an offline payout is also paid at once, under ``reference`` (the operator's
+    transfer number) when one is given. Callers store it with
+    ``PayoutRepository.creation_write`` (alone, or in their own transaction, with the entries in
+    their posting) and then :func:`enqueue` it.
+    """
     if request.amount_fen <= 0:
         raise ValueError("a payout amount is positive")
     payout_id = payout_id_for(request.payee.account.corp_id, request.source)
@@ -75,19 +82,25 @@ def new_payout(request: PayoutRequest, now: datetime) -> tuple[Payout, list[Entr
         status=PayoutStatus.RECORDED if offline else PayoutStatus.QUEUED,
         created_at=now,
         updated_at=now,
-        transaction_id=f"offline-{payout_id}" if offline else None,
+        transaction_id=(reference or f"offline-{payout_id}") if offline else None,
         paid_at=now if offline else None,
         history=(f"{now.isoformat()} created {'recorded' if offline else 'queued'}",),
     )
-    entries = [postings.reserve(account, payout_id, request.amount_fen, now)]
+    entries = [] if reserved else [postings.reserve(account, payout_id, request.amount_fen, now)]
     if offline:
-        entries.append(postings.payout(account, payout_id, request.amount_fen, now, note="recorded offline"))
+        note = reference or "recorded offline"
+        entries.append(postings.payout(account, payout_id, request.amount_fen, now, note=note))
     return payout, entries
 
 
-def create_payout(
-    repository: PayoutStore, queue: PayoutQueue, request: PayoutRequest, now: datetime
-) -> Payout:
+def enqueue(queue: PayoutQueue, payout: Payout) -> None:
+    """Queue a payout just stored, if it is to be sent (an offline one is recorded, not sent).
+    A crash before this is repaired by the reconciler, which re-queues payouts left ``queued``."""
+    if payout.status is PayoutStatus.QUEUED:
+        queue.send(payout.corp_id, payout.payout_id, payout.generation)
+
+
+def create_payout(repository: Payouts, queue: PayoutQueue, request: PayoutRequest, now: datetime) -> Payout:
     """Create the payout for ``request`` once; a repeat returns the existing payout.
 
     Online payouts reserve the amount and are queued; offline ones are recorded as paid at
@@ -100,8 +113,7 @@ def create_payout(
         if existing is None:
             raise RetryLater(f"payout {payout.payout_id} is being created")
         return existing
-    if payout.status is PayoutStatus.QUEUED:
-        queue.send(payout.corp_id, payout.payout_id, payout.generation)
+    enqueue(queue, payout)
     return payout
 
 
@@ -113,7 +125,7 @@ def _settles(result: ProviderResult) -> bool:
 
 
 def _settle_result(
-    repository: PayoutStore,
+    repository: Payouts,
     payout: Payout,
     result: ProviderResult,
     now: datetime,
@@ -153,7 +165,7 @@ def _settle_result(
 
 
 def process_payout(
-    repository: PayoutStore,
+    repository: Payouts,
     providers: Mapping[ProviderName, PayoutProvider],
     corp_id: str,
     payout_id: str,
@@ -217,7 +229,7 @@ def process_payout(
 
 
 def apply_transfer_notice(
-    repository: PayoutStore,
+    repository: Payouts,
     corp_id: str,
     payout_id: str,
     result: ProviderResult,
@@ -267,7 +279,7 @@ def apply_transfer_notice(
 
 
 def requeue(
-    repository: PayoutStore, queue: PayoutQueue, corp_id: str, payout_id: str, now: datetime, actor: str
+    repository: Payouts, queue: PayoutQueue, corp_id: str, payout_id: str, now: datetime, actor: str
 ) -> Payout:
     """An operator sends a failed payout again: same id, next generation."""
     payout = repository.get(corp_id, payout_id)
@@ -283,7 +295,7 @@ def requeue(
     return again
 
 
-def cancel(repository: PayoutStore, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
+def cancel(repository: Payouts, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
     """An operator gives up on a failed payout: its reserved amount is withdrawable again.
 
     Refused while the payout's fate at the provider is unknown (``RETRIES_EXHAUSTED``): the
@@ -318,72 +330,91 @@ def _with_package(provider: PayoutProvider, payout: Payout, known: ProviderResul
     return again if again.outcome is Outcome.WAITING and again.confirmation is not None else known
 
 
+def reconcile_open_payout(
+    repository: Payouts,
+    providers: Mapping[ProviderName, PayoutProvider],
+    queue: PayoutQueue,
+    payout: Payout,
+    now: datetime,
+    confirm_within: timedelta = CONFIRM_WITHIN,
+) -> str:
+    """Resolve one payout left open (the reconciler's unit for ``PAYOUT_OPEN``): a ``queued`` one
+    is queued again, a ``sending`` one queried, one given up on while unresolved queried until the
+    provider says what became of it. Returns ``requeued``, ``resolved`` or ``still_open``; a payout
+    that changed meanwhile (a notification, the worker) is ``still_open``, for the next run."""
+    if payout.status is PayoutStatus.QUEUED:
+        queue.send(payout.corp_id, payout.payout_id, payout.generation)
+        return "requeued"
+    provider = providers.get(payout.provider)
+    if provider is None:
+        return "still_open"
+    try:
+        known = _with_package(provider, payout, provider.query(payout))
+        if payout.unresolved:
+            if _settles(known):
+                _settle_result(repository, payout, known, now, confirm_within)
+            elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
+                note = "the provider confirms no money moved; re-queue to pay"
+                repository.save(payout.failed(now, NOT_SENT, note), payout.version)
+            else:
+                return "still_open"
+            return "resolved"
+        if _settles(known):
+            _settle_result(repository, payout, known, now, confirm_within)
+            return "resolved"
+        if known.outcome is Outcome.NOT_FOUND:
+            queue.send(payout.corp_id, payout.payout_id, payout.generation)
+            return "requeued"
+        return "still_open"
+    except ConcurrentModification:
+        return "still_open"
+
+
+def check_waiting_payout(
+    repository: Payouts,
+    providers: Mapping[ProviderName, PayoutProvider],
+    payout: Payout,
+    now: datetime,
+    stale_after: timedelta = STALE_AFTER,
+) -> str:
+    """Ask about one transfer waiting for its payee whose check is due (the reconciler's unit for
+    ``PAYOUT_WAITING``). Returns ``resolved``, ``cancel_requested`` or ``still_open``."""
+    provider = providers.get(payout.provider)
+    if provider is None:
+        return "still_open"
+    try:
+        outcome = _check_awaiting(repository, provider, payout, now, stale_after)
+    except ConcurrentModification:
+        return "still_open"
+    return {"resolved": "resolved", "cancel": "cancel_requested"}.get(outcome, "still_open")
+
+
 def reconcile(
-    repository: PayoutStore,
+    repository: Payouts,
     providers: Callable[[str], Mapping[ProviderName, PayoutProvider]],
     queue: PayoutQueue,
     now: datetime,
     stale_after: timedelta = STALE_AFTER,
     confirm_within: timedelta = CONFIRM_WITHIN,
 ) -> Reconciliation:
-    """Resolve payouts left open: ``queued`` ones are queued again, ``sending`` ones queried, and
-    payouts given up on while unresolved are queried until the provider says what became of them.
-    Payouts waiting for their payee are queried when their check is due (a notification may have
-    been lost) and cancelled at the provider once their deadline has passed.
+    """Resolve every payout left open and check every transfer whose check is due, here and now
+    (no cap); the scheduled job fans the same units out (``incentives.fanout``).
 
     Writes happen only for payouts whose state changes or whose check was due (SPEC §6:
-    proportional to changes). A payout that changed meanwhile (a notification) is left for the
-    next run.
+    proportional to changes).
     """
-    requeued = resolved = still_open = cancel_requested = 0
+    counts = dict.fromkeys(("requeued", "resolved", "still_open", "cancel_requested"), 0)
     for payout in repository.open_since(now - stale_after):
-        if payout.status is PayoutStatus.QUEUED:
-            queue.send(payout.corp_id, payout.payout_id, payout.generation)
-            requeued += 1
-            continue
-        provider = providers(payout.corp_id).get(payout.provider)
-        if provider is None:
-            still_open += 1
-            continue
-        try:
-            known = _with_package(provider, payout, provider.query(payout))
-            if payout.unresolved:
-                if _settles(known):
-                    _settle_result(repository, payout, known, now, confirm_within)
-                elif known.outcome in (Outcome.NOT_FOUND, Outcome.FAILED):
-                    note = "the provider confirms no money moved; re-queue to pay"
-                    repository.save(payout.failed(now, NOT_SENT, note), payout.version)
-                else:
-                    still_open += 1
-                    continue
-                resolved += 1
-            elif _settles(known):
-                _settle_result(repository, payout, known, now, confirm_within)
-                resolved += 1
-            elif known.outcome is Outcome.NOT_FOUND:
-                queue.send(payout.corp_id, payout.payout_id, payout.generation)
-                requeued += 1
-            else:
-                still_open += 1
-        except ConcurrentModification:
-            still_open += 1
+        counts[
+            reconcile_open_payout(repository, providers(payout.corp_id), queue, payout, now, confirm_within)
+        ] += 1
     for payout in repository.awaiting_due(now):
-        provider = providers(payout.corp_id).get(payout.provider)
-        if provider is None:
-            still_open += 1
-            continue
-        try:
-            outcome = _check_awaiting(repository, provider, payout, now, stale_after)
-        except ConcurrentModification:
-            outcome = "open"
-        resolved += outcome == "resolved"
-        cancel_requested += outcome == "cancel"
-        still_open += outcome == "open"
-    return Reconciliation(requeued, resolved, still_open, cancel_requested)
+        counts[check_waiting_payout(repository, providers(payout.corp_id), payout, now, stale_after)] += 1
+    return Reconciliation(**counts)
 
 
 def _check_awaiting(
-    repository: PayoutStore,
+    repository: Payouts,
     provider: PayoutProvider,
     payout: Payout,
     now: datetime,

@@ -31,6 +31,7 @@ INDEXES: dict[str, tuple[str, str]] = {
     "gsi1": ("gsi1pk", "gsi1sk"),
     "gsi2": ("gsi2pk", "gsi2sk"),
     "gsi3": ("gsi3pk", "gsi3sk"),
+    "gsi4": ("gsi4pk", "gsi4sk"),
 }
 """Index name → (partition attribute, sort attribute), as template.yaml declares them."""
 
