@@ -83,7 +83,7 @@ def _pays_a_withdrawal_twice() -> contextlib.AbstractContextManager[Any]:
         done = original(table, queue, corp_id, withdrawal_id, body, actor, now)
         if done.get("settlement") == "auto":
             item = dict(done, withdrawal_id=f"{withdrawal_id}-again")
-            again, _reserved = withdrawals._payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
+            again = withdrawals._payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
             table.transact([PayoutRepository.creation_write(again)])
             queue.send(corp_id, again.payout_id, again.generation)
         return done
