@@ -34,10 +34,10 @@ def _queue_payout(stack: RunningStack, source: str, amount_fen: int) -> str:
     from incentives.ledger.model import Account, OwnerKind
     from incentives.payouts.model import Payee, ProviderName
     from incentives.payouts.service import PayoutRequest, create_payout
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
     from incentives.storage.payouts import PayoutRepository
-    from incentives.storage.table import DynamoTable
 
     now = datetime.now(UTC)
     table = DynamoTable(stack.client("dynamodb"), f"{stack.stack_name}-IncentivesTable")

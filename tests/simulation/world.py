@@ -56,9 +56,10 @@ from incentives.payouts.wecom_pay import PAY_PATH, QUERY_PATH, WeComPayConfig, W
 from incentives.storage.guides import TableGuideRepository
 from incentives.storage.keys import guide_key
 from incentives.storage.ledger import LedgerRepository
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import MemoryTable, Put, Write
+from incentives.storage.table import Put, Write
 from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
 from tests.simulation import oracle

@@ -22,8 +22,8 @@ from incentives.payouts.provider import Outcome
 from incentives.payouts.wechat_notify import NotifyKeys, open_notice
 from incentives.payouts.wechat_transfer import WeChatTransfer, WeChatTransferConfig
 from incentives.storage.ledger import LedgerRepository
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import MemoryTable
 from infra.local.sandboxes.payments import Merchant, Notice, PaymentsSandbox, public_pem_of
 
 CORP = "ww-1"
