@@ -107,8 +107,8 @@ def seed_sample_payout(dynamodb: Any, sqs: Any, table_name: str, queue_url: str,
     a guide's settled reward, paid by WeCom pay-to-employee through the payout queue."""
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
+    from incentives.payouts.creation import PayoutRequest, create_payout
     from incentives.payouts.model import Payee, ProviderName
-    from incentives.payouts.service import PayoutRequest, create_payout
     from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
