@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.fanout.model import DueQueue
-from incentives.payouts.service import STALE_AFTER, check_waiting_payout, reconcile_open_payout
+from incentives.payouts.reconciler import STALE_AFTER, check_waiting_payout, reconcile_open_payout
 from incentives.runtime import wiring
 from incentives.runtime.fanout import ScheduledJob, handle
 from incentives.runtime.settings import settings

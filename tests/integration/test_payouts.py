@@ -8,8 +8,9 @@ import pytest
 
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Bucket, OwnerKind
+from incentives.payouts.creation import PayoutRequest, create_payout
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName
-from incentives.payouts.service import PayoutRequest, create_payout, reconcile
+from incentives.payouts.reconciler import reconcile
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
 
@@ -125,7 +126,7 @@ def test_notenough_fails_with_its_reason_and_can_be_requeued(stack: StackHandle)
     assert failed.status is PayoutStatus.FAILED
     assert failed.failure_code == "NOTENOUGH" and failed.failure_reason == "余额不足"
     assert wiring.ledger_repository().balance(GUIDE)[Bucket.RESERVED] == 20_000  # still owed, still earmarked
-    from incentives.payouts.service import requeue
+    from incentives.payouts.actions import requeue
 
     again = requeue(
         wiring.payout_repository(),

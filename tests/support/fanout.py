@@ -15,8 +15,9 @@ from typing import Any
 from incentives.fanout.model import DueQueue, ItemWork, ShardWork, WorkMessage
 from incentives.fanout.service import Unit, read_shard, start_run
 from incentives.storage.due import TableDueIndex
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.sqs import SQS_BATCH_LIMIT
-from incentives.storage.table import Item, Key, MemoryTable, Page, Write
+from incentives.storage.table import Item, Key, Page, Write
 
 
 @dataclass

@@ -42,7 +42,7 @@ from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_i
 if TYPE_CHECKING:
     from incentives.ledger.model import Entry
     from incentives.payouts.model import Payout
-    from incentives.payouts.service import PayoutQueue
+    from incentives.payouts.ports import PayoutQueue
     from incentives.storage.payouts import PayoutRepository
 
 
@@ -211,7 +211,7 @@ def approve(
         [PayoutCreated(payout)],
         settlement="auto",
     )
-    from incentives.payouts.service import enqueue
+    from incentives.payouts.creation import enqueue
 
     enqueue(queue, payout)
     return done
@@ -252,7 +252,7 @@ def cancel(
 ) -> Record:
     """Give up on a withdrawal whose automatic payment failed for good: the amount is
     withdrawable again (refused while the provider may still have paid it)."""
-    from incentives.payouts.service import cancel as cancel_payout
+    from incentives.payouts.actions import cancel as cancel_payout
 
     item = get(affiliates, corp_id, withdrawal_id)
     _expect(item, "paying")
@@ -279,7 +279,7 @@ def _paying(
 ) -> tuple[Payout, list[Entry]]:
     """The withdrawal's payout and its entries (its amount was reserved at the request; an
     offline payout is paid at once under ``reference``), made the one way payouts are made."""
-    from incentives.payouts.service import PayoutRequest, new_payout
+    from incentives.payouts.creation import PayoutRequest, new_payout
 
     affiliate = require_profile(affiliates, corp_id, item["affiliate_id"])
     payee = Payee(

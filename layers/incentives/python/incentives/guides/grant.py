@@ -31,8 +31,9 @@ from incentives.guides.settings import IncentiveSettings, load_settings
 from incentives.guides.triggers import Trigger
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
+from incentives.payouts.creation import PayoutRequest, enqueue, new_payout
 from incentives.payouts.model import Payee, ProviderName, payout_id_for
-from incentives.payouts.service import PayoutQueue, PayoutRequest, enqueue, new_payout
+from incentives.payouts.ports import PayoutQueue
 
 MAX_ATTEMPTS = 5
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from incentives.signin.miniprogram import MiniProgramClient
     from incentives.signin.service import SignInPorts
     from incentives.storage.due import TableDueIndex
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.guides import TableGuideRepository
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.levels import TableLevelRepository
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
-    from incentives.storage.table import DynamoTable
     from incentives.storage.tags import TableTagRepository
     from incentives.storage.work_queue import SqsWorkQueue
     from incentives.wecom.client import WeComClient
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 @cache
 def table() -> DynamoTable:
-    from incentives.storage.table import DynamoTable
+    from incentives.storage.dynamo_table import DynamoTable
 
     return DynamoTable(aws.dynamodb(), settings().table_name)
 
