@@ -159,8 +159,15 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def wecom(delivery: Delivery) -> str:
         from incentives.contacts.acquisition import WeComEffects, apply_callback
+        from incentives.storage.contacts import TableContacts
+        from incentives.storage.org import TableOrgRepository
 
-        effects = WeComEffects(table=ports.table, client=ports.wecom_client, emit=ports.emit)
+        effects = WeComEffects(
+            contacts=TableContacts(ports.table),
+            org=TableOrgRepository(ports.table),
+            client=ports.wecom_client,
+            emit=ports.emit,
+        )
         return apply_callback(
             effects, delivery.corp_id, delivery.event_id, delivery.data, delivery.received_at
         )
