@@ -31,6 +31,10 @@ EXCEPTIONS = {
     # Signed by WeChat Pay's (the sandbox's) key at a fixed time, refused as a replay; the
     # signed-notification flow is tests/e2e/test_transfer_confirmation_over_http.py.
     "wechat_pay_notify/bill_finished.json": 401,
+    # Signed by the store's (the sandbox's) push token at a fixed time, refused as a replay; the
+    # pushed-order flow is tests/e2e/test_wechat_store_over_http.py.
+    "store_callback/verify_url.json": 401,
+    "store_callback/order_pay_push.json": 401,
 }
 
 
