@@ -68,7 +68,10 @@ def test_an_after_sale_push_names_the_after_sale() -> None:
 
 def test_an_xml_envelope_and_message_are_read_too() -> None:
     crypto = CREDENTIALS.crypto()
-    xml = "<xml><Event><![CDATA[channels_ec_order_confirm]]></Event><order_info><order_id>77</order_id></order_info></xml>"
+    xml = (
+        "<xml><Event><![CDATA[channels_ec_order_confirm]]></Event>"
+        "<order_info><order_id>77</order_id></order_info></xml>"
+    )
     encrypt = crypto.encrypt(xml)
     query = {"timestamp": STAMP, "nonce": "n", "msg_signature": crypto.signature(STAMP, "n", encrypt)}
     message = open_push(
