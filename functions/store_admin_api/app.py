@@ -18,11 +18,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from incentives.api.app import ExportFormat, create_api, csv_response, principal_of
+from incentives.api.app import create_api, csv_response, principal_of
 from incentives.api.auth import Role
 from incentives.core.errors import NotFound
 from incentives.runtime import wechat_store as store
-from incentives.wechat_store.reconciliation import CSV_COLUMNS, reconcile
+from incentives.wechat_store.reconciliation import CSV_COLUMNS, Report, reconcile
 
 logger = Logger(service="wechat-store-admin-api")
 tracer = Tracer()
@@ -157,36 +157,48 @@ def get_flows(day: Day) -> FlowsView:
     )
 
 
-@app.get(
-    "/admin/wechat-store/reconciliation",
-    summary="Expected vs charged fee per order for a day (matched / differs / missing / quarantined)",
-    tags=["reconciliation"],
-)
-def get_reconciliation(day: Day, format: ExportFormat = None) -> ReconciliationView | Response[str]:
+def _report(day: date) -> Report:
     principal = principal_of(app, ADMINS)
     flows, quarantined = store.records().flows(principal.corp_id, day)
     report = reconcile(principal.corp_id, day, flows, quarantined, store.subsidy_expectations())
     metrics.add_metric(
         name="WeChatStoreReconciliationDiffers", unit=MetricUnit.Count, value=report.totals.buckets["differs"]
     )
-    rows = [
-        {**row.__dict__, "evidence": list(row.evidence), "flow_ids": list(row.flow_ids)}
-        for row in report.rows
-    ]
-    if format == "csv":
-        flat = [
-            {**row, "evidence": " | ".join(row["evidence"]), "flow_ids": " ".join(row["flow_ids"])}
-            for row in rows
-        ]
-        return csv_response(flat, CSV_COLUMNS, f"wechat-store-reconciliation-{report.day}.csv")
+    return report
+
+
+@app.get(
+    "/admin/wechat-store/reconciliation",
+    summary="Expected vs charged fee per order for a day (matched / differs / missing / quarantined)",
+    tags=["reconciliation"],
+)
+def get_reconciliation(day: Day) -> ReconciliationView:
+    report = _report(day)
     return ReconciliationView.model_validate(
         {
             "day": report.day,
-            "rows": rows,
+            "rows": [
+                {**row.__dict__, "evidence": list(row.evidence), "flow_ids": list(row.flow_ids)}
+                for row in report.rows
+            ],
             "totals": report.totals.__dict__,
             "by_campaign": {campaign: totals.__dict__ for campaign, totals in report.by_campaign.items()},
         }
     )
+
+
+@app.get(
+    "/admin/wechat-store/reconciliation/csv",
+    summary="The day's reconciliation as CSV (one row per order or quarantined record)",
+    tags=["reconciliation"],
+)
+def get_reconciliation_csv(day: Day) -> Response[str]:
+    report = _report(day)
+    rows = [
+        {**row.__dict__, "evidence": " | ".join(row.evidence), "flow_ids": " ".join(row.flow_ids)}
+        for row in report.rows
+    ]
+    return csv_response(rows, CSV_COLUMNS, f"wechat-store-reconciliation-{report.day}.csv")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

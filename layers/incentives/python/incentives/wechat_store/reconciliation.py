@@ -16,8 +16,6 @@ the expected card and ``card_shown = False`` rather than a made-up comparison.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -196,14 +194,3 @@ CSV_COLUMNS = (
     "flow_ids",
     "note",
 )
-
-
-def to_csv(report: Report) -> str:
-    """The report's rows as CSV (UTF-8, one row per order or quarantined record)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.rows:
-        values = {**row.__dict__, "evidence": " | ".join(row.evidence), "flow_ids": " ".join(row.flow_ids)}
-        writer.writerow(["" if values[column] is None else values[column] for column in CSV_COLUMNS])
-    return out.getvalue()
