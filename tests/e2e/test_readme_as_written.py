@@ -45,6 +45,7 @@ EXPECTED = {
     "tokens",
     "sign-in",
     "payments-sandbox",
+    "wechat-store",
 }
 
 
@@ -109,11 +110,25 @@ def _check_affiliates(stack: RunningStack, stdout: str) -> None:
     assert _codes(stdout) == ["200", "409"], stdout
 
 
+def _check_wechat_store(stack: RunningStack, stdout: str) -> None:
+    import importlib.util
+
+    [flows] = [
+        json.loads(line)
+        for line in stdout.splitlines()
+        if line.startswith('{"day":') and "quarantined" in line
+    ]
+    assert sorted(flow["amount_fen"] for flow in flows["flows"]) == [200, 200, 1000, 1000, 1000], flows
+    with_subsidy = importlib.util.find_spec("incentives.subsidy") is not None
+    assert _codes(stdout)[-1] == ("200" if with_subsidy else "503"), stdout
+
+
 CHECKS = {
     "webhook": _check_webhook,
     "wecom-sandbox": _check_wecom_sandbox,
     "guide-incentives": _check_guide_incentives,
     "affiliates": _check_affiliates,
+    "wechat-store": _check_wechat_store,
 }
 
 
