@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, csv_response, principal_of
 from incentives.api.auth import Role
@@ -103,6 +103,9 @@ class TotalsView(BaseModel):
 
 class ReconciliationView(BaseModel):
     day: str
+    expectations_available: bool = Field(
+        description="False while the subsidy ledger is not installed: every fee charged is then 'missing'"
+    )
     rows: list[RowView]
     totals: TotalsView
     by_campaign: dict[str, TotalsView]
@@ -177,6 +180,7 @@ def get_reconciliation(day: Day) -> ReconciliationView:
     return ReconciliationView.model_validate(
         {
             "day": report.day,
+            "expectations_available": report.expectations_available,
             "rows": [
                 {**row.__dict__, "evidence": list(row.evidence), "flow_ids": list(row.flow_ids)}
                 for row in report.rows

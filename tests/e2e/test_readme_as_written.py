@@ -120,7 +120,11 @@ def _check_wechat_store(stack: RunningStack, stdout: str) -> None:
     ]
     assert sorted(flow["amount_fen"] for flow in flows["flows"]) == [200, 200, 1000, 1000, 1000], flows
     with_subsidy = importlib.util.find_spec("incentives.subsidy") is not None
-    assert _codes(stdout)[-1] == ("200" if with_subsidy else "503"), stdout
+    assert _codes(stdout)[-1] == "200", stdout
+    [report] = [json.loads(line) for line in stdout.splitlines() if '"expectations_available"' in line]
+    assert report["expectations_available"] is with_subsidy, report
+    if with_subsidy:
+        assert [row["bucket"] for row in report["rows"]].count("differs") == 1, report
 
 
 CHECKS = {

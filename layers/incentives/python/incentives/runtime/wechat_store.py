@@ -106,20 +106,16 @@ def sync_ports() -> SyncPorts:
     return SyncPorts(api_for=store_client, records=records(), sink=QueueSink(), store_id_for=store_id)
 
 
-def subsidy_expectations() -> SubsidyExpectations:
-    """The subsidy area's ``SubsidyExpectations`` over this table, imported when first needed.
+def subsidy_expectations() -> SubsidyExpectations | None:
+    """The subsidy area's ``SubsidyExpectations`` over this table, or None when it is not installed.
 
-    The subsidy ledger lives in ``incentives.subsidy``; its read side is wired here rather
-    than imported at module level, so the connector builds and tests without it.
+    The subsidy ledger lives in ``incentives.subsidy``; its read side is wired here, imported
+    when first needed, so the connector builds and tests without it.
     """
-    from incentives.core.errors import UpstreamUnavailable
-
     try:
         from incentives.subsidy import views  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        error = UpstreamUnavailable("the subsidy ledger is not installed: expectations cannot be read")
-        error.retry_after_seconds = 3600
-        raise error from None
+        return None
     factory = views.subsidy_expectations
     return factory(wiring.table())  # type: ignore[no-any-return]
 

@@ -28,6 +28,7 @@ from incentives.wechat_store.ports import ExpectationView, SubsidyExpectations
 Bucket = Literal["matched", "differs", "missing", "quarantined"]
 BUCKETS: tuple[Bucket, ...] = ("matched", "differs", "missing", "quarantined")
 NO_CAMPAIGN = "(none)"
+NO_EXPECTATION = "a fee was charged but the subsidy ledger has no expectation for the order"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Report:
     rows: tuple[Row, ...]
     totals: Totals
     by_campaign: dict[str, Totals]
+    expectations_available: bool = True
 
 
 def charges_by_order(flows: Iterable[Flow]) -> dict[str, tuple[int, tuple[str, ...]]]:
@@ -91,7 +93,7 @@ def _row(
             "missing",
             charged_fee_fen=charged,
             flow_ids=flow_ids,
-            note="a fee was charged but the subsidy ledger has no expectation for the order",
+            note=NO_EXPECTATION,
         )
     expected = Row(
         day,
@@ -146,15 +148,21 @@ def reconcile(
     day: date,
     flows: Sequence[Flow],
     quarantined: Sequence[QuarantinedFlow],
-    expectations: SubsidyExpectations,
+    expectations: SubsidyExpectations | None,
 ) -> Report:
-    """The day's report: every order expected to settle that day or charged a fee that day."""
+    """The day's report: every order expected to settle that day or charged a fee that day.
+
+    Without the subsidy ledger (``expectations`` None) every fee charged is ``missing`` its
+    expectation and the report says so (``expectations_available``): nothing is guessed.
+    """
     charges = charges_by_order(flows)
-    expected = {item.order_id: item for item in expectations.expectations_for_day(corp_id, day)}
-    for order_id in sorted(set(charges) - set(expected)):
-        found = expectations.expectation(corp_id, order_id)
-        if found is not None:
-            expected[order_id] = found
+    expected: dict[str, ExpectationView] = {}
+    if expectations is not None:
+        expected = {item.order_id: item for item in expectations.expectations_for_day(corp_id, day)}
+        for order_id in sorted(set(charges) - set(expected)):
+            found = expectations.expectation(corp_id, order_id)
+            if found is not None:
+                expected[order_id] = found
     text = day.isoformat()
     rows = [
         _row(text, order_id, expected.get(order_id), charges.get(order_id))
@@ -172,6 +180,7 @@ def reconcile(
         tuple(rows),
         _totals(rows),
         {campaign: _totals(grouped[campaign]) for campaign in sorted(grouped)},
+        expectations_available=expectations is not None,
     )
 
 
