@@ -167,3 +167,24 @@ def test_without_the_subsidy_ledger_the_reconciliation_says_so_instead_of_guessi
         CONSOLE, "GET", "/admin/wechat-store/reconciliation/csv", ADMIN, query={"day": ["2026-11-24"]}
     )
     assert status == 200 and order_id in csv and csv.startswith("\ufeffday,order_id,bucket")
+
+
+def test_the_events_enter_the_pipeline_the_order_is_applied_and_a_late_signal_is_kept(
+    stack: StackHandle,
+) -> None:
+    order_id = store_order(stack, scenes=["wecom_share"], provisional=True)
+    push(stack, paid_push(order_id))
+    stack.feed(SYNC, "WeChatStoreQueue")
+    stack.store.finish_parsing(order_id, {"deliveries": 0})
+    update = {
+        "MsgType": "event",
+        "Event": "channels_ec_order_ext_info_update",
+        "order_info": {"order_id": int(order_id)},
+    }
+    push(stack, update)
+    stack.feed(SYNC, "WeChatStoreQueue")
+    stack.process_queue()
+    order = stack.order(order_id)
+    assert order is not None and order["paid_fen"] == 10000
+    kept = {item["event_type"] for item in stack.table_items() if item.get("kind") == "raw_event"}
+    assert {"order.paid", "order.source_updated"} <= kept
