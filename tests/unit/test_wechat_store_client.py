@@ -201,3 +201,13 @@ def test_the_days_flows_are_pulled_and_drift_is_quarantined_not_fatal() -> None:
     flows, quarantined = records.flows("ww-1", date(2025, 11, 25))
     assert [(f.order_id, f.amount_fen) for f in flows] == [(order_id, 480)]
     assert [q.reason for q in quarantined] == ["unknown funds_type 77"]
+
+
+def test_a_product_the_store_no_longer_describes_leaves_its_line_uncategorised_not_the_order_unread() -> None:
+    store, sink, records = sandbox(), Sink(), TableStoreRecords(MemoryTable())
+    order_id = paid(store)
+    store.products.clear()  # deleted since the sale: product/get answers an error
+    result = sync_order(ports(store, sink, records), "ww-1", order_id, NOW)
+    assert result.emitted == [f"wxs-{order_id}-paid"]
+    assert sink.events[0].data.lines[0].category_path == ["未知类目"]
+    assert records.categories("ww-1", "p1") is None  # asked again next time

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from incentives.core.errors import Conflict, UpstreamError
+from incentives.core.errors import Conflict, UpstreamError, UpstreamUnavailable
 from incentives.wechat_store import mapping
 from incentives.wechat_store.flows import Flow, QuarantinedFlow, day_bounds, read_flow
 from incentives.wechat_store.orders import AfterSaleOrder, StoreOrder
@@ -43,15 +43,25 @@ class SyncResult:
 
 
 def _categories(ports: SyncPorts, api: StoreApi, corp_id: str, order: StoreOrder) -> dict[str, list[str]]:
-    """Each product's category path (names, top level first), read once per product and kept."""
+    """Each product's category path (names, top level first), read once per product and kept.
+
+    A product the store no longer describes (deleted since the sale) keeps no path: its line
+    says ``未知类目`` and the next read of the order asks again. Busy / rate-limited answers fail
+    the read, which the queue retries.
+    """
     paths: dict[str, list[str]] = {}
     for product in order.order_detail.product_infos:
         if not product.product_id or product.product_id in paths:
             continue
         kept = ports.records.categories(corp_id, product.product_id)
         if kept is None:
-            ids = api.product_category_ids(product.product_id)[:MAX_CATEGORY_DEPTH]
-            kept = [api.category_name(cat_id)[:128] for cat_id in ids]
+            try:
+                ids = api.product_category_ids(product.product_id)[:MAX_CATEGORY_DEPTH]
+                kept = [api.category_name(cat_id)[:128] for cat_id in ids]
+            except UpstreamUnavailable:
+                raise
+            except UpstreamError:
+                continue
             ports.records.save_categories(corp_id, product.product_id, kept)
         paths[product.product_id] = kept
     return paths
