@@ -59,6 +59,7 @@ def test_invoke_reports_the_downstream_failure_of_a_contact_nobody_created(
     assert "EventProcessorFunction FAILED" in line and "40096" in line and "receive 1 of 5" in line, line
 
 
+@pytest.mark.timeout(900)  # one `invoke` process per sample: the run grows with the samples
 def test_after_the_demo_every_sample_answers_2xx(running_stack: RunningStack) -> None:
     demo = running_stack.command("demo")
     assert demo.returncode == 0, demo.stderr
