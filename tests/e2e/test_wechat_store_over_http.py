@@ -146,5 +146,5 @@ def test_the_reconciliation_shows_exactly_the_over_charged_order_as_differs(
     ], report
     assert differs[0]["scene"] == OVER_CHARGED and differs[0]["evidence"], differs
     assert {row["bucket"] for row in report["rows"]} == {"matched", "differs"}, report
-    csv = _console(stack, "/reconciliation/csv", day=SETTLED_DAY)
+    csv = _console(stack, "/reconciliation", day=SETTLED_DAY, format="csv")
     assert csv.status_code == 200 and over_charged in csv.text

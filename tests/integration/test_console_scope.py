@@ -371,9 +371,6 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/admin/wechat-store/reconciliation"): Case(
         Kind.ADMIN_ONLY, lambda w: {"query": {"day": ["2026-11-24"]}}, why=STORE
     ),
-    ("GET", "/admin/wechat-store/reconciliation/csv"): Case(
-        Kind.ADMIN_ONLY, lambda w: {"query": {"day": ["2026-11-24"]}}, why=STORE
-    ),
 }
 
 CONSOLE_ROUTES = sorted(

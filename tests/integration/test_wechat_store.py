@@ -164,7 +164,11 @@ def test_without_the_subsidy_ledger_the_reconciliation_says_so_instead_of_guessi
             None,
         )
     status, csv = stack.api(
-        CONSOLE, "GET", "/admin/wechat-store/reconciliation/csv", ADMIN, query={"day": ["2026-11-24"]}
+        CONSOLE,
+        "GET",
+        "/admin/wechat-store/reconciliation",
+        ADMIN,
+        query={"day": ["2026-11-24"], "format": ["csv"]},
     )
     assert status == 200 and order_id in csv and csv.startswith("\ufeffday,order_id,bucket")
 

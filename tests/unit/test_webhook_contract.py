@@ -5,7 +5,7 @@ import json
 import pytest
 
 from incentives.core.errors import InvalidInput
-from incentives.webhook.intake import parse_webhook_event
+from incentives.events.intake import parse_webhook_event
 from incentives.webhook.models import WEBHOOK_EVENT_TYPES
 from tests.support import sample_body
 
@@ -13,6 +13,7 @@ SAMPLES = [
     "order_paid",
     "order_refunded",
     "order_completed",
+    "order_source_updated",
     "coupon_redeemed",
     "recharge_paid",
     "member_registered",

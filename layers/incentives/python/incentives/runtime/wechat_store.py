@@ -80,8 +80,8 @@ class QueueSink:
     """Emits the connector's events as the merchant webhook does: kept raw (same body per id), then queued."""
 
     def emit(self, corp_id: str, events: Sequence[Any], received_at: datetime) -> None:
-        from incentives.orders.ports import RawEvent
-        from incentives.webhook.models import QueuedEvent
+        from incentives.messages.queued import QueuedEvent
+        from incentives.webhook.ports import RawEvent
 
         for event in events:
             body = json.dumps(

@@ -6,13 +6,13 @@ the balance deltas in one transaction; a balance is therefore always the sum of 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import Conflict
+from incentives.ledger.errors import InsufficientBalance, Overdraft
 from incentives.ledger.model import Account, Balance, Bucket, Entry, EntryKind, OwnerKind, deltas
 from incentives.ledger.postings import Hold
 from incentives.storage import keys
@@ -28,13 +28,10 @@ from incentives.storage.table import (
     Update,
     Write,
     due_items,
+    query_all,
 )
 
 HOLD_SHARDS = 8
-
-
-class InsufficientBalance(Conflict):
-    code = "insufficient_balance"
 
 
 def account_pk(account: Account) -> str:
@@ -76,13 +73,6 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
         ref=item["ref"],
         note=item.get("note", ""),
     )
-
-
-class Overdraft(Conflict):
-    """A posting would take a bucket below zero (a payout beyond its reserve, a reversal beyond
-    what is pending): refused, nothing written. Only a recorded clawback may overdraw ``settled``."""
-
-    code = "overdraft"
 
 
 def guarded_decrements(entries: Sequence[Entry]) -> dict[Bucket, int]:
@@ -277,19 +267,15 @@ class LedgerRepository:
         return Balance({bucket: int(item.get(_bucket_attribute(bucket), 0)) for bucket in Bucket})
 
     def entries(self, account: Account) -> list[Entry]:
-        found: list[Entry] = []
-        cursor = None
-        while True:
-            page = self._table.query(account_pk(account), sk_prefix="ENTRY#", limit=500, cursor=cursor)
-            found.extend(entry_from_item(item) for item in page.items)
-            cursor = page.cursor
-            if cursor is None:
-                return sorted(found, key=lambda entry: (entry.at, entry.entry_id))
+        found = [
+            entry_from_item(item) for item in query_all(self._table, account_pk(account), sk_prefix="ENTRY#")
+        ]
+        return sorted(found, key=lambda entry: (entry.at, entry.entry_id))
 
 
 def _due(account: Account, credit_id: str, hold_until: datetime) -> dict[str, str]:
     """The hold's place in the sharded due queue of the settlement job."""
-    shard = zlib.crc32(f"{account}#{credit_id}".encode()) % HOLD_SHARDS
+    shard = keys.shard(f"{account}#{credit_id}", HOLD_SHARDS)
     return {
         "hold_until": iso_utc(hold_until),
         "gsi1pk": f"HOLD#{shard}",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, Entry, OwnerKind
 from incentives.payouts.model import (
     OPEN_STATUSES,
@@ -19,7 +19,7 @@ from incentives.payouts.model import (
     ProviderName,
 )
 from incentives.storage import keys
-from incentives.storage.ledger import InsufficientBalance, balance_refusal, posting_writes
+from incentives.storage.ledger import balance_refusal, posting_writes
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items, filtered_page
 
 OPEN_SHARDS = 8
@@ -67,7 +67,7 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         item["confirm_mch_id"] = payout.confirmation.mch_id
         item["confirm_app_id"] = payout.confirmation.app_id
         item["package_info"] = payout.confirmation.package_info
-    shard = zlib.crc32(f"{payout.corp_id}#{payout.payout_id}".encode()) % OPEN_SHARDS
+    shard = keys.shard(f"{payout.corp_id}#{payout.payout_id}", OPEN_SHARDS)
     if payout.status in OPEN_STATUSES or payout.unresolved:
         item["gsi1pk"] = f"PAYOUT_OPEN#{shard}"
         item["gsi1sk"] = f"{iso_utc(payout.updated_at)}#{payout.corp_id}#{payout.payout_id}"

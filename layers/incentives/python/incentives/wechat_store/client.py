@@ -21,7 +21,8 @@ from typing import Any
 
 from incentives.core.clock import Clock
 from incentives.core.errors import NotFound, UpstreamError, UpstreamUnavailable
-from incentives.wecom.client import CachedToken, JsonTransport, TokenCache, urllib_transport
+from incentives.wecom.client import JsonTransport, urllib_transport
+from incentives.wecom.ports import CachedToken, TokenCache
 
 PRODUCTION_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
