@@ -14,7 +14,7 @@ import pytest
 from incentives.api.errors import error_response
 from incentives.core.clock import FixedClock
 from incentives.core.errors import Conflict, NotFound
-from incentives.storage.table import MemoryTable
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.wechat_store import TableStoreRecords
 from incentives.wechat_store.client import StoreApiError, StoreApiUnavailable, StoreClient
 from incentives.wechat_store.sync import SyncPorts, pull_flows, reread_due_orders, sync_order
