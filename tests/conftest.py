@@ -18,6 +18,7 @@ from infra.local.config import LocalConfig
 from infra.local.lambdas import Functions
 from infra.local.sandboxes.miniprogram import MiniProgramSandbox, MiniProgramSandboxServer
 from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
+from infra.local.sandboxes.wechat_store import WeChatStoreSandbox, WeChatStoreSandboxServer
 from infra.local.sandboxes.wecom import WeComSandbox, WeComSandboxServer
 from infra.local.template import Resolver, read_stack
 
@@ -43,6 +44,7 @@ class StackHandle:
     payments: PaymentsSandbox
     wecom: WeComSandbox
     miniprogram: MiniProgramSandbox
+    store: WeChatStoreSandbox
 
     def client(self, service: str) -> Any:
         return aws.client(service, self.config)
@@ -203,8 +205,17 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
     miniprogram = MiniProgramSandbox(base.miniprogram_appid, base.miniprogram_secret)
     miniprogram_server = MiniProgramSandboxServer(miniprogram, "127.0.0.1", 0)
     miniprogram_server.start()
+    store = WeChatStoreSandbox(
+        base.store_appid,
+        base.store_secret,
+        CallbackCrypto(base.store_push_token, base.store_encoding_aes_key, base.store_appid),
+        "http://127.0.0.1:9/",  # pushes are delivered to the handler by the tests themselves
+    )
+    store_server = WeChatStoreSandboxServer(store, "127.0.0.1", 0)
+    store_server.start()
     config = dataclasses.replace(
         base,
+        store_port=int(store_server.base_url.rsplit(":", 1)[1]),
         wecom_port=int(wecom_server.base_url.rsplit(":", 1)[1]),
         miniprogram_port=int(miniprogram_server.base_url.rsplit(":", 1)[1]),
         aws_port=moto_port,
@@ -234,8 +245,10 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
         books,
         wecom,
         miniprogram,
+        store,
     )
     wiring.reset()
     server.stop()
     wecom_server.stop()
     miniprogram_server.stop()
+    store_server.stop()

@@ -19,6 +19,10 @@ Each tenant's ``notify_url`` is the local gateway's ``/payments/wechat/notify/<c
 The merchant's mini program (customers' sign-in), seeded as ``miniprogram_appid`` /
 ``miniprogram_secret``: ``MINIPROGRAM_APPID``, ``MINIPROGRAM_SECRET``; its sandbox listens on
 ``LOCAL_MINIPROGRAM_PORT``.
+
+The merchant's WeChat Store (微信小店), seeded as the local tenant's ``wechat_store`` secret:
+``WECHAT_STORE_APPID``, ``WECHAT_STORE_SECRET`` (its API), ``WECHAT_STORE_PUSH_TOKEN``,
+``WECHAT_STORE_ENCODING_AES_KEY`` (its message pushes); its sandbox listens on ``LOCAL_STORE_PORT``.
 """
 
 from __future__ import annotations
@@ -75,6 +79,11 @@ class LocalConfig:
     miniprogram_appid: str
     miniprogram_secret: str
     miniprogram_port: int
+    store_appid: str
+    store_secret: str
+    store_push_token: str
+    store_encoding_aes_key: str
+    store_port: int
     sandbox_timeout_delay: float
     parameter_overrides: dict[str, str]
     extra_tenants: dict[str, dict[str, Any]]
@@ -123,6 +132,13 @@ class LocalConfig:
             miniprogram_appid=env.get("MINIPROGRAM_APPID", "wx0123456789abcdef"),
             miniprogram_secret=env.get("MINIPROGRAM_SECRET", "local-miniprogram-app-secret"),
             miniprogram_port=int(env.get("LOCAL_MINIPROGRAM_PORT", "3003")),
+            store_appid=env.get("WECHAT_STORE_APPID", "wxstore0123456789"),
+            store_secret=env.get("WECHAT_STORE_SECRET", "local-wechat-store-app-secret"),
+            store_push_token=env.get("WECHAT_STORE_PUSH_TOKEN", "local-store-push-token"),
+            store_encoding_aes_key=env.get(
+                "WECHAT_STORE_ENCODING_AES_KEY", "STOREabcdefghijklmnopqrstuvwxyz0123456789AB"
+            ),
+            store_port=int(env.get("LOCAL_STORE_PORT", "3004")),
             sandbox_timeout_delay=float(env.get("LOCAL_SANDBOX_TIMEOUT_DELAY", "6")),
             parameter_overrides=dict(
                 pair.split("=", 1) for pair in env.get("LOCAL_PARAMETERS", "").split(",") if "=" in pair
@@ -153,6 +169,10 @@ class LocalConfig:
     @property
     def miniprogram_url(self) -> str:
         return f"http://{self.host}:{self.miniprogram_port}"
+
+    @property
+    def store_url(self) -> str:
+        return f"http://{self.host}:{self.store_port}"
 
     @property
     def wechat_pay_private_key_pem(self) -> str:
@@ -198,6 +218,12 @@ class LocalConfig:
                 "wecom_secret": self.wecom_secret,
                 "miniprogram_appid": self.miniprogram_appid,
                 "miniprogram_secret": self.miniprogram_secret,
+                "wechat_store": {
+                    "appid": self.store_appid,
+                    "secret": self.store_secret,
+                    "token": self.store_push_token,
+                    "encoding_aes_key": self.store_encoding_aes_key,
+                },
                 "wecom_pay": {
                     "mch_id": self.wecom_pay_mch_id,
                     "api_key": self.wecom_pay_api_key,

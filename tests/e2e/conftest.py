@@ -30,6 +30,7 @@ class RunningStack:
     payments_url: str = ""
     wecom_url: str = ""
     miniprogram_url: str = ""
+    store_url: str = ""
     output: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -100,7 +101,7 @@ class RunningStack:
 @pytest.fixture(scope="session")
 def running_stack() -> Iterator[RunningStack]:
     api_port, aws_port, payments_port, wecom_port = free_port(), free_port(), free_port(), free_port()
-    miniprogram_port = free_port()
+    miniprogram_port, store_port = free_port(), free_port()
     env = {
         **os.environ,
         "LOCAL_API_PORT": str(api_port),
@@ -108,6 +109,7 @@ def running_stack() -> Iterator[RunningStack]:
         "LOCAL_PAYMENTS_PORT": str(payments_port),
         "LOCAL_WECOM_PORT": str(wecom_port),
         "LOCAL_MINIPROGRAM_PORT": str(miniprogram_port),
+        "LOCAL_STORE_PORT": str(store_port),
         "LOCAL_PARAMETERS": "WeChatPayTimeoutSeconds=1",
         "LOCAL_SANDBOX_TIMEOUT_DELAY": "2",
         "LOCAL_EXTRA_TENANTS": json.dumps(
@@ -141,6 +143,7 @@ def running_stack() -> Iterator[RunningStack]:
         payments_url=f"http://127.0.0.1:{payments_port}",
         wecom_url=f"http://127.0.0.1:{wecom_port}",
         miniprogram_url=f"http://127.0.0.1:{miniprogram_port}",
+        store_url=f"http://127.0.0.1:{store_port}",
     )
     ready = threading.Event()
 

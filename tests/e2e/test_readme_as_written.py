@@ -45,6 +45,7 @@ EXPECTED = {
     "tokens",
     "sign-in",
     "payments-sandbox",
+    "wechat-store",
 }
 
 
@@ -109,11 +110,29 @@ def _check_affiliates(stack: RunningStack, stdout: str) -> None:
     assert _codes(stdout) == ["200", "409"], stdout
 
 
+def _check_wechat_store(stack: RunningStack, stdout: str) -> None:
+    import importlib.util
+
+    [flows] = [
+        json.loads(line)
+        for line in stdout.splitlines()
+        if re.match(r'\{"day": ?"[^"]+", ?"flows": ?\[', line)
+    ]
+    assert sorted(flow["amount_fen"] for flow in flows["flows"]) == [200, 200, 1000, 1000, 1000], flows
+    with_subsidy = importlib.util.find_spec("incentives.subsidy") is not None
+    assert _codes(stdout)[-1] == "200", stdout
+    [report] = [json.loads(line) for line in stdout.splitlines() if '"expectations_available"' in line]
+    assert report["expectations_available"] is with_subsidy, report
+    if with_subsidy:
+        assert [row["bucket"] for row in report["rows"]].count("differs") == 1, report
+
+
 CHECKS = {
     "webhook": _check_webhook,
     "wecom-sandbox": _check_wecom_sandbox,
     "guide-incentives": _check_guide_incentives,
     "affiliates": _check_affiliates,
+    "wechat-store": _check_wechat_store,
 }
 
 

@@ -34,6 +34,7 @@ APIS = [
     ("/admin/affiliates/swagger", "admin"),
     ("/guide/swagger", "guide"),
     ("/affiliate/swagger", "affiliate"),
+    ("/admin/wechat-store/swagger", "admin"),
 ]
 STANDARD_ERRORS = {"400", "401", "403", "404", "413", "415", "503"}
 

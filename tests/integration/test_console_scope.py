@@ -186,6 +186,7 @@ def _path(**parameters: str) -> Request:
 
 SETTINGS_ONLY = "a tenant setting, no department owns it"
 AFFILIATES = "affiliates belong to no department (decision 40)"
+STORE = "the WeChat Store and the platform's fees belong to the tenant, no department owns them"
 
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/admin/swagger"): Case(Kind.PUBLIC),
@@ -360,6 +361,15 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/admin/affiliates/{affiliate_id}/level-history"): Case(
         Kind.ADMIN_ONLY, _path(affiliate_id="a1"), why=AFFILIATES
+    ),
+    # --- the WeChat Store connector: the store's fees are the tenant's, not a department's
+    ("GET", "/admin/wechat-store/swagger"): Case(Kind.PUBLIC),
+    ("GET", "/admin/wechat-store/orders/{order_id}"): Case(Kind.ADMIN_ONLY, _path(order_id="1"), why=STORE),
+    ("GET", "/admin/wechat-store/flows"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"query": {"day": ["2026-11-24"]}}, why=STORE
+    ),
+    ("GET", "/admin/wechat-store/reconciliation"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"query": {"day": ["2026-11-24"]}}, why=STORE
     ),
 }
 

@@ -183,3 +183,24 @@ def test_whether_wecom_pay_is_configured_is_known_per_tenant(stack: StackHandle)
     assert tenant_has_secret(LOCAL_CORP, SecretPurpose.WECOM_PAY)
     assert not tenant_has_secret(TENCENT_SAMPLE_CORP, SecretPurpose.WECOM_PAY)
     assert wiring.wecom_pay_configured(LOCAL_CORP) and not wiring.wecom_pay_configured(TENCENT_SAMPLE_CORP)
+
+
+def test_the_store_connector_reads_only_its_own_secrets(stack: StackHandle, observe: Observe) -> None:
+    from tests.integration.test_wechat_store import paid_push, push, store_order
+
+    order_id = store_order(stack)
+    callback = observe("StoreCallbackFunction", lambda: push(stack, paid_push(order_id)))
+    assert callback.read == {Purpose.WECHAT_STORE_PUSH} == SECRET_PURPOSES["StoreCallbackFunction"]
+    sync = observe("StoreSyncFunction", lambda: stack.feed("StoreSyncFunction", "WeChatStoreQueue"))
+    assert sync.read == {Purpose.WECHAT_STORE} == SECRET_PURPOSES["StoreSyncFunction"]
+    flows = observe("StoreFlowsFunction", lambda: _fire(stack, "StoreFlowsFunction", datetime.now(UTC)))
+    assert flows.read == {Purpose.WECHAT_STORE} == SECRET_PURPOSES["StoreFlowsFunction"] and flows.listed
+    admin = token_for("admin")
+    console = observe(
+        "StoreAdminApiFunction",
+        lambda: stack.status(
+            "StoreAdminApiFunction", "GET", "/admin/wechat-store/flows", admin, query={"day": ["2026-11-24"]}
+        ),
+    )
+    assert console.read == {Purpose.API} == SECRET_PURPOSES["StoreAdminApiFunction"]
+    assert not (callback.described or callback.listed or sync.listed or console.listed)

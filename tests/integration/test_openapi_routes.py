@@ -23,6 +23,7 @@ UNDOCUMENTED = {
     "OrderWebhookFunction": "the commerce webhook: an HMAC-signed event envelope (SPEC §3.1)",
     "WecomCallbackFunction": "WeCom's encrypted XML callback, WeCom's format",
     "WechatPayNotifyFunction": "WeChat Pay's signed, encrypted notification, WeChat Pay's format",
+    "StoreCallbackFunction": "the WeChat Store's encrypted message push, WeChat's format",
 }
 """Api functions that serve no OpenAPI document: the other side defines their contract."""
 

@@ -15,7 +15,13 @@ from tests.support import free_port
 
 @pytest.fixture
 def sandboxes(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for variable in ("LOCAL_PAYMENTS_PORT", "LOCAL_WECOM_PORT", "LOCAL_MINIPROGRAM_PORT", "LOCAL_API_PORT"):
+    for variable in (
+        "LOCAL_PAYMENTS_PORT",
+        "LOCAL_WECOM_PORT",
+        "LOCAL_MINIPROGRAM_PORT",
+        "LOCAL_STORE_PORT",
+        "LOCAL_API_PORT",
+    ):
         monkeypatch.setenv(variable, str(free_port()))
     started = _start_sandboxes(LocalConfig.from_env())
     by_kind = {type(sandbox).__name__: sandbox for sandbox in started}

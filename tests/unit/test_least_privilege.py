@@ -59,6 +59,14 @@ SECRET_PURPOSES: dict[str, set[SecretPurpose]] = {
     # level assessment and member counts: the table only.
     "LevelAssessmentFunction": set(),
     "LevelMemberCountFunction": set(),
+    # WeChat Store pushes: runtime.wechat_store.push_credentials (appid, token, EncodingAESKey) only.
+    "StoreCallbackFunction": {Purpose.WECHAT_STORE_PUSH},
+    # order/get, after-sales, product categories (runtime.wechat_store.store_client).
+    "StoreSyncFunction": {Purpose.WECHAT_STORE},
+    # funds flows of every tenant with a store (store_client, tenants_with).
+    "StoreFlowsFunction": {Purpose.WECHAT_STORE},
+    # bearer tokens only: the console reads the table.
+    "StoreAdminApiFunction": {Purpose.API},
 }
 """What each function may read (GetSecretValue), and the code path that reads it."""
 
@@ -139,9 +147,10 @@ def test_only_the_admin_api_learns_whether_wecom_pay_is_configured_and_only_from
         assert describes == ({Purpose.WECOM_PAY} if function == "AdminApiFunction" else set()), function
 
 
-def test_only_org_sync_may_list_secret_names() -> None:
+def test_only_the_all_tenant_schedules_may_list_secret_names() -> None:
+    """The org sync and the store's funds-flow pull run for every tenant with the secret; no one else."""
     listing = {f for f in STACK.functions if _allows(f, "secretsmanager:ListSecrets", "*")}
-    assert listing == {"OrgSyncFunction"}
+    assert listing == {"OrgSyncFunction", "StoreFlowsFunction"}
 
 
 def test_no_function_may_change_secrets() -> None:

@@ -13,6 +13,7 @@ SAMPLES = [
     "order_paid",
     "order_refunded",
     "order_completed",
+    "order_source_updated",
     "coupon_redeemed",
     "recharge_paid",
     "member_registered",

@@ -67,12 +67,27 @@ def _miniprogram(config: LocalConfig) -> Sandbox:
     return MiniProgramSandboxServer(books, config.host, config.miniprogram_port)
 
 
+def _wechat_store(config: LocalConfig) -> Sandbox:
+    from incentives.wecom.crypto import CallbackCrypto
+    from infra.local.sandboxes.wechat_store import WeChatStoreSandbox, WeChatStoreSandboxServer
+
+    crypto = CallbackCrypto(config.store_push_token, config.store_encoding_aes_key, config.store_appid)
+    books = WeChatStoreSandbox(
+        config.store_appid,
+        config.store_secret,
+        crypto,
+        f"{config.api_url}/wechat-store/callback/{config.corp_id}",
+    )
+    return WeChatStoreSandboxServer(books, config.host, config.store_port)
+
+
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry(parameter="WeComBaseUrl", url=lambda config: config.wecom_url, build=_wecom),
     SandboxEntry(parameter="WeChatPayBaseUrl", url=lambda config: config.payments_url, build=_payments),
     SandboxEntry(
         parameter="MiniProgramBaseUrl", url=lambda config: config.miniprogram_url, build=_miniprogram
     ),
+    SandboxEntry(parameter="WeChatStoreBaseUrl", url=lambda config: config.store_url, build=_wechat_store),
 ]
 
 

@@ -17,6 +17,10 @@ A tenant's secrets are ``<prefix>/<corp_id>/<purpose>`` (the template sets the p
 - ``wechat-notify``: ``mch_id``, ``api_v3_key``, ``wechatpay_public_key_id``,
   ``wechatpay_public_key_pem`` — what the public notification route needs to trust and read
   WeChat Pay's notifications, and nothing that can move money.
+- ``wechat-store``: ``appid``, ``secret`` — the tenant's WeChat Store (微信小店) calling the
+  store's API (order/get, funds flows);
+- ``wechat-store-push``: ``appid``, ``token``, ``encoding_aes_key`` — what the public message
+  push route needs to verify and decrypt the store's pushes, and nothing that can call the API.
 
 Each function's IAM policy allows ``GetSecretValue`` on the purposes it uses only, so the
 public webhook never holds a payment key. Without a prefix (unit tests, a bare ``invoke``)
@@ -60,6 +64,8 @@ class SecretPurpose(StrEnum):
     WECOM_PAY = "wecom-pay"
     WECHAT_PAY = "wechat-pay"
     WECHAT_PAY_NOTIFY = "wechat-notify"
+    WECHAT_STORE = "wechat-store"
+    WECHAT_STORE_PUSH = "wechat-store-push"
 
 
 FIELD_PURPOSES: dict[str, SecretPurpose] = {
@@ -76,6 +82,7 @@ FIELD_PURPOSES: dict[str, SecretPurpose] = {
 DOCUMENT_PURPOSES: dict[str, SecretPurpose] = {
     "wecom_pay": SecretPurpose.WECOM_PAY,
     "wechat_pay": SecretPurpose.WECHAT_PAY,
+    "wechat_store": SecretPurpose.WECHAT_STORE,
 }
 """Objects of one tenant's secrets written as one object, each the whole secret of its purpose."""
 
@@ -99,6 +106,9 @@ def secret_name(prefix: str, corp_id: str, purpose: SecretPurpose) -> str:
 
 NOTIFY_FIELDS = ("mch_id", "api_v3_key", "wechatpay_public_key_id", "wechatpay_public_key_pem")
 """The part of ``wechat_pay`` that the notification route reads (its own secret)."""
+STORE_API_FIELDS = ("appid", "secret")
+STORE_PUSH_FIELDS = ("appid", "token", "encoding_aes_key")
+"""The parts of ``wechat_store`` that the API callers and the public push route read (one secret each)."""
 
 
 def split_by_purpose(tenant: Mapping[str, Any]) -> dict[SecretPurpose, dict[str, Any]]:
@@ -122,6 +132,11 @@ def split_by_purpose(tenant: Mapping[str, Any]) -> dict[SecretPurpose, dict[str,
                 if "api_v3_key" in notify:
                     documents[SecretPurpose.WECHAT_PAY_NOTIFY] = notify
                 documents[SecretPurpose.WECHAT_PAY].pop("api_v3_key", None)  # the notify route's only
+            if key == "wechat_store":
+                documents[SecretPurpose.WECHAT_STORE] = {n: value[n] for n in STORE_API_FIELDS if n in value}
+                documents[SecretPurpose.WECHAT_STORE_PUSH] = {
+                    n: value[n] for n in STORE_PUSH_FIELDS if n in value
+                }
         else:
             known = ", ".join(sorted([*FIELD_PURPOSES, *DOCUMENT_PURPOSES]))
             raise ValueError(f"unknown tenant secret {key!r} (known: {known})")

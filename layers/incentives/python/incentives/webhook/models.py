@@ -30,17 +30,46 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
 
 
+SceneKind = Literal[
+    "promoter",
+    "wecom_share",
+    "mini_program",
+    "official_account",
+    "live_reservation",
+    "ad",
+    "live",
+    "short_video",
+]
+
+
+class SceneSignal(Contract):
+    """One piece of evidence of where an order came from (several may hold at once)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, strict=True)
+
+    kind: SceneKind
+    share_channel: Literal["group", "private_chat", "moments"] | None = None
+    sharer_guide_id: Identifier | None = None
+    promoter_id: Identifier | None = None
+    video_account_id: Identifier | None = None
+    entry: Annotated[str, Field(max_length=200)] | None = None
+    via_ad: bool = False
+    observed_at: Annotated[str, Field(max_length=40)] | None = None
+
+
 class OrderSource(Contract):
-    scene: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+    scene: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")] | None = None
     affiliate_id: Identifier | None = None
     sharer_guide_id: Identifier | None = None
     video_account_id: Identifier | None = None
     via_ad: bool = False
+    signals: Annotated[list[SceneSignal], Field(max_length=32)] | None = None
 
 
 class Shop(Contract):
     rating: Annotated[float, Field(ge=0, le=5)] | None = None
     local_life: bool = False
+    admin_account_id: Identifier | None = None
 
 
 class OrderLine(Contract):
@@ -69,6 +98,7 @@ class OrderPaid(Contract):
     store_id: Identifier
     paid_at: AwareDatetime
     source: OrderSource
+    channel: Literal["wechat_store", "merchant"] | None = None
     shop: Shop = Shop()
     lines: Annotated[list[OrderLine], Field(min_length=1)]
     coupon_codes: list[Identifier] = []
@@ -100,6 +130,19 @@ class OrderRefunded(Contract):
 class OrderCompleted(Contract):
     order_id: Identifier
     completed_at: AwareDatetime
+
+
+class SourceSignals(Contract):
+    signals: Annotated[list[SceneSignal], Field(max_length=32)]
+
+
+class OrderSourceUpdated(Contract):
+    """Late scene signals of a not-yet-settled order (re-attribution, with its reason)."""
+
+    order_id: Identifier
+    updated_at: AwareDatetime
+    source: SourceSignals
+    reason: Annotated[str, Field(max_length=200)] | None = None
 
 
 class CouponRedeemed(Contract):
@@ -173,6 +216,11 @@ class OrderCompletedEvent(Envelope):
     data: OrderCompleted
 
 
+class OrderSourceUpdatedEvent(Envelope):
+    type: Literal["order.source_updated"]
+    data: OrderSourceUpdated
+
+
 class CouponRedeemedEvent(Envelope):
     type: Literal["coupon.redeemed"]
     data: CouponRedeemed
@@ -207,6 +255,7 @@ WebhookEvent = (
     OrderPaidEvent
     | OrderRefundedEvent
     | OrderCompletedEvent
+    | OrderSourceUpdatedEvent
     | CouponRedeemedEvent
     | RechargePaidEvent
     | MemberRegisteredEvent
