@@ -2,8 +2,12 @@
 
 Figures move with their sources (orders, bindings, joinings, registrations, recharges): each
 write also marks the affiliates concerned as owed an assessment, in the same transaction. The
-assessment — rise to the highest automatic level met — runs right after the event where the
-round-trip budget allows, and in any case from the owed-assessment queue every minute
+assessment of one affiliate at one instant (:func:`assess`) is the unit of work: it follows a rule
+change not yet followed (``recalculate`` / ``keep``, a deleted level), raises to the highest
+automatic level met when figures moved, else makes the downgrade checks that are due, and writes
+when the affiliate's level must be checked again by time alone (a cycle's end, the single check,
+a counted figure leaving its window) as their next due entry. It runs right after the event where
+the round-trip budget allows, and in any case from the due entries every minute
 (``LevelAssessmentFunction``), which also brings deal figures in once an order's after-sales
 window has ended. A crash between the two loses nothing: the assessment stays owed.
 """
@@ -11,12 +15,20 @@ window has ended. A crash between the two loses nothing: the assessment stays ow
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from incentives.core.clock import local_date
-from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput
-from incentives.levels.assessment import ChangeKind, LevelChange, Trigger, upgrade
+from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
+from incentives.levels.assessment import (
+    ChangeKind,
+    LevelChange,
+    Trigger,
+    check_threshold,
+    recalculated_rank,
+    upgrade,
+)
+from incentives.levels.downgrades import Position, downgrade, first_day_needed, next_check, start_of_day
 from incentives.levels.metrics import (
     Contributions,
     MetricHistory,
@@ -26,8 +38,9 @@ from incentives.levels.metrics import (
     minus,
     order_contributions,
 )
-from incentives.levels.ports import AppliedSource, LevelRepository, Standing, StoredLevels
-from incentives.levels.settings import LevelSettings, check, longest_period
+from incentives.levels.ports import AppliedSource, LevelRepository, Relevel, Standing, StoredLevels
+from incentives.levels.quotas import keep_quota
+from incentives.levels.settings import ChangeMode, LevelSettings, check, without_level
 
 if TYPE_CHECKING:
     from incentives.orders.aggregate import OrderState
@@ -56,19 +69,52 @@ def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> in
 # --- settings -------------------------------------------------------------------------------------
 
 
+def _rules(settings: LevelSettings) -> list[tuple[object, ...]]:
+    """What decides levels (not names, rates, images or descriptions)."""
+    return [
+        (level.strategy, level.period_days, level.threshold, level.downgrade, level.retention)
+        for level in settings.levels
+    ]
+
+
 def save_settings(
-    repo: LevelRepository, corp_id: str, settings: LevelSettings, now: datetime
+    repo: LevelRepository,
+    corp_id: str,
+    settings: LevelSettings,
+    now: datetime,
+    on_change: ChangeMode = ChangeMode.RECALCULATE,
 ) -> StoredLevels:
-    """Store the levels as the next rule version. A level that still has members may not be
-    removed (removing one re-levels its members, which is a rule change of its own)."""
+    """Store the levels as the next rule version. When the rules change (not only names, rates or
+    images), every affiliate follows by ``on_change`` — ``recalculate`` or ``keep`` (§2.3.3 (5)) —
+    at an assessment the next run schedules for each. Removing levels here is refused while they
+    have members: deleting a level (:func:`delete_level`) re-levels them."""
     check(settings)
     current = repo.settings(corp_id)
     for rank, count in repo.members(corp_id).items():
         if rank > len(settings.levels) and count > 0:
             raise Conflict(
-                f"level {rank} has {count} affiliates and cannot be removed", field=f"levels.{rank - 1}"
+                f"level {rank} has {count} affiliates: delete it to re-level them", field=f"levels.{rank - 1}"
             )
-    version = repo.save_settings(corp_id, settings, current.version if current else 0, now)
+    version = (current.version if current else 0) + 1
+    relevel = None
+    if current is not None and _rules(current.settings) != _rules(settings):
+        relevel = Relevel(version, on_change)
+    repo.save_settings(corp_id, settings, version - 1, now, relevel)
+    return StoredLevels(settings, version, now)
+
+
+def delete_level(repo: LevelRepository, corp_id: str, rank: int, now: datetime) -> StoredLevels:
+    """Delete level ``rank`` (§2.3.5): the levels above move down one rank, and every affiliate is
+    re-levelled under the remaining levels (its members included), through the next run."""
+    current = repo.settings(corp_id)
+    if current is None:
+        raise NotFound("the merchant has set no levels", field="levels")
+    settings = without_level(current.settings, rank)
+    check(settings)
+    version = current.version + 1
+    repo.save_settings(
+        corp_id, settings, current.version, now, Relevel(version, ChangeMode.RECALCULATE, rank)
+    )
     return StoredLevels(settings, version, now)
 
 
@@ -179,51 +225,170 @@ def mature_deals(
 # --- assessment -------------------------------------------------------------------------------------
 
 
-def first_day_needed(settings: LevelSettings, rank: int, day: date) -> date:
-    """The earliest day an assessment above ``rank`` counts (the day after ``day`` if none is limited:
-    then only figures dated later are needed, to take them out of the totals)."""
-    period = longest_period(settings, rank)
-    return day - timedelta(days=period - 1) if period else day + timedelta(days=1)
+def position_of(standing: Standing, rank: int, now: datetime, time_zone: str) -> Position:
+    """What the assessment knows of the affiliate beside their figures (local days)."""
+    return Position(
+        rank=rank,
+        obtained=local_date(standing.since or now, time_zone),
+        checked=local_date(standing.checked_at, time_zone) if standing.checked_at else None,
+        quota=standing.quota,
+    )
 
 
 def figures_of(
-    repo: LevelRepository, standing: Standing, settings: LevelSettings, day: date
+    repo: LevelRepository,
+    standing: Standing,
+    stored: StoredLevels,
+    now: datetime,
+    time_zone: str,
+    *later: date,
 ) -> MetricHistory:
-    return repo.figures(standing.corp_id, standing, first_day_needed(settings, standing.rank, day))
+    """The figures an assessment at ``now`` needs (and one on each of the ``later`` days)."""
+    rank, _ = followed_rank(stored, standing)
+    position = position_of(standing, rank, now, time_zone)
+    days = [local_date(now, time_zone), *later]
+    first = min(first_day_needed(stored.settings, position, day) for day in days)
+    return repo.figures(standing.corp_id, standing, first)
+
+
+def followed_rank(stored: StoredLevels, standing: Standing) -> tuple[int, ChangeMode | None]:
+    """The standing's rank in the current numbering and how to follow the rule changes it has not
+    followed yet (None: none). A deleted level re-levels its members and renumbers those above it
+    (§2.3.5: 删除当前等级后,默认所有微客会重新进行定级)."""
+    rank, mode = standing.rank, None
+    for change in stored.pending(standing.rule_version):
+        mode = change.mode
+        if change.deleted_rank is not None:
+            mode = ChangeMode.RECALCULATE
+            if rank >= change.deleted_rank:
+                rank -= 1
+    return max(1, min(rank, len(stored.settings.levels))), mode
+
+
+def _change(
+    kind: ChangeKind, standing: Standing, stored: StoredLevels, to_rank: int, now: datetime, **why: object
+) -> LevelChange:
+    settings = stored.settings
+    before = stored.settings.level(standing.rank) if not stored.pending(standing.rule_version) else None
+    target = settings.level(to_rank)
+    return LevelChange.model_validate(
+        {
+            "kind": kind,
+            "version": standing.version + 1,
+            "from_rank": standing.rank,
+            "from_name": before.name if before else None,
+            "to_rank": to_rank,
+            "to_name": target.name if target else None,
+            "at": now,
+            "rule_version": stored.version,
+            **why,
+        }
+    )
+
+
+def decide(
+    stored: StoredLevels, standing: Standing, figures: MetricHistory, now: datetime, time_zone: str
+) -> tuple[LevelChange | None, dict[str, int], datetime | None]:
+    """One affiliate's assessment at ``now``, pure: the change (if any), the quota after it, and
+    when the next time-driven check is due (None: none).
+
+    A rule change not followed yet comes first (``recalculate``: the level the new rules give;
+    ``keep``: the level stays, the quota makes the figures fit). Otherwise figures that moved may
+    raise the affiliate; failing that, the downgrade checks due are made (a time-driven check only
+    lowers: a level lost to a check is regained by new figures, not by the same ones)."""
+    settings, day = stored.settings, local_date(now, time_zone)
+    rank, mode = followed_rank(stored, standing)
+    position = position_of(standing, rank, now, time_zone)
+    quota = dict(standing.quota)
+    change: LevelChange | None = None
+    kept = False
+    if mode is ChangeMode.KEEP:
+        quota = keep_quota(settings, rank, figures, day)
+        if quota != standing.quota or rank != standing.rank:
+            level = settings.levels[rank - 1]
+            change = _change(
+                ChangeKind.QUOTA,
+                standing,
+                stored,
+                rank,
+                now,
+                threshold=check_threshold(rank, level, figures, day, quota),
+                quota=quota,
+            )
+    elif mode is ChangeMode.RECALCULATE:
+        quota = {}
+        target = recalculated_rank(settings, rank, figures, day)
+        if target != standing.rank:
+            level = settings.levels[target - 1]
+            change = _change(
+                ChangeKind.RECALCULATED,
+                standing,
+                stored,
+                target,
+                now,
+                threshold=check_threshold(target, level, figures, day),
+            )
+    else:
+        raised = upgrade(settings, rank, figures, day, quota) if standing.owes_assessment else None
+        if raised is not None:
+            change = _change(
+                ChangeKind.UPGRADE,
+                standing,
+                stored,
+                raised.rank,
+                now,
+                threshold=raised,
+                trigger=standing.trigger,
+                quota=quota,
+            )
+        else:
+            found = downgrade(settings, position, figures, day)
+            kept = found is not None and found.kept
+            if found is not None and not found.kept:
+                change = _change(
+                    ChangeKind.DOWNGRADE,
+                    standing,
+                    stored,
+                    found.to_rank,
+                    now,
+                    threshold=found.threshold,
+                    check=found.check,
+                    retention=found.retention,
+                    trigger=standing.trigger if standing.owes_assessment else None,
+                    quota=quota,
+                )
+    moved = change is not None and change.to_rank != standing.rank
+    after = Position(
+        rank=change.to_rank if change else rank,
+        obtained=day if moved else position.obtained,
+        checked=day,
+        quota=quota,
+    )
+    due = next_check(settings, after, figures, day, kept=kept)
+    return change, quota, start_of_day(due, time_zone) if due else None
 
 
 def assess(
     repo: LevelRepository, corp_id: str, affiliate_id: str, now: datetime, time_zone: str
 ) -> LevelChange | None:
-    """Settle an owed assessment: rise to the highest automatic level met (if any). Returns the
-    change made, None when none was due or none is met."""
+    """Assess one affiliate at ``now`` if an assessment is owed or due: follow a rule change,
+    raise, or make the downgrade checks due; write the change (with why), the quota and the next
+    due check. Returns the change made, None when none was due or nothing changed."""
     for _ in range(MAX_ATTEMPTS):
         standing = repo.standing(corp_id, affiliate_id)
-        if not standing.owes_assessment:
+        if not standing.due(now):
             return None
         stored = repo.settings(corp_id)
-        change = None
+        change, quota, due_at = None, standing.quota, None
+        rule_version = None
         if stored is not None:
-            day = local_date(now, time_zone)
-            target = upgrade(
-                stored.settings, standing.rank, figures_of(repo, standing, stored.settings, day), day
-            )
-            if target is not None:
-                current = stored.settings.level(standing.rank)
-                change = LevelChange(
-                    kind=ChangeKind.UPGRADE,
-                    version=standing.version + 1,
-                    from_rank=standing.rank,
-                    from_name=current.name if current else None,
-                    to_rank=target.rank,
-                    to_name=target.name,
-                    at=now,
-                    rule_version=stored.version,
-                    threshold=target,
-                    trigger=standing.trigger,
-                )
+            figures = figures_of(repo, standing, stored, now, time_zone)
+            change, quota, due_at = decide(stored, standing, figures, now, time_zone)
+            rule_version = stored.version
         try:
-            repo.commit(standing, change, now, assessed=True)
+            repo.commit(
+                standing, change, now, assessed=True, due_at=due_at, quota=quota, rule_version=rule_version
+            )
         except ConcurrentModification:
             continue
         return change
@@ -247,19 +412,36 @@ def assess_owed(
 
 
 def assess_due(repo: LevelRepository, now: datetime, time_zone: str, limit: int = 1000) -> int:
-    """The scheduled pass: assess every affiliate owed an assessment; returns the changes made."""
+    """The scheduled pass: assess every affiliate owed an assessment or due a check; returns the
+    changes made."""
     return sum(
         1 for due in repo.due_affiliates(now, limit) if assess(repo, due.corp_id, due.key, now, time_zone)
     )
 
 
+def schedule_relevels(repo: LevelRepository, now: datetime, limit: int = 1000, page: int = 100) -> int:
+    """Rule changes and deleted levels: schedule every affiliate of each tenant concerned for an
+    assessment now (pages of ``page``, as many as it takes); returns the tenants done."""
+    done = 0
+    for corp_id in repo.relevel_due(now, limit):
+        while not repo.schedule_relevel(corp_id, now, page):
+            continue
+        done += 1
+    return done
+
+
 def run_assessment(
     repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, limit: int = 1000
 ) -> dict[str, int]:
-    """What ``LevelAssessmentFunction`` does each minute: deal figures that came due, then every
-    assessment owed."""
+    """What ``LevelAssessmentFunction`` does each minute: re-levels to schedule, deal figures that
+    came due, then every assessment owed or due."""
+    relevels = schedule_relevels(repo, now, limit)
     matured = mature_deals(repo, orders, now, time_zone, limit)
-    return {"deal_figures": len(matured), "level_changes": assess_due(repo, now, time_zone, limit)}
+    return {
+        "relevels": relevels,
+        "deal_figures": len(matured),
+        "level_changes": assess_due(repo, now, time_zone, limit),
+    }
 
 
 # --- the merchant -------------------------------------------------------------------------------------
@@ -294,7 +476,7 @@ def change_by_hand(
             actor=actor,
         )
         try:
-            repo.commit(standing, change, now, assessed=False)
+            repo.commit(standing, change, now, assessed=False, rule_version=stored.version)
         except ConcurrentModification:
             continue
         return change

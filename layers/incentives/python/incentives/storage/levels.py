@@ -7,9 +7,11 @@ metric, owed assessments), one item per local day with that day's figures (``DAY
 one item per level change with its explanation (``CHANGE#<version>``). Per source of figures
 (an order, a customer's bindings), what it contributed so far (``T#<corp>#LEVEL_SOURCE#<source>``).
 
-Three sparse ``gsi1`` work queues drive the scheduled jobs: affiliates owed an assessment
-(``LEVEL_DUE``), orders whose deal figures come due (``LEVEL_DEAL``) and tenants whose member
-counts are due (``LEVEL_COUNT``).
+Four sparse ``gsi1`` work queues drive the scheduled jobs: affiliates owed an assessment or due a
+time-driven check (``LEVEL_DUE``, at the time it is due), orders whose deal figures come due
+(``LEVEL_DEAL``), tenants whose member counts are due (``LEVEL_COUNT``) and tenants whose
+affiliates are still to be scheduled for a re-level after a rule change (``LEVEL_RELEVEL``). Every
+standing is listed per tenant on ``gsi2`` (``T#<corp>#AFF_LEVEL_LIST``), for re-levels and previews.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.levels.assessment import ChangeKind, LevelChange, Trigger
 from incentives.levels.metrics import Key, MetricHistory, OrderInputs, decode, encode, minus
-from incentives.levels.ports import AppliedSource, Due, MemberCounts, Standing, StoredLevels
-from incentives.levels.settings import LevelSettings
+from incentives.levels.ports import AppliedSource, Due, MemberCounts, Relevel, Standing, StoredLevels
+from incentives.levels.settings import ChangeMode, LevelSettings
 from incentives.storage import keys
 from incentives.storage.table import (
     AtMost,
@@ -45,6 +47,10 @@ SHARDS = 8
 MEMBER_COUNT_EVERY = timedelta(hours=2)
 """微客数2小时更新一次: the console's member counts are refreshed every 2 hours."""
 DUE_QUEUE, DEAL_QUEUE, COUNT_QUEUE = "LEVEL_DUE", "LEVEL_DEAL", "LEVEL_COUNT"
+RELEVEL_QUEUE = "LEVEL_RELEVEL"
+KEPT_RELEVELS = 20
+"""Re-levelling rule changes remembered on the settings item (an affiliate further behind is
+re-levelled under the latest mode)."""
 
 
 def _shard(text: str) -> int:
@@ -65,6 +71,15 @@ def members_key(corp_id: str, shard: int) -> dict[str, str]:
 
 def counts_key(corp_id: str) -> dict[str, str]:
     return {"pk": _levels_pk(corp_id), "sk": "COUNTS"}
+
+
+def relevel_key(corp_id: str) -> dict[str, str]:
+    return {"pk": _levels_pk(corp_id), "sk": "RELEVEL"}
+
+
+def _listed(corp_id: str, affiliate_id: str) -> dict[str, str]:
+    """The standing's place in the tenant's list of standings (gsi2)."""
+    return {"gsi2pk": f"{keys.tenant(corp_id)}#AFF_LEVEL_LIST", "gsi2sk": affiliate_id}
 
 
 def _affiliate_pk(corp_id: str, affiliate_id: str) -> str:
@@ -139,6 +154,7 @@ def contribution_writes(corp_id: str, delta: Mapping[Key, int], trigger: Trigger
                     "corp_id": corp_id,
                     "affiliate_id": affiliate,
                     "trigger": own.model_dump(mode="json"),
+                    **_listed(corp_id, affiliate),
                     **_queue(DUE_QUEUE, f"{corp_id}#{affiliate}", trigger.at, corp_id, affiliate),
                 },
             )
@@ -212,6 +228,8 @@ def joining_writes(corp_id: str, affiliate_id: str, change: LevelChange) -> list
                 "rank": change.to_rank,
                 "version": change.version,
                 "since": iso_utc(change.at),
+                "rule_version": change.rule_version,
+                **_listed(corp_id, affiliate_id),
             },
         ),
         Put(_change_item(corp_id, affiliate_id, change), (NotExists(),)),
@@ -247,6 +265,10 @@ def standing_from_item(corp_id: str, affiliate_id: str, item: Mapping[str, Any] 
         assessed=int(item.get("assessed", 0)),
         totals={name[2:]: int(value) for name, value in item.items() if name.startswith("t_")},
         trigger=Trigger.model_validate(item["trigger"]) if item.get("trigger") else None,
+        quota={str(key): int(value) for key, value in (item.get("quota") or {}).items()},
+        rule_version=int(item.get("rule_version", 0)),
+        checked_at=parse_instant(item["checked_at"]) if item.get("checked_at") else None,
+        due_at=parse_instant(item["due_at"]) if item.get("due_at") else None,
     )
 
 
@@ -257,6 +279,14 @@ def stored_levels_from_item(item: Mapping[str, Any] | None) -> StoredLevels | No
         settings=LevelSettings.model_validate(item["value"]),
         version=int(item["version"]),
         updated_at=parse_instant(item["updated_at"]),
+        relevels=tuple(
+            Relevel(
+                version=int(entry["version"]),
+                mode=ChangeMode(entry["mode"]),
+                deleted_rank=int(entry["deleted_rank"]) if entry.get("deleted_rank") else None,
+            )
+            for entry in item.get("relevels", [])
+        ),
     )
 
 
@@ -298,15 +328,26 @@ class TableLevelRepository:
         return stored_levels_from_item(self._table.get(settings_key(corp_id)))
 
     def save_settings(
-        self, corp_id: str, settings: LevelSettings, expected_version: int, now: datetime
+        self,
+        corp_id: str,
+        settings: LevelSettings,
+        expected_version: int,
+        now: datetime,
+        relevel: Relevel | None = None,
     ) -> int:
         version = expected_version + 1
+        previous = self.settings(corp_id) if expected_version else None
+        relevels = [*(previous.relevels if previous else ()), *([relevel] if relevel else [])]
         item = {
             **settings_key(corp_id),
             "kind": "level_settings",
             "value": settings.model_dump(mode="json"),
             "version": version,
             "updated_at": iso_utc(now),
+            "relevels": [
+                {"version": r.version, "mode": r.mode.value, "deleted_rank": r.deleted_rank}
+                for r in relevels[-KEPT_RELEVELS:]
+            ],
         }
         guard: Condition = NotExists() if expected_version == 0 else Equals("version", expected_version)
         recount = Update(  # the new levels get counted at the next run
@@ -317,11 +358,77 @@ class TableLevelRepository:
                 **_queue(COUNT_QUEUE, corp_id, now, corp_id, ""),
             },
         )
+        writes: list[Write] = [Put(item, (guard,)), recount]
+        if relevel is not None:  # a fresh pass over every affiliate of the tenant
+            writes.append(
+                Put(
+                    {
+                        **relevel_key(corp_id),
+                        "kind": "level_relevel",
+                        "corp_id": corp_id,
+                        "version": version,
+                        **_queue(RELEVEL_QUEUE, corp_id, now, corp_id, ""),
+                    }
+                )
+            )
         try:
-            self._table.transact([Put(item, (guard,)), recount])
+            self._table.transact(writes)
         except ConditionFailed:
             raise ConcurrentModification("the level settings changed meanwhile; send them again") from None
         return version
+
+    def affiliates(self, corp_id: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
+        page = self._table.query(
+            f"{keys.tenant(corp_id)}#AFF_LEVEL_LIST", index="gsi2", limit=limit, cursor=cursor
+        )
+        return [str(item["affiliate_id"]) for item in page.items], page.cursor
+
+    def relevel_due(self, now: datetime, limit: int) -> Sequence[str]:
+        return [
+            str(item["corp_id"]) for item in due_items(self._table, RELEVEL_QUEUE, SHARDS, _upto(now), limit)
+        ]
+
+    def schedule_relevel(self, corp_id: str, now: datetime, limit: int) -> bool:
+        item = self._table.get(relevel_key(corp_id)) or {}
+        if "gsi1pk" not in item:
+            return True
+        found, cursor = self.affiliates(corp_id, item.get("cursor"), limit)
+        for affiliate in found:
+            self.schedule(corp_id, affiliate, now)
+        progress: dict[str, Any] = {"cursor": cursor} if cursor else {}
+        remove: tuple[str, ...] = () if cursor else ("gsi1pk", "gsi1sk", "cursor")
+        try:
+            self._table.transact(
+                [
+                    Update(
+                        relevel_key(corp_id),
+                        set=progress,
+                        remove=remove,
+                        conditions=(Equals("version", item["version"]),),
+                    )
+                ]
+            )
+        except ConditionFailed:
+            return False  # a newer rule change restarted the pass
+        return cursor is None
+
+    def schedule(self, corp_id: str, affiliate_id: str, at: datetime) -> None:
+        self._table.transact(
+            [
+                Update(  # owed, like a figure that moved: an assessment in progress commits no older view
+                    state_key(corp_id, affiliate_id),
+                    add={"owed": 1},
+                    set={
+                        "kind": "affiliate_level",
+                        "corp_id": corp_id,
+                        "affiliate_id": affiliate_id,
+                        "due_at": iso_utc(at),
+                        **_listed(corp_id, affiliate_id),
+                        **_queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id),
+                    },
+                )
+            ]
+        )
 
     def members(self, corp_id: str) -> dict[int, int]:
         counts: dict[int, int] = defaultdict(int)
@@ -382,16 +489,38 @@ class TableLevelRepository:
                 return MetricHistory(standing.totals, days)
 
     def commit(
-        self, standing: Standing, change: LevelChange | None, now: datetime, *, assessed: bool
+        self,
+        standing: Standing,
+        change: LevelChange | None,
+        now: datetime,
+        *,
+        assessed: bool,
+        due_at: datetime | None = None,
+        quota: dict[str, int] | None = None,
+        rule_version: int | None = None,
     ) -> None:
         corp_id, affiliate_id = standing.corp_id, standing.affiliate_id
-        values: dict[str, Any] = {"kind": "affiliate_level", "corp_id": corp_id, "affiliate_id": affiliate_id}
+        values: dict[str, Any] = {
+            "kind": "affiliate_level",
+            "corp_id": corp_id,
+            "affiliate_id": affiliate_id,
+            **_listed(corp_id, affiliate_id),
+        }
         conditions: list[Condition] = [_version_guard(standing.version)]
-        removed: tuple[str, ...] = ()
+        removed: list[str] = []
+        if quota is not None:
+            values["quota"] = dict(quota)
+        if rule_version is not None:
+            values["rule_version"] = rule_version
         if assessed:
             values["assessed"] = standing.owed
+            values["checked_at"] = iso_utc(now)
             conditions.append(Equals("owed", standing.owed) if standing.owed else AtMost("owed", 0))
-            removed = ("gsi1pk", "gsi1sk")
+            if due_at is None:
+                removed += ["gsi1pk", "gsi1sk", "due_at"]
+            else:
+                values["due_at"] = iso_utc(due_at)
+                values.update(_queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", due_at, corp_id, affiliate_id))
         writes: list[Write] = []
         if change is not None:
             values.update(rank=change.to_rank, version=change.version, since=iso_utc(change.at))
@@ -401,7 +530,7 @@ class TableLevelRepository:
                 moves[standing.rank] = moves.get(standing.rank, 0) - 1
             writes.append(_member_shard_update(corp_id, affiliate_id, moves))
         state = Update(
-            state_key(corp_id, affiliate_id), set=values, remove=removed, conditions=tuple(conditions)
+            state_key(corp_id, affiliate_id), set=values, remove=tuple(removed), conditions=tuple(conditions)
         )
         try:
             self._table.transact([state, *writes])
