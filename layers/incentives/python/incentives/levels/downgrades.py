@@ -9,7 +9,9 @@ when the level must be checked again by time alone.
 - ``single`` (单次考核): the X days from the day obtained, checked once at their end (obtained 4.12,
   X = 3: 4.12–4.14, checked as 4.15 begins).
 - ``cycle`` / ``single`` go to the named level or the one just below (上一等级) and stack with the
-  threshold check (叠加考核): a later refund that drops the figure below the threshold downgrades.
+  threshold check (叠加考核): when figures move (a later refund drops the figure below the
+  threshold), the threshold is checked on the level's period as well. Time alone makes only the
+  cycle / single checks (else a cycle would be the moving window checked on its last day).
 - Retention (保级): a triggered downgrade is not made when all / any of the level's retention
   conditions hold over the X days up to the trigger's day (triggered 4.12, 3 days → 4.10–4.12).
   The trigger's day is the last day of the cycle or single window, or the day of the threshold check.
@@ -103,11 +105,12 @@ def retention_check(level: Level, figures: MetricHistory, trigger_day: date) -> 
 
 
 def downgrade(
-    settings: LevelSettings, position: Position, figures: MetricHistory, day: date
+    settings: LevelSettings, position: Position, figures: MetricHistory, day: date, *, moved: bool = True
 ) -> Downgrade | None:
     """The first downgrade check of the affiliate's level that fails on ``day``: a periodic check
-    that came due (cycle / single, oldest first), else the stacked threshold check. None: none fails
-    (or the level has no downgrade rule)."""
+    that came due (cycle / single, oldest first), else the threshold check (with ``cycle`` /
+    ``single``, stacked: only when figures ``moved``). None: none fails (or the level has no
+    downgrade rule)."""
     rank = position.rank
     level = settings.level(rank)
     if level is None or rank == 1 or level.downgrade.kind is DowngradeKind.NONE:
@@ -119,6 +122,8 @@ def downgrade(
             return Downgrade(
                 kind, check, target_rank(settings, rank), trigger, retention_check(level, figures, trigger)
             )
+    if level.downgrade.kind is not DowngradeKind.THRESHOLD and not moved:
+        return None
     check = check_threshold(rank, level, figures, day, position.quota)
     if check is None or check.met:
         return None
@@ -145,9 +150,10 @@ def next_check(
     settings: LevelSettings, position: Position, figures: MetricHistory, day: date, *, kept: bool = False
 ) -> date | None:
     """The local day at whose start the affiliate's level must be checked again, by time alone:
-    the end of the current cycle, the single check's day, the day the oldest counted figure of the
-    threshold leaves its window (figures decay with time), or tomorrow while a failing threshold is
-    kept by retention (its window slides). None: nothing changes by time alone."""
+    the end of the current cycle, the single check's day, for a ``threshold`` rule the day the
+    oldest counted figure of the threshold leaves its window (figures decay with time), or
+    tomorrow while a failing check is kept by retention (its window slides). None: nothing changes
+    by time alone."""
     level = settings.level(position.rank)
     if level is None or position.rank == 1 or level.downgrade.kind is DowngradeKind.NONE:
         return None
@@ -162,7 +168,7 @@ def next_check(
         found.append(start + timedelta(days=n * ((day - start).days // n + 1)))
     if kept:
         found.append(day + timedelta(days=1))
-    elif level.period_days:
+    elif level.period_days and rule.kind is DowngradeKind.THRESHOLD:
         keys = _threshold_keys(level)
         window = window_on(day, level.period_days)
         counted = sorted(

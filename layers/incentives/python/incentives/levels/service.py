@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from incentives.core.clock import local_date
+from incentives.core.clock import DEFAULT_TIME_ZONE, local_date
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.levels.assessment import (
     ChangeKind,
@@ -69,12 +69,16 @@ def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> in
 # --- settings -------------------------------------------------------------------------------------
 
 
-def _rules(settings: LevelSettings) -> list[tuple[object, ...]]:
-    """What decides levels (not names, rates, images or descriptions)."""
-    return [
-        (level.strategy, level.period_days, level.threshold, level.downgrade, level.retention)
-        for level in settings.levels
-    ]
+def rules_changed(before: LevelSettings, after: LevelSettings) -> bool:
+    """Whether what decides levels changed (not only names, rates, images or descriptions)."""
+
+    def rules(settings: LevelSettings) -> list[tuple[object, ...]]:
+        return [
+            (level.strategy, level.period_days, level.threshold, level.downgrade, level.retention)
+            for level in settings.levels
+        ]
+
+    return rules(before) != rules(after)
 
 
 def save_settings(
@@ -97,7 +101,7 @@ def save_settings(
             )
     version = (current.version if current else 0) + 1
     relevel = None
-    if current is not None and _rules(current.settings) != _rules(settings):
+    if current is not None and rules_changed(current.settings, settings):
         relevel = Relevel(version, on_change)
     repo.save_settings(corp_id, settings, version - 1, now, relevel)
     return StoredLevels(settings, version, now)
@@ -342,7 +346,7 @@ def decide(
                 quota=quota,
             )
         else:
-            found = downgrade(settings, position, figures, day)
+            found = downgrade(settings, position, figures, day, moved=standing.owes_assessment)
             kept = found is not None and found.kept
             if found is not None and not found.kept:
                 change = _change(
@@ -354,7 +358,9 @@ def decide(
                     threshold=found.threshold,
                     check=found.check,
                     retention=found.retention,
-                    trigger=standing.trigger if standing.owes_assessment else None,
+                    trigger=standing.trigger
+                    if standing.owes_assessment
+                    else Trigger(source="time", note=f"the {found.check.value} check came due", at=now),
                     quota=quota,
                 )
     moved = change is not None and change.to_rank != standing.rank
@@ -448,10 +454,18 @@ def run_assessment(
 
 
 def change_by_hand(
-    repo: LevelRepository, corp_id: str, affiliate_id: str, rank: int, reason: str, actor: str, now: datetime
+    repo: LevelRepository,
+    corp_id: str,
+    affiliate_id: str,
+    rank: int,
+    reason: str,
+    actor: str,
+    now: datetime,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LevelChange | None:
     """The merchant sets an affiliate's level (any level, manual ones included), with a reason.
-    None when they are at that level already. The level then rises by the rules as before."""
+    None when they are at that level already. The level then rises by the rules as before, and its
+    own time-driven checks (a cycle, the single check) count from now."""
     stored = repo.settings(corp_id)
     if stored is None:
         raise Conflict("no levels are set yet", field="rank")
@@ -475,8 +489,18 @@ def change_by_hand(
             reason=reason,
             actor=actor,
         )
+        day = local_date(now, time_zone)
+        figures = figures_of(repo, standing, stored, now, time_zone)
+        due = next_check(stored.settings, Position(rank, day, day, standing.quota), figures, day)
         try:
-            repo.commit(standing, change, now, assessed=False, rule_version=stored.version)
+            repo.commit(
+                standing,
+                change,
+                now,
+                assessed=False,
+                due_at=start_of_day(due, time_zone) if due else None,
+                rule_version=stored.version,
+            )
         except ConcurrentModification:
             continue
         return change

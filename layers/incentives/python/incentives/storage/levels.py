@@ -518,12 +518,14 @@ class TableLevelRepository:
             conditions.append(Equals("owed", standing.owed) if standing.owed else AtMost("owed", 0))
             if due_at is None:
                 removed += ["gsi1pk", "gsi1sk", "due_at"]
-            else:
-                values["due_at"] = iso_utc(due_at)
-                values.update(_queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", due_at, corp_id, affiliate_id))
+        if due_at is not None:
+            values["due_at"] = iso_utc(due_at)
+            values.update(_queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", due_at, corp_id, affiliate_id))
         writes: list[Write] = []
         if change is not None:
-            values.update(rank=change.to_rank, version=change.version, since=iso_utc(change.at))
+            values.update(rank=change.to_rank, version=change.version)
+            if change.to_rank != standing.rank or standing.since is None:  # a quota keeps the level
+                values["since"] = iso_utc(change.at)
             writes.append(Put(_change_item(corp_id, affiliate_id, change), (NotExists(),)))
             moves = {change.to_rank: 1}
             if standing.version > 0:  # counted since they joined (earlier affiliates were not)
