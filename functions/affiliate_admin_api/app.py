@@ -38,7 +38,8 @@ from incentives.api.app import (
 from incentives.api.auth import Role
 from incentives.core.clock import SystemClock
 from incentives.levels import service as levels
-from incentives.levels.settings import LevelSettings
+from incentives.levels.preview import LevelPreview, PreviewRequest, preview
+from incentives.levels.settings import MAX_LEVELS, ChangeMode, LevelSettings
 from incentives.levels.views import LevelHistory, LevelsView, history, levels_view
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
@@ -265,9 +266,36 @@ def get_levels() -> LevelsView:
     summary="Replace the levels (the next rule version); a level with members cannot be removed",
     tags=["levels"],
 )
-def put_levels(body: LevelSettings) -> LevelsView:
+def put_levels(
+    body: LevelSettings,
+    on_change: Annotated[
+        ChangeMode,
+        Query(description="When the rules change: recalculate everyone's level, or keep levels with quotas"),
+    ] = ChangeMode.RECALCULATE,
+) -> LevelsView:
     principal = principal_of(app, ADMINS)
-    levels.save_settings(wiring.level_repository(), principal.corp_id, body, clock.now())
+    levels.save_settings(wiring.level_repository(), principal.corp_id, body, clock.now(), on_change)
+    return levels_view(wiring.level_repository(), principal.corp_id)
+
+
+@app.post(
+    "/admin/affiliates/levels/preview",
+    summary="★ What a rule change, a recalculate / keep choice or a deletion would do, before applying it",
+    tags=["levels"],
+)
+def preview_levels(body: PreviewRequest) -> LevelPreview:
+    principal = principal_of(app, ADMINS)
+    return preview(wiring.level_repository(), principal.corp_id, body, clock.now(), settings().time_zone)
+
+
+@app.delete(
+    "/admin/affiliates/levels/<rank>",
+    summary="Delete a level: those above move down one rank, everyone is re-levelled",
+    tags=["levels"],
+)
+def delete_level(rank: Annotated[int, Path(ge=2, le=MAX_LEVELS)]) -> LevelsView:
+    principal = principal_of(app, ADMINS)
+    levels.delete_level(wiring.level_repository(), principal.corp_id, rank, clock.now())
     return levels_view(wiring.level_repository(), principal.corp_id)
 
 
@@ -281,7 +309,14 @@ def change_level(affiliate_id: Id, body: LevelChangeInput) -> LevelHistory:
     membership.require_profile(wiring.table(), principal.corp_id, affiliate_id)
     repository = wiring.level_repository()
     levels.change_by_hand(
-        repository, principal.corp_id, affiliate_id, body.rank, body.reason, principal.subject, clock.now()
+        repository,
+        principal.corp_id,
+        affiliate_id,
+        body.rank,
+        body.reason,
+        principal.subject,
+        clock.now(),
+        settings().time_zone,
     )
     return history(repository, principal.corp_id, affiliate_id, for_affiliate=False)
 
