@@ -205,11 +205,24 @@ def _level_figure_counted_twice() -> contextlib.AbstractContextManager[Any]:
 def _lowest_level_met() -> contextlib.AbstractContextManager[Any]:
     """Several thresholds met: the affiliate rises to the lowest of them, not the highest."""
 
-    def lowest(settings: Any, rank: int, figures: Any, day: Any) -> Any:
-        met = [check for check in assessment.next_levels(settings, rank, figures, day) if check.met]
+    def lowest(settings: Any, rank: int, figures: Any, day: Any, quota: Any = None) -> Any:
+        met = [
+            check for check in assessment.next_levels(settings, rank, figures, day, quota or {}) if check.met
+        ]
         return min(met, key=lambda check: check.rank) if met else None
 
     return mock.patch.object(levels, "upgrade", lowest)
+
+
+def _quota_forgotten() -> contextlib.AbstractContextManager[Any]:
+    """The merchant keeps levels on a rule change, but no quota is written (the figures then fit
+    another level than the one kept)."""
+    return mock.patch.object(levels, "keep_quota", lambda settings, rank, figures, day: {})
+
+
+def _threshold_downgrade_skipped() -> contextlib.AbstractContextManager[Any]:
+    """A level whose threshold is no longer met is kept (the downgrade check never made)."""
+    return mock.patch.object(levels, "downgrade", lambda *args, **kwargs: None)
 
 
 MUTATIONS = (
@@ -229,6 +242,10 @@ MUTATIONS = (
     Mutation("waiting transfers never checked", _waiting_transfers_never_checked, "after the drain"),
     Mutation("a level figure counted twice", _level_figure_counted_twice, "level figure"),
     Mutation("the lowest level met instead of the highest", _lowest_level_met, "the history makes it level"),
+    Mutation("a kept level's quota forgotten", _quota_forgotten, "the rule change makes it"),
+    Mutation(
+        "a failed threshold never downgrades", _threshold_downgrade_skipped, "the history makes it level"
+    ),
 )
 
 
