@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incentives.core.clock import local_date
-from incentives.core.errors import InvalidInput
+from incentives.core.errors import InvalidInput, InvalidPart
 from incentives.levels.assessment import CheckKind
 from incentives.levels.downgrades import Position, downgrade
 from incentives.levels.metrics import MetricHistory
@@ -43,7 +43,7 @@ class PreviewRequest(BaseModel):
     @model_validator(mode="after")
     def _one_change(self) -> Self:
         if (self.levels is None) == (self.delete_rank is None):
-            raise ValueError("give either levels or delete_rank")
+            raise InvalidPart("give either levels or delete_rank", "delete_rank")
         return self
 
 
@@ -128,9 +128,12 @@ def preview(
     stored = require_levels(repo, corp_id)
     try:
         proposed = proposal(stored, request, now)
-    except InvalidInput as error:
-        prefix = "delete_rank" if request.delete_rank is not None else "levels"
-        raise InvalidInput(str(error), field=prefix if error.field == "rank" else error.field) from None
+    except InvalidInput as error:  # named as in the request: delete_rank, levels.levels.<n>…
+        if request.delete_rank is not None:
+            field = "delete_rank" if error.field == "rank" else error.field
+        else:
+            field = f"levels.{error.field}" if error.field else "levels"
+        raise InvalidInput(error.message, field=field) from None
     relevels = proposed.relevels != stored.relevels
     day = local_date(now, time_zone)
     before: Counter[int] = Counter()
