@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from incentives.core.errors import InvalidInput
 from incentives.levels import service
@@ -206,3 +208,70 @@ def test_preview_of_a_deletion_and_of_who_a_cycle_would_downgrade_within_7_and_3
     deletion = preview(world.levels, CORP, PreviewRequest(delete_rank=3), world.clock.now(), TZ)
     assert [row.name for row in deletion.after] == ["等级一", "等级二", "等级四"]
     assert [(m.from_rank, m.to_rank) for m in deletion.moves] == [(3, 2)]
+
+
+# --- quotas, as a property ------------------------------------------------------------------------
+
+
+def _highest_met(settings: LevelSettings, figures: Any, day: date, quota: dict[str, int]) -> int:
+    from incentives.levels.assessment import recalculated_rank
+
+    return recalculated_rank(settings, 1, figures, day, quota)
+
+
+@given(
+    paid=st.integers(0, 60),
+    received=st.integers(0, 60_000),
+    steps=st.lists(st.tuples(st.integers(1, 10), st.integers(1, 10_000)), min_size=1, max_size=4),
+    matches=st.lists(st.sampled_from(["all", "any"]), min_size=4, max_size=4),
+    rank=st.integers(1, 5),
+)
+@settings(max_examples=300, deadline=None)
+def test_keep_quota_makes_the_figures_fit_the_kept_level_exactly(
+    paid: int, received: int, steps: list[tuple[int, int]], matches: list[str], rank: int
+) -> None:
+    """Whatever the figures and the new thresholds (each metric's rising with the rank), the
+    figures plus the quota meet the kept level and no automatic level above it."""
+    from incentives.levels.metrics import MetricHistory
+    from incentives.levels.quotas import keep_quota
+
+    levels: list[dict[str, Any]] = [{"name": "L1"}]
+    at_paid, at_received = 0, 0
+    for n, (more_paid, more_received) in enumerate(steps):
+        at_paid, at_received = at_paid + more_paid, at_received + more_received
+        conditions = [{"metric": "paid_orders", "at_least": at_paid}]
+        if n % 2:
+            conditions.append({"metric": "received_fen", "at_least": at_received})
+        levels.append({"name": f"L{n + 2}", "threshold": {"match": matches[n], "conditions": conditions}})
+    document = LevelSettings.model_validate({"levels": levels})
+    kept = min(rank, len(levels))
+    figures = MetricHistory({"paid_orders": paid, "received_fen": received}, {})
+    quota = keep_quota(document, kept, figures, date(2026, 4, 12))
+    assert _highest_met(document, figures, date(2026, 4, 12), quota) == kept
+
+
+def test_deleting_a_level_moves_the_targets_above_it_down_and_a_target_on_it_to_the_level_below() -> None:
+    from incentives.levels.settings import without_level
+
+    document = LevelSettings.model_validate(
+        {
+            "levels": [
+                *_paid_orders(1, 2, 3),
+                {
+                    "name": "等级五",
+                    "period_days": 10,
+                    "threshold": {"conditions": [{"metric": "paid_orders", "at_least": 9}]},
+                    "downgrade": {"kind": "cycle", "to_rank": 3},
+                },
+                {
+                    "name": "等级六",
+                    "period_days": 10,
+                    "threshold": {"conditions": [{"metric": "paid_orders", "at_least": 10}]},
+                    "downgrade": {"kind": "cycle", "to_rank": 4},
+                },
+            ]
+        }
+    )
+    left = without_level(document, 3)
+    assert [level.name for level in left.levels] == ["等级一", "等级二", "等级四", "等级五", "等级六"]
+    assert [level.downgrade.to_rank for level in left.levels[3:]] == [2, 3]
