@@ -10,22 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from incentives.core.clock import Clock
-from incentives.events.dispatch import Consumers
+from incentives.events.dispatch import Consumers, Delivery
+from incentives.guides.triggers import (
+    Trigger,
+    trigger_for_behavior,
+    trigger_for_coupon,
+    trigger_for_new_customer,
+)
+from incentives.messages.internal import GuideAcquiredCustomer
 from incentives.orders.aggregate import AfterSalesWindow, OrderState
 from incentives.orders.ports import OrderRepository
+from incentives.orders.service import apply_order_event
+from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 
 if TYPE_CHECKING:
     from incentives.affiliates.earnings import AffiliateEffects
-    from incentives.guides.triggers import Trigger
+    from incentives.messages.queued import QueuedEvent
     from incentives.payouts.service import PayoutQueue
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.table import Table
-    from incentives.webhook.models import OrderPaid, QueuedEvent, WeComCallbackData
 
 
 class OpenIdSource(Protocol):
@@ -51,20 +58,85 @@ class EventPorts:
 
 
 def build_consumers(ports: EventPorts) -> Consumers:
-    """Every consumer of the event backbone, over ``ports``."""
+    """Every consumer of the event backbone, over ``ports``, subscribed to the types it consumes.
+
+    This is the one table of who consumes what: a new consumer is one function and one
+    ``subscribe`` line per event type it takes (docs/decisions.md).
+    """
 
     def affiliate_effects() -> AffiliateEffects:
         from incentives.affiliates.earnings import AffiliateEffects
 
         return AffiliateEffects(table=ports.table, ledger=ports.ledger, time_zone=ports.time_zone)
 
-    def wecom(corp_id: str, event_id: str, callback: WeComCallbackData, received_at: datetime) -> str:
-        from incentives.wecom.acquisition import WeComEffects, apply_callback
+    def payments(delivery: Delivery) -> str:
+        """The order and its commissions in one transaction."""
+        from incentives.affiliates.earnings import apply_payment
 
-        effects = WeComEffects(table=ports.table, client=ports.wecom_client, emit=ports.emit)
-        return apply_callback(effects, corp_id, event_id, callback, received_at)
+        state, commissions = apply_payment(
+            affiliate_effects(),
+            delivery.corp_id,
+            delivery.event_id,
+            delivery.data,
+            ports.window,
+            ports.clock.now(),
+        )
+        return _order_detail(state, commissions)
 
-    def guides(corp_id: str, trigger: Trigger) -> str:
+    def orders(delivery: Delivery) -> str:
+        """A refund, a completion or a closed window on the order, then on its commissions."""
+        from incentives.affiliates.earnings import follow_order
+
+        state = apply_order_event(
+            ports.orders, delivery.corp_id, delivery.event_id, delivery.data, ports.window
+        )
+        commissions = follow_order(affiliate_effects(), delivery.corp_id, state, ports.clock.now())
+        return _order_detail(state, commissions)
+
+    def referral_clicked(delivery: Delivery) -> str:
+        from incentives.affiliates.earnings import attribute_late_click
+        from incentives.affiliates.referrals import bind
+
+        fact, now = delivery.data, ports.clock.now()
+        bound = bind(ports.table, delivery.corp_id, delivery.event_id, fact, now, time_zone=ports.time_zone)
+        late = attribute_late_click(
+            affiliate_effects(), delivery.corp_id, fact.customer_id, fact.clicked_at, now
+        )
+        return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
+
+    def member_registered(delivery: Delivery) -> str:
+        from incentives.affiliates.membership import record_member
+
+        return record_member(
+            ports.table,
+            delivery.corp_id,
+            delivery.data,
+            ports.clock.now(),
+            time_zone=ports.time_zone,
+            event_id=delivery.event_id,
+        )
+
+    def recharge_paid(delivery: Delivery) -> str:
+        from incentives.affiliates.membership import record_recharge
+
+        return record_recharge(
+            ports.table,
+            delivery.corp_id,
+            delivery.data,
+            ports.clock.now(),
+            time_zone=ports.time_zone,
+            event_id=delivery.event_id,
+        )
+
+    def customer_updated(delivery: Delivery) -> str:
+        from incentives.affiliates.membership import record_profile
+
+        return record_profile(ports.table, delivery.corp_id, delivery.data)
+
+    def guides(delivery: Delivery) -> str | None:
+        trigger = guide_trigger(delivery.event_id, delivery.data)
+        if trigger is None:
+            return None
         from incentives.guides.service import GuideEffects, grant
 
         effects = GuideEffects(
@@ -74,52 +146,50 @@ def build_consumers(ports: EventPorts) -> Consumers:
             openid_of=lambda corp, user_id: str(ports.wecom_client(corp).convert_to_openid(user_id)),
             time_zone=ports.time_zone,
         )
-        return grant(effects, corp_id, trigger)
+        return grant(effects, delivery.corp_id, trigger)
 
-    def affiliate_orders(corp_id: str, state: OrderState) -> str:
-        from incentives.affiliates.earnings import follow_order
-
-        return follow_order(affiliate_effects(), corp_id, state, ports.clock.now())
-
-    def payments(corp_id: str, event_id: str, payment: OrderPaid) -> tuple[OrderState, str]:
-        from incentives.affiliates.earnings import apply_payment
-
-        return apply_payment(affiliate_effects(), corp_id, event_id, payment, ports.window, ports.clock.now())
-
-    def affiliates(corp_id: str, event_id: str, fact: Any) -> str:
-        from incentives.affiliates.membership import record_member, record_profile, record_recharge
-        from incentives.affiliates.referrals import bind
-        from incentives.webhook.models import MemberRegistered, RechargePaid, ReferralClicked
-
-        now = ports.clock.now()
-        if isinstance(fact, ReferralClicked):
-            from incentives.affiliates.earnings import attribute_late_click
-
-            bound = bind(ports.table, corp_id, event_id, fact, now, time_zone=ports.time_zone)
-            late = attribute_late_click(affiliate_effects(), corp_id, fact.customer_id, fact.clicked_at, now)
-            return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
-        if isinstance(fact, MemberRegistered):
-            return record_member(
-                ports.table, corp_id, fact, now, time_zone=ports.time_zone, event_id=event_id
-            )
-        if isinstance(fact, RechargePaid):
-            return record_recharge(
-                ports.table, corp_id, fact, now, time_zone=ports.time_zone, event_id=event_id
-            )
-        return record_profile(ports.table, corp_id, fact)
-
-    def org_sync(corp_id: str) -> str:
+    def org_sync(delivery: Delivery) -> str:
         from incentives.org.service import run_requested_sync
 
-        return run_requested_sync(ports.table, ports.wecom_client(corp_id), ports.clock.now())
+        return run_requested_sync(ports.table, ports.wecom_client(delivery.corp_id), ports.clock.now())
 
-    return Consumers(
-        orders=ports.orders,
-        window=ports.window,
-        wecom=wecom,
-        guides=guides,
-        affiliate_orders=affiliate_orders,
-        payments=payments,
-        affiliates=affiliates,
-        org_sync=org_sync,
-    )
+    def wecom(delivery: Delivery) -> str:
+        from incentives.contacts.acquisition import WeComEffects, apply_callback
+
+        effects = WeComEffects(table=ports.table, client=ports.wecom_client, emit=ports.emit)
+        return apply_callback(
+            effects, delivery.corp_id, delivery.event_id, delivery.data, delivery.received_at
+        )
+
+    consumers = Consumers()
+    consumers.subscribe("order.paid", "orders", payments)
+    for event_type in ("order.refunded", "order.completed", "order.after_sales_window_closed"):
+        consumers.subscribe(event_type, "orders", orders)
+    consumers.subscribe("referral.clicked", "affiliates", referral_clicked)
+    consumers.subscribe("member.registered", "affiliates", member_registered)
+    consumers.subscribe("recharge.paid", "affiliates", recharge_paid)
+    consumers.subscribe("customer.updated", "affiliates", customer_updated)
+    for event_type in ("guide.customer_acquired", "coupon.redeemed", "customer.behavior"):
+        consumers.subscribe(event_type, "guides", guides)
+    consumers.subscribe("org.sync_requested", "org", org_sync)
+    consumers.subscribe("wecom.callback", "wecom", wecom)
+    return consumers
+
+
+def _order_detail(state: OrderState, commissions: str) -> str:
+    return f"order {state.order_id} is {state.status.value}; affiliates: {commissions}"
+
+
+def guide_trigger(event_id: str, data: object) -> Trigger | None:
+    """The guide-incentive trigger an event carries, if any (seed 000's behaviors)."""
+    if isinstance(data, GuideAcquiredCustomer) and data.new_customer:
+        return trigger_for_new_customer(event_id, data.customer_id, data.guide_id, data.acquired_at)
+    if isinstance(data, CouponRedeemed):
+        return trigger_for_coupon(
+            event_id, data.coupon_code, data.customer_id, data.guide_id, data.redeemed_at
+        )
+    if isinstance(data, CustomerBehavior) and data.guide_id:
+        return trigger_for_behavior(
+            event_id, data.behavior, data.customer_id, data.guide_id, data.occurred_at
+        )
+    return None
