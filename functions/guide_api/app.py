@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.views.guides import CustomerTags, CustomerView, GuideIncentives
 from incentives.core.access import Principal, Role
 from incentives.core.clock import SystemClock, iso_utc, parse_instant
 from incentives.core.errors import NotFound
@@ -59,7 +60,7 @@ def _own_customer(principal: Principal, customer_id: str) -> dict[str, Any]:
 
 
 @app.get("/guide/customers", summary="My customers, newest first", tags=["customers"])
-def my_customers() -> list[dict[str, Any]]:
+def my_customers() -> list[CustomerView]:
     principal = principal_of(app, GUIDES)
     permissions = load_permissions(wiring.table(), principal.corp_id)
     shown = guide_tag_ids(wiring.table(), principal.corp_id)
@@ -72,7 +73,7 @@ def my_customers() -> list[dict[str, Any]]:
 
 
 @app.get("/guide/customers/<customer_id>", summary="One of my customers", tags=["customers"])
-def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> dict[str, Any]:
+def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> CustomerView:
     principal = principal_of(app, GUIDES)
     return customer_view(
         _own_customer(principal, customer_id),
@@ -82,9 +83,7 @@ def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> dict[str, 
 
 
 @app.patch("/guide/customers/<customer_id>", summary="Edit the attributes I may edit", tags=["customers"])
-def edit_customer(
-    customer_id: Annotated[str, Path(max_length=128)], changes: dict[str, str]
-) -> dict[str, Any]:
+def edit_customer(customer_id: Annotated[str, Path(max_length=128)], changes: dict[str, str]) -> CustomerView:
     principal = principal_of(app, GUIDES)
     customer = _own_customer(principal, customer_id)
     permissions = load_permissions(wiring.table(), principal.corp_id)
@@ -108,7 +107,7 @@ def visible_tags() -> list[TagView]:
 
 
 @app.post("/guide/customers/<customer_id>/tags", summary="Add or remove visible tags", tags=["tags"])
-def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagChange) -> dict[str, Any]:
+def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagChange) -> CustomerTags:
     principal = principal_of(app, GUIDES)
     customer = _own_customer(principal, customer_id)
     tags = mark_customer_tags(
@@ -122,33 +121,29 @@ def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagC
         clock.now(),
     )
     shown = guide_tag_ids(wiring.table(), principal.corp_id)
-    return {"customer_id": customer_id, "tag_ids": [t for t in tags if t in shown]}
+    return CustomerTags(customer_id=customer_id, tag_ids=[t for t in tags if t in shown])
 
 
 @app.get("/guide/incentives", summary="Active programs, their rules, my earnings", tags=["incentives"])
-def my_incentives() -> dict[str, Any]:
+def my_incentives() -> GuideIncentives:
     principal = principal_of(app, GUIDES)
     now = clock.now()
-    rules = [
-        rule.model_dump()
-        for rule in incentives.list_rules(wiring.table(), principal.corp_id, now)
-        if rule.enabled
-    ]
+    rules = [rule for rule in incentives.list_rules(wiring.table(), principal.corp_id, now) if rule.enabled]
     mine = incentives.records(
         wiring.table(), wiring.payout_repository(), principal, only_guide=principal.subject
     )
     month = month_of(now, settings().time_zone)
     earned = [r for r in mine if r.status in ("paid", "recorded")]
-    return {
-        "programs": rules,
-        "this_month_fen": sum(
+    return GuideIncentives(
+        programs=rules,
+        this_month_fen=sum(
             r.amount_fen + r.carried_in_fen
             for r in earned
             if month_of(parse_instant(r.created_at), settings().time_zone) == month
         ),
-        "total_fen": sum(r.amount_fen + r.carried_in_fen for r in earned),
-        "carried_fen": incentives.carried(wiring.table(), principal.corp_id, principal.subject),
-    }
+        total_fen=sum(r.amount_fen + r.carried_in_fen for r in earned),
+        carried_fen=incentives.carried(wiring.table(), principal.corp_id, principal.subject),
+    )
 
 
 @app.get("/guide/rewards", summary="My reward records", tags=["incentives"])

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from pydantic import BaseModel, Field
 
 from incentives.api.app import principal_of
@@ -58,7 +58,7 @@ class WriteGrant:
 
 
 def authorize_write(
-    app: APIGatewayRestResolver,
+    app: BaseRouter,
     table: Table,
     data_node: str | None,
     target_path: Callable[[Principal], Sequence[str]],
@@ -71,6 +71,6 @@ def authorize_write(
     return WriteGrant(principal, node)
 
 
-def admin_only(app: APIGatewayRestResolver) -> Principal:
+def admin_only(app: BaseRouter) -> Principal:
     """A change to the tenant's settings: admins only (operators get 403, whatever their nodes)."""
     return principal_of(app, ADMINS)
