@@ -48,32 +48,34 @@ class RuleSwitch(BaseModel):
 @router.get("/admin/guide-incentives/settings", summary="Payment method of guide incentives", tags=TAGS)
 def get_incentive_settings() -> IncentiveSettings:
     principal = principal_of(router, CONSOLE)
-    return incentives.load_settings(wiring.table(), principal.corp_id)
+    return incentives.load_settings(wiring.guide_repository(), principal.corp_id)
 
 
 @router.put("/admin/guide-incentives/settings", summary="Online (WeCom Pay) or offline", tags=TAGS)
 def put_incentive_settings(request: IncentiveSettings) -> IncentiveSettings:
     principal = admin_only(router)
     configured = wiring.wecom_pay_configured(principal.corp_id)
-    return incentives.save_settings(wiring.table(), principal.corp_id, request, configured, clock.now())
+    return incentives.save_settings(
+        wiring.guide_repository(), principal.corp_id, request, configured, clock.now()
+    )
 
 
 @router.get("/admin/guide-incentives/rules", summary="Templates and custom rules", tags=TAGS)
 def get_incentive_rules() -> list[RuleView]:
     principal = principal_of(router, CONSOLE)
-    return incentives.list_rules(wiring.table(), principal.corp_id, clock.now())
+    return incentives.list_rules(wiring.guide_repository(), principal.corp_id, clock.now())
 
 
 @router.post("/admin/guide-incentives/rules", summary="A custom rule on a customer behavior", tags=TAGS)
 def post_incentive_rule(rule: RuleInput) -> RuleView:
     principal = admin_only(router)
-    return incentives.create_custom_rule(wiring.table(), principal.corp_id, rule, clock.now())
+    return incentives.create_custom_rule(wiring.guide_repository(), principal.corp_id, rule, clock.now())
 
 
 @router.put("/admin/guide-incentives/rules/<rule_id>", summary="Edit: a new version, at once", tags=TAGS)
 def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> RuleView:
     principal = admin_only(router)
-    return incentives.edit_rule(wiring.table(), principal.corp_id, rule_id, edit, clock.now())
+    return incentives.edit_rule(wiring.guide_repository(), principal.corp_id, rule_id, edit, clock.now())
 
 
 @router.post(
@@ -82,7 +84,7 @@ def put_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleE
 def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: RuleEdit) -> PreviewView:
     principal = principal_of(router, CONSOLE)
     lines = incentives.preview_edit(
-        wiring.table(), principal, rule_id, edit, clock.now(), settings().time_zone
+        wiring.guide_repository(), principal, rule_id, edit, clock.now(), settings().time_zone
     )
     return PreviewView.of(lines)
 
@@ -90,13 +92,15 @@ def preview_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], edit: R
 @router.get("/admin/guide-incentives/rules/<rule_id>", summary="A rule's details and versions", tags=TAGS)
 def get_incentive_rule(rule_id: Annotated[str, Path(max_length=40)]) -> RuleView:
     principal = principal_of(router, CONSOLE)
-    return incentives.rule_view(wiring.table(), principal.corp_id, rule_id, clock.now())
+    return incentives.rule_view(wiring.guide_repository(), principal.corp_id, rule_id, clock.now())
 
 
 @router.patch("/admin/guide-incentives/rules/<rule_id>", summary="Enable or disable a rule", tags=TAGS)
 def patch_incentive_rule(rule_id: Annotated[str, Path(max_length=40)], switch: RuleSwitch) -> RuleView:
     principal = admin_only(router)
-    return incentives.set_enabled(wiring.table(), principal.corp_id, rule_id, switch.enabled, clock.now())
+    return incentives.set_enabled(
+        wiring.guide_repository(), principal.corp_id, rule_id, switch.enabled, clock.now()
+    )
 
 
 @router.get(
@@ -118,7 +122,7 @@ def get_incentive_records(
 ) -> Response[RewardRecordPage | str]:
     principal = principal_of(router, CONSOLE)
     found = incentives.records(
-        wiring.table(),
+        wiring.guide_repository(),
         wiring.payout_repository(),
         principal,
         guide_id=guide_id,

@@ -16,8 +16,10 @@ from incentives.api.errors import wecom_responses
 from incentives.api.scope import CONSOLE, NodeChoice, admin_only, authorize_write
 from incentives.api.views.console import GuideWelcome
 from incentives.core.clock import SystemClock, iso_utc
+from incentives.messages.internal import OrgSyncRequested, OrgSyncRequestedEvent
+from incentives.messages.queued import QueuedEvent
 from incentives.org.chart import DepartmentNodeView, org_chart
-from incentives.org.levels import LevelsView, OrgLevels, add_node, levels_view, remove_node, save_levels
+from incentives.org.data_nodes import LevelsView, OrgLevels, add_node, levels_view, remove_node, save_levels
 from incentives.org.outlets import (
     ContactWayView,
     OutletView,
@@ -30,7 +32,6 @@ from incentives.org.outlets import (
 from incentives.org.permissions import GuidePermissions, load_permissions, save_permissions
 from incentives.org.service import SyncStatus, request_sync, sync_status
 from incentives.runtime import wiring
-from incentives.webhook.models import OrgSyncRequested, OrgSyncRequestedEvent, QueuedEvent
 
 router = Router()
 logger = Logger(service="admin-api", child=True)
@@ -59,7 +60,7 @@ class NodeRequest(BaseModel):
 def sync_org() -> Response[SyncStatus]:
     principal = admin_only(router)
     now = clock.now()
-    status = request_sync(wiring.table(), principal.corp_id, principal.subject, now)
+    status = request_sync(wiring.org_repository(), principal.corp_id, principal.subject, now)
     request = OrgSyncRequested(requested_by=principal.subject, requested_at=now)
     event = OrgSyncRequestedEvent(
         event_id=f"org-sync-{iso_utc(now)}", type="org.sync_requested", occurred_at=now, data=request
@@ -76,7 +77,7 @@ def sync_org() -> Response[SyncStatus]:
 )
 def get_sync_status() -> SyncStatus:
     principal = admin_only(router)
-    return sync_status(wiring.table(), principal.corp_id)
+    return sync_status(wiring.org_repository(), principal.corp_id)
 
 
 @router.get(
@@ -88,7 +89,7 @@ def get_org_tree(
     q: Annotated[str | None, Query(max_length=64, description="Part of a department's name")] = None,
 ) -> list[DepartmentNodeView]:
     principal = principal_of(router, CONSOLE)
-    return org_chart(wiring.table(), principal, q)
+    return org_chart(wiring.org_repository(), principal, q)
 
 
 @router.get("/admin/outlets", summary="Outlets with guide and customer counts", tags=["org"])
@@ -99,7 +100,7 @@ def get_outlets(
     ] = None,
 ) -> list[OutletView]:
     principal = principal_of(router, CONSOLE)
-    return list_outlets(wiring.table(), principal, q, subtree or ())
+    return list_outlets(wiring.org_repository(), principal, q, subtree or ())
 
 
 @router.post(
@@ -111,15 +112,15 @@ def get_outlets(
 def post_contact_way(
     outlet_id: Annotated[str, Path(max_length=32)], request: ContactWayRequest
 ) -> ContactWayView:
-    table = wiring.table()
+    org = wiring.org_repository()
     grant = authorize_write(
         router,
-        table,
+        wiring.table(),
         request.data_node,
-        lambda principal: visible_outlet(table, principal, outlet_id)["path"],
+        lambda principal: visible_outlet(org, principal, outlet_id)["path"],
     )
     return create_contact_way(
-        table,
+        org,
         wiring.wecom_client(grant.principal.corp_id),
         grant.principal,
         outlet_id,
@@ -133,14 +134,14 @@ def post_contact_way(
     "/admin/guides/<user_id>/welcome-message", summary="A guide's default welcome message", tags=["org"]
 )
 def put_guide_welcome(user_id: Annotated[str, Path(max_length=64)], request: WelcomeRequest) -> GuideWelcome:
-    table = wiring.table()
+    org = wiring.org_repository()
     grant = authorize_write(
         router,
-        table,
+        wiring.table(),
         request.data_node,
-        lambda principal: visible_guide(table, principal, user_id)["dept_path"],
+        lambda principal: visible_guide(org, principal, user_id)["dept_path"],
     )
-    set_guide_welcome(table, grant.principal, user_id, request.text)
+    set_guide_welcome(org, grant.principal, user_id, request.text)
     return GuideWelcome(user_id=user_id, welcome_message=request.text)
 
 
@@ -153,20 +154,20 @@ def get_levels(
     q: Annotated[str | None, Query(max_length=64, description="Part of a data node's name")] = None,
 ) -> LevelsView:
     principal = principal_of(router, CONSOLE)
-    return levels_view(wiring.table(), principal, q)
+    return levels_view(wiring.org_repository(), principal, q)
 
 
 @router.put("/admin/org/levels", summary="Name the intermediate level and pick its data nodes", tags=["org"])
 def put_levels(levels: OrgLevels) -> OrgLevels:
     principal = admin_only(router)
-    return save_levels(wiring.table(), principal.corp_id, levels, clock.now())
+    return save_levels(wiring.org_repository(), principal.corp_id, levels, clock.now())
 
 
 @router.post("/admin/org/levels/nodes", summary="Add one department as a data node", tags=["org"])
 def post_level_node(request: NodeRequest) -> LevelsView:
     principal = admin_only(router)
-    add_node(wiring.table(), principal.corp_id, request.dept_id, clock.now())
-    return levels_view(wiring.table(), principal)
+    add_node(wiring.org_repository(), principal.corp_id, request.dept_id, clock.now())
+    return levels_view(wiring.org_repository(), principal)
 
 
 @router.delete(
@@ -176,17 +177,17 @@ def post_level_node(request: NodeRequest) -> LevelsView:
 )
 def delete_level_node(dept_id: Annotated[str, Path(max_length=32)]) -> LevelsView:
     principal = admin_only(router)
-    remove_node(wiring.table(), principal.corp_id, dept_id, clock.now())
-    return levels_view(wiring.table(), principal)
+    remove_node(wiring.org_repository(), principal.corp_id, dept_id, clock.now())
+    return levels_view(wiring.org_repository(), principal)
 
 
 @router.get("/admin/guide-permissions", summary="What guides see and edit of customers", tags=["org"])
 def get_permissions() -> GuidePermissions:
     principal = principal_of(router, CONSOLE)
-    return load_permissions(wiring.table(), principal.corp_id)
+    return load_permissions(wiring.org_repository(), principal.corp_id)
 
 
 @router.put("/admin/guide-permissions", summary="Set what guides see and edit of customers", tags=["org"])
 def put_permissions(permissions: GuidePermissions) -> GuidePermissions:
     principal = admin_only(router)
-    return save_permissions(wiring.table(), principal.corp_id, permissions)
+    return save_permissions(wiring.org_repository(), principal.corp_id, permissions)

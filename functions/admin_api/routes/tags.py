@@ -66,7 +66,7 @@ class SegmentRequest(BaseModel):
 @router.get("/admin/tags", summary="The customer tag library", tags=["tags"])
 def get_tags() -> list[TagView]:
     principal = principal_of(router, CONSOLE)
-    return list_tags(wiring.table(), principal.corp_id)
+    return list_tags(wiring.tag_repository(), principal.corp_id)
 
 
 @router.post(
@@ -78,7 +78,7 @@ def get_tags() -> list[TagView]:
 def post_tag_group(request: TagGroupRequest) -> list[TagView]:
     principal = admin_only(router)
     return create_group(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         request.name,
@@ -96,7 +96,7 @@ def post_tag_group(request: TagGroupRequest) -> list[TagView]:
 def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -> TagView:
     principal = admin_only(router)
     return update_tag(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         tag_id,
@@ -113,7 +113,7 @@ def patch_tag(tag_id: Annotated[str, Path(max_length=40)], request: TagUpdate) -
 )
 def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> TagDeleted:
     principal = admin_only(router)
-    delete_tag(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
+    delete_tag(wiring.tag_repository(), wiring.wecom_client(principal.corp_id), principal.corp_id, tag_id)
     return TagDeleted(tag_id=tag_id, deleted="yes")
 
 
@@ -126,7 +126,7 @@ def remove_tag(tag_id: Annotated[str, Path(max_length=40)]) -> TagDeleted:
 def post_group_tags(group_id: Annotated[str, Path(max_length=40)], request: GroupTagsRequest) -> TagGroupView:
     principal = admin_only(router)
     return add_tags(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         group_id,
@@ -144,7 +144,7 @@ def post_group_tags(group_id: Annotated[str, Path(max_length=40)], request: Grou
 def patch_tag_group(group_id: Annotated[str, Path(max_length=40)], request: TagGroupUpdate) -> TagGroupView:
     principal = admin_only(router)
     return update_group(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         group_id,
@@ -161,7 +161,7 @@ def patch_tag_group(group_id: Annotated[str, Path(max_length=40)], request: TagG
 )
 def remove_tag_group(group_id: Annotated[str, Path(max_length=40)]) -> TagGroupDeleted:
     principal = admin_only(router)
-    delete_group(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id, group_id)
+    delete_group(wiring.tag_repository(), wiring.wecom_client(principal.corp_id), principal.corp_id, group_id)
     return TagGroupDeleted(group_id=group_id, deleted=True)
 
 
@@ -173,7 +173,9 @@ def remove_tag_group(group_id: Annotated[str, Path(max_length=40)]) -> TagGroupD
 )
 def post_tag_import() -> TagImport:
     principal = admin_only(router)
-    imported = import_from_wecom(wiring.table(), wiring.wecom_client(principal.corp_id), principal.corp_id)
+    imported = import_from_wecom(
+        wiring.tag_repository(), wiring.wecom_client(principal.corp_id), principal.corp_id
+    )
     return TagImport.model_validate(imported)
 
 
@@ -182,4 +184,4 @@ def post_tag_import() -> TagImport:
 )
 def post_segment(request: SegmentRequest) -> list[SegmentMember]:
     principal = principal_of(router, CONSOLE)
-    return segment(wiring.table(), principal, request.tag_ids)
+    return segment(wiring.tag_repository(), principal, request.tag_ids)

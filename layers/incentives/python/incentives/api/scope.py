@@ -8,7 +8,7 @@ Writing: every console write route authorizes here, in one of two ways:
 
 - :func:`authorize_write` for what admins and operators may change: it authenticates, resolves the
   target's department path (404 for what the caller cannot see), then applies the data-node rule
-  (:func:`incentives.org.levels.require_writable`): an operator whose departments are no longer
+  (:func:`incentives.org.data_nodes.require_writable`): an operator whose departments are no longer
   data nodes only reads history, an operator on several nodes names one (``data_node``) and the
   target must be under it;
 - :func:`admin_only` for the tenant's settings (levels, tag library, permissions, rules, sync),
@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 
 from incentives.api.app import principal_of
 from incentives.core.access import Principal, Role
-from incentives.org.levels import load_levels, require_writable
+from incentives.org.data_nodes import load_levels, require_writable
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import Table
 
 CONSOLE = (Role.ADMIN, Role.OPERATOR)
@@ -67,7 +68,9 @@ def authorize_write(
     department) as the caller sees it, raising ``NotFound`` when they cannot see it."""
     principal = principal_of(app, CONSOLE)
     path = target_path(principal)
-    node = require_writable(principal, load_levels(table, principal.corp_id), path, data_node)
+    node = require_writable(
+        principal, load_levels(TableOrgRepository(table), principal.corp_id), path, data_node
+    )
     return WriteGrant(principal, node)
 
 
