@@ -110,6 +110,11 @@ def _queue(queue: str, identity: str, at: datetime, corp_id: str, key: str) -> d
     }
 
 
+def _assessment_due(corp_id: str, affiliate_id: str, at: datetime) -> dict[str, str]:
+    """The affiliate's place in the assessment queue, due at ``at``."""
+    return _queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id)
+
+
 def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[int, int]) -> Update:
     return Update(
         members_key(corp_id, _shard(f"{corp_id}#{affiliate_id}")),
@@ -155,7 +160,7 @@ def contribution_writes(corp_id: str, delta: Mapping[Key, int], trigger: Trigger
                     "affiliate_id": affiliate,
                     "trigger": own.model_dump(mode="json"),
                     **_listed(corp_id, affiliate),
-                    **_queue(DUE_QUEUE, f"{corp_id}#{affiliate}", trigger.at, corp_id, affiliate),
+                    **_assessment_due(corp_id, affiliate, trigger.at),
                 },
             )
         )
@@ -424,7 +429,7 @@ class TableLevelRepository:
                         "affiliate_id": affiliate_id,
                         "due_at": iso_utc(at),
                         **_listed(corp_id, affiliate_id),
-                        **_queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id),
+                        **_assessment_due(corp_id, affiliate_id, at),
                     },
                 )
             ]
@@ -520,7 +525,7 @@ class TableLevelRepository:
                 removed += ["gsi1pk", "gsi1sk", "due_at"]
         if due_at is not None:
             values["due_at"] = iso_utc(due_at)
-            values.update(_queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", due_at, corp_id, affiliate_id))
+            values.update(_assessment_due(corp_id, affiliate_id, due_at))
         writes: list[Write] = []
         if change is not None:
             values.update(rank=change.to_rank, version=change.version)
