@@ -130,11 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     repo, orders = TableLevelRepository(table), TableOrderRepository(table)
     table.calls.clear()
     started = time.perf_counter()
-    done = run_assessment(repo, orders, now, TZ, limit=population)
+    done = run_assessment(repo, orders, now, TZ)
     elapsed = time.perf_counter() - started
     run = Counter(table.calls)
     table.calls.clear()
-    idle = run_assessment(repo, orders, now + timedelta(minutes=1), TZ, limit=population)
+    idle = run_assessment(repo, orders, now + timedelta(minutes=1), TZ)
     quiet = Counter(table.calls)
 
     per_read, per_write = run["read"] / due, run["write"] / due

@@ -7,11 +7,12 @@ metric, owed assessments), one item per local day with that day's figures (``DAY
 one item per level change with its explanation (``CHANGE#<version>``). Per source of figures
 (an order, a customer's bindings), what it contributed so far (``T#<corp>#LEVEL_SOURCE#<source>``).
 
-Four sparse ``gsi1`` work queues drive the scheduled jobs: affiliates owed an assessment or due a
-time-driven check (``LEVEL_DUE``, at the time it is due), orders whose deal figures come due
-(``LEVEL_DEAL``), tenants whose member counts are due (``LEVEL_COUNT``) and tenants whose
-affiliates are still to be scheduled for a re-level after a rule change (``LEVEL_RELEVEL``). Every
-standing is listed per tenant on ``gsi2`` (``T#<corp>#AFF_LEVEL_LIST``), for re-levels and previews.
+Two queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
+assessment or due a time-driven check (``LEVEL_DUE``, at the time it is due) and orders whose deal
+figures come due (``LEVEL_DEAL``); sparse ``gsi1`` work queues hold tenants whose member counts are
+due (``LEVEL_COUNT``) and tenants whose affiliates are still to be scheduled for a re-level after a
+rule change (``LEVEL_RELEVEL``). Every standing is listed per tenant on ``gsi2``
+(``T#<corp>#AFF_LEVEL_LIST``), for re-levels and previews.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.fanout.model import DueQueue
 from incentives.levels.assessment import ChangeKind, LevelChange, Trigger
 from incentives.levels.metrics import Key, MetricHistory, OrderInputs, decode, encode, minus
 from incentives.levels.ports import AppliedSource, Due, MemberCounts, Relevel, Standing, StoredLevels
 from incentives.levels.settings import ChangeMode, LevelSettings
 from incentives.storage import keys
+from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.table import (
     AtMost,
     Condition,
@@ -46,7 +50,7 @@ from incentives.storage.table import (
 SHARDS = 8
 MEMBER_COUNT_EVERY = timedelta(hours=2)
 """微客数2小时更新一次: the console's member counts are refreshed every 2 hours."""
-DUE_QUEUE, DEAL_QUEUE, COUNT_QUEUE = "LEVEL_DUE", "LEVEL_DEAL", "LEVEL_COUNT"
+COUNT_QUEUE = "LEVEL_COUNT"
 RELEVEL_QUEUE = "LEVEL_RELEVEL"
 KEPT_RELEVELS = 20
 """Re-levelling rule changes remembered on the settings item (an affiliate further behind is
@@ -103,7 +107,7 @@ def source_key(corp_id: str, source: str) -> dict[str, str]:
 
 
 def _queue(queue: str, identity: str, at: datetime, corp_id: str, key: str) -> dict[str, str]:
-    """A place in a sharded gsi1 work queue, due at ``at``."""
+    """A place in the sharded gsi1 member-count queue, due at ``at``."""
     return {
         "gsi1pk": f"{queue}#{_shard(identity)}",
         "gsi1sk": f"{iso_utc(at)}#{corp_id}#{key}",
@@ -111,8 +115,8 @@ def _queue(queue: str, identity: str, at: datetime, corp_id: str, key: str) -> d
 
 
 def _assessment_due(corp_id: str, affiliate_id: str, at: datetime) -> dict[str, str]:
-    """The affiliate's place in the assessment queue, due at ``at``."""
-    return _queue(DUE_QUEUE, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id)
+    """The affiliate's place in the assessment queue of the due index, due at ``at``."""
+    return due_attributes(DueQueue.LEVEL_ASSESSMENTS, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id)
 
 
 def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[int, int]) -> Update:
@@ -185,7 +189,13 @@ def _source_item(corp_id: str, target: AppliedSource) -> dict[str, Any]:
     if target.pending_until is not None:
         item["pending_until"] = iso_utc(target.pending_until)
         item.update(
-            _queue(DEAL_QUEUE, f"{corp_id}#{target.source}", target.pending_until, corp_id, target.source)
+            due_attributes(
+                DueQueue.LEVEL_DEALS,
+                f"{corp_id}#{target.source}",
+                target.pending_until,
+                corp_id,
+                target.source,
+            )
         )
     return item
 
@@ -399,7 +409,7 @@ class TableLevelRepository:
             return True
         found, cursor = self.affiliates(corp_id, item.get("cursor"), limit)
         for affiliate in found:
-            self.schedule(corp_id, affiliate, now)
+            self.schedule_assessment(corp_id, affiliate, now)
         progress: dict[str, Any] = {"cursor": cursor} if cursor else {}
         remove: tuple[str, ...] = () if cursor else ("gsi1pk", "gsi1sk", "cursor")
         try:
@@ -416,24 +426,6 @@ class TableLevelRepository:
         except ConditionFailed:
             return False  # a newer rule change restarted the pass
         return cursor is None
-
-    def schedule(self, corp_id: str, affiliate_id: str, at: datetime) -> None:
-        self._table.transact(
-            [
-                Update(  # owed, like a figure that moved: an assessment in progress commits no older view
-                    state_key(corp_id, affiliate_id),
-                    add={"owed": 1},
-                    set={
-                        "kind": "affiliate_level",
-                        "corp_id": corp_id,
-                        "affiliate_id": affiliate_id,
-                        "due_at": iso_utc(at),
-                        **_listed(corp_id, affiliate_id),
-                        **_assessment_due(corp_id, affiliate_id, at),
-                    },
-                )
-            ]
-        )
 
     def members(self, corp_id: str) -> dict[int, int]:
         counts: dict[int, int] = defaultdict(int)
@@ -522,7 +514,7 @@ class TableLevelRepository:
             values["checked_at"] = iso_utc(now)
             conditions.append(Equals("owed", standing.owed) if standing.owed else AtMost("owed", 0))
             if due_at is None:
-                removed += ["gsi1pk", "gsi1sk", "due_at"]
+                removed += ["gsi4pk", "gsi4sk", "due_at"]
         if due_at is not None:
             values["due_at"] = iso_utc(due_at)
             values.update(_assessment_due(corp_id, affiliate_id, due_at))
@@ -583,13 +575,52 @@ class TableLevelRepository:
 
     # work queues
 
-    def due_affiliates(self, now: datetime, limit: int) -> Sequence[Due]:
-        items = due_items(self._table, DUE_QUEUE, SHARDS, _upto(now), limit)
-        return [Due(str(item["corp_id"]), str(item["affiliate_id"])) for item in items]
+    def schedule_assessment(self, corp_id: str, affiliate_id: str, at: datetime) -> bool:
+        """Owe the affiliate an assessment at ``at`` (a cycle's end, a single check, a figure
+        leaving its window …); the assessment job does it once ``at`` has come. An assessment
+        already owed earlier is kept (False); any assessment clears it, so the rule that assesses
+        schedules the next check it needs."""
+        for _ in range(5):
+            item = self._table.get(state_key(corp_id, affiliate_id)) or {}
+            if item.get("gsi4sk") and str(item["gsi4sk"]) <= _upto(at):
+                return False
+            owed = int(item.get("owed", 0))
+            guard: Condition = Equals("owed", owed) if owed else AtMost("owed", 0)
+            schedule = Update(
+                state_key(corp_id, affiliate_id),
+                add={"owed": 1},
+                set={
+                    "kind": "affiliate_level",
+                    "corp_id": corp_id,
+                    "affiliate_id": affiliate_id,
+                    **_assessment_due(corp_id, affiliate_id, at),
+                },
+                conditions=(guard,),
+            )
+            try:
+                self._table.transact([schedule])
+            except ConditionFailed:
+                continue
+            return True
+        raise ConcurrentModification(f"the level of {affiliate_id} keeps moving, retry later")
 
-    def due_sources(self, now: datetime, limit: int) -> Sequence[Due]:
-        items = due_items(self._table, DEAL_QUEUE, SHARDS, _upto(now), limit)
-        return [Due(str(item["corp_id"]), str(item["source"])) for item in items]
+    def due_affiliates(self, now: datetime, limit: int | None = None) -> list[Due]:
+        """Affiliates owed an assessment by ``now`` (all tenants; all of them unless ``limit``)."""
+        entries = TableDueIndex(self._table).due(DueQueue.LEVEL_ASSESSMENTS, now)
+        return [self.due_affiliate(entry) for entry in islice(entries, limit)]
+
+    def due_sources(self, now: datetime, limit: int | None = None) -> list[Due]:
+        """Sources whose deal figures are due by ``now`` (all tenants; all of them unless ``limit``)."""
+        entries = TableDueIndex(self._table).due(DueQueue.LEVEL_DEALS, now)
+        return [self.due_source(entry) for entry in islice(entries, limit)]
+
+    @staticmethod
+    def due_affiliate(entry: dict[str, Any]) -> Due:
+        return Due(str(entry["corp_id"]), str(entry["affiliate_id"]))
+
+    @staticmethod
+    def due_source(entry: dict[str, Any]) -> Due:
+        return Due(str(entry["corp_id"]), str(entry["source"]))
 
 
 def _upto(now: datetime) -> str:
