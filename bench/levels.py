@@ -71,7 +71,8 @@ def build(table: Any, affiliates: int, due: int, now: datetime) -> None:
     from incentives.levels.assessment import ChangeKind, LevelChange
     from incentives.levels.service import save_settings
     from incentives.levels.settings import LevelSettings
-    from incentives.storage.levels import TableLevelRepository, initial_change, joining_writes
+    from incentives.storage.level_items import initial_change, joining_writes
+    from incentives.storage.levels import TableLevelRepository
 
     repo = TableLevelRepository(table)
     levels = LevelSettings.model_validate(

@@ -16,15 +16,14 @@ from unittest import mock
 
 from incentives.affiliates import lifecycle, refunds, withdrawals
 from incentives.ledger.model import Entry, EntryKind
-from incentives.levels import assessment
-from incentives.levels import service as levels
+from incentives.levels import assessment, decision
 from incentives.payouts import pipeline, reconciler
 from incentives.payouts.model import Payout, ProviderName
 from incentives.payouts.provider import Outcome, ProviderResult
 from incentives.payouts.wechat_transfer import WeChatTransfer
 from incentives.payouts.wecom_pay import WeComPayToEmployee
 from incentives.storage import guides, ledger
-from incentives.storage import levels as level_storage
+from incentives.storage import level_items as level_storage
 from incentives.storage.affiliates import records as affiliate_records
 from incentives.storage.payouts import PayoutRepository
 from infra.local.sandboxes.payments import PaymentsSandbox
@@ -220,18 +219,18 @@ def _lowest_level_met() -> contextlib.AbstractContextManager[Any]:
         ]
         return min(met, key=lambda check: check.rank) if met else None
 
-    return mock.patch.object(levels, "upgrade", lowest)
+    return mock.patch.object(decision, "upgrade", lowest)
 
 
 def _quota_forgotten() -> contextlib.AbstractContextManager[Any]:
     """The merchant keeps levels on a rule change, but no quota is written (the figures then fit
     another level than the one kept)."""
-    return mock.patch.object(levels, "keep_quota", lambda settings, rank, figures, day: {})
+    return mock.patch.object(decision, "keep_quota", lambda settings, rank, figures, day: {})
 
 
 def _threshold_downgrade_skipped() -> contextlib.AbstractContextManager[Any]:
     """A level whose threshold is no longer met is kept (the downgrade check never made)."""
-    return mock.patch.object(levels, "downgrade", lambda *args, **kwargs: None)
+    return mock.patch.object(decision, "downgrade", lambda *args, **kwargs: None)
 
 
 MUTATIONS = (

@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from incentives.core.clock import local_date
 from incentives.core.errors import InvalidInput, InvalidPart
 from incentives.levels.assessment import CheckKind
+from incentives.levels.decision import decide, followed_rank, position_of
 from incentives.levels.downgrades import Position, downgrade
 from incentives.levels.metrics import MetricHistory
 from incentives.levels.ports import LevelRepository, Relevel, Standing, StoredLevels
-from incentives.levels.service import decide, figures_of, followed_rank, position_of, rules_changed
+from incentives.levels.rule_changes import rules_changed
+from incentives.levels.service import figures_of
 from incentives.levels.settings import MAX_LEVELS, ChangeMode, LevelSettings, check, without_level
 from incentives.levels.views import require_levels
 
