@@ -37,7 +37,7 @@ CONCURRENCY = 50
 
 
 def _counting_table() -> Any:
-    from incentives.storage.table import MemoryTable
+    from incentives.storage.memory_table import MemoryTable
 
     class CountingTable(MemoryTable):
         """Every call the repository makes, and every item a transaction writes."""
