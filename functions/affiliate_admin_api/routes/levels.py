@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from incentives.affiliates import membership
 from incentives.api.app import principal_of
 from incentives.core.clock import SystemClock
 from incentives.levels import service as levels
@@ -18,6 +17,7 @@ from incentives.levels.settings import MAX_LEVELS, ChangeMode, LevelSettings
 from incentives.levels.views import LevelHistory, LevelsView, history, levels_view
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.storage.affiliates import membership
 from routes import ADMINS, Id
 
 router = Router()
