@@ -17,10 +17,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from incentives.core.clock import iso_utc
 from incentives.fanout.model import DueQueue
-from incentives.levels.service import assess_due_affiliate, bring_in_deal
+from incentives.levels.service import assess_due_affiliate, bring_in_deal, schedule_relevels
 from incentives.runtime import wiring
 from incentives.runtime.fanout import ScheduledJob, handle
 from incentives.runtime.settings import settings
@@ -61,4 +63,9 @@ JOB = ScheduledJob(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:  # a run starts: rule changes first schedule everyone they re-level
+        as_of = EventBridgeModel.model_validate(event).time
+        relevels = schedule_relevels(wiring.level_repository(), as_of)
+        if relevels:
+            logger.info("re-levels scheduled", extra={"tenants": relevels, "as_of": iso_utc(as_of)})
     return handle(JOB, event, context)

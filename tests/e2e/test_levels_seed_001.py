@@ -144,6 +144,7 @@ def test_seed_001_moved_by_hand_to_level_5_rises_to_6_7_8_over_http(running_stac
         "metric": "invited_affiliates",
         "at_least": 3,
         "value": 3,
+        "quota": 0,
         "remaining": 0,
         "met": True,
         "product_ids": None,

@@ -42,6 +42,7 @@ EXPECTED = {
     "guide-incentives",
     "affiliates",
     "levels",
+    "level-rules",
     "tokens",
     "sign-in",
     "payments-sandbox",

@@ -356,6 +356,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/admin/affiliates/commissions"): Case(Kind.ADMIN_ONLY, why=AFFILIATES),
     ("GET", "/admin/affiliates/levels"): Case(Kind.ADMIN_ONLY, why=AFFILIATES),
     ("PUT", "/admin/affiliates/levels"): Case(Kind.ADMIN_ONLY, lambda w: {"json": {}}, why=AFFILIATES),
+    ("POST", "/admin/affiliates/levels/preview"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"json": {"delete_rank": 2}}, why=AFFILIATES
+    ),
+    ("DELETE", "/admin/affiliates/levels/{rank}"): Case(Kind.ADMIN_ONLY, _path(rank="2"), why=AFFILIATES),
     ("PATCH", "/admin/affiliates/{affiliate_id}/level"): Case(
         Kind.ADMIN_ONLY, lambda w: {"path_parameters": {"affiliate_id": "a1"}, "json": {}}, why=AFFILIATES
     ),

@@ -142,6 +142,7 @@ def test_the_seed_scenario_moved_by_hand_to_5_rises_to_6_7_8_and_says_why(stack:
             "metric": "invited_affiliates",
             "at_least": 3,
             "value": 3,
+            "quota": 0,
             "remaining": 0,
             "met": True,
             "product_ids": None,
@@ -166,6 +167,7 @@ def test_an_affiliate_sees_their_level_its_rate_and_what_remains(stack: StackHan
         "metric": "deal_fen",
         "at_least": 200_000,
         "value": 0,
+        "quota": 0,
         "remaining": 200_000,
         "met": False,
         "product_ids": None,
@@ -239,3 +241,84 @@ def test_the_openapi_documents_type_every_level_route(stack: StackHandle) -> Non
     assert {"Condition", "Threshold", "Level", "ThresholdCheck", "LevelChange"} <= set(
         console["components"]["schemas"]
     )
+
+
+PAID_ORDERS = {
+    "levels": [
+        {"name": "普通"},
+        _by("paid_orders", 1, name="铜牌", downgrade={"kind": "single", "after_days": 3}),
+        _by("paid_orders", 2, name="银牌", downgrade={"kind": "threshold"}),
+    ]
+}
+
+
+def test_a_rule_change_is_previewed_then_kept_with_quotas_and_a_level_deleted(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    admin(stack, "PUT", "/admin/affiliates/levels", json=PAID_ORDERS)
+    click(stack, "C", "A", NOW - timedelta(hours=2))
+    pay(stack, "SO-1", "C", 10_000, NOW - timedelta(hours=1))
+    job = datetime.now(UTC) + timedelta(minutes=1)  # the payment owed the assessment when it was processed
+    _fire(stack, "LevelAssessmentFunction", job)
+    assert mine(stack, "A", "GET", "/affiliate/level")["rank"] == 2
+
+    harder = {
+        "levels": [
+            PAID_ORDERS["levels"][0],
+            _by("paid_orders", 3, name="铜牌"),
+            _by("paid_orders", 5, name="银牌"),
+        ]
+    }
+    seen = admin(
+        stack, "POST", "/admin/affiliates/levels/preview", json={"levels": harder, "on_change": "keep"}
+    )
+    assert [row["affiliates"] for row in seen["after"]] == [0, 1, 0] and seen["moves"] == []
+    assert seen["quotas"] == [{"affiliate_id": "A", "rank": 2, "quota": {"paid_orders": 2}}]
+    recalculated = admin(stack, "POST", "/admin/affiliates/levels/preview", json={"levels": harder})
+    assert recalculated["moves"] == [{"affiliate_id": "A", "from_rank": 2, "to_rank": 1, "direction": "down"}]
+
+    admin(stack, "PUT", "/admin/affiliates/levels", json=harder, query={"on_change": ["keep"]})
+    _fire(stack, "LevelAssessmentFunction", job + timedelta(minutes=1))
+    level = mine(stack, "A", "GET", "/affiliate/level")
+    assert (level["rank"], level["quota"]) == (2, {"paid_orders": 2})
+    assert level["next_levels"][0]["conditions"][0] | {"product_ids": None} == {
+        "metric": "paid_orders",
+        "at_least": 5,
+        "value": 3,
+        "quota": 2,
+        "remaining": 2,
+        "met": False,
+        "product_ids": None,
+    }
+    why = mine(stack, "A", "GET", "/affiliate/level/history")["changes"][0]
+    assert (why["kind"], why["quota"], why["rule_version"]) == ("quota", {"paid_orders": 2}, 2)
+
+    status, refused = call(
+        stack, ADMIN_API, "POST", "/admin/affiliates/levels/preview", token_for("admin"), json={}
+    )
+    assert (status, refused["error"]["field"]) == (400, "delete_rank"), refused
+    status, refused = call(
+        stack,
+        ADMIN_API,
+        "DELETE",
+        "/admin/affiliates/levels/{rank}",
+        token_for("admin"),
+        path_parameters={"rank": "1"},
+    )
+    assert status == 400, refused
+    status, refused = call(
+        stack,
+        ADMIN_API,
+        "PUT",
+        "/admin/affiliates/levels",
+        token_for("admin"),
+        json=harder,
+        query={"on_change": ["maybe"]},
+    )
+    assert status == 400 and refused["error"]["field"] == "on_change", refused
+
+    deleted = admin(stack, "DELETE", "/admin/affiliates/levels/{rank}", path_parameters={"rank": "2"})
+    assert [row["name"] for row in deleted["levels"]] == ["普通", "银牌"]
+    _fire(stack, "LevelAssessmentFunction", job + timedelta(minutes=2))
+    history = admin(stack, "GET", "/admin/affiliates/A/level-history")
+    assert (history["rank"], history["changes"][0]["kind"]) == (1, "recalculated")

@@ -9,7 +9,7 @@ answered is written to the world's history, from which the oracle computes the l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, OwnerKind
 from incentives.levels.service import run_assessment
 from incentives.levels.service import save_settings as save_levels
-from incentives.levels.settings import LevelSettings
+from incentives.levels.settings import ChangeMode, LevelSettings
 from incentives.payouts.model import PayoutStatus, payout_id_for
 from incentives.storage.affiliates import withdrawals
 from incentives.storage.affiliates.membership import ApplicationInput, submit_application
@@ -64,6 +64,10 @@ class AffiliateSide:
     sent: list[tuple[str, str, object]]
     """(event id, type, fact) of every order event sent at least once."""
     levels: LevelSettings | None = None
+    level_quota: dict[str, dict[str, int]] = field(default_factory=dict)
+    """What the oracle says ``keep`` gave each affiliate when the rules changed (none: no change yet)."""
+    rules_changed: str | None = None
+    """How the rules changed at the first drain: ``recalculate`` or ``keep``."""
 
     def account(self, affiliate: str) -> Account:
         return account(self.corp, affiliate)
@@ -111,14 +115,16 @@ def setup(world: World) -> AffiliateSide:
 
 
 def level_settings(world: World, settings: ProgramSettings) -> LevelSettings:
-    """Levels on figures that only grow (paid orders, received and consumption amounts) over periods
-    longer than a simulated world lasts, so the level a history reaches does not depend on when an
-    assessment ran; a manual level in between, never to be entered automatically. Every level's rate
-    is the program's, so commissions stay what the ledger's oracle expects."""
+    """Levels over periods longer than a simulated world lasts, each threshold per metric above the
+    one below it, with the downgrade rules whose outcome the history alone decides: ``none`` on
+    figures that only grow (paid orders, received and consumption amounts) and ``threshold`` on any
+    (the top level's deal amount and bought products fall with refunds), so after a drain the level
+    is the highest one met; a manual level in between, never to be entered automatically. Every
+    level's rate is the program's, so commissions stay what the ledger's oracle expects."""
     rng, rate = world.rng, settings.commission_rate_bp
 
     def level(
-        name: str, match: str, conditions: list[tuple[str, int]], period: int | None
+        name: str, match: str, conditions: list[tuple[str, int]], period: int | None, rule: str = ""
     ) -> dict[str, object]:
         return {
             "name": name,
@@ -126,8 +132,13 @@ def level_settings(world: World, settings: ProgramSettings) -> LevelSettings:
             "period_days": period,
             "threshold": {
                 "match": match,
-                "conditions": [{"metric": metric, "at_least": at_least} for metric, at_least in conditions],
+                "conditions": [
+                    {"metric": metric, "at_least": at_least}
+                    | ({"product_ids": ["sku-1"]} if metric == "bought_products" else {})
+                    for metric, at_least in conditions
+                ],
             },
+            "downgrade": {"kind": rule or rng.choice(["none", "threshold"])},
         }
 
     paid = rng.randint(1, 2)
@@ -146,9 +157,50 @@ def level_settings(world: World, settings: ProgramSettings) -> LevelSettings:
                     "银牌", "all", [("paid_orders", paid + rng.randint(1, 2)), ("received_fen", 10_000)], None
                 ),
                 level("金牌", "any", [("paid_orders", paid + rng.randint(2, 4))], rng.choice([None, 365])),
+                level(
+                    "钻石",
+                    "any",
+                    [("deal_fen", rng.randint(5_000, 40_000)), ("bought_products", 1)],
+                    rng.choice([None, 365]),
+                    "threshold",
+                ),
             ]
         }
     )
+
+
+def change_level_rules(world: World) -> str:
+    """The merchant changes the level rules once, at the first drain (every event applied): each
+    metric's thresholds move alike, and everyone is recalculated or keeps their level with quotas.
+    The oracle records what ``keep`` must give, from the history alone, before the job runs."""
+    from tests.simulation import oracle
+
+    side, rng = world.affiliates, world.rng
+    if side.rules_changed is not None or side.levels is None:
+        return "levels: rules already changed"
+    mode = rng.choice([ChangeMode.RECALCULATE, ChangeMode.KEEP])
+    shift = {
+        "paid_orders": rng.randint(0, 3),  # a lower threshold could equal the one of the level below
+        "consumption_fen": rng.randint(-10_000, 30_000),
+        "received_fen": rng.randint(-5_000, 20_000),
+        "deal_fen": rng.randint(-3_000, 10_000),
+    }
+    before, figures = side.levels, oracle.level_figures(world)
+    document = before.model_dump(mode="json")
+    for level in document["levels"]:
+        for condition in (level.get("threshold") or {}).get("conditions", []):
+            condition["at_least"] = max(1, condition["at_least"] + shift.get(condition["metric"], 0))
+    after = LevelSettings.model_validate(document)
+    if mode is ChangeMode.KEEP:
+        side.level_quota = {
+            affiliate: oracle.keep_quota(
+                after, oracle.expected_rank(before, figures.get(affiliate, {})), figures.get(affiliate, {})
+            )
+            for affiliate in side.uplines
+        }
+    side.levels, side.rules_changed = after, mode.value
+    save_levels(TableLevelRepository(world.table), world.corp, after, world.now, on_change=mode)
+    return f"levels: rules changed, {mode.value}; " + assess_levels(world)
 
 
 def send(world: World, event_id: str, kind: str, fact: OrderPaid | OrderRefunded | OrderCompleted) -> str:

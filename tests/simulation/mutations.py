@@ -16,15 +16,14 @@ from unittest import mock
 
 from incentives.affiliates import lifecycle, refunds
 from incentives.ledger.model import Entry, EntryKind
-from incentives.levels import assessment
-from incentives.levels import service as levels
+from incentives.levels import assessment, decision
 from incentives.payouts import pipeline, reconciler
 from incentives.payouts.model import Payout, ProviderName
 from incentives.payouts.provider import Outcome, ProviderResult
 from incentives.payouts.wechat_transfer import WeChatTransfer
 from incentives.payouts.wecom_pay import WeComPayToEmployee
 from incentives.storage import guides, ledger
-from incentives.storage import levels as level_storage
+from incentives.storage import level_items as level_storage
 from incentives.storage.affiliates import records as affiliate_records
 from incentives.storage.affiliates import withdrawals
 from incentives.storage.payouts import PayoutRepository
@@ -215,11 +214,24 @@ def _level_figure_counted_twice() -> contextlib.AbstractContextManager[Any]:
 def _lowest_level_met() -> contextlib.AbstractContextManager[Any]:
     """Several thresholds met: the affiliate rises to the lowest of them, not the highest."""
 
-    def lowest(settings: Any, rank: int, figures: Any, day: Any) -> Any:
-        met = [check for check in assessment.next_levels(settings, rank, figures, day) if check.met]
+    def lowest(settings: Any, rank: int, figures: Any, day: Any, quota: Any = None) -> Any:
+        met = [
+            check for check in assessment.next_levels(settings, rank, figures, day, quota or {}) if check.met
+        ]
         return min(met, key=lambda check: check.rank) if met else None
 
-    return mock.patch.object(levels, "upgrade", lowest)
+    return mock.patch.object(decision, "upgrade", lowest)
+
+
+def _quota_forgotten() -> contextlib.AbstractContextManager[Any]:
+    """The merchant keeps levels on a rule change, but no quota is written (the figures then fit
+    another level than the one kept)."""
+    return mock.patch.object(decision, "keep_quota", lambda settings, rank, figures, day: {})
+
+
+def _threshold_downgrade_skipped() -> contextlib.AbstractContextManager[Any]:
+    """A level whose threshold is no longer met is kept (the downgrade check never made)."""
+    return mock.patch.object(decision, "downgrade", lambda *args, **kwargs: None)
 
 
 MUTATIONS = (
@@ -239,6 +251,10 @@ MUTATIONS = (
     Mutation("waiting transfers never checked", _waiting_transfers_never_checked, "after the drain"),
     Mutation("a level figure counted twice", _level_figure_counted_twice, "level figure"),
     Mutation("the lowest level met instead of the highest", _lowest_level_met, "the history makes it level"),
+    Mutation("a kept level's quota forgotten", _quota_forgotten, "the rule change makes it"),
+    Mutation(
+        "a failed threshold never downgrades", _threshold_downgrade_skipped, "the history makes it level"
+    ),
 )
 
 

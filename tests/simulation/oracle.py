@@ -380,33 +380,82 @@ def level_figures_match_history(world: World) -> list[str]:
     return problems
 
 
-def expected_rank(world: World, figures: dict[str, int]) -> int:
-    """The highest automatic level whose threshold the figures meet (never a manual one). The
-    simulation's levels count figures that only grow, over periods longer than a world lasts, so
-    the level reached is the one the final figures meet."""
-    from tests.simulation.world import START
+def _value(figures: dict[str, int], condition: Any, quota: dict[str, int]) -> int:
+    if condition.metric.value == "bought_products":
+        found = sum(figures.get(f"bought:{product}", 0) for product in condition.product_ids or [])
+    else:
+        found = figures.get(condition.metric.value, 0)
+    return found + quota.get(condition.metric.value, 0)
 
-    levels = world.affiliates.levels
-    assert world.now - START < timedelta(days=365), "the periods no longer cover the whole world"
+
+def _met(level: Any, figures: dict[str, int], quota: dict[str, int]) -> bool:
+    met = [_value(figures, c, quota) >= c.at_least for c in level.threshold.conditions]
+    return (all if level.threshold.match.value == "all" else any)(met)
+
+
+def _automatic(levels: Any) -> list[tuple[int, Any]]:
+    return [
+        (position, level)
+        for position, level in enumerate(levels.levels, start=1)
+        if position > 1 and level.strategy.value == "auto" and level.threshold is not None
+    ]
+
+
+def expected_rank(levels: Any, figures: dict[str, int], quota: dict[str, int] | None = None) -> int:
+    """The highest automatic level whose threshold the figures (with the quota) meet, never a manual
+    one. The simulation's periods outlast a world and its downgrade rules are ``none`` on figures
+    that only grow and ``threshold`` on any, so after a drain the level is the highest one met: a
+    level left when its figure fell was left for the highest met below it."""
+    assert levels is not None
     rank = 1
-    for position, level in enumerate(levels.levels, start=1):
-        if position == 1 or level.strategy.value != "auto" or level.threshold is None:
-            continue
-        met = [figures.get(c.metric.value, 0) >= c.at_least for c in level.threshold.conditions]
-        if (all if level.threshold.match.value == "all" else any)(met):
+    for position, level in _automatic(levels):
+        if _met(level, figures, quota or {}):
             rank = position
     return rank
 
 
-def levels_match_history(world: World) -> list[str]:
-    """After a drain: each affiliate's level is the one a from-scratch recomputation gives."""
-    from incentives.storage.levels import TableLevelRepository
+def keep_quota(levels: Any, rank: int, figures: dict[str, int]) -> dict[str, int]:
+    """``keep`` (seed 001 §2.3.3 (5)): per metric the offset that makes the figures meet level
+    ``rank`` and no automatic level above it: the smallest offset reaching each unmet condition
+    (``any``: the first, when none is met), then for each level above still met, the largest offset
+    below one of its conditions (``all``) or each of them (``any``)."""
+    quota: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    current = levels.levels[rank - 1]
+    if rank > 1 and current.threshold is not None:
+        unmet = [c for c in current.threshold.conditions if _value(figures, c, {}) < c.at_least]
+        if current.threshold.match.value == "any":
+            unmet = unmet[:1] if len(unmet) == len(current.threshold.conditions) else []
+        for c in unmet:
+            lowest[c.metric.value] = quota[c.metric.value] = c.at_least - _value(figures, c, {})
+    for position, level in _automatic(levels):
+        if position <= rank or not _met(level, figures, quota):
+            continue
+        bounds = [
+            (c.metric.value, c.at_least - 1 - _value(figures, c, {})) for c in level.threshold.conditions
+        ]
+        fitting = [(m, bound) for m, bound in bounds if bound >= lowest.get(m, bound)]
+        for metric, bound in fitting[:1] if level.threshold.match.value == "all" else fitting:
+            quota[metric] = min(quota.get(metric, 0), bound)
+    return {metric: n for metric, n in sorted(quota.items()) if n}
 
+
+def levels_match_history(world: World) -> list[str]:
+    """After a drain: each affiliate's level is the one a from-scratch recomputation gives, with the
+    quota ``keep`` gave them when the rules changed."""
+    from incentives.storage.levels import TableLevelRepository
+    from tests.simulation.world import START
+
+    assert world.now - START < timedelta(days=365), "the periods no longer cover the whole world"
     expected = level_figures(world)
+    side = world.affiliates
     problems = []
-    for affiliate in world.affiliates.uplines:
-        actual = TableLevelRepository(world.table).standing(world.corp, affiliate).rank
-        wanted = expected_rank(world, expected.get(affiliate, {}))
-        if actual != wanted:
-            problems.append(f"{affiliate}: level is {actual}, the history makes it level {wanted}")
+    for affiliate in side.uplines:
+        standing = TableLevelRepository(world.table).standing(world.corp, affiliate)
+        quota = side.level_quota.get(affiliate, {})
+        wanted = expected_rank(side.levels, expected.get(affiliate, {}), quota)
+        if standing.rank != wanted:
+            problems.append(f"{affiliate}: level is {standing.rank}, the history makes it level {wanted}")
+        if standing.quota != quota:
+            problems.append(f"{affiliate}: quota is {standing.quota}, the rule change makes it {quota}")
     return problems

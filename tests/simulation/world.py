@@ -715,6 +715,7 @@ class World:
             self.now += timedelta(days=1)
             settle_holds_past(self.ledger, self.now)
         affiliate_side.assess_levels(self)  # every deal figure has come due; every assessment owed
+        self.trace.append(affiliate_side.change_level_rules(self))  # once, at the first drain
         decided: set[str] = set()
         for _ in range(40):  # long enough for an ignored transfer's deadline to pass
             self.now += timedelta(hours=1)

@@ -9,7 +9,17 @@ from typing import Any, Protocol
 
 from incentives.levels.assessment import LevelChange, Trigger
 from incentives.levels.metrics import Contributions, MetricHistory, OrderInputs
-from incentives.levels.settings import LevelSettings
+from incentives.levels.settings import ChangeMode, LevelSettings
+
+
+@dataclass(frozen=True)
+class Relevel:
+    """A rule version whose change re-levels the affiliates (``recalculate`` or ``keep``), with the
+    level it deleted (the ranks above it moved down one)."""
+
+    version: int
+    mode: ChangeMode
+    deleted_rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -18,6 +28,12 @@ class StoredLevels:
     version: int
     """The rule version: 1 for the first settings, +1 at every change."""
     updated_at: datetime
+    relevels: tuple[Relevel, ...] = ()
+    """The latest rule changes that re-level affiliates, oldest first."""
+
+    def pending(self, rule_version: int) -> tuple[Relevel, ...]:
+        """The re-levelling changes an affiliate levelled under ``rule_version`` has not followed."""
+        return tuple(change for change in self.relevels if change.version > rule_version)
 
 
 @dataclass(frozen=True)
@@ -36,10 +52,21 @@ class Standing:
     totals: dict[str, int] = field(default_factory=dict)
     """Running total of every metric key (future-dated deal figures included)."""
     trigger: Trigger | None = None
+    quota: dict[str, int] = field(default_factory=dict)
+    """Quota offsets by metric (配额), from the last rule change kept."""
+    rule_version: int = 0
+    """The rule version the affiliate was last levelled under."""
+    checked_at: datetime | None = None
+    """The last assessment (the periodic checks due after it are still to make)."""
+    due_at: datetime | None = None
+    """The next time-driven check (None: none)."""
 
     @property
     def owes_assessment(self) -> bool:
         return self.owed > self.assessed
+
+    def due(self, now: datetime) -> bool:
+        return self.owes_assessment or (self.due_at is not None and self.due_at <= now)
 
 
 @dataclass(frozen=True)
@@ -73,10 +100,30 @@ class LevelRepository(Protocol):
     def settings(self, corp_id: str) -> StoredLevels | None: ...
 
     def save_settings(
-        self, corp_id: str, settings: LevelSettings, expected_version: int, now: datetime
+        self,
+        corp_id: str,
+        settings: LevelSettings,
+        expected_version: int,
+        now: datetime,
+        relevel: Relevel | None = None,
     ) -> int:
         """Store the settings as the next rule version if the stored one is still
-        ``expected_version``; returns the new version, raises ``ConcurrentModification``."""
+        ``expected_version``; returns the new version, raises ``ConcurrentModification``. With
+        ``relevel`` (its version is the new one), every affiliate of the tenant is scheduled for an
+        assessment by the next run (``relevel_due``)."""
+        ...
+
+    def affiliates(self, corp_id: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
+        """A page of the tenant's affiliates that have a standing, and the cursor of the next."""
+        ...
+
+    def relevel_due(self, now: datetime, limit: int) -> Sequence[str]:
+        """Tenants whose affiliates are still to be scheduled for a re-level."""
+        ...
+
+    def schedule_relevel(self, corp_id: str, now: datetime, limit: int) -> bool:
+        """Schedule the next ``limit`` affiliates of the tenant's re-level at ``now``; True when
+        every affiliate has been scheduled."""
         ...
 
     def members(self, corp_id: str) -> dict[int, int]:
@@ -98,10 +145,20 @@ class LevelRepository(Protocol):
         ...
 
     def commit(
-        self, standing: Standing, change: LevelChange | None, now: datetime, *, assessed: bool
+        self,
+        standing: Standing,
+        change: LevelChange | None,
+        now: datetime,
+        *,
+        assessed: bool,
+        due_at: datetime | None = None,
+        quota: dict[str, int] | None = None,
+        rule_version: int | None = None,
     ) -> None:
         """Record ``change`` (if any) on the standing read; with ``assessed``, the owed assessment
-        as done. Raises ``ConcurrentModification`` when the standing moved meanwhile."""
+        as done at ``now`` and the next time-driven check due at ``due_at`` (None: none); ``quota``
+        and ``rule_version`` replace the standing's when given. Raises ``ConcurrentModification``
+        when the standing moved meanwhile."""
         ...
 
     def changes(self, corp_id: str, affiliate_id: str) -> list[LevelChange]:

@@ -2,8 +2,12 @@
 
 Figures move with their sources (orders, bindings, joinings, registrations, recharges): each
 write also marks the affiliates concerned as owed an assessment, in the same transaction. The
-assessment — rise to the highest automatic level met — runs right after the event where the
-round-trip budget allows, and in any case from the owed-assessment queue every minute
+assessment of one affiliate at one instant (:func:`assess`) is the unit of work: it follows a rule
+change not yet followed (``recalculate`` / ``keep``, a deleted level), raises to the highest
+automatic level met when figures moved, else makes the downgrade checks that are due, and writes
+when the affiliate's level must be checked again by time alone (a cycle's end, the single check,
+a counted figure leaving its window) as their next due entry. It runs right after the event where
+the round-trip budget allows, and in any case from the due entries every minute
 (``LevelAssessmentFunction``), which also brings deal figures in once an order's after-sales
 window has ended. A crash between the two loses nothing: the assessment stays owed.
 """
@@ -11,12 +15,18 @@ window has ended. A crash between the two loses nothing: the assessment stays ow
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from incentives.core.clock import local_date
+from incentives.core.clock import DEFAULT_TIME_ZONE, local_date
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput
-from incentives.levels.assessment import ChangeKind, LevelChange, Trigger, upgrade
+from incentives.levels.assessment import (
+    ChangeKind,
+    LevelChange,
+    Trigger,
+)
+from incentives.levels.decision import decide, followed_rank, position_of
+from incentives.levels.downgrades import Position, first_day_needed, next_check, start_of_day
 from incentives.levels.metrics import (
     Contributions,
     MetricHistory,
@@ -27,7 +37,9 @@ from incentives.levels.metrics import (
     order_contributions,
 )
 from incentives.levels.ports import AppliedSource, Due, LevelRepository, Standing, StoredLevels
-from incentives.levels.settings import LevelSettings, check, longest_period
+from incentives.levels.rule_changes import delete_level as delete_level
+from incentives.levels.rule_changes import rules_changed as rules_changed
+from incentives.levels.rule_changes import save_settings as save_settings
 
 if TYPE_CHECKING:
     from incentives.orders.aggregate import OrderState
@@ -51,25 +63,6 @@ def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> in
     if standing.version <= 1 or standing.since is None or standing.since <= at:
         return standing.rank  # never changed (the default level), or not since ``at``
     return repo.rank_at(standing.corp_id, standing.affiliate_id, at)
-
-
-# --- settings -------------------------------------------------------------------------------------
-
-
-def save_settings(
-    repo: LevelRepository, corp_id: str, settings: LevelSettings, now: datetime
-) -> StoredLevels:
-    """Store the levels as the next rule version. A level that still has members may not be
-    removed (removing one re-levels its members, which is a rule change of its own)."""
-    check(settings)
-    current = repo.settings(corp_id)
-    for rank, count in repo.members(corp_id).items():
-        if rank > len(settings.levels) and count > 0:
-            raise Conflict(
-                f"level {rank} has {count} affiliates and cannot be removed", field=f"levels.{rank - 1}"
-            )
-    version = repo.save_settings(corp_id, settings, current.version if current else 0, now)
-    return StoredLevels(settings, version, now)
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -188,51 +181,43 @@ def bring_in_deal(
 # --- assessment -------------------------------------------------------------------------------------
 
 
-def first_day_needed(settings: LevelSettings, rank: int, day: date) -> date:
-    """The earliest day an assessment above ``rank`` counts (the day after ``day`` if none is limited:
-    then only figures dated later are needed, to take them out of the totals)."""
-    period = longest_period(settings, rank)
-    return day - timedelta(days=period - 1) if period else day + timedelta(days=1)
-
-
 def figures_of(
-    repo: LevelRepository, standing: Standing, settings: LevelSettings, day: date
+    repo: LevelRepository,
+    standing: Standing,
+    stored: StoredLevels,
+    now: datetime,
+    time_zone: str,
+    *later: date,
 ) -> MetricHistory:
-    return repo.figures(standing.corp_id, standing, first_day_needed(settings, standing.rank, day))
+    """The figures an assessment at ``now`` needs (and one on each of the ``later`` days)."""
+    rank, _ = followed_rank(stored, standing)
+    position = position_of(standing, rank, now, time_zone)
+    days = [local_date(now, time_zone), *later]
+    first = min(first_day_needed(stored.settings, position, day) for day in days)
+    return repo.figures(standing.corp_id, standing, first)
 
 
 def assess(
     repo: LevelRepository, corp_id: str, affiliate_id: str, now: datetime, time_zone: str
 ) -> LevelChange | None:
-    """Settle an owed assessment: rise to the highest automatic level met (if any). Returns the
-    change made, None when none was due or none is met."""
+    """Assess one affiliate at ``now`` if an assessment is owed or due: follow a rule change,
+    raise, or make the downgrade checks due; write the change (with why), the quota and the next
+    due check. Returns the change made, None when none was due or nothing changed."""
     for _ in range(MAX_ATTEMPTS):
         standing = repo.standing(corp_id, affiliate_id)
-        if not standing.owes_assessment:
+        if not standing.due(now):
             return None
         stored = repo.settings(corp_id)
-        change = None
+        change, quota, due_at = None, standing.quota, None
+        rule_version = None
         if stored is not None:
-            day = local_date(now, time_zone)
-            target = upgrade(
-                stored.settings, standing.rank, figures_of(repo, standing, stored.settings, day), day
-            )
-            if target is not None:
-                current = stored.settings.level(standing.rank)
-                change = LevelChange(
-                    kind=ChangeKind.UPGRADE,
-                    version=standing.version + 1,
-                    from_rank=standing.rank,
-                    from_name=current.name if current else None,
-                    to_rank=target.rank,
-                    to_name=target.name,
-                    at=now,
-                    rule_version=stored.version,
-                    threshold=target,
-                    trigger=standing.trigger,
-                )
+            figures = figures_of(repo, standing, stored, now, time_zone)
+            change, quota, due_at = decide(stored, standing, figures, now, time_zone)
+            rule_version = stored.version
         try:
-            repo.commit(standing, change, now, assessed=True)
+            repo.commit(
+                standing, change, now, assessed=True, due_at=due_at, quota=quota, rule_version=rule_version
+            )
         except ConcurrentModification:
             continue
         return change
@@ -256,34 +241,61 @@ def assess_owed(
 
 
 def assess_due_affiliate(repo: LevelRepository, due: Due, now: datetime, time_zone: str) -> dict[str, int]:
-    """The assessment job's unit for an affiliate owed an assessment: assess them at ``now``."""
+    """The assessment job's unit for an affiliate owed an assessment or due a check: assess them
+    at ``now``."""
     return {"level_changes": int(assess(repo, due.corp_id, due.key, now, time_zone) is not None)}
 
 
 def assess_due(repo: LevelRepository, now: datetime, time_zone: str) -> int:
-    """Assess every affiliate owed an assessment, here and now (no cap); returns the changes made."""
+    """Assess every affiliate owed an assessment or due a check, here and now (no cap); returns the
+    changes made."""
     return sum(
         assess_due_affiliate(repo, due, now, time_zone)["level_changes"] for due in repo.due_affiliates(now)
     )
 
 
+def schedule_relevels(repo: LevelRepository, now: datetime, limit: int = 1000, page: int = 100) -> int:
+    """Rule changes and deleted levels: schedule every affiliate of each tenant concerned for an
+    assessment now (pages of ``page``, as many as it takes); returns the tenants done."""
+    done = 0
+    for corp_id in repo.relevel_due(now, limit):
+        while not repo.schedule_relevel(corp_id, now, page):
+            continue
+        done += 1
+    return done
+
+
 def run_assessment(
     repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str
 ) -> dict[str, int]:
-    """What ``LevelAssessmentFunction``'s run does, here and now: deal figures that came due, then
-    every assessment owed (the scheduled run fans the same units out)."""
+    """What ``LevelAssessmentFunction``'s run does, here and now: re-levels to schedule, deal
+    figures that came due, then every assessment owed or due (the scheduled run fans the same units
+    out, after scheduling the re-levels)."""
+    relevels = schedule_relevels(repo, now)
     matured = mature_deals(repo, orders, now, time_zone)
-    return {"deal_figures": len(matured), "level_changes": assess_due(repo, now, time_zone)}
+    return {
+        "relevels": relevels,
+        "deal_figures": len(matured),
+        "level_changes": assess_due(repo, now, time_zone),
+    }
 
 
 # --- the merchant -------------------------------------------------------------------------------------
 
 
 def change_by_hand(
-    repo: LevelRepository, corp_id: str, affiliate_id: str, rank: int, reason: str, actor: str, now: datetime
+    repo: LevelRepository,
+    corp_id: str,
+    affiliate_id: str,
+    rank: int,
+    reason: str,
+    actor: str,
+    now: datetime,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LevelChange | None:
     """The merchant sets an affiliate's level (any level, manual ones included), with a reason.
-    None when they are at that level already. The level then rises by the rules as before."""
+    None when they are at that level already. The level then rises by the rules as before, and its
+    own time-driven checks (a cycle, the single check) count from now."""
     stored = repo.settings(corp_id)
     if stored is None:
         raise Conflict("no levels are set yet", field="rank")
@@ -307,8 +319,18 @@ def change_by_hand(
             reason=reason,
             actor=actor,
         )
+        day = local_date(now, time_zone)
+        figures = figures_of(repo, standing, stored, now, time_zone)
+        due = next_check(stored.settings, Position(rank, day, day, standing.quota), figures, day)
         try:
-            repo.commit(standing, change, now, assessed=False)
+            repo.commit(
+                standing,
+                change,
+                now,
+                assessed=False,
+                due_at=start_of_day(due, time_zone) if due else None,
+                rule_version=stored.version,
+            )
         except ConcurrentModification:
             continue
         return change

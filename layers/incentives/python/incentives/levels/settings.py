@@ -61,6 +61,51 @@ class Threshold(_Strict):
     conditions: Annotated[list[Condition], Field(min_length=1, max_length=10)]
 
 
+class DowngradeKind(StrEnum):
+    NONE = "none"
+    """不降级: never downgraded automatically."""
+    THRESHOLD = "threshold"
+    """等级门槛考核: when the level's threshold is no longer met within its period (a moving window
+    with N days), down to the highest level whose threshold is met."""
+    CYCLE = "cycle"
+    """周期循环考核 (N-day periods only): cycles of N days from the day the level was obtained, each
+    checked at its end against the threshold; stacks with the threshold check."""
+    SINGLE = "single"
+    """单次考核: once, over the X days from the day the level was obtained, checked at their end;
+    stacks with the threshold check."""
+
+
+class Downgrade(_Strict):
+    """降级规则: when an affiliate leaves the level by the rules, and where to."""
+
+    kind: DowngradeKind = DowngradeKind.NONE
+    after_days: Annotated[int, Field(ge=1, le=MAX_PERIOD_DAYS)] | None = Field(
+        default=None, description="single: the X days after obtaining the level that are checked"
+    )
+    to_rank: Annotated[int, Field(ge=1, le=MAX_LEVELS)] | None = Field(
+        default=None,
+        description="cycle / single: the level to go down to; none: the level just below (上一等级)",
+    )
+
+
+class Retention(_Strict):
+    """保级规则: a triggered downgrade is not made when, within the X days up to the trigger's day,
+    all or any of the conditions hold (seed: triggered 4.12, 3 days → 4.10–4.12)."""
+
+    days: Annotated[int, Field(ge=1, le=MAX_PERIOD_DAYS)]
+    match: Match = Match.ANY
+    conditions: Annotated[list[Condition], Field(min_length=1, max_length=10)]
+
+
+class ChangeMode(StrEnum):
+    """调整升降级规则: how affiliates' levels follow a change of the rules."""
+
+    RECALCULATE = "recalculate"
+    """Everyone is re-levelled under the new rules (等级有变化且微客有感知)."""
+    KEEP = "keep"
+    """Levels stay; per affiliate and metric a quota offset makes their figures fit (配额)."""
+
+
 class Level(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=6, description="At most 6 characters")]
     commission_rate_bp: BasisPoints | None = Field(
@@ -75,6 +120,8 @@ class Level(_Strict):
         default=None, description="The level's background image; none: the default image of its rank"
     )
     description: Annotated[str, Field(max_length=500)] = ""
+    downgrade: Downgrade = Field(default_factory=Downgrade, description="降级规则 (none: never)")
+    retention: Retention | None = Field(default=None, description="保级规则 (none: 不保级)")
 
 
 class LevelSettings(_Strict):
@@ -115,12 +162,52 @@ def check(settings: LevelSettings) -> None:
                 "an automatic level needs a threshold to rise to it", field=f"{where}.threshold"
             )
         if level.threshold is not None:
-            _check_conditions(level.threshold, f"{where}.threshold")
+            _check_conditions(level.threshold.conditions, f"{where}.threshold")
+        _check_downgrade(settings, position, level, where)
 
 
-def _check_conditions(threshold: Threshold, where: str) -> None:
+def _check_downgrade(settings: LevelSettings, position: int, level: Level, where: str) -> None:
+    rule = level.downgrade
+    field = f"{where}.downgrade"
+    if rule.kind is DowngradeKind.NONE:
+        if rule.after_days is not None or rule.to_rank is not None:
+            raise InvalidInput(
+                "a level that is never downgraded has no downgrade days or target", field=field
+            )
+        if level.retention is not None:
+            raise InvalidInput("retention applies to a downgrade rule", field=f"{where}.retention")
+        return
+    if level.threshold is None:
+        raise InvalidInput(
+            "a downgrade rule checks the level's threshold: it needs one", field=f"{field}.kind"
+        )
+    if rule.kind is DowngradeKind.CYCLE and level.period_days is None:
+        raise InvalidInput(
+            "a cycle check needs a period of N days (不限期 allows none, threshold or single)",
+            field=f"{field}.kind",
+        )
+    if (rule.kind is DowngradeKind.SINGLE) != (rule.after_days is not None):
+        raise InvalidInput(
+            "after_days is the single check's (and it needs them)", field=f"{field}.after_days"
+        )
+    if rule.to_rank is not None:
+        if rule.kind is DowngradeKind.THRESHOLD:
+            raise InvalidInput(
+                "the threshold check goes to the level whose threshold is met, not a named one",
+                field=f"{field}.to_rank",
+            )
+        if rule.to_rank > position:
+            raise InvalidInput(
+                f"level {position + 1} goes down to a lower level, not to {rule.to_rank}",
+                field=f"{field}.to_rank",
+            )
+    if level.retention is not None:
+        _check_conditions(level.retention.conditions, f"{where}.retention")
+
+
+def _check_conditions(conditions: list[Condition], where: str) -> None:
     seen: set[Metric] = set()
-    for position, condition in enumerate(threshold.conditions):
+    for position, condition in enumerate(conditions):
         field = f"{where}.conditions.{position}"
         if condition.metric in seen:
             raise InvalidInput(f"{condition.metric.value} is listed twice", field=f"{field}.metric")
@@ -134,6 +221,35 @@ def _check_conditions(threshold: Threshold, where: str) -> None:
 def default_background(rank: int) -> str:
     """Every level has a default background image (§2.3.4), one of the mini program's assets."""
     return f"/assets/levels/background-{(rank - 1) % DEFAULT_BACKGROUNDS + 1}.png"
+
+
+def target_rank(settings: LevelSettings, rank: int) -> int:
+    """Where a cycle or single check of level ``rank`` sends the affiliate: its named level, else
+    the level just below (上一等级)."""
+    level = settings.level(rank)
+    named = level.downgrade.to_rank if level else None
+    return named if named is not None else max(1, rank - 1)
+
+
+def without_level(settings: LevelSettings, rank: int) -> LevelSettings:
+    """The levels once level ``rank`` is deleted (§2.3.5): the levels above move down one rank;
+    a downgrade target that was the deleted level becomes the level below it (上一等级)."""
+    if rank == 1:
+        raise InvalidInput("level 1 is the default level every affiliate starts at", field="rank")
+    if settings.level(rank) is None:
+        raise InvalidInput(f"there are {len(settings.levels)} levels, not {rank}", field="rank")
+    kept = []
+    for position, level in enumerate(settings.levels, start=1):
+        if position == rank:
+            continue
+        target = level.downgrade.to_rank
+        if target is not None and target >= rank:
+            target = target - 1 if target > rank else rank - 1
+            level = level.model_copy(
+                update={"downgrade": level.downgrade.model_copy(update={"to_rank": target})}
+            )
+        kept.append(level)
+    return settings.model_copy(update={"levels": kept})
 
 
 def longest_period(settings: LevelSettings, above_rank: int) -> int | None:

@@ -86,6 +86,9 @@ class MyLevel(BaseModel):
     next_levels: list[NextLevel] = Field(
         description="Automatic levels above: each condition with the figure, the threshold and what remains"
     )
+    quota: dict[str, int] = Field(
+        default_factory=dict, description="Quota offsets (配额) included in the figures, by metric"
+    )
 
 
 def require_levels(repo: LevelRepository, corp_id: str) -> StoredLevels:
@@ -108,7 +111,7 @@ def my_level(
     rank = min(standing.rank, len(stored.settings.levels))
     level = stored.settings.levels[rank - 1]
     day = local_date(now, time_zone)
-    figures = figures_of(repo, standing, stored.settings, day)
+    figures = figures_of(repo, standing, stored, now, time_zone)
     rate = level_rate(stored, rank)
     return MyLevel(
         affiliate_id=affiliate_id,
@@ -121,9 +124,10 @@ def my_level(
         description=level.description if stored.settings.show_description else None,
         rule_version=stored.version,
         as_of=day,
+        quota=standing.quota,
         next_levels=[
             NextLevel(**check.model_dump(), commission_rate_bp=level_rate(stored, check.rank))
-            for check in next_levels(stored.settings, rank, figures, day)
+            for check in next_levels(stored.settings, rank, figures, day, standing.quota)
         ],
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from incentives.affiliates import ports
 from incentives.core.clock import iso_utc, parse_instant
-from incentives.storage import levels as level_storage
+from incentives.storage import level_items as level_storage
 from incentives.storage.affiliates import keys
 from incentives.storage.ledger import LedgerRepository, posting_writes
 from incentives.storage.orders import order_put

@@ -12,10 +12,11 @@ from incentives.affiliates.program import ProgramSettings
 from incentives.core.clock import iso_utc
 from incentives.levels.ports import Standing
 from incentives.storage import keys as table_keys
-from incentives.storage import levels as level_storage
+from incentives.storage import level_items as level_storage
 from incentives.storage.affiliates import keys
 from incentives.storage.affiliates.records import KEY_ATTRIBUTES, entry_count, record, writes_of
 from incentives.storage.ledger import LedgerRepository, balance_refusal
+from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import state_from_item
 from incentives.storage.table import MAX_TRANSACTION_ITEMS, ConditionFailed, Put, Table, Write, query_all
 
@@ -30,10 +31,10 @@ class TableAffiliates:
     def __init__(self, table: Table) -> None:
         self._table = table
         self._ledger = LedgerRepository(table)
-        self._levels = level_storage.TableLevelRepository(table)
+        self._levels = TableLevelRepository(table)
 
     @property
-    def levels(self) -> level_storage.TableLevelRepository:
+    def levels(self) -> TableLevelRepository:
         return self._levels
 
     # --- one item ------------------------------------------------------------------------------

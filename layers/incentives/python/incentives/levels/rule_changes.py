@@ -1,0 +1,64 @@
+"""Changing the level rules (seed 001 §2.3.3 (5), §2.3.5): saving the levels as the next rule
+version, with how affiliates follow a change of the rules (``recalculate`` / ``keep``), and deleting
+a level. Affiliates follow through their next assessment, which the next run schedules for each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from incentives.core.errors import Conflict, NotFound
+from incentives.levels.ports import LevelRepository, Relevel, StoredLevels
+from incentives.levels.settings import ChangeMode, LevelSettings, check, without_level
+
+
+def rules_changed(before: LevelSettings, after: LevelSettings) -> bool:
+    """Whether what decides levels changed (not only names, rates, images or descriptions)."""
+
+    def rules(settings: LevelSettings) -> list[tuple[object, ...]]:
+        return [
+            (level.strategy, level.period_days, level.threshold, level.downgrade, level.retention)
+            for level in settings.levels
+        ]
+
+    return rules(before) != rules(after)
+
+
+def save_settings(
+    repo: LevelRepository,
+    corp_id: str,
+    settings: LevelSettings,
+    now: datetime,
+    on_change: ChangeMode = ChangeMode.RECALCULATE,
+) -> StoredLevels:
+    """Store the levels as the next rule version. When the rules change (not only names, rates or
+    images), every affiliate follows by ``on_change`` — ``recalculate`` or ``keep`` (§2.3.3 (5)) —
+    at an assessment the next run schedules for each. Removing levels here is refused while they
+    have members: deleting a level (:func:`delete_level`) re-levels them."""
+    check(settings)
+    current = repo.settings(corp_id)
+    for rank, count in repo.members(corp_id).items():
+        if rank > len(settings.levels) and count > 0:
+            raise Conflict(
+                f"level {rank} has {count} affiliates: delete it to re-level them", field=f"levels.{rank - 1}"
+            )
+    version = (current.version if current else 0) + 1
+    relevel = None
+    if current is not None and rules_changed(current.settings, settings):
+        relevel = Relevel(version, on_change)
+    repo.save_settings(corp_id, settings, version - 1, now, relevel)
+    return StoredLevels(settings, version, now)
+
+
+def delete_level(repo: LevelRepository, corp_id: str, rank: int, now: datetime) -> StoredLevels:
+    """Delete level ``rank`` (§2.3.5): the levels above move down one rank, and every affiliate is
+    re-levelled under the remaining levels (its members included), through the next run."""
+    current = repo.settings(corp_id)
+    if current is None:
+        raise NotFound("the merchant has set no levels", field="levels")
+    settings = without_level(current.settings, rank)
+    check(settings)
+    version = current.version + 1
+    repo.save_settings(
+        corp_id, settings, current.version, now, Relevel(version, ChangeMode.RECALCULATE, rank)
+    )
+    return StoredLevels(settings, version, now)
