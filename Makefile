@@ -17,8 +17,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m infra.local run
 
+# Two workers (one per core of a small machine); each test file runs whole on one worker, with its
+# own embedded endpoint and local stack.
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
