@@ -113,6 +113,29 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
         return run_requested_sync(ports.table, ports.wecom_client(corp_id), ports.clock.now())
 
+    def subsidy(corp_id: str, event_id: str, fact: Any, state: OrderState | None) -> str:
+        from incentives.storage.subsidy import TableSubsidyRepository
+        from incentives.subsidy import service
+        from incentives.webhook.models import (
+            AfterSalesWindowClosed,
+            OrderFlagged,
+            OrderPaid,
+            OrderSourceUpdated,
+        )
+
+        subsidy_ports = service.SubsidyPorts(
+            TableSubsidyRepository(ports.table, ports.time_zone), ports.time_zone
+        )
+        if isinstance(fact, OrderPaid) and state is not None:
+            return service.on_payment(subsidy_ports, corp_id, event_id, state)
+        if isinstance(fact, AfterSalesWindowClosed) and state is not None:
+            return service.on_window_closed(subsidy_ports, corp_id, event_id, state)
+        if isinstance(fact, OrderSourceUpdated):
+            return service.on_source_updated(subsidy_ports, corp_id, event_id, fact)
+        if isinstance(fact, OrderFlagged):
+            return service.on_flagged(subsidy_ports, corp_id, event_id, fact)
+        return "nothing for the subsidy"
+
     return Consumers(
         orders=ports.orders,
         window=ports.window,
@@ -122,4 +145,5 @@ def build_consumers(ports: EventPorts) -> Consumers:
         payments=payments,
         affiliates=affiliates,
         org_sync=org_sync,
+        subsidy=subsidy,
     )

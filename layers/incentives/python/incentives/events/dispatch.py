@@ -27,8 +27,10 @@ from incentives.webhook.models import (
     GuideAcquiredCustomer,
     MemberRegistered,
     OrderCompleted,
+    OrderFlagged,
     OrderPaid,
     OrderRefunded,
+    OrderSourceUpdated,
     OrgSyncRequested,
     QueuedEvent,
     RechargePaid,
@@ -38,6 +40,9 @@ from incentives.webhook.models import (
 
 ORDER_FACTS = (OrderPaid, OrderRefunded, OrderCompleted, AfterSalesWindowClosed)
 AFFILIATE_FACTS = (ReferralClicked, MemberRegistered, RechargePaid, CustomerUpdated)
+SUBSIDY_FACTS = (OrderSourceUpdated, OrderFlagged)
+SUBSIDY_ORDER_FACTS = (OrderPaid, AfterSalesWindowClosed)
+"""Order facts the subsidy follows, for WeChat Store orders only (no round trip for the others)."""
 
 AffiliateOrderConsumer = Callable[[str, OrderState], str]
 """(corp id, the order's state after the event) → what the commissions did."""
@@ -54,6 +59,11 @@ OrgSyncConsumer = Callable[[str], str]
 """(corp id) → how the requested organization sync went (its status item keeps the details)."""
 GuideConsumer = Callable[[str, "Trigger"], str]
 """(corp id, trigger) → what was granted."""
+SubsidyConsumer = Callable[
+    [str, str, "OrderPaid | AfterSalesWindowClosed | OrderSourceUpdated | OrderFlagged", "OrderState | None"],
+    str,
+]
+"""(corp id, event id, fact, the order's state after an order fact) → what the subsidy case did."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class Consumers:
     payments: PaymentConsumer
     affiliates: AffiliateConsumer
     org_sync: OrgSyncConsumer
+    subsidy: SubsidyConsumer
 
 
 def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
@@ -88,12 +99,17 @@ def apply_queued_event(queued: QueuedEvent, consumers: Consumers) -> Outcome:
                 consumers.orders, queued.corp_id, event.event_id, event.data, consumers.window
             )
             commissions = consumers.affiliate_orders(queued.corp_id, state)
-        return Outcome(
-            event.event_id,
-            event.type,
-            "orders",
-            f"order {state.order_id} is {state.status.value}; affiliates: {commissions}",
-        )
+        detail = f"order {state.order_id} is {state.status.value}; affiliates: {commissions}"
+        if (
+            isinstance(event.data, SUBSIDY_ORDER_FACTS)
+            and state.paid is not None
+            and state.paid.is_wechat_store
+        ):
+            detail += f"; subsidy: {consumers.subsidy(queued.corp_id, event.event_id, event.data, state)}"
+        return Outcome(event.event_id, event.type, "orders", detail)
+    if isinstance(event.data, SUBSIDY_FACTS):
+        detail = consumers.subsidy(queued.corp_id, event.event_id, event.data, None)
+        return Outcome(event.event_id, event.type, "subsidy", detail)
     if isinstance(event.data, AFFILIATE_FACTS):
         detail = consumers.affiliates(queued.corp_id, event.event_id, event.data)
         return Outcome(event.event_id, event.type, "affiliates", detail)
