@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
+    from incentives.storage.subsidy import TableSubsidyRepository
     from incentives.storage.table import DynamoTable
     from incentives.webhook.models import QueuedEvent, WeComCallbackData
     from incentives.wecom.client import WeComClient
@@ -57,6 +58,13 @@ def level_repository() -> TableLevelRepository:
     from incentives.storage.levels import TableLevelRepository
 
     return TableLevelRepository(table())
+
+
+@cache
+def subsidy_repository() -> TableSubsidyRepository:
+    from incentives.storage.subsidy import TableSubsidyRepository
+
+    return TableSubsidyRepository(table(), settings().time_zone)
 
 
 @cache
@@ -316,6 +324,7 @@ def reset() -> None:
         table,
         order_repository,
         level_repository,
+        subsidy_repository,
         raw_event_store,
         event_queue,
         ledger_repository,
