@@ -31,6 +31,24 @@ from incentives.storage.table import NotExists, Put
 from infra.local.sandboxes.payments import PaymentsSandbox
 
 
+def _posts_subsidy_at_payment() -> contextlib.AbstractContextManager[Any]:
+    """The subsidy is computed and posted when the order is paid, not after its after-sales window."""
+    from incentives.subsidy import case as subsidy_case
+
+    original = subsidy_case.record_payment
+
+    def eager(case: Any, event_id: str, order: Any, campaigns: Any, time_zone: str) -> Any:
+        step = original(case, event_id, order, campaigns, time_zone)
+        if step.case is case:
+            return step
+        settled = subsidy_case.settle(
+            step.case, f"{event_id}-now", order, {}, campaigns, time_zone, order.paid_at
+        )
+        return settled
+
+    return mock.patch.object(subsidy_case, "record_payment", eager)
+
+
 @dataclass(frozen=True)
 class Mutation:
     name: str
@@ -229,6 +247,7 @@ MUTATIONS = (
     Mutation("waiting transfers never checked", _waiting_transfers_never_checked, "after the drain"),
     Mutation("a level figure counted twice", _level_figure_counted_twice, "level figure"),
     Mutation("the lowest level met instead of the highest", _lowest_level_met, "the history makes it level"),
+    Mutation("the subsidy posted at payment", _posts_subsidy_at_payment, "not settled"),
 )
 
 

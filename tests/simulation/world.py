@@ -60,6 +60,7 @@ from incentives.webhook.models import QueuedEvent
 from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
 from tests.simulation import oracle
+from tests.simulation import subsidy as subsidy_side
 from tests.simulation.history import History
 
 CORP = "ww-sim"
@@ -331,6 +332,7 @@ class World:
         )
         world.setup_guide_incentives()
         world.affiliates = affiliate_side.setup(world)
+        subsidy_side.setup(world)
         return world
 
     def setup_guide_incentives(self) -> None:
@@ -687,9 +689,12 @@ class World:
     def step(self) -> str:
         names = [name for name, weight in self.OPERATIONS for _ in range(weight)]
         names += [f"affiliate:{name}" for name, weight in affiliate_side.OPERATIONS for _ in range(weight)]
+        names += [f"subsidy:{name}" for name, weight in subsidy_side.OPERATIONS for _ in range(weight)]
         name = self.rng.choice(names)
         if name.startswith("affiliate:"):
             return str(getattr(affiliate_side, name.removeprefix("affiliate:"))(self))
+        if name.startswith("subsidy:"):
+            return str(getattr(subsidy_side, name.removeprefix("subsidy:"))(self))
         return str(getattr(self, name)())
 
     def drain(self) -> None:
@@ -711,6 +716,7 @@ class World:
         for _day in range(31):  # a month of the daily settlement runs: every hold comes due
             self.now += timedelta(days=1)
             settle_holds_past(self.ledger, self.now)
+        subsidy_side.drain(self)  # every window has passed: the hourly job closes them
         affiliate_side.assess_levels(self)  # every deal figure has come due; every assessment owed
         decided: set[str] = set()
         for _ in range(40):  # long enough for an ignored transfer's deadline to pass
@@ -792,6 +798,7 @@ STEP_CHECKS: tuple[Invariant, ...] = (
     ledger_invariants,
     oracle.provider_books,
     oracle.settlement_after_window,
+    subsidy_side.subsidy_posted_once_on_settled_orders,
 )
 DRAIN_CHECKS: tuple[Invariant, ...] = (
     everything_final,
