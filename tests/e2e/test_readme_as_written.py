@@ -45,6 +45,7 @@ EXPECTED = {
     "tokens",
     "sign-in",
     "payments-sandbox",
+    "subsidy",
 }
 
 
@@ -109,11 +110,23 @@ def _check_affiliates(stack: RunningStack, stdout: str) -> None:
     assert _codes(stdout) == ["200", "409"], stdout
 
 
+def _check_subsidy(stack: RunningStack, stdout: str) -> None:
+    assert _codes(stdout)[:1] in (["200"], ["409"]), stdout  # 409 when the block runs again
+    reports = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"rows"')]
+    assert reports, stdout
+    figures = {
+        key: reports[-1][key] for key in ("orders", "settled_fen", "fee_saved_fen", "growth_cards_fen")
+    }
+    assert figures == {"orders": 4, "settled_fen": 63_000, "fee_saved_fen": 1_520, "growth_cards_fen": 1_332}
+    assert "readme-2027-07,live_reservation,2027-07-02,1,30000,0,1200,0,0" in stdout
+
+
 CHECKS = {
     "webhook": _check_webhook,
     "wecom-sandbox": _check_wecom_sandbox,
     "guide-incentives": _check_guide_incentives,
     "affiliates": _check_affiliates,
+    "subsidy": _check_subsidy,
 }
 
 
