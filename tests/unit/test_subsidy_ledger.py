@@ -188,3 +188,48 @@ def test_the_days_expectations_list_every_case_paid_that_day() -> None:
     service.on_payment(ports, CORP, "paid", _closed(later))
     found = sorted(e.order_id for e in repository.expectations_for_day(CORP, JULY_2.date()))
     assert found == ["O1", "O2"]
+
+
+def test_the_expectation_port_gives_the_contracts_figures_in_ppm() -> None:
+    ports, repository = _ports()
+    state = _closed(store_order("O1", signal("wecom_share"), paid_fen=10_000), refund_fen=2_500)
+    service.on_payment(ports, CORP, "paid", state)
+    service.on_window_closed(ports, CORP, "closed", state)
+    expectation = repository.expectation(CORP, "O1")
+    assert expectation is not None
+    assert (expectation.campaign_id, expectation.scene, expectation.in_plan) == (
+        "c-2026-07",
+        "wecom_share",
+        True,
+    )
+    assert (expectation.standard_rate_ppm, expectation.expected_rate_ppm) == (50_000, 10_000)
+    assert (expectation.expected_fee_fen, expectation.fee_saving_fen, expectation.growth_card_fen) == (
+        75,
+        300,
+        30,
+    )
+    assert expectation.card_recipient == "finder-admin" and expectation.state == "final"
+    assert any("winner by priority: wecom_share" in line for line in expectation.evidence)
+    assert repository.expectation(CORP, "no-such-order") is None
+
+
+def test_a_subsidy_entry_cannot_be_posted_to_a_persons_account() -> None:
+    import pytest
+
+    from incentives.ledger.model import Account, Entry, OwnerKind
+
+    person = Account(CORP, OwnerKind.GUIDE, "zhangwei")
+    with pytest.raises(ValueError, match="not of the people book"):
+        Entry("subsidy-fee:O1", person, SubsidyEntryKind.FEE_SAVING, 100, JULY_2, ref="O1")
+
+
+def test_the_subsidy_book_lives_apart_from_peoples_accounts_whose_items_are_unchanged() -> None:
+    from incentives.ledger.model import Account, EntryKind, OwnerKind
+    from incentives.ledger.postings import credit
+    from incentives.storage.ledger import account_pk, entry_item
+
+    person = Account(CORP, OwnerKind.AFFILIATE, "aff-1")
+    assert account_pk(person) == f"T#{CORP}#ACCT#affiliate#aff-1"
+    assert account_pk(campaign_account(CORP, "c1")) == f"T#{CORP}#BOOK#subsidy#ACCT#campaign#c1"
+    item = entry_item(credit(person, "aff:O1", 100, JULY_2))
+    assert "book" not in item and item["entry_kind"] == EntryKind.CREDIT.value
