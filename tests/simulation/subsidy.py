@@ -48,7 +48,7 @@ def setup(world: World) -> None:
             "ends_on": (world.now + timedelta(days=400)).date().isoformat(),
             "enrolment": {
                 "signed_up_on": (world.now - timedelta(days=1)).date().isoformat(),
-                "rating_at_sign_up": world.rng.choice([4.5, 4.9]),
+                "rating_at_sign_up": 4.8,
             },
             "standard_rate_ppm_by_category": {"服饰": 60_000},
         }
@@ -176,6 +176,8 @@ def drain(world: World) -> None:
         flag(world)
 
 
+CHANCE = 0.25
+"""How often a step brings a WeChat Store event as well."""
 OPERATIONS = (
     ("store_order", 4),
     ("store_complete", 3),

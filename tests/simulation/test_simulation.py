@@ -15,7 +15,7 @@ from tests.support import ROOT
 SEEDS = int(os.environ.get("SIMULATION_SEEDS", "500"))
 
 
-@pytest.mark.timeout(0 if SEEDS > 500 else 300)
+@pytest.mark.timeout(0 if SEEDS > 500 else 600)
 def test_many_seeds_agree_with_the_oracle() -> None:
     from incentives.payouts.model import PayoutStatus
 
