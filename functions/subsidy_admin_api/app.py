@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from incentives.api.app import ExportFormat, create_api, csv_response, principal_of
 from incentives.api.scope import CONSOLE, admin_only
 from incentives.core.clock import SystemClock
+from incentives.core.errors import NotFound
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 from incentives.subsidy.campaign import Campaign, CampaignId, CampaignTerms
@@ -151,8 +152,6 @@ def order_trail(order_id: Id) -> OrderTrail:
     repository = wiring.subsidy_repository()
     case = repository.case(principal.corp_id, order_id)
     if case is None:
-        from incentives.core.errors import NotFound
-
         raise NotFound(f"no subsidy case for order {order_id}", field="order_id")
     campaigns = repository.campaigns(principal.corp_id)
     campaign_id = case.attribution.campaign_id if case.attribution else None

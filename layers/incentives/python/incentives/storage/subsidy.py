@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from incentives.core.clock import iso_utc
+from incentives.core.clock import iso_utc, local_date
 from incentives.core.errors import ConcurrentModification, Conflict, NotFound
 from incentives.ledger.model import Entry
 from incentives.storage import keys
@@ -212,8 +212,6 @@ class TableSubsidyRepository:
             return next((c for c in campaigns if c.campaign_id == case.attribution.campaign_id), None)
         if case.order is None:
             return None
-        from incentives.core.clock import local_date
-
         return campaign_for(campaigns, local_date(case.order.paid_at, self._time_zone))
 
     def _all(
