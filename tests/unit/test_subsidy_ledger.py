@@ -68,7 +68,7 @@ def _flag(order_id: str) -> OrderFlagged:
 def test_a_paid_store_order_is_attributed_provisionally_and_nothing_is_posted() -> None:
     ports, repository = _ports()
     order = store_order("O1", signal("official_account"))
-    service.on_payment(ports, CORP, "paid", _closed(order))
+    service.on_payment(ports, CORP, "paid", order)
     expectation = repository.expectation(CORP, "O1")
     assert expectation is not None
     assert (expectation.state, expectation.scene, expectation.in_plan) == (
@@ -82,14 +82,14 @@ def test_a_paid_store_order_is_attributed_provisionally_and_nothing_is_posted() 
 
 def test_an_order_of_another_channel_gets_no_case() -> None:
     ports, repository = _ports()
-    service.on_payment(ports, CORP, "paid", _closed(store_order("O1", signal("wecom_share"), channel=None)))
+    service.on_payment(ports, CORP, "paid", store_order("O1", signal("wecom_share"), channel=None))
     assert repository.case(CORP, "O1") is None
 
 
 def test_late_signals_re_attribute_a_provisional_order_and_the_change_is_recorded_with_its_reason() -> None:
     ports, repository = _ports()
     order = store_order("O1", signal("official_account"))
-    service.on_payment(ports, CORP, "paid", _closed(order))
+    service.on_payment(ports, CORP, "paid", order)
     later = _update("O1", JULY_2 + timedelta(hours=3), signal("official_account"), signal("wecom_share"))
     service.on_source_updated(ports, CORP, "upd-1", later)
     case = repository.case(CORP, "O1")
@@ -105,11 +105,11 @@ def test_source_reports_arriving_in_any_order_give_the_same_attribution() -> Non
     order = store_order("O1", signal("official_account"))
     later = _update("O1", JULY_2 + timedelta(hours=3), signal("wecom_share"))
     first_ports, first = _ports()
-    service.on_payment(first_ports, CORP, "paid", _closed(order))
+    service.on_payment(first_ports, CORP, "paid", order)
     service.on_source_updated(first_ports, CORP, "upd-1", later)
     second_ports, second = _ports()
     service.on_source_updated(second_ports, CORP, "upd-1", later)
-    service.on_payment(second_ports, CORP, "paid", _closed(order))
+    service.on_payment(second_ports, CORP, "paid", order)
     one, other = first.expectation(CORP, "O1"), second.expectation(CORP, "O1")
     assert one is not None and other is not None
     assert (one.scene, one.in_plan) == (other.scene, other.in_plan) == ("wecom_share", True)
@@ -119,7 +119,7 @@ def test_the_window_closing_posts_the_subsidy_on_the_settled_amount_exactly_once
     ports, repository = _ports()
     order = store_order("O1", signal("wecom_share"), paid_fen=10_000)
     state = _closed(order, refund_fen=2_500)
-    service.on_payment(ports, CORP, "paid", state)
+    service.on_payment(ports, CORP, "paid", state.paid)  # type: ignore[arg-type]
     for _ in range(3):
         service.on_window_closed(ports, CORP, "closed", state)
     service.on_window_closed(ports, CORP, "closed-again-with-another-id", state)
@@ -139,7 +139,7 @@ def test_the_window_closing_posts_the_subsidy_on_the_settled_amount_exactly_once
 def test_late_signals_after_settlement_are_kept_but_change_nothing() -> None:
     ports, repository = _ports()
     state = _closed(store_order("O1", signal("wecom_share")))
-    service.on_payment(ports, CORP, "paid", state)
+    service.on_payment(ports, CORP, "paid", state.paid)  # type: ignore[arg-type]
     service.on_window_closed(ports, CORP, "closed", state)
     service.on_source_updated(
         ports, CORP, "upd", _update("O1", JULY_2 + timedelta(days=12), signal("promoter"))
@@ -152,7 +152,7 @@ def test_late_signals_after_settlement_are_kept_but_change_nothing() -> None:
 def test_a_flagged_order_is_clawed_back_by_entries_referencing_the_originals_once() -> None:
     ports, repository = _ports()
     state = _closed(store_order("O1", signal("wecom_share")))
-    service.on_payment(ports, CORP, "paid", state)
+    service.on_payment(ports, CORP, "paid", state.paid)  # type: ignore[arg-type]
     service.on_window_closed(ports, CORP, "closed", state)
     service.on_flagged(ports, CORP, "flag", _flag("O1"))
     service.on_flagged(ports, CORP, "flag", _flag("O1"))
@@ -173,7 +173,7 @@ def test_an_order_flagged_before_it_settles_never_gets_a_subsidy() -> None:
     ports, repository = _ports()
     state = _closed(store_order("O1", signal("wecom_share")))
     service.on_flagged(ports, CORP, "flag", _flag("O1"))
-    service.on_payment(ports, CORP, "paid", state)
+    service.on_payment(ports, CORP, "paid", state.paid)  # type: ignore[arg-type]
     service.on_window_closed(ports, CORP, "closed", state)
     assert repository._ledger.entries(campaign_account(CORP, "c-2026-07")) == []
     expectation = repository.expectation(CORP, "O1")
@@ -183,9 +183,9 @@ def test_an_order_flagged_before_it_settles_never_gets_a_subsidy() -> None:
 def test_the_days_expectations_list_every_case_paid_that_day() -> None:
     ports, repository = _ports()
     for order_id in ("O1", "O2"):
-        service.on_payment(ports, CORP, "paid", _closed(store_order(order_id, signal("mini_program"))))
+        service.on_payment(ports, CORP, "paid", store_order(order_id, signal("mini_program")))
     later = store_order("O3", signal("mini_program"), paid_at=JULY_2 + timedelta(days=1))
-    service.on_payment(ports, CORP, "paid", _closed(later))
+    service.on_payment(ports, CORP, "paid", later)
     found = sorted(e.order_id for e in repository.expectations_for_day(CORP, JULY_2.date()))
     assert found == ["O1", "O2"]
 
@@ -193,7 +193,7 @@ def test_the_days_expectations_list_every_case_paid_that_day() -> None:
 def test_the_expectation_port_gives_the_contracts_figures_in_ppm() -> None:
     ports, repository = _ports()
     state = _closed(store_order("O1", signal("wecom_share"), paid_fen=10_000), refund_fen=2_500)
-    service.on_payment(ports, CORP, "paid", state)
+    service.on_payment(ports, CORP, "paid", state.paid)  # type: ignore[arg-type]
     service.on_window_closed(ports, CORP, "closed", state)
     expectation = repository.expectation(CORP, "O1")
     assert expectation is not None

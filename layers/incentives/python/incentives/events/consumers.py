@@ -126,8 +126,8 @@ def build_consumers(ports: EventPorts) -> Consumers:
         subsidy_ports = service.SubsidyPorts(
             TableSubsidyRepository(ports.table, ports.time_zone), ports.time_zone
         )
-        if isinstance(fact, OrderPaid) and state is not None:
-            return service.on_payment(subsidy_ports, corp_id, event_id, state)
+        if isinstance(fact, OrderPaid):
+            return service.on_payment(subsidy_ports, corp_id, event_id, fact)
         if isinstance(fact, AfterSalesWindowClosed) and state is not None:
             return service.on_window_closed(subsidy_ports, corp_id, event_id, state)
         if isinstance(fact, OrderSourceUpdated):

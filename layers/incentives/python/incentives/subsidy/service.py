@@ -16,7 +16,7 @@ from incentives.orders.aggregate import OrderState
 from incentives.subsidy import case as cases
 from incentives.subsidy.case import Step, SubsidyCase
 from incentives.subsidy.ports import SubsidyRepository
-from incentives.webhook.models import OrderFlagged, OrderSourceUpdated
+from incentives.webhook.models import OrderFlagged, OrderPaid, OrderSourceUpdated
 
 MAX_WRITE_ATTEMPTS = 5
 
@@ -41,10 +41,9 @@ def _apply(ports: SubsidyPorts, corp_id: str, order_id: str, fold: Callable[[Sub
     raise ConcurrentModification(f"subsidy of order {order_id}: too many concurrent writers, retry later")
 
 
-def on_payment(ports: SubsidyPorts, corp_id: str, event_id: str, state: OrderState) -> str:
+def on_payment(ports: SubsidyPorts, corp_id: str, event_id: str, order: OrderPaid) -> str:
     """A WeChat Store order was paid: keep its signals and attribute it provisionally."""
-    order = state.paid
-    if order is None or not order.is_wechat_store:
+    if not order.is_wechat_store:
         return "not a WeChat Store order"
     campaigns = ports.repository.campaigns(corp_id)
     return _apply(
