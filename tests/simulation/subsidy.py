@@ -29,6 +29,7 @@ from incentives.webhook.models import (
     QueuedEvent,
     SceneSignal,
     Shop,
+    SourceSignals,
 )
 
 if TYPE_CHECKING:
@@ -119,7 +120,10 @@ def source_update(world: World) -> str:
         return "source update: no store orders"
     order_id = world.rng.choice(orders)
     fact = OrderSourceUpdated(
-        order_id=order_id, updated_at=world.now, source=OrderSource(signals=_signals(world)), reason="parsed"
+        order_id=order_id,
+        updated_at=world.now,
+        source=SourceSignals(signals=_signals(world)),
+        reason="parsed",
     )
     return f"source of {order_id}: " + world.deliver(
         world._id("source-"), "order.source_updated", fact, until_applied=True

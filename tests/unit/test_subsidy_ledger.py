@@ -17,10 +17,10 @@ from incentives.webhook.models import (
     OrderFlagged,
     OrderPaid,
     OrderRefunded,
-    OrderSource,
     OrderSourceUpdated,
     RefundLine,
     SceneSignal,
+    SourceSignals,
 )
 from tests.support.subsidy import JULY_2, TZ, seed_campaign, seed_terms, signal, store_order
 
@@ -55,7 +55,7 @@ def _update(
     order_id: str, at: datetime, *signals: SceneSignal, reason: str = "share data parsed"
 ) -> OrderSourceUpdated:
     return OrderSourceUpdated(
-        order_id=order_id, updated_at=at, source=OrderSource(signals=list(signals)), reason=reason
+        order_id=order_id, updated_at=at, source=SourceSignals(signals=list(signals)), reason=reason
     )
 
 

@@ -158,8 +158,8 @@ class OrderPaid(Contract):
     lines: Annotated[list[OrderLine], Field(min_length=1)]
     coupon_codes: list[Identifier] = []
     is_group_buy: bool = False
-    channel: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")] | None = None
-    """Where the order was placed, e.g. ``wechat_store`` (微信小店); None: the merchant's own channel."""
+    channel: Literal["wechat_store", "merchant"] | None = None
+    """Where the order was placed: ``wechat_store`` (微信小店); ``merchant`` or None: the merchant's own."""
 
     @property
     def is_wechat_store(self) -> bool:
@@ -193,12 +193,16 @@ class OrderCompleted(Contract):
     completed_at: AwareDatetime
 
 
+class SourceSignals(Contract):
+    signals: Annotated[list[SceneSignal], Field(max_length=MAX_SIGNALS)]
+
+
 class OrderSourceUpdated(Contract):
     """Late scene signals of an order (the platform parses share data after the payment)."""
 
     order_id: Identifier
     updated_at: AwareDatetime
-    source: OrderSource
+    source: SourceSignals
     reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
