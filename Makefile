@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e simulate lint typecheck cfn-lint bench layer token invoke fire demo clean
+.PHONY: run test unit integration e2e simulate lint typecheck cfn-lint layers bench layer token invoke fire demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
+# The layering contract of pyproject.toml ([tool.importlinter]; docs/decisions.md).
+layers: $(STAMP)
+	PYTHONPATH=layers/incentives/python $(VENV)/bin/lint-imports
+
 # make invoke FUNCTION=OrderWebhookFunction EVENT=events/order_webhook/order_paid.json
 invoke: $(STAMP)
 	$(PY) -m infra.local invoke $(FUNCTION) $(EVENT)
@@ -76,4 +80,4 @@ token: $(STAMP)
 	@$(PY) -m infra.local token --role $(or $(ROLE),admin) $(if $(DEPT),--dept $(DEPT),)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .local build .aws-sam
+	rm -rf $(VENV) .mypy_cache .ruff_cache .import_linter_cache .local build .aws-sam

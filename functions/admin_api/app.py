@@ -26,13 +26,15 @@ from incentives.api.app import (
     principal_of,
     query_instant,
 )
-from incentives.api.auth import Principal
 from incentives.api.errors import wecom_responses
 from incentives.api.scope import CONSOLE, NodeChoice, admin_only, authorize_write
+from incentives.core.access import Principal
 from incentives.core.clock import SystemClock, iso_utc
 from incentives.core.errors import InvalidInput, NotFound
 from incentives.guides import service as incentives
 from incentives.guides.service import IncentiveSettings, RuleEdit, RuleInput, RuleView
+from incentives.messages.internal import OrgSyncRequested, OrgSyncRequestedEvent
+from incentives.messages.queued import QueuedEvent
 from incentives.org.chart import DepartmentNodeView, org_chart
 from incentives.org.levels import LevelsView, OrgLevels, add_node, levels_view, remove_node, save_levels
 from incentives.org.outlets import (
@@ -65,7 +67,6 @@ from incentives.tags.service import (
     update_group,
     update_tag,
 )
-from incentives.webhook.models import OrgSyncRequested, OrgSyncRequestedEvent, QueuedEvent
 
 logger = Logger(service="admin-api")
 tracer = Tracer()
@@ -78,6 +79,7 @@ app = create_api(
     "Payouts, organization, tags and guide incentives of a tenant. Operators see their departments' "
     "subtrees; their changes name a `data_node` when they are on several data nodes.",
     CONSOLE,
+    api_secret=wiring.api_jwt_secret,
 )
 
 

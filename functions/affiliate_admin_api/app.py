@@ -35,7 +35,7 @@ from incentives.api.app import (
     principal_of,
     query_instant,
 )
-from incentives.api.auth import Role
+from incentives.core.access import Role
 from incentives.core.clock import SystemClock
 from incentives.levels import service as levels
 from incentives.levels.settings import LevelSettings
@@ -53,6 +53,7 @@ app = create_api(
     "Incentives — affiliate console API",
     "Affiliate program settings, levels, affiliates, applications, withdrawals and commission records.",
     ADMINS,
+    api_secret=wiring.api_jwt_secret,
 )
 Id = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 

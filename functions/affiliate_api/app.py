@@ -22,7 +22,7 @@ from incentives.affiliates.membership import ApplicationInput
 from incentives.affiliates.referrals import customers_of
 from incentives.affiliates.withdrawals import WithdrawalInput
 from incentives.api.app import create_api, principal_of, query_instant
-from incentives.api.auth import Principal, Role
+from incentives.core.access import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import NotFound
 from incentives.levels.views import LevelHistory, MyLevel, history, my_level
@@ -39,6 +39,7 @@ app = create_api(
     "Incentives — distribution center API",
     "An affiliate's figures, level, customers, orders, withdrawals.",
     AFFILIATES,
+    api_secret=wiring.api_jwt_secret,
 )
 
 
@@ -80,10 +81,10 @@ def apply(body: ApplicationInput) -> dict[str, Any]:
 @app.get("/affiliate/application", summary="My application and its review", tags=["applying"])
 def my_application() -> dict[str, Any]:
     principal = principal_of(app, AFFILIATES)
-    item = wiring.table().get(affiliate_store.application_key(principal.corp_id, principal.subject))
-    if item is None:
+    found = membership.my_application(wiring.table(), principal.corp_id, principal.subject)
+    if found is None:
         raise NotFound("you have not applied", field="customer_id")
-    return membership.application_view(item)
+    return found
 
 
 @app.get("/affiliate/center", summary="My figures (seed 001 §四.2) and promotion figures", tags=["center"])
@@ -145,17 +146,15 @@ def my_orders(
     paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
 ) -> list[CommissionRecord]:
     principal = _affiliate()
-    found = center.commission_records(
+    return center.my_commission_records(
         wiring.table(),
         principal.corp_id,
-        beneficiary_id=principal.subject,
+        principal.subject,
         role=role,
         state=state,
         since=query_instant(paid_from, "paid_from"),
         until=query_instant(paid_to, "paid_to"),
     )
-    # An upline sees which downline affiliate earned, not who their customers are.
-    return [r.model_copy(update={"customer_id": ""}) if r.role == "invite" else r for r in found]
 
 
 @app.post("/affiliate/stores/<store_id>/application", summary="Ask to promote a store", tags=["promotion"])

@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.events.dispatch import apply_queued_event
+from incentives.messages.queued import QueuedEvent
 from incentives.runtime import wiring
-from incentives.webhook.models import QueuedEvent
 
 logger = Logger(service="event-processor")
 tracer = Tracer()

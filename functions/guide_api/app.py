@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, principal_of, query_instant
-from incentives.api.auth import Principal, Role
+from incentives.core.access import Principal, Role
 from incentives.core.clock import SystemClock, iso_utc, parse_instant
 from incentives.core.errors import NotFound
 from incentives.guides import service as incentives
@@ -38,7 +38,11 @@ metrics = Metrics()
 clock = SystemClock()
 GUIDES = (Role.GUIDE,)
 app = create_api(
-    "guide", "Incentives — guide mini-program API", "A guide's customers, tags and earnings.", GUIDES
+    "guide",
+    "Incentives — guide mini-program API",
+    "A guide's customers, tags and earnings.",
+    GUIDES,
+    api_secret=wiring.api_jwt_secret,
 )
 
 

@@ -13,13 +13,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incentives.api.body import event_body
 from incentives.api.errors import register_error_handlers
+from incentives.core.body import event_body
 from incentives.core.clock import SystemClock
+from incentives.events.intake import keep_and_enqueue, verify_delivery
 from incentives.runtime import wiring
 from incentives.runtime.secrets import SecretPurpose, tenant_secret
 from incentives.runtime.settings import settings
-from incentives.webhook.intake import keep_and_enqueue, verify_delivery
 
 logger = Logger(service="order-webhook")
 tracer = Tracer()

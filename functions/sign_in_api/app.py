@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, principal_of
-from incentives.api.auth import Role
+from incentives.core.access import Role
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
@@ -42,6 +42,7 @@ app = create_api(
     "sign-out; the console's staff list.",
     roles=(Role.ADMIN,),
     public_routes=("/auth/wecom", "/auth/miniprogram", "/auth/refresh", "/auth/sign-out"),
+    api_secret=wiring.api_jwt_secret,
 )
 ANONYMOUS: list[dict[str, list[str]]] = [{}]
 """OpenAPI: these routes need no bearer token (they issue them)."""

@@ -38,6 +38,7 @@ app = create_api(
     "Incentives — platform subsidy API",
     "WeChat Store private-domain plan (seed 004): campaigns, the subsidy report, each order's evidence.",
     CONSOLE,
+    api_secret=wiring.api_jwt_secret,
 )
 Id = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 Scene = Annotated[

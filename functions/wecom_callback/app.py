@@ -15,8 +15,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incentives.api.body import event_body
 from incentives.api.errors import register_error_handlers
+from incentives.core.body import event_body
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings

@@ -136,7 +136,7 @@ def _refresh_credentials(event: dict[str, Any], config: LocalConfig) -> None:
     """
     import jwt
 
-    from incentives.api.auth import Role, mint_token
+    from incentives.core.access import Role, mint_token
     from incentives.webhook.signature import sign
 
     headers = event.get("headers") or {}
@@ -293,7 +293,7 @@ def fire(args: argparse.Namespace) -> int:
 
 def token(args: argparse.Namespace) -> int:
     """Mint a development bearer token signed with the local tenant's API secret."""
-    from incentives.api.auth import Role, mint_token
+    from incentives.core.access import Role, mint_token
 
     config = LocalConfig.from_env()
     minted = mint_token(

@@ -38,7 +38,7 @@ class DemoError(RuntimeError):
 
 class _Api:
     def __init__(self, config: LocalConfig) -> None:
-        from incentives.api.auth import Role, mint_token
+        from incentives.core.access import Role, mint_token
 
         self.config = config
         now = datetime.now(UTC)

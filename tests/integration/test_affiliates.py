@@ -288,7 +288,7 @@ def test_the_reserve_itself_refuses_to_overdraw_when_both_requests_read_the_bala
     from incentives.affiliates import withdrawals
     from incentives.affiliates.earnings import account
     from incentives.affiliates.withdrawals import WithdrawalInput
-    from incentives.storage.ledger import InsufficientBalance
+    from incentives.ledger.errors import InsufficientBalance
 
     configure(stack)
     join(stack, "A")

@@ -18,6 +18,7 @@ from botocore.config import Config
 from incentives.storage.table import (
     AtLeast,
     ConditionFailed,
+    Delete,
     DynamoTable,
     Equals,
     NotExists,
@@ -124,3 +125,58 @@ def test_a_failed_transaction_takes_nothing_that_others_wrote_meanwhile(stack: S
     assert len(_records(table, "RACE#kept")) == 2 * rounds
     assert _records(table, "RACE#refused") == []
     assert table.get(counter) == {**counter, "n": rounds, "state": "open"}
+
+
+def test_a_cancelled_transaction_puts_back_exactly_the_items_it_had_written(stack: StackHandle) -> None:
+    """The embedded endpoint saves only the items a transaction writes (not the whole table): a
+    cancelled transaction must still leave each of them as it was, new ones absent."""
+    table = _table(stack, filler=200)
+    kept = {"pk": "UNDO#a", "sk": "KEPT", "n": 5, "tags": ["x"]}
+    gone = {"pk": "UNDO#a", "sk": "GONE", "n": 1}
+    guard = {"pk": "UNDO#b", "sk": "GUARD", "state": "open"}
+    table.transact([Put(kept), Put(gone), Put(guard)])
+
+    try:
+        table.transact(
+            [
+                Put({"pk": "UNDO#a", "sk": "NEW", "n": 9}),
+                Update({"pk": "UNDO#a", "sk": "KEPT"}, add={"n": 100}, set={"tags": ["y"]}),
+                Delete({"pk": "UNDO#a", "sk": "GONE"}),
+                Update(
+                    {"pk": "UNDO#b", "sk": "GUARD"},
+                    set={"state": "x"},
+                    conditions=(Equals("state", "closed"),),
+                ),
+            ]
+        )
+    except ConditionFailed as refused:
+        assert refused.failed == [3]
+    else:
+        raise AssertionError("the guard's condition should have cancelled the transaction")
+
+    assert _records(table, "UNDO#a") == [gone, kept]
+    assert table.get({"pk": "UNDO#b", "sk": "GUARD"}) == guard
+    assert table.get({"pk": "FILL#7", "sk": "ITEM"}) == {"pk": "FILL#7", "sk": "ITEM"}
+
+
+def test_a_query_reads_its_partition_in_order_and_pages_through_it(stack: StackHandle) -> None:
+    """A query on the table reads its partition only (the embedded endpoint no longer lists the
+    whole table for it): same items, same order, same paging as before."""
+    table = _table(stack, filler=300)
+    rows = [{"pk": "PAGE#p", "sk": f"S#{n:03d}", "n": n} for n in range(30)]
+    for start in range(0, len(rows), 10):
+        table.transact([Put(row) for row in rows[start : start + 10]])
+    table.transact([Put({"pk": "PAGE#q", "sk": "S#000", "n": -1})])
+
+    pages, cursor = [], None
+    while True:
+        page = table.query("PAGE#p", limit=7, cursor=cursor)
+        pages.append(page.items)
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert [len(items) for items in pages][:4] == [7, 7, 7, 7]
+    assert [row for items in pages for row in items] == rows
+    assert table.query("PAGE#p", newest_first=True, limit=3).items == rows[::-1][:3]
+    assert table.query("PAGE#p", sk_prefix="S#01", limit=100).items == rows[10:20]
+    assert table.query("PAGE#none", limit=5).items == []

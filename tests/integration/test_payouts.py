@@ -69,7 +69,7 @@ def test_the_same_cause_gives_the_same_payout_once(stack: StackHandle) -> None:
 
 
 def test_a_payout_cannot_overdraw_the_withdrawable_balance(stack: StackHandle) -> None:
-    from incentives.storage.ledger import InsufficientBalance
+    from incentives.ledger.errors import InsufficientBalance
 
     _settled_balance(5_000)
     with pytest.raises(InsufficientBalance):

@@ -26,12 +26,12 @@ from incentives.affiliates.withdrawals import (
     WithdrawalInput,
 )
 from incentives.core.errors import Conflict, InvalidInput
+from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, OwnerKind
 from incentives.levels.service import run_assessment
 from incentives.levels.service import save_settings as save_levels
 from incentives.levels.settings import LevelSettings
 from incentives.payouts.model import PayoutStatus, payout_id_for
-from incentives.storage.ledger import InsufficientBalance
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import TableOrderRepository
 from incentives.webhook.models import (

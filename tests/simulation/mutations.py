@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from unittest import mock
 
-from incentives.affiliates import earnings, withdrawals
+from incentives.affiliates import lifecycle, refunds, withdrawals
 from incentives.guides import service as guides
 from incentives.ledger.model import Entry, EntryKind
 from incentives.levels import assessment
@@ -26,6 +26,7 @@ from incentives.payouts.wechat_transfer import WeChatTransfer
 from incentives.payouts.wecom_pay import WeComPayToEmployee
 from incentives.storage import ledger
 from incentives.storage import levels as level_storage
+from incentives.storage.affiliates import records as affiliate_records
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import NotExists, Put
 from infra.local.sandboxes.payments import PaymentsSandbox
@@ -70,24 +71,26 @@ def _credits_twice() -> contextlib.AbstractContextManager[Any]:
         return post
 
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(earnings, "posting_writes", doubled(earnings.posting_writes)))
+    stack.enter_context(
+        mock.patch.object(affiliate_records, "posting_writes", doubled(affiliate_records.posting_writes))
+    )
     stack.enter_context(mock.patch.object(guides, "posting_writes", doubled(guides.posting_writes)))
     return stack
 
 
 def _skips_reversals() -> contextlib.AbstractContextManager[Any]:
     """A refund is recorded on the commission but nothing is taken back."""
-    return mock.patch.object(earnings, "taken_back", lambda lines, refunded: 0)
+    return mock.patch.object(refunds, "taken_back", lambda lines, refunded: 0)
 
 
 def _settles_before_the_window() -> contextlib.AbstractContextManager[Any]:
     """The hold is dated at completion, forgetting the after-sales window."""
-    original = earnings._schedule
+    original = lifecycle._schedule
 
     def early(effects: Any, corp_id: str, state: Any, share: Any, hold_until: Any) -> None:
         original(effects, corp_id, state, share, state.completed.completed_at)
 
-    return mock.patch.object(earnings, "_schedule", early)
+    return mock.patch.object(lifecycle, "_schedule", early)
 
 
 def _pays_a_withdrawal_twice() -> contextlib.AbstractContextManager[Any]:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from incentives.ledger.model import Entry, SubsidyEntryKind, fold_subsidy
+from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import OrderStatus
 from incentives.orders.service import emit_window_closed_events
 from incentives.storage.orders import TableOrderRepository
@@ -26,7 +27,6 @@ from incentives.webhook.models import (
     OrderPaid,
     OrderSource,
     OrderSourceUpdated,
-    QueuedEvent,
     SceneSignal,
     Shop,
     SourceSignals,

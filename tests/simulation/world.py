@@ -42,8 +42,10 @@ from incentives.events.dispatch import Consumers, apply_queued_event
 from incentives.guides import service as incentives
 from incentives.guides.rules import PaymentMethod
 from incentives.ledger import postings
+from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, OwnerKind, fold
 from incentives.ledger.service import settle_holds_past
+from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow
 from incentives.org.service import guide_key
 from incentives.payouts import service
@@ -52,11 +54,10 @@ from incentives.payouts.provider import Outcome, PayoutProvider, ProviderResult
 from incentives.payouts.wechat_notify import NotifyKeys, open_notice
 from incentives.payouts.wechat_transfer import WeChatTransfer, WeChatTransferConfig
 from incentives.payouts.wecom_pay import PAY_PATH, QUERY_PATH, WeComPayConfig, WeComPayToEmployee
-from incentives.storage.ledger import InsufficientBalance, LedgerRepository
+from incentives.storage.ledger import LedgerRepository
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import MemoryTable, Put, Write
-from incentives.webhook.models import QueuedEvent
 from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
 from tests.simulation import oracle

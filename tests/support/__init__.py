@@ -133,7 +133,7 @@ def token_for(
 ) -> str:
     from datetime import UTC, datetime, timedelta
 
-    from incentives.api.auth import Role, mint_token
+    from incentives.core.access import Role, mint_token
 
     now = datetime.now(UTC) - (timedelta(days=2) if expired else timedelta())
     return mint_token(secret, corp_id, subject, Role(role), now, dept_ids=dept_ids, ttl=timedelta(hours=1))

@@ -14,13 +14,13 @@ from incentives.events.consumers import EventPorts, build_consumers
 from incentives.events.dispatch import Consumers, Outcome, apply_queued_event
 from incentives.levels import service
 from incentives.levels.settings import LevelSettings
+from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import MemoryTable
-from incentives.webhook.models import QueuedEvent
 
 CORP = "ww-levels"
 TZ = "Asia/Shanghai"

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incentives.api.auth import Principal, Role, authenticate, mint_token, require_role
+from incentives.core.access import Principal, Role, authenticate, mint_token, require_role
 from incentives.core.errors import Forbidden, Unauthenticated
 
 NOW = datetime.now(UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incentives.api.auth import Principal, Role
+from incentives.core.access import Principal, Role
 from incentives.core.errors import DomainError, Forbidden, InvalidInput
 from incentives.org.levels import OrgLevels, require_writable, visible_levels
 from incentives.org.service import dept_key

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from incentives.ledger import postings
+from incentives.ledger.errors import InsufficientBalance, Overdraft
 from incentives.ledger.model import Account, Balance, Bucket, EntryKind, OwnerKind, fold
-from incentives.storage.ledger import InsufficientBalance, LedgerRepository, Overdraft
+from incentives.storage.ledger import LedgerRepository
 from incentives.storage.table import MemoryTable
 
 AT = datetime(2026, 11, 24, tzinfo=UTC)

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incentives.messages.internal import AfterSalesWindowClosed
 from incentives.orders.aggregate import AfterSalesWindow, OrderState, OrderStatus, apply_fact
-from incentives.webhook.models import AfterSalesWindowClosed, OrderCompleted, OrderPaid, OrderRefunded
+from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded
 from tests.support import order_completed, order_paid, order_refunded
 
 WINDOW = AfterSalesWindow(days=7)

@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from incentives.contacts.acquisition import WeComEffects, apply_callback
+from incentives.messages.internal import WeComCallbackData
+from incentives.messages.queued import QueuedEvent
 from incentives.storage.keys import contact_way_key, outlet_customers_key
 from incentives.storage.table import MemoryTable, Write
-from incentives.webhook.models import QueuedEvent, WeComCallbackData
-from incentives.wecom.acquisition import WeComEffects, apply_callback
 from incentives.wecom.client import WeComClient
 
 CORP = "ww-test"

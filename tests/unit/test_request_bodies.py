@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
-from incentives.api.body import MAX_DEPTH, MAX_NUMBER_CHARS, parse_json
-from incentives.api.errors import invalid_input
+from incentives.core.body import MAX_DEPTH, MAX_NUMBER_CHARS, parse_json
 from incentives.core.errors import InvalidInput, InvalidPart
 from incentives.core.money import MAX_FEN, BasisPoints, Fen
+from incentives.core.validation import invalid_input
 
 
 def _refusal(body: bytes | str) -> str:

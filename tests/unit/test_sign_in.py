@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlparse
 import jwt
 import pytest
 
-from incentives.api.auth import Principal, Role, authenticate, mint_token
+from incentives.core.access import Principal, Role, authenticate, mint_token
 from incentives.core.clock import FixedClock, iso_utc
 from incentives.core.errors import (
     Forbidden,

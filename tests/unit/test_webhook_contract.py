@@ -5,7 +5,7 @@ import json
 import pytest
 
 from incentives.core.errors import InvalidInput
-from incentives.webhook.intake import parse_webhook_event
+from incentives.events.intake import parse_webhook_event
 from incentives.webhook.models import WEBHOOK_EVENT_TYPES
 from tests.support import sample_body
 

@@ -1,229 +1,41 @@
-"""The distribution center (分销中心) of one affiliate: seed 001 §四.2's six figures and the
-promotion figures, plus the listings behind them.
-
-Definitions, word for word from the seed (未入账 / 已入账 = before / after the after-sales window):
-- today returned (今日返还): commission that orders with after-sales today give back;
-- today issued (今日发放): commission of today's orders, including what was returned today;
-- pending settlement (待结算金额): commission past the window and not paid out = withdrawable;
-- cumulative rewards (累计奖励): all commission past the window, paid out or not;
-- receivable amount (应收金额): payable total (coupons, points, balance included) of every
-  order that earned a commission, refunded ones included — not the amount received;
-- paid orders (支付单量): how many orders earned a commission.
-An upline's invite rewards count as commission in these figures.
-"""
+"""The distribution center's entry points on the table; the figures, records and their rules
+are in :mod:`.distribution` over :class:`incentives.affiliates.ports.AffiliateRepository`."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
-
-from pydantic import BaseModel
-
-from incentives.affiliates import store
-from incentives.affiliates.program import Figure
-from incentives.affiliates.referrals import customers_of
-from incentives.affiliates.store import account
-from incentives.core.clock import local_date, parse_instant
-from incentives.ledger.model import Balance, Bucket
-from incentives.storage.ledger import LedgerRepository
-from incentives.storage.table import Table
-
-
-class Figures(BaseModel):
-    today_returned_fen: int
-    today_issued_fen: int
-    pending_settlement_fen: int
-    cumulative_rewards_fen: int
-    receivable_fen: int
-    paid_orders: int
-
-
-class Promotion(BaseModel):
-    customers: int
-    invited_affiliates: int
-    invited_members: int
-    orders: int
-
-
-class Shown(BaseModel):
-    figure: str
-    value: int
-
-
-class Center(BaseModel):
-    affiliate_id: str
-    display_name: str
-    figures: Figures
-    shown: list[Shown]
-    """The figures the merchant chose to show, in their order (seed 001 §四.2: at most 4)."""
-    page: dict[str, Any]
-    promotion: Promotion
-    balance: dict[str, int]
-
-
-_FIELD = {
-    Figure.TODAY_RETURNED: "today_returned_fen",
-    Figure.TODAY_ISSUED: "today_issued_fen",
-    Figure.PENDING_SETTLEMENT: "pending_settlement_fen",
-    Figure.CUMULATIVE_REWARDS: "cumulative_rewards_fen",
-    Figure.RECEIVABLE: "receivable_fen",
-    Figure.PAID_ORDERS: "paid_orders",
-}
-
-
-def figures(balance: Balance, stats: dict[str, Any], today: dict[str, Any]) -> Figures:
-    """The six figures from the ledger balance and the running counters (pure)."""
-    return Figures(
-        today_returned_fen=int(today.get("returned_fen", 0)),
-        today_issued_fen=int(today.get("issued_fen", 0)),
-        pending_settlement_fen=balance[Bucket.SETTLED],
-        cumulative_rewards_fen=balance[Bucket.SETTLED] + balance[Bucket.RESERVED] + balance[Bucket.PAID],
-        receivable_fen=int(stats.get("receivable_fen", 0)),
-        paid_orders=int(stats.get("paid_orders", 0)),
-    )
-
-
-def center(
-    table: Table, ledger: LedgerRepository, corp_id: str, affiliate_id: str, now: datetime, time_zone: str
-) -> Center:
-    settings = store.load_settings(table, corp_id)
-    balance = ledger.balance(account(corp_id, affiliate_id))
-    stats = table.get(store.stats_key(corp_id, affiliate_id)) or {}
-    today = table.get(store.day_key(corp_id, affiliate_id, local_date(now, time_zone).isoformat())) or {}
-    six = figures(balance, stats, today)
-    values = six.model_dump()
-    return Center(
-        affiliate_id=affiliate_id,
-        display_name=settings.display_name,
-        figures=six,
-        shown=[Shown(figure=f.value, value=values[_FIELD[f]]) for f in settings.center.figures],
-        page=settings.center.model_dump(mode="json", exclude={"figures"}),
-        promotion=Promotion(
-            customers=len(customers_of(table, corp_id, affiliate_id, now, settings)),
-            invited_affiliates=int(stats.get("invited_affiliates", 0)),
-            invited_members=int(stats.get("invited_members", 0)),
-            orders=int(stats.get("promoted_orders", 0)),
-        ),
-        balance={bucket.value: balance[bucket] for bucket in Bucket},
-    )
-
-
-class ShareState(StrEnum):
-    PENDING = "pending"
-    """Not completed, or in its after-sales window."""
-    SETTLED = "settled"
-    SETTLED_THEN_CLAWED_BACK = "settled_then_clawed_back"
-    REFUNDED = "refunded"
-    """Nothing left: refunds took it all back before it settled."""
-
-
-def share_state(item: dict[str, Any]) -> ShareState:
-    left = int(item["amount_fen"]) - int(item["reversed_fen"]) - int(item["clawed_back_fen"])
-    if item.get("settled_at") and int(item["clawed_back_fen"]) > 0:
-        return ShareState.SETTLED_THEN_CLAWED_BACK
-    if left == 0:
-        return ShareState.REFUNDED
-    return ShareState.SETTLED if item.get("settled_at") else ShareState.PENDING
-
-
-class CommissionRecord(BaseModel):
-    order_id: str
-    role: str
-    beneficiary_id: str
-    affiliate_id: str | None
-    customer_id: str
-    store_id: str
-    paid_at: str
-    payable_fen: int
-    paid_fen: int
-    commission_fen: int
-    reversed_fen: int
-    clawed_back_fen: int
-    net_fen: int
-    state: str
-    hold_until: str | None
-    settled_at: str | None
-    lines: list[dict[str, Any]]
-
-
-def record(item: dict[str, Any]) -> CommissionRecord:
-    return CommissionRecord(
-        order_id=item["order_id"],
-        role=item["role"],
-        beneficiary_id=item["beneficiary_id"],
-        affiliate_id=item.get("affiliate_id"),
-        customer_id=item["customer_id"],
-        store_id=item["store_id"],
-        paid_at=item["paid_at"],
-        payable_fen=int(item["payable_fen"]),
-        paid_fen=int(item["paid_fen"]),
-        commission_fen=int(item["amount_fen"]),
-        reversed_fen=int(item["reversed_fen"]),
-        clawed_back_fen=int(item["clawed_back_fen"]),
-        net_fen=int(item["amount_fen"]) - int(item["reversed_fen"]) - int(item["clawed_back_fen"]),
-        state=share_state(item).value,
-        hold_until=item.get("hold_until"),
-        settled_at=item.get("settled_at"),
-        lines=item["lines"],
-    )
-
-
-def commission_records(
-    table: Table,
-    corp_id: str,
-    *,
-    beneficiary_id: str | None = None,
-    role: str | None = None,
-    state: str | None = None,
-    store_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[CommissionRecord]:
-    """Commission records newest first: one affiliate's (their index) or the tenant's, filtered."""
-    if beneficiary_id:
-        items = store.query_all(table, store.own_list(corp_id, "AFF_SHARES", beneficiary_id), index="gsi3")
-    else:
-        items = store.query_all(table, store.tenant_list(corp_id, "AFF_SHARES"), index="gsi2")
-    found = []
-    for item in items:
-        paid_at = parse_instant(item["paid_at"])
-        if (
-            (role and item["role"] != role)
-            or (store_id and item["store_id"] != store_id)
-            or (since and paid_at < since)
-            or (until and paid_at > until)
-        ):
-            continue
-        row = record(item)
-        if state and row.state != state:
-            continue
-        found.append(row)
-    return found
-
-
-def downline(table: Table, corp_id: str, affiliate_id: str) -> list[dict[str, Any]]:
-    """The affiliates this one invited (seed 003 我的下级)."""
-    return [
-        {"affiliate_id": i["affiliate_id"], "name": i.get("name", ""), "joined_at": i["joined_at"]}
-        for i in store.query_all(table, store.own_list(corp_id, "AFF_DOWNLINE", affiliate_id), index="gsi3")
-    ]
-
-
-CSV_COLUMNS = (
-    "order_id",
-    "role",
-    "beneficiary_id",
-    "affiliate_id",
-    "customer_id",
-    "store_id",
-    "paid_at",
-    "payable_fen",
-    "paid_fen",
-    "commission_fen",
-    "reversed_fen",
-    "clawed_back_fen",
-    "net_fen",
-    "state",
-    "settled_at",
+from incentives.affiliates import distribution as _distribution
+from incentives.affiliates.distribution import (
+    CSV_COLUMNS,
+    Center,
+    CommissionRecord,
+    Figures,
+    Promotion,
+    ShareState,
+    Shown,
+    figures,
+    record,
+    share_state,
 )
+from incentives.storage.affiliates import on_table
+
+center = on_table(_distribution.center)
+commission_records = on_table(_distribution.commission_records)
+my_commission_records = on_table(_distribution.my_commission_records)
+downline = on_table(_distribution.downline)
+
+__all__ = [
+    "CSV_COLUMNS",
+    "Center",
+    "CommissionRecord",
+    "Figures",
+    "Promotion",
+    "ShareState",
+    "Shown",
+    "center",
+    "commission_records",
+    "downline",
+    "figures",
+    "my_commission_records",
+    "record",
+    "share_state",
+]

@@ -20,6 +20,7 @@ from incentives.affiliates.program import (
     invite_rate,
 )
 from incentives.core.money import apply_rate, pro_rata
+from incentives.ledger.model import Account, OwnerKind
 
 if TYPE_CHECKING:
     from incentives.webhook.models import OrderPaid
@@ -141,3 +142,13 @@ def taken_back(
         pro_rata(line.amount_fen, min(refunded_by_line.get(line.line_id, 0), line.base_fen), line.base_fen)
         for line in share_lines
     )
+
+
+def account(corp_id: str, affiliate_id: str) -> Account:
+    """The ledger account of an affiliate's commissions."""
+    return Account(corp_id, OwnerKind.AFFILIATE, affiliate_id)
+
+
+def credit_id(order_id: str, role: str) -> str:
+    """The id of a share's credit (one per order and role: never credited twice)."""
+    return f"aff:{order_id}:{role}"

@@ -1,146 +1,64 @@
-"""Where affiliate data lives in the single table (docs/data-model.md mirrors this file).
+"""The program's settings on the table, and the affiliate keys, for the callers that use them here.
 
-Per affiliate, one partition ``T#<corp>#AFFILIATE#<id>`` holds the profile, the running
-figures of the distribution center (``STATS``, one ``DAY#`` item per local day), the store
-applications and the invited-member markers. Per customer, the binding and the activity the
-application conditions are checked against sit beside the customer's WeCom record. Per
-order, one partition holds the commission decision and one share item per role.
+Keys, indexes and items of the affiliates area are built in ``incentives.storage.affiliates``
+alone (docs/data-model.md); the names below are that module's, re-exported.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from incentives.affiliates.commission import account
 from incentives.affiliates.program import ProgramSettings
-from incentives.core.clock import iso_utc
-from incentives.ledger.model import Account, OwnerKind
-from incentives.storage import keys
-from incentives.storage.table import Put, Table, Update
-
-Key = dict[str, str]
-
-
-def account(corp_id: str, affiliate_id: str) -> Account:
-    """The ledger account of an affiliate's commissions."""
-    return Account(corp_id, OwnerKind.AFFILIATE, affiliate_id)
-
-
-def _t(corp_id: str) -> str:
-    return keys.tenant(corp_id)
-
-
-def settings_key(corp_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#SETTINGS#AFFILIATES", "sk": "SETTINGS"}
-
-
-def profile_key(corp_id: str, affiliate_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": "PROFILE"}
-
-
-def stats_key(corp_id: str, affiliate_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": "STATS"}
-
-
-def day_key(corp_id: str, affiliate_id: str, day: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"DAY#{day}"}
-
-
-def store_application_key(corp_id: str, affiliate_id: str, store_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"STORE#{store_id}"}
-
-
-def invited_member_key(corp_id: str, affiliate_id: str, customer_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"INVITED_MEMBER#{customer_id}"}
-
-
-def application_key(corp_id: str, customer_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFF_APPLICATION#{customer_id}", "sk": "APPLICATION"}
-
-
-def activity_key(corp_id: str, customer_id: str) -> Key:
-    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": "ACTIVITY"}
-
-
-def activity_marker_key(corp_id: str, customer_id: str, source: str) -> Key:
-    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": f"ACT#{source}"}
-
-
-def bought_key(corp_id: str, customer_id: str, product_id: str) -> Key:
-    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": f"BOUGHT#{product_id}"}
-
-
-def binding_key(corp_id: str, customer_id: str) -> Key:
-    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": "AFF_BINDING"}
-
-
-def decision_key(corp_id: str, order_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFF_ORDER#{order_id}", "sk": "DECISION"}
-
-
-def share_key(corp_id: str, order_id: str, role: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFF_ORDER#{order_id}", "sk": f"SHARE#{role}"}
-
-
-def withdrawal_key(corp_id: str, withdrawal_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFF_WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
-
-
-def tenant_list(corp_id: str, name: str) -> str:
-    """A tenant-wide listing partition (index gsi2): AFFILIATES, AFF_APPLICATIONS, AFF_SHARES …"""
-    return f"{_t(corp_id)}#{name}"
-
-
-def own_list(corp_id: str, name: str, affiliate_id: str) -> str:
-    """An affiliate's own listing partition (index gsi3): AFF_CUSTOMERS, AFF_DOWNLINE, AFF_SHARES …"""
-    return f"{_t(corp_id)}#{name}#{affiliate_id}"
-
-
-def query_all(
-    table: Table, partition: str, index: str | None = None, newest_first: bool = True
-) -> list[dict[str, Any]]:
-    """Every item of a partition (listings are per tenant or per affiliate: console scale)."""
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = table.query(partition, index=index, limit=500, cursor=cursor, newest_first=newest_first)
-        found += page.items
-        cursor = page.cursor
-        if cursor is None:
-            return found
+from incentives.storage.affiliates import TableAffiliates
+from incentives.storage.affiliates.keys import (
+    activity_key,
+    activity_marker_key,
+    application_key,
+    binding_key,
+    bought_key,
+    day_key,
+    decision_key,
+    invited_member_key,
+    own_list,
+    profile_key,
+    settings_key,
+    share_key,
+    stats_key,
+    store_application_key,
+    tenant_list,
+    withdrawal_key,
+)
+from incentives.storage.table import Table, query_all
 
 
 def load_settings(table: Table, corp_id: str) -> ProgramSettings:
-    item = table.get(settings_key(corp_id))
-    return ProgramSettings.model_validate(item["value"]) if item else ProgramSettings()
+    return TableAffiliates(table).settings(corp_id)
 
 
 def save_settings(table: Table, corp_id: str, settings: ProgramSettings, now: datetime) -> None:
-    table.transact(
-        [
-            Put(
-                {
-                    **settings_key(corp_id),
-                    "kind": "settings",
-                    "value": settings.model_dump(mode="json"),
-                    "updated_at": iso_utc(now),
-                }
-            )
-        ]
-    )
+    TableAffiliates(table).save_settings(corp_id, settings, now)
 
 
-def stats_add(corp_id: str, affiliate_id: str, counters: dict[str, int], now: datetime) -> Update:
-    """Add to an affiliate's running figures (created on first use)."""
-    return Update(
-        stats_key(corp_id, affiliate_id),
-        add=counters,
-        set={"kind": "affiliate_stats", "updated_at": iso_utc(now)},
-    )
-
-
-def day_add(corp_id: str, affiliate_id: str, day: str, counters: dict[str, int]) -> Update:
-    """Add to an affiliate's figures of one local day (today issued / today returned)."""
-    return Update(
-        day_key(corp_id, affiliate_id, day), add=counters, set={"kind": "affiliate_day", "day": day}
-    )
+__all__ = [
+    "account",
+    "activity_key",
+    "activity_marker_key",
+    "application_key",
+    "binding_key",
+    "bought_key",
+    "day_key",
+    "decision_key",
+    "invited_member_key",
+    "load_settings",
+    "own_list",
+    "profile_key",
+    "query_all",
+    "save_settings",
+    "settings_key",
+    "share_key",
+    "stats_key",
+    "store_application_key",
+    "tenant_list",
+    "withdrawal_key",
+]

@@ -11,7 +11,7 @@ the resolver gets the same two validation middlewares explicitly, after the gate
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -27,18 +27,22 @@ from aws_lambda_powertools.event_handler.openapi.models import Components, HTTPB
 from aws_lambda_powertools.event_handler.openapi.models import Response as OpenAPIResponse
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from incentives.api.auth import Principal, Role, authenticate, require_role
-from incentives.api.body import check_size, event_body, parse_json, utf8_text
-from incentives.api.errors import ErrorAnswer, error_response, invalid_input, register_error_handlers
+from incentives.api.errors import ErrorAnswer, error_response, register_error_handlers
+from incentives.core.access import Principal, Role, authenticate, require_role
+from incentives.core.body import check_size, event_body, parse_json, utf8_text
 from incentives.core.clock import parse_instant
 from incentives.core.errors import InvalidInput, UnsupportedMediaType
-from incentives.runtime.secrets import SecretPurpose, tenant_secret
+from incentives.core.validation import invalid_input
 
 API_VERSION = "1.0.0"
 MAX_BODY_BYTES = 384 * 1024
 """The largest API body: under DynamoDB's 400 KB item, the most one request could store."""
 PRINCIPAL = "principal"
 """The resolver context key of the authenticated caller."""
+API_SECRET = "api_secret"
+"""The resolver context key of the API's token keys (set by the gate on every request)."""
+SecretOf = Callable[[str], str | None]
+"""corp id → the key the tenant's API tokens are signed with (None: not configured)."""
 
 
 ExportFormat = Annotated[str | None, Query(pattern="^(json|csv)$", description="csv exports every match")]
@@ -64,11 +68,13 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
     """Who before what: the caller (401) and the API's roles (403), then the body's size (413),
     media type (415) and encoding (400). Only then may validation read the body."""
 
-    def __init__(self, roles: Collection[Role], public_routes: Collection[str]) -> None:
+    def __init__(self, roles: Collection[Role], public_routes: Collection[str], api_secret: SecretOf) -> None:
         self._roles = tuple(roles)
         self._public = frozenset(public_routes)
+        self._api_secret = api_secret
 
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        app.context[API_SECRET] = self._api_secret
         if app.request.route not in self._public:
             app.context[PRINCIPAL] = require_role(_authenticate(app), self._roles)
         _check_body(app)
@@ -76,10 +82,7 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
 
 
 def _authenticate(app: APIGatewayRestResolver) -> Principal:
-    header = app.current_event.headers.get("Authorization")
-    return authenticate(
-        header, lambda corp_id: tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret")
-    )
+    return authenticate(app.current_event.headers.get("Authorization"), app.context[API_SECRET])
 
 
 def _check_body(app: APIGatewayRestResolver) -> None:
@@ -169,11 +172,15 @@ def create_api(
     description: str,
     roles: Collection[Role],
     public_routes: Collection[str] = (),
+    *,
+    api_secret: SecretOf,
 ) -> APIGatewayRestResolver:
     """A resolver for ``/<audience>/…`` routes, used by ``roles``; Swagger UI at ``/<audience>/swagger``.
 
     Handlers narrow the roles per route with :func:`principal_of`. ``public_routes`` need no
-    token (sign-in issues them); their bodies are checked like any other.
+    token (sign-in issues them); their bodies are checked like any other. ``api_secret``: corp
+    id → the tenant's token key, given by the function from the composition root
+    (``runtime.wiring.api_jwt_secret``): this package reads no secrets itself.
     """
     swagger = f"/{audience}/swagger"
     app = _Api(json_body_deserializer=parse_json)
@@ -187,7 +194,7 @@ def create_api(
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.use(
         [
-            _Gate(roles, public_routes=(swagger, *public_routes)),
+            _Gate(roles, public_routes=(swagger, *public_routes), api_secret=api_secret),
             OpenAPIRequestValidationMiddleware(),  # type: ignore[no-untyped-call]
             OpenAPIResponseValidationMiddleware(),
         ]

@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel, Field
 
 from incentives.api.app import principal_of
-from incentives.api.auth import Principal, Role
+from incentives.core.access import Principal, Role
 from incentives.org.levels import load_levels, require_writable
 from incentives.storage.table import Table
 

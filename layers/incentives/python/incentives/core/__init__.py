@@ -1,1 +1,1 @@
-"""Pure building blocks shared by every domain area: money, time, ids and errors."""
+"""Pure building blocks shared by every domain area: money, time, errors, input parsing, access."""

@@ -10,22 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from incentives.core.clock import Clock
-from incentives.events.dispatch import Consumers
+from incentives.events.dispatch import Consumers, Delivery
+from incentives.guides.triggers import (
+    Trigger,
+    trigger_for_behavior,
+    trigger_for_coupon,
+    trigger_for_new_customer,
+)
+from incentives.messages.internal import GuideAcquiredCustomer
 from incentives.orders.aggregate import AfterSalesWindow, OrderState
 from incentives.orders.ports import OrderRepository
+from incentives.orders.service import apply_order_event
+from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 
 if TYPE_CHECKING:
     from incentives.affiliates.earnings import AffiliateEffects
-    from incentives.guides.triggers import Trigger
+    from incentives.messages.queued import QueuedEvent
     from incentives.payouts.service import PayoutQueue
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.table import Table
-    from incentives.webhook.models import OrderPaid, QueuedEvent, WeComCallbackData
 
 
 class OpenIdSource(Protocol):
@@ -51,20 +58,85 @@ class EventPorts:
 
 
 def build_consumers(ports: EventPorts) -> Consumers:
-    """Every consumer of the event backbone, over ``ports``."""
+    """Every consumer of the event backbone, over ``ports``, subscribed to the types it consumes.
+
+    This is the one table of who consumes what: a new consumer is one function and one
+    ``subscribe`` line per event type it takes (docs/decisions.md).
+    """
 
     def affiliate_effects() -> AffiliateEffects:
         from incentives.affiliates.earnings import AffiliateEffects
 
         return AffiliateEffects(table=ports.table, ledger=ports.ledger, time_zone=ports.time_zone)
 
-    def wecom(corp_id: str, event_id: str, callback: WeComCallbackData, received_at: datetime) -> str:
-        from incentives.wecom.acquisition import WeComEffects, apply_callback
+    def payments(delivery: Delivery) -> str:
+        """The order and its commissions in one transaction."""
+        from incentives.affiliates.earnings import apply_payment
 
-        effects = WeComEffects(table=ports.table, client=ports.wecom_client, emit=ports.emit)
-        return apply_callback(effects, corp_id, event_id, callback, received_at)
+        state, commissions = apply_payment(
+            affiliate_effects(),
+            delivery.corp_id,
+            delivery.event_id,
+            delivery.data,
+            ports.window,
+            ports.clock.now(),
+        )
+        return _order_detail(state, commissions)
 
-    def guides(corp_id: str, trigger: Trigger) -> str:
+    def orders(delivery: Delivery) -> str:
+        """A refund, a completion or a closed window on the order, then on its commissions."""
+        from incentives.affiliates.earnings import follow_order
+
+        state = apply_order_event(
+            ports.orders, delivery.corp_id, delivery.event_id, delivery.data, ports.window
+        )
+        commissions = follow_order(affiliate_effects(), delivery.corp_id, state, ports.clock.now())
+        return _order_detail(state, commissions)
+
+    def referral_clicked(delivery: Delivery) -> str:
+        from incentives.affiliates.earnings import attribute_late_click
+        from incentives.affiliates.referrals import bind
+
+        fact, now = delivery.data, ports.clock.now()
+        bound = bind(ports.table, delivery.corp_id, delivery.event_id, fact, now, time_zone=ports.time_zone)
+        late = attribute_late_click(
+            affiliate_effects(), delivery.corp_id, fact.customer_id, fact.clicked_at, now
+        )
+        return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
+
+    def member_registered(delivery: Delivery) -> str:
+        from incentives.affiliates.membership import record_member
+
+        return record_member(
+            ports.table,
+            delivery.corp_id,
+            delivery.data,
+            ports.clock.now(),
+            time_zone=ports.time_zone,
+            event_id=delivery.event_id,
+        )
+
+    def recharge_paid(delivery: Delivery) -> str:
+        from incentives.affiliates.membership import record_recharge
+
+        return record_recharge(
+            ports.table,
+            delivery.corp_id,
+            delivery.data,
+            ports.clock.now(),
+            time_zone=ports.time_zone,
+            event_id=delivery.event_id,
+        )
+
+    def customer_updated(delivery: Delivery) -> str:
+        from incentives.affiliates.membership import record_profile
+
+        return record_profile(ports.table, delivery.corp_id, delivery.data)
+
+    def guides(delivery: Delivery) -> str | None:
+        trigger = guide_trigger(delivery.event_id, delivery.data)
+        if trigger is None:
+            return None
         from incentives.guides.service import GuideEffects, grant
 
         effects = GuideEffects(
@@ -74,76 +146,88 @@ def build_consumers(ports: EventPorts) -> Consumers:
             openid_of=lambda corp, user_id: str(ports.wecom_client(corp).convert_to_openid(user_id)),
             time_zone=ports.time_zone,
         )
-        return grant(effects, corp_id, trigger)
+        return grant(effects, delivery.corp_id, trigger)
 
-    def affiliate_orders(corp_id: str, state: OrderState) -> str:
-        from incentives.affiliates.earnings import follow_order
-
-        return follow_order(affiliate_effects(), corp_id, state, ports.clock.now())
-
-    def payments(corp_id: str, event_id: str, payment: OrderPaid) -> tuple[OrderState, str]:
-        from incentives.affiliates.earnings import apply_payment
-
-        return apply_payment(affiliate_effects(), corp_id, event_id, payment, ports.window, ports.clock.now())
-
-    def affiliates(corp_id: str, event_id: str, fact: Any) -> str:
-        from incentives.affiliates.membership import record_member, record_profile, record_recharge
-        from incentives.affiliates.referrals import bind
-        from incentives.webhook.models import MemberRegistered, RechargePaid, ReferralClicked
-
-        now = ports.clock.now()
-        if isinstance(fact, ReferralClicked):
-            from incentives.affiliates.earnings import attribute_late_click
-
-            bound = bind(ports.table, corp_id, event_id, fact, now, time_zone=ports.time_zone)
-            late = attribute_late_click(affiliate_effects(), corp_id, fact.customer_id, fact.clicked_at, now)
-            return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
-        if isinstance(fact, MemberRegistered):
-            return record_member(
-                ports.table, corp_id, fact, now, time_zone=ports.time_zone, event_id=event_id
-            )
-        if isinstance(fact, RechargePaid):
-            return record_recharge(
-                ports.table, corp_id, fact, now, time_zone=ports.time_zone, event_id=event_id
-            )
-        return record_profile(ports.table, corp_id, fact)
-
-    def org_sync(corp_id: str) -> str:
+    def org_sync(delivery: Delivery) -> str:
         from incentives.org.service import run_requested_sync
 
-        return run_requested_sync(ports.table, ports.wecom_client(corp_id), ports.clock.now())
+        return run_requested_sync(ports.table, ports.wecom_client(delivery.corp_id), ports.clock.now())
 
-    def subsidy(corp_id: str, event_id: str, fact: Any, state: OrderState | None) -> str:
+    def wecom(delivery: Delivery) -> str:
+        from incentives.contacts.acquisition import WeComEffects, apply_callback
+
+        effects = WeComEffects(table=ports.table, client=ports.wecom_client, emit=ports.emit)
+        return apply_callback(
+            effects, delivery.corp_id, delivery.event_id, delivery.data, delivery.received_at
+        )
+
+    def subsidy_ports() -> Any:
         from incentives.storage.subsidy import TableSubsidyRepository
-        from incentives.subsidy import service
-        from incentives.webhook.models import (
-            AfterSalesWindowClosed,
-            OrderFlagged,
-            OrderPaid,
-            OrderSourceUpdated,
-        )
+        from incentives.subsidy.service import SubsidyPorts
 
-        subsidy_ports = service.SubsidyPorts(
-            TableSubsidyRepository(ports.table, ports.time_zone), ports.time_zone
-        )
-        if isinstance(fact, OrderPaid):
-            return service.on_payment(subsidy_ports, corp_id, event_id, fact)
-        if isinstance(fact, AfterSalesWindowClosed) and state is not None:
-            return service.on_window_closed(subsidy_ports, corp_id, event_id, state)
-        if isinstance(fact, OrderSourceUpdated):
-            return service.on_source_updated(subsidy_ports, corp_id, event_id, fact)
-        if isinstance(fact, OrderFlagged):
-            return service.on_flagged(subsidy_ports, corp_id, event_id, fact)
-        return "nothing for the subsidy"
+        return SubsidyPorts(TableSubsidyRepository(ports.table, ports.time_zone), ports.time_zone)
 
-    return Consumers(
-        orders=ports.orders,
-        window=ports.window,
-        wecom=wecom,
-        guides=guides,
-        affiliate_orders=affiliate_orders,
-        payments=payments,
-        affiliates=affiliates,
-        org_sync=org_sync,
-        subsidy=subsidy,
-    )
+    def subsidy_payment(delivery: Delivery) -> str | None:
+        """A WeChat Store order's signals and provisional attribution; no round trip for the others."""
+        if not delivery.data.is_wechat_store:
+            return None
+        from incentives.subsidy.service import on_payment
+
+        return on_payment(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
+
+    def subsidy_settlement(delivery: Delivery) -> str | None:
+        """After the orders consumer closed the window: the subsidy on the settled amount, once."""
+        state = ports.orders.get(delivery.corp_id, delivery.data.order_id)
+        if state is None or state.paid is None or not state.paid.is_wechat_store:
+            return None
+        from incentives.subsidy.service import on_window_closed
+
+        return on_window_closed(subsidy_ports(), delivery.corp_id, delivery.event_id, state)
+
+    def subsidy_source(delivery: Delivery) -> str:
+        from incentives.subsidy.service import on_source_updated
+
+        return on_source_updated(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
+
+    def subsidy_flag(delivery: Delivery) -> str:
+        from incentives.subsidy.service import on_flagged
+
+        return on_flagged(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
+
+    consumers = Consumers()
+    consumers.subscribe("order.paid", "orders", payments)
+    for event_type in ("order.refunded", "order.completed", "order.after_sales_window_closed"):
+        consumers.subscribe(event_type, "orders", orders)
+    # after the order's own consumers: the subsidy reads the order they wrote
+    consumers.subscribe("order.paid", "subsidy", subsidy_payment)
+    consumers.subscribe("order.after_sales_window_closed", "subsidy", subsidy_settlement)
+    consumers.subscribe("order.source_updated", "subsidy", subsidy_source)
+    consumers.subscribe("order.flagged", "subsidy", subsidy_flag)
+    consumers.subscribe("referral.clicked", "affiliates", referral_clicked)
+    consumers.subscribe("member.registered", "affiliates", member_registered)
+    consumers.subscribe("recharge.paid", "affiliates", recharge_paid)
+    consumers.subscribe("customer.updated", "affiliates", customer_updated)
+    for event_type in ("guide.customer_acquired", "coupon.redeemed", "customer.behavior"):
+        consumers.subscribe(event_type, "guides", guides)
+    consumers.subscribe("org.sync_requested", "org", org_sync)
+    consumers.subscribe("wecom.callback", "wecom", wecom)
+    return consumers
+
+
+def _order_detail(state: OrderState, commissions: str) -> str:
+    return f"order {state.order_id} is {state.status.value}; affiliates: {commissions}"
+
+
+def guide_trigger(event_id: str, data: object) -> Trigger | None:
+    """The guide-incentive trigger an event carries, if any (seed 000's behaviors)."""
+    if isinstance(data, GuideAcquiredCustomer) and data.new_customer:
+        return trigger_for_new_customer(event_id, data.customer_id, data.guide_id, data.acquired_at)
+    if isinstance(data, CouponRedeemed):
+        return trigger_for_coupon(
+            event_id, data.coupon_code, data.customer_id, data.guide_id, data.redeemed_at
+        )
+    if isinstance(data, CustomerBehavior) and data.guide_id:
+        return trigger_for_behavior(
+            event_id, data.behavior, data.customer_id, data.guide_id, data.occurred_at
+        )
+    return None

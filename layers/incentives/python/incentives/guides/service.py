@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from incentives.api.auth import Principal
+from incentives.core.access import Principal
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.core.money import Fen

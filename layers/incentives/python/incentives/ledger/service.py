@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.ledger import postings
-from incentives.storage.ledger import LedgerRepository
+from incentives.ledger.ports import HoldBook
 
 
-def settle_holds_past(ledger: LedgerRepository, now: datetime, limit: int = 1000) -> int:
+def settle_holds_past(ledger: HoldBook, now: datetime, limit: int = 1000) -> int:
     """Settle every credit whose hold has passed; returns how many holds were closed.
 
     Each settlement has the deterministic id ``settle:<credit>``, so a run that crashed half

@@ -23,13 +23,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from incentives.core.clock import local_date
 
 if TYPE_CHECKING:
-    from incentives.affiliates.binding import Period
     from incentives.orders.aggregate import OrderState
+
+
+class Period(Protocol):
+    """A customer's binding period as the metrics read it (``affiliates.binding.Period``; levels sit
+    below affiliates, so they name only what they read)."""
+
+    @property
+    def affiliate_id(self) -> str: ...
+
+    @property
+    def start(self) -> datetime: ...
 
 
 class Metric(StrEnum):

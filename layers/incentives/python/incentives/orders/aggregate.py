@@ -11,13 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from incentives.messages.internal import AfterSalesWindowClosed
 from incentives.orders import DEFAULT_AFTER_SALES_WINDOW_DAYS
-from incentives.webhook.models import (
-    AfterSalesWindowClosed,
-    OrderCompleted,
-    OrderPaid,
-    OrderRefunded,
-)
+from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded
 
 OrderFact = OrderPaid | OrderRefunded | OrderCompleted | AfterSalesWindowClosed
 

@@ -1,4 +1,4 @@
-"""What the order services need from storage and messaging; adapters live in ``incentives.storage``."""
+"""What the order services need from storage; adapters live in ``incentives.storage``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Protocol
 
 from incentives.orders.aggregate import OrderState
-from incentives.webhook.models import QueuedEvent
 
 
 @dataclass(frozen=True)
@@ -32,29 +31,4 @@ class OrderRepository(Protocol):
 
     def orders_past_window(self, now: datetime, limit: int) -> Sequence[DueOrder]:
         """Completed orders whose after-sales window closed at or before ``now`` (all tenants)."""
-        ...
-
-
-class EventQueue(Protocol):
-    def send(self, events: Sequence[QueuedEvent]) -> None:
-        """Put events on the inbound events queue; raises if any could not be sent."""
-        ...
-
-
-@dataclass(frozen=True)
-class RawEvent:
-    corp_id: str
-    event_id: str
-    event_type: str
-    body: str
-    body_sha256: str
-    received_at: datetime
-
-
-class RawEventStore(Protocol):
-    def keep(self, raw: RawEvent) -> bool:
-        """Keep the raw event for audit. True if new, False if the same body was kept before.
-
-        Raises ``Conflict`` when the event id was kept before with another body.
-        """
         ...

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.core.errors import ConcurrentModification
+from incentives.messages.internal import AfterSalesWindowClosed, AfterSalesWindowClosedEvent
+from incentives.messages.queued import EventQueue, QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow, OrderFact, OrderState, apply_fact
-from incentives.orders.ports import EventQueue, OrderRepository
-from incentives.webhook.models import (
-    AfterSalesWindowClosed,
-    AfterSalesWindowClosedEvent,
-    QueuedEvent,
-)
+from incentives.orders.ports import OrderRepository
 
 MAX_WRITE_ATTEMPTS = 5
 

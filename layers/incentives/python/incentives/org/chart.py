@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from incentives.api.auth import Principal
+from incentives.core.access import Principal
 from incentives.org.levels import load_levels
 from incentives.org.service import stored
 from incentives.storage.table import Table

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from incentives.api.auth import Principal, Role
+from incentives.core.access import Principal, Role
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incentives.org.service import stored

@@ -35,8 +35,8 @@ from incentives.payouts.model import (
     ProviderName,
     payout_id_for,
 )
+from incentives.payouts.ports import PayoutStore
 from incentives.payouts.provider import CancellableProvider, Outcome, PayoutProvider, ProviderResult
-from incentives.storage.payouts import PayoutRepository
 
 STALE_AFTER = timedelta(minutes=10)
 CHECK_EVERY = timedelta(hours=1)
@@ -86,7 +86,7 @@ def new_payout(request: PayoutRequest, now: datetime) -> tuple[Payout, list[Entr
 
 
 def create_payout(
-    repository: PayoutRepository, queue: PayoutQueue, request: PayoutRequest, now: datetime
+    repository: PayoutStore, queue: PayoutQueue, request: PayoutRequest, now: datetime
 ) -> Payout:
     """Create the payout for ``request`` once; a repeat returns the existing payout.
 
@@ -113,7 +113,7 @@ def _settles(result: ProviderResult) -> bool:
 
 
 def _settle_result(
-    repository: PayoutRepository,
+    repository: PayoutStore,
     payout: Payout,
     result: ProviderResult,
     now: datetime,
@@ -153,7 +153,7 @@ def _settle_result(
 
 
 def process_payout(
-    repository: PayoutRepository,
+    repository: PayoutStore,
     providers: Mapping[ProviderName, PayoutProvider],
     corp_id: str,
     payout_id: str,
@@ -217,7 +217,7 @@ def process_payout(
 
 
 def apply_transfer_notice(
-    repository: PayoutRepository,
+    repository: PayoutStore,
     corp_id: str,
     payout_id: str,
     result: ProviderResult,
@@ -267,7 +267,7 @@ def apply_transfer_notice(
 
 
 def requeue(
-    repository: PayoutRepository, queue: PayoutQueue, corp_id: str, payout_id: str, now: datetime, actor: str
+    repository: PayoutStore, queue: PayoutQueue, corp_id: str, payout_id: str, now: datetime, actor: str
 ) -> Payout:
     """An operator sends a failed payout again: same id, next generation."""
     payout = repository.get(corp_id, payout_id)
@@ -283,7 +283,7 @@ def requeue(
     return again
 
 
-def cancel(repository: PayoutRepository, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
+def cancel(repository: PayoutStore, corp_id: str, payout_id: str, now: datetime, actor: str) -> Payout:
     """An operator gives up on a failed payout: its reserved amount is withdrawable again.
 
     Refused while the payout's fate at the provider is unknown (``RETRIES_EXHAUSTED``): the
@@ -319,7 +319,7 @@ def _with_package(provider: PayoutProvider, payout: Payout, known: ProviderResul
 
 
 def reconcile(
-    repository: PayoutRepository,
+    repository: PayoutStore,
     providers: Callable[[str], Mapping[ProviderName, PayoutProvider]],
     queue: PayoutQueue,
     now: datetime,
@@ -383,7 +383,7 @@ def reconcile(
 
 
 def _check_awaiting(
-    repository: PayoutRepository,
+    repository: PayoutStore,
     provider: PayoutProvider,
     payout: Payout,
     now: datetime,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from incentives.runtime import aws
 from incentives.runtime.secrets import SecretPurpose, forget_cached_secrets, tenant_has_secret, tenant_secret
@@ -17,6 +17,8 @@ from incentives.runtime.settings import settings
 
 if TYPE_CHECKING:
     from incentives.events.dispatch import Consumers
+    from incentives.messages.internal import WeComCallbackData
+    from incentives.messages.queued import QueuedEvent
     from incentives.orders.aggregate import AfterSalesWindow
     from incentives.payouts.model import ProviderName
     from incentives.payouts.provider import PayoutProvider
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.subsidy import TableSubsidyRepository
     from incentives.storage.table import DynamoTable
-    from incentives.webhook.models import QueuedEvent, WeComCallbackData
     from incentives.wecom.client import WeComClient
     from incentives.wecom.crypto import CallbackCrypto
 
@@ -110,26 +111,14 @@ def after_sales_window() -> AfterSalesWindow:
 
 def wecom_pay_config(corp_id: str) -> WeComPayConfig | None:
     """The tenant's WeCom Pay credentials, or None when WeCom Pay is not configured."""
-    from incentives.core.errors import InvalidInput
-    from incentives.payouts.wecom_pay import WeComPayConfig
+    from incentives.payouts import config
 
-    values = tenant_secret(corp_id, SecretPurpose.WECOM_PAY)
-    if not values:
-        return None
-    try:
-        return WeComPayConfig(
-            corp_id=corp_id,
-            mch_id=str(values["mch_id"]),
-            api_key=str(values["api_key"]),
-            payment_secret=str(values["payment_secret"]),
-            agent_id=str(values["agent_id"]),
-            base_url=settings().wechat_pay_base_url,
-            cert_file=values.get("cert_file"),
-            key_file=values.get("key_file"),
-            timeout_seconds=settings().wechat_pay_timeout_seconds,
-        )
-    except KeyError as missing:
-        raise InvalidInput(f"wecom_pay of {corp_id} lacks {missing}", field="wecom_pay") from None
+    return config.wecom_pay_config(
+        corp_id,
+        tenant_secret(corp_id, SecretPurpose.WECOM_PAY),
+        base_url=settings().wechat_pay_base_url,
+        timeout_seconds=settings().wechat_pay_timeout_seconds,
+    )
 
 
 def wecom_pay_configured(corp_id: str) -> bool:
@@ -139,92 +128,30 @@ def wecom_pay_configured(corp_id: str) -> bool:
 
 
 def wechat_pay_config(corp_id: str) -> WeChatTransferConfig | None:
-    """The tenant's WeChat Pay v3 credentials (transfers to a user's wallet), or None when absent.
+    """The tenant's WeChat Pay v3 credentials, or None when absent (``payouts.config``)."""
+    from incentives.payouts import config
 
-    Its ``wechat-pay`` secret: ``mch_id``, ``appid``, ``serial_no``, ``private_key_pem``; optional
-    ``transfer_scene_id`` (``1000``), ``scene_report_infos`` (``[{"info_type", "info_content"}]``),
-    ``user_recv_perception``, ``notify_url`` (this stack's ``/payments/wechat/notify/<corp_id>``),
-    ``api_v3_key`` (decrypts notifications), ``wechatpay_public_key_pem`` and
-    ``wechatpay_public_key_id`` (``PUB_KEY_ID_…``: answers and notifications must verify with it).
-    """
-    from incentives.core.errors import InvalidInput
-    from incentives.payouts.wechat_transfer import WeChatTransferConfig
-
-    values = tenant_secret(corp_id, SecretPurpose.WECHAT_PAY)
-    if not values:
-        return None
-    optional: dict[str, Any] = {
-        key: str(values[key])
-        for key in (
-            "transfer_scene_id",
-            "user_recv_perception",
-            "notify_url",
-            "api_v3_key",
-            "wechatpay_public_key_pem",
-            "wechatpay_public_key_id",
-        )
-        if values.get(key)
-    }
-    try:
-        if values.get("scene_report_infos"):
-            optional["scene_report_infos"] = tuple(
-                (str(info["info_type"]), str(info["info_content"])) for info in values["scene_report_infos"]
-            )
-        return WeChatTransferConfig(
-            mch_id=str(values["mch_id"]),
-            appid=str(values["appid"]),
-            serial_no=str(values["serial_no"]),
-            private_key_pem=str(values["private_key_pem"]),
-            base_url=settings().wechat_pay_base_url,
-            timeout_seconds=settings().wechat_pay_timeout_seconds,
-            **optional,
-        )
-    except KeyError as missing:
-        raise InvalidInput(f"wechat_pay of {corp_id} lacks {missing}", field="wechat_pay") from None
-    except TypeError:
-        raise InvalidInput(
-            f"wechat_pay of {corp_id}: scene_report_infos must be a list of objects", field="wechat_pay"
-        ) from None
+    return config.wechat_pay_config(
+        corp_id,
+        tenant_secret(corp_id, SecretPurpose.WECHAT_PAY),
+        base_url=settings().wechat_pay_base_url,
+        timeout_seconds=settings().wechat_pay_timeout_seconds,
+    )
 
 
 def wechat_pay_notify_keys(corp_id: str) -> NotifyKeys:
-    """What the tenant needs to trust and read WeChat Pay's notifications; an unknown tenant or one
-    without the WeChat Pay public key and APIv3 key is refused like a bad signature."""
-    from incentives.core.errors import Unauthenticated
-    from incentives.payouts.wechat_notify import NotifyKeys
+    """What the tenant needs to trust and read WeChat Pay's notifications (``payouts.config``)."""
+    from incentives.payouts import config
 
-    values: Any = tenant_secret(corp_id, SecretPurpose.WECHAT_PAY_NOTIFY)
-    needed = ("mch_id", "wechatpay_public_key_pem", "wechatpay_public_key_id", "api_v3_key")
-    if not isinstance(values, dict) or not all(values.get(key) for key in needed):
-        raise Unauthenticated(
-            f"no WeChat Pay public key and APIv3 key for corp {corp_id}", field="Wechatpay-Serial"
-        )
-    return NotifyKeys(*(str(values[key]) for key in needed))
+    return config.notify_keys(corp_id, tenant_secret(corp_id, SecretPurpose.WECHAT_PAY_NOTIFY))
 
 
 @cache
 def payout_providers(corp_id: str) -> dict[ProviderName, PayoutProvider]:
     """The providers configured for a tenant (offline payouts need none)."""
-    from incentives.payouts.model import ProviderName
-    from incentives.payouts.wecom_pay import WeComPayToEmployee
+    from incentives.payouts import config
 
-    providers: dict[ProviderName, PayoutProvider] = {}
-    config = wecom_pay_config(corp_id)
-    if config is not None:
-        providers[ProviderName.WECOM_PAY] = WeComPayToEmployee(config)
-    transfer_config = wechat_pay_config(corp_id)
-    if transfer_config is not None:
-        from incentives.core.errors import InvalidInput
-        from incentives.payouts.wechat_transfer import WeChatTransfer
-
-        try:
-            providers[ProviderName.WECHAT_TRANSFER] = WeChatTransfer(transfer_config)
-        except (ValueError, TypeError):
-            raise InvalidInput(
-                f"wechat_pay of {corp_id}: private_key_pem or wechatpay_public_key_pem is not an RSA key",
-                field="wechat_pay",
-            ) from None
-    return providers
+    return config.payout_providers(corp_id, wecom_pay_config(corp_id), wechat_pay_config(corp_id))
 
 
 @cache
@@ -279,13 +206,10 @@ def callback_crypto(corp_id: str) -> CallbackCrypto:
 
 
 def wecom_callback_event(callback: WeComCallbackData, identity: str, now: datetime) -> QueuedEvent:
-    from incentives.webhook.models import QueuedEvent, WeComCallbackEvent
+    """The queued message for a verified WeCom callback (``events.routing``)."""
+    from incentives.events.routing import wecom_callback_event
 
-    return QueuedEvent(
-        corp_id=callback.corp_id,
-        received_at=now,
-        event=WeComCallbackEvent(event_id=identity, type="wecom.callback", occurred_at=now, data=callback),
-    )
+    return wecom_callback_event(callback, identity, now)
 
 
 @cache
@@ -304,6 +228,12 @@ def miniprogram_client(corp_id: str) -> MiniProgramClient:
     return MiniProgramClient(str(appid), str(secret), base_url=settings().miniprogram_base_url)
 
 
+def api_jwt_secret(corp_id: str) -> str | None:
+    """The key the tenant's API tokens are signed with (``api_jwt_secret`` of its ``api`` secret)."""
+    secret = tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret")
+    return str(secret) if secret else None
+
+
 def sign_in_ports() -> SignInPorts:
     from incentives.signin.service import SignInPorts
 
@@ -311,7 +241,7 @@ def sign_in_ports() -> SignInPorts:
         table=table(),
         wecom_client=wecom_client,
         miniprogram_client=miniprogram_client,
-        api_secret=lambda corp_id: tenant_secret(corp_id, SecretPurpose.API).get("api_jwt_secret"),
+        api_secret=api_jwt_secret,
     )
 
 

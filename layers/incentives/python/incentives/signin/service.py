@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from incentives.api.auth import Role, mint_token
+from incentives.core.access import Role, mint_token
 from incentives.core.errors import (
     DomainError,
     Forbidden,

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from incentives.api.auth import Role
+from incentives.core.access import Role
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import Unauthenticated
 from incentives.storage import keys

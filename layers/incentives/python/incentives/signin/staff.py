@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from incentives.api.auth import Role
+from incentives.core.access import Role
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Forbidden, InvalidInput
 from incentives.org.service import stored

@@ -13,6 +13,7 @@ from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import Conflict
+from incentives.ledger.errors import InsufficientBalance, Overdraft
 from incentives.ledger.model import (
     Account,
     AnyBucket,
@@ -44,10 +45,6 @@ from incentives.storage.table import (
 )
 
 HOLD_SHARDS = 8
-
-
-class InsufficientBalance(Conflict):
-    code = "insufficient_balance"
 
 
 def account_pk(account: Account) -> str:
@@ -101,13 +98,6 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
         ref=item["ref"],
         note=item.get("note", ""),
     )
-
-
-class Overdraft(Conflict):
-    """A posting would take a bucket below zero (a payout beyond its reserve, a reversal beyond
-    what is pending): refused, nothing written. Only a recorded clawback may overdraw ``settled``."""
-
-    code = "overdraft"
 
 
 def guarded_decrements(entries: Sequence[Entry]) -> dict[AnyBucket, int]:

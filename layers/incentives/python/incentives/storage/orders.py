@@ -9,11 +9,12 @@ from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.messages.internal import AfterSalesWindowClosed
 from incentives.orders.aggregate import OrderState
 from incentives.orders.ports import DueOrder
 from incentives.storage import keys
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items
-from incentives.webhook.models import AfterSalesWindowClosed, OrderCompleted, OrderPaid, OrderRefunded
+from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded
 
 
 def state_to_document(state: OrderState) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, Entry, OwnerKind
 from incentives.payouts.model import (
     OPEN_STATUSES,
@@ -19,7 +20,7 @@ from incentives.payouts.model import (
     ProviderName,
 )
 from incentives.storage import keys
-from incentives.storage.ledger import InsufficientBalance, balance_refusal, posting_writes
+from incentives.storage.ledger import balance_refusal, posting_writes
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items, filtered_page
 
 OPEN_SHARDS = 8

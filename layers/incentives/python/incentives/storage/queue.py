@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from incentives.webhook.models import QueuedEvent
+from incentives.messages.queued import QueuedEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient

@@ -8,9 +8,9 @@ from botocore.exceptions import ClientError
 
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Conflict
-from incentives.orders.ports import RawEvent
 from incentives.storage import keys
 from incentives.storage.dynamo import from_item, is_conditional_failure, to_item
+from incentives.webhook.ports import RawEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -218,6 +218,21 @@ def due_items(table: Table, queue: str, shards: int, at_most: str, limit: int) -
     return found[:limit]
 
 
+def query_all(
+    table: Table, partition: str, *, index: str | None = None, newest_first: bool = True
+) -> list[Item]:
+    """Every item of a partition, page after page (for listings of console scale: one tenant's
+    or one owner's; a job over due work reads :func:`due_items` instead)."""
+    found: list[Item] = []
+    cursor = None
+    while True:
+        page = table.query(partition, index=index, limit=500, cursor=cursor, newest_first=newest_first)
+        found += page.items
+        cursor = page.cursor
+        if cursor is None:
+            return found
+
+
 # --- DynamoDB -------------------------------------------------------------------------------------
 
 

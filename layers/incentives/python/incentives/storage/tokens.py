@@ -6,7 +6,7 @@ import contextlib
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.storage.table import ConditionFailed, Delete, Equals, Put, Table
-from incentives.wecom.client import CachedToken
+from incentives.wecom.ports import CachedToken
 
 
 class TableTokenCache:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from incentives.api.auth import Principal
+from incentives.core.access import Principal
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incentives.org.service import stored

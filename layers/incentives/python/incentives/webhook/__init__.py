@@ -1,1 +1,1 @@
-"""The commerce webhook contract (SPEC §3.2): event models and the request signature."""
+"""The commerce webhook contract (SPEC §3.2): event models, the request signature, the audit port."""

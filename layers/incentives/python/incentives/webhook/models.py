@@ -1,13 +1,16 @@
-"""Models of the events the merchant's order / member system sends (SPEC §3.2).
+"""The external webhook contract: the events the merchant's order / member system sends (SPEC §3.2).
 
 Unknown fields are ignored; a missing or malformed required field is an error naming it.
-The same models validate the message again when the event processor takes it off the
-queue, so a message that did not come through the webhook is held to the same contract.
+Events the product makes for itself (a WeCom callback, a closed after-sales window, …) are
+not part of this contract: they are in ``incentives.messages.internal``, and the message on
+the inbound events queue (either kind) is ``incentives.messages.queued.QueuedEvent``. The
+same models validate the message again when the event processor takes it off the queue, so a
+message that did not come through the webhook is held to the same contract.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -257,49 +260,9 @@ class CustomerUpdated(Contract):
     tags: list[Name] | None = None
 
 
-class AfterSalesWindowClosed(Contract):
-    """Internal: the after-sales window of a completed order has passed (emitted by the hourly job)."""
+class Envelope(Contract):
+    """An event as it travels: its id (unique per tenant), when it happened, its type and data."""
 
-    order_id: Identifier
-    closed_at: AwareDatetime
-
-
-class WeComCallbackData(Contract):
-    """Internal: a verified, decrypted WeCom callback (see ``incentives.wecom.callback``)."""
-
-    corp_id: Identifier
-    msg_type: str
-    event: str = ""
-    change_type: str = ""
-    create_time: Annotated[StrictInt, Field(ge=0, le=MAX_UNIX_SECONDS)] = 0
-    user_id: str = ""
-    external_user_id: str = ""
-    state: str = ""
-    welcome_code: str = ""
-    fail_reason: str = ""
-    party_id: str = ""
-    fields: dict[str, str] = {}
-
-
-class GuideAcquiredCustomer(Contract):
-    """Internal: a guide added a customer on WeCom; ``new_customer`` if never attached before."""
-
-    customer_id: Identifier
-    external_user_id: str
-    guide_id: str
-    outlet_id: str = ""
-    new_customer: bool
-    acquired_at: AwareDatetime
-
-
-class OrgSyncRequested(Contract):
-    """Internal: an admin asked for a full organization sync (``POST /admin/org/sync``)."""
-
-    requested_by: str
-    requested_at: AwareDatetime
-
-
-class _Envelope(Contract):
     event_id: Identifier
     occurred_at: AwareDatetime
 
@@ -311,102 +274,67 @@ class _Envelope(Contract):
         return value
 
 
-class OrderPaidEvent(_Envelope):
+class OrderPaidEvent(Envelope):
     type: Literal["order.paid"]
     data: OrderPaid
 
 
-class OrderRefundedEvent(_Envelope):
+class OrderRefundedEvent(Envelope):
     type: Literal["order.refunded"]
     data: OrderRefunded
 
 
-class OrderCompletedEvent(_Envelope):
+class OrderCompletedEvent(Envelope):
     type: Literal["order.completed"]
     data: OrderCompleted
 
 
-class OrderSourceUpdatedEvent(_Envelope):
+class OrderSourceUpdatedEvent(Envelope):
     type: Literal["order.source_updated"]
     data: OrderSourceUpdated
 
 
-class OrderFlaggedEvent(_Envelope):
+class OrderFlaggedEvent(Envelope):
     type: Literal["order.flagged"]
     data: OrderFlagged
 
 
-class CouponRedeemedEvent(_Envelope):
+class CouponRedeemedEvent(Envelope):
     type: Literal["coupon.redeemed"]
     data: CouponRedeemed
 
 
-class RechargePaidEvent(_Envelope):
+class RechargePaidEvent(Envelope):
     type: Literal["recharge.paid"]
     data: RechargePaid
 
 
-class MemberRegisteredEvent(_Envelope):
+class MemberRegisteredEvent(Envelope):
     type: Literal["member.registered"]
     data: MemberRegistered
 
 
-class ReferralClickedEvent(_Envelope):
+class ReferralClickedEvent(Envelope):
     type: Literal["referral.clicked"]
     data: ReferralClicked
 
 
-class CustomerBehaviorEvent(_Envelope):
+class CustomerBehaviorEvent(Envelope):
     type: Literal["customer.behavior"]
     data: CustomerBehavior
 
 
-class CustomerUpdatedEvent(_Envelope):
+class CustomerUpdatedEvent(Envelope):
     type: Literal["customer.updated"]
     data: CustomerUpdated
 
 
-class AfterSalesWindowClosedEvent(_Envelope):
-    type: Literal["order.after_sales_window_closed"]
-    data: AfterSalesWindowClosed
-
-
-WebhookEventBody = Annotated[
+WebhookEvent = (
     OrderPaidEvent
     | OrderRefundedEvent
     | OrderCompletedEvent
     | OrderSourceUpdatedEvent
     | OrderFlaggedEvent
-    | CouponRedeemedEvent
-    | RechargePaidEvent
-    | MemberRegisteredEvent
-    | ReferralClickedEvent
-    | CustomerBehaviorEvent
-    | CustomerUpdatedEvent,
-    Field(discriminator="type"),
-]
-"""What the merchant may send to ``POST /webhooks/orders``."""
-
-
-class WeComCallbackEvent(_Envelope):
-    type: Literal["wecom.callback"]
-    data: WeComCallbackData
-
-
-class GuideAcquiredCustomerEvent(_Envelope):
-    type: Literal["guide.customer_acquired"]
-    data: GuideAcquiredCustomer
-
-
-class OrgSyncRequestedEvent(_Envelope):
-    type: Literal["org.sync_requested"]
-    data: OrgSyncRequested
-
-
-DomainEventBody = Annotated[
-    OrderPaidEvent
-    | OrderRefundedEvent
-    | OrderCompletedEvent
     | OrderSourceUpdatedEvent
     | OrderFlaggedEvent
     | CouponRedeemedEvent
@@ -415,34 +343,16 @@ DomainEventBody = Annotated[
     | ReferralClickedEvent
     | CustomerBehaviorEvent
     | CustomerUpdatedEvent
-    | AfterSalesWindowClosedEvent
-    | WeComCallbackEvent
-    | GuideAcquiredCustomerEvent
-    | OrgSyncRequestedEvent,
-    Field(discriminator="type"),
-]
-"""What may travel on the inbound events queue: the webhook's events plus internal ones."""
-
-WEBHOOK_EVENT_TYPES = (
-    "order.paid",
-    "order.refunded",
-    "order.completed",
-    "order.source_updated",
-    "order.flagged",
-    "coupon.redeemed",
-    "recharge.paid",
-    "member.registered",
-    "referral.clicked",
-    "customer.behavior",
-    "customer.updated",
 )
+"""Every event of the contract; a new type is one envelope added here (docs/decisions.md)."""
+
+WebhookEventBody = Annotated[WebhookEvent, Field(discriminator="type")]
+"""What the merchant may send to ``POST /webhooks/orders``."""
 
 
-class QueuedEvent(BaseModel):
-    """The message on the inbound events queue: one event, its tenant and its arrival time."""
+def event_types(events: Any) -> tuple[str, ...]:
+    """The ``type`` of each envelope of a union of envelopes, in the union's order."""
+    return tuple(get_args(envelope.model_fields["type"].annotation)[0] for envelope in get_args(events))
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    corp_id: Identifier
-    received_at: AwareDatetime
-    event: DomainEventBody
+WEBHOOK_EVENT_TYPES = event_types(WebhookEvent)

@@ -1,1 +1,2 @@
-"""WeCom: the callback protocol, the API client, and what their events mean for us."""
+"""WeCom: the callback protocol (crypto, parsing) and the API client. What its events mean for us
+is in ``incentives.contacts`` (customers) and ``incentives.org`` (the organization)."""

@@ -16,9 +16,9 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from pydantic import ValidationError
 
-from incentives.api.errors import invalid_input
 from incentives.core.errors import InvalidInput, PayloadTooLarge
-from incentives.webhook.models import WeComCallbackData
+from incentives.core.validation import invalid_input
+from incentives.messages.internal import WeComCallbackData
 from incentives.wecom.crypto import CallbackCrypto
 
 MAX_BODY_BYTES = 64 * 1024

@@ -20,12 +20,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 from incentives.core.clock import Clock
 from incentives.core.errors import UpstreamError, UpstreamUnavailable
+from incentives.wecom.ports import CachedToken, TokenCache
 
 PRODUCTION_BASE_URL = "https://qyapi.weixin.qq.com"
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
@@ -85,20 +85,6 @@ class WeComApiError(UpstreamError):
 
 class WeComUnavailable(WeComApiError, UpstreamUnavailable):
     """WeCom is busy or rate-limited: the same call can succeed after ``retry_after_seconds``."""
-
-
-@dataclass(frozen=True)
-class CachedToken:
-    token: str
-    expires_at: datetime
-
-
-class TokenCache(Protocol):
-    def get(self, key: str) -> CachedToken | None: ...
-
-    def put(self, key: str, token: CachedToken) -> None: ...
-
-    def drop(self, key: str, token: str) -> None: ...
 
 
 class MemoryTokenCache:

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from incentives.contacts.callbacks import callback_record, record_once
 from incentives.core.clock import iso_utc
+from incentives.messages.internal import GuideAcquiredCustomer, GuideAcquiredCustomerEvent, WeComCallbackData
+from incentives.messages.queued import QueuedEvent
 from incentives.org.service import apply_contact_change, dept_key, guide_key
 from incentives.storage import keys
 from incentives.storage.keys import contact_way_key, customer_key, external_key, outlet_customers_key
@@ -30,14 +33,7 @@ from incentives.storage.table import (
     Update,
     Write,
 )
-from incentives.webhook.models import (
-    GuideAcquiredCustomer,
-    GuideAcquiredCustomerEvent,
-    QueuedEvent,
-    WeComCallbackData,
-)
 from incentives.wecom.client import WeComApiError, WeComClient
-from incentives.wecom.events import callback_record, record_once
 
 WELCOME_CODE_USED = 41051
 RELATION_ENDED = {

@@ -1,4 +1,5 @@
-"""Accepting one webhook delivery: size, signature, contract, then keep and enqueue.
+"""Accepting one webhook delivery onto the event backbone: size, signature, the merchant's
+contract (``webhook.models``), then keep the raw body and enqueue it as a ``QueuedEvent``.
 
 Validation happens before anything is stored, so a rejected request changes nothing.
 """
@@ -13,12 +14,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from incentives.api.body import check_size, parse_json
-from incentives.api.errors import invalid_input
+from incentives.core.body import check_size, parse_json
 from incentives.core.errors import InvalidInput, Unauthenticated
-from incentives.orders.ports import EventQueue, RawEvent, RawEventStore
+from incentives.core.validation import invalid_input
+from incentives.messages.queued import EventQueue, QueuedEvent
 from incentives.webhook import signature
-from incentives.webhook.models import QueuedEvent, WebhookEventBody
+from incentives.webhook.models import WebhookEventBody
+from incentives.webhook.ports import RawEvent, RawEventStore
 
 MAX_BODY_BYTES = 256 * 1024
 CORP_HEADER = "x-corp-id"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.core.clock import iso_utc
+from incentives.messages.internal import WeComCallbackData
 from incentives.storage import keys
 from incentives.storage.table import ConditionFailed, NotExists, Put, Table, Write
-from incentives.webhook.models import WeComCallbackData
 
 
 def callback_record(corp_id: str, identity: str, callback: WeComCallbackData, now: datetime) -> Put:

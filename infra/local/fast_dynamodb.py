@@ -1,0 +1,122 @@
+"""Two costs of the embedded DynamoDB that grow with the table, removed without changing results.
+
+moto keeps each table as a dictionary of partitions, yet:
+
+- ``TransactWriteItems`` deep-copies every table it touches before it starts (once per item of
+  the transaction), so that a cancelled transaction can put the whole table back. Cost: the size
+  of the table, times the items in the transaction, for every transaction.
+- ``Query`` on the table itself lists and sorts *every* item of the table, then keeps the
+  partition asked for.
+
+Both made the local stack slow down as its table grew (an ``order.paid`` a second at first, a few
+per minute after thousands of orders). Here a transaction saves only the items it is about to
+write and puts back exactly those when it is cancelled, and a query on the table reads only its
+partition. Index queries are unchanged (moto has no per-index structure to read from).
+
+Safe because the embedded endpoint serves one DynamoDB request at a time
+(:class:`infra.local.aws.OneAtATime`): nothing else can write between the snapshot and the
+rollback, which is what the whole-table copy guaranteed too.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+
+_PATCHED = "_incentives_fast_dynamodb"
+
+Slot = tuple[str, DynamoType, DynamoType | None]
+
+
+def _shallow_tables_deepcopy(value: Any, memo: Any = None) -> Any:
+    """``copy.deepcopy`` as moto's DynamoDB module sees it: a table is not copied (the
+    transaction wrapper below saves the items it writes instead); everything else is."""
+    if isinstance(value, Table):
+        return value
+    return copy.deepcopy(value, memo)
+
+
+def _slot(backend: DynamoDBBackend, operation: dict[str, Any]) -> Slot | None:
+    """The (table, hash, range) an operation of a transaction writes, if it can be told."""
+    try:
+        (kind, body), *_ = operation.items()
+        table = backend.get_table(body["TableName"])
+        attributes = body["Item"] if kind == "Put" else body["Key"]
+        hash_value = DynamoType(attributes[table.hash_key_attr])
+        range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+    except Exception:  # an invalid operation: moto refuses it before writing anything for it
+        return None
+    return (table.name, hash_value, range_value)
+
+
+def _restore(backend: DynamoDBBackend, saved: dict[Slot, Item | None]) -> None:
+    for (table_name, hash_value, range_value), item in saved.items():
+        table = backend.tables.get(table_name)
+        if table is None:
+            continue
+        if item is None:
+            table.delete_item(hash_value, range_value)
+        elif range_value is not None:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item  # type: ignore[assignment]
+
+
+def _transact_write_items(original: Callable[..., None]) -> Callable[..., None]:
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        saved: dict[Slot, Item | None] = {}
+        for operation in transact_items[:100]:
+            slot = _slot(self, operation)
+            if slot is not None and slot not in saved:
+                saved[slot] = copy.deepcopy(self.tables[slot[0]].get_item(slot[1], slot[2]))
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore(self, saved)
+            raise
+
+    return transact_write_items
+
+
+def _partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        hash_key = bound.arguments.get("hash_key")
+        if bound.arguments.get("index_name") or hash_key is None:
+            return original(self, *args, **kwargs)
+        partition = self.items.get(hash_key)
+        if partition is None:
+            members: list[Item] = []
+        elif isinstance(partition, Item):
+            members = [partition]
+        else:
+            members = list(partition.values())
+        self.all_items = types.MethodType(lambda _table: members, self)  # type: ignore[method-assign]
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    return query
+
+
+def install() -> None:
+    """Patch moto's DynamoDB once per process (idempotent)."""
+    if getattr(DynamoDBBackend, _PATCHED, False):
+        return
+    dynamodb_models.copy = types.SimpleNamespace(deepcopy=_shallow_tables_deepcopy)  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = _transact_write_items(  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items
+    )
+    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+    setattr(DynamoDBBackend, _PATCHED, True)

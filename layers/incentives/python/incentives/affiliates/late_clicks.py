@@ -1,0 +1,47 @@
+"""A click that arrives after the order it led to (SPEC §4.4 "Binding"): the customer's orders
+paid after the click and decided with nobody bound are decided again, now that the binding at
+their payment is known."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from incentives.affiliates.attribution import attribute, decision_changes
+from incentives.affiliates.commission import decide
+from incentives.affiliates.lifecycle import follow_order
+from incentives.affiliates.ports import Earnings, Stale
+from incentives.affiliates.program import ProgramSettings
+from incentives.core.clock import parse_instant
+
+
+def attribute_late_click(
+    ports: Earnings, corp_id: str, customer_id: str, clicked_at: datetime, now: datetime
+) -> list[str]:
+    """Orders of ``customer_id`` paid after ``clicked_at`` that were decided with nobody bound
+    (the click arrived late) are decided again, now that the binding at their payment is known.
+
+    Only such orders: they carry no share, so nothing is taken back. Returns the orders attributed.
+    """
+    affiliates = ports.affiliates
+    attributed = []
+    unattributed = affiliates.unattributed(corp_id, customer_id)
+    candidates = [old for old in unattributed if parse_instant(old["paid_at"]) >= clicked_at]
+    settings = affiliates.settings(corp_id) if candidates else ProgramSettings()
+    for old in candidates:
+        state = ports.orders.get(corp_id, old["order_id"])
+        if state is None or state.paid is None:
+            continue
+        buyer, bound, upline = attribute(affiliates, corp_id, settings, state.paid)
+        decision = decide(settings, state.paid, buyer=buyer, bound=bound, upline=upline)
+        if decision.awaits_binding:
+            continue
+        changes = decision_changes(
+            ports, corp_id, state.paid, decision, now, replaces=old, buyer=buyer, earner=buyer or bound
+        )
+        try:
+            affiliates.commit(corp_id, changes)
+        except Stale:
+            continue  # decided again meanwhile
+        follow_order(ports, corp_id, state, now)  # refunds or a completion that came meanwhile
+        attributed.append(state.order_id)
+    return attributed

@@ -1,0 +1,1 @@
+"""The messages of the inbound events queue: internal events and the queued message itself."""

@@ -1,0 +1,86 @@
+"""Every key and index partition of the affiliates area (docs/data-model.md mirrors this file).
+
+Per affiliate, one partition ``T#<corp>#AFFILIATE#<id>`` holds the profile, the running
+figures of the distribution center (``STATS``, one ``DAY#`` item per local day), the store
+applications and the invited-member markers. Per customer, the binding and the activity the
+application conditions are checked against sit beside the customer's WeCom record. Per
+order, one partition holds the commission decision and one share item per role. Listings are
+sparse indexes: per tenant on ``gsi2`` (:func:`tenant_list`), per affiliate or customer on
+``gsi3`` (:func:`own_list`).
+"""
+
+from __future__ import annotations
+
+from incentives.storage import keys
+
+Key = dict[str, str]
+
+
+def _t(corp_id: str) -> str:
+    return keys.tenant(corp_id)
+
+
+def settings_key(corp_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#SETTINGS#AFFILIATES", "sk": "SETTINGS"}
+
+
+def profile_key(corp_id: str, affiliate_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": "PROFILE"}
+
+
+def stats_key(corp_id: str, affiliate_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": "STATS"}
+
+
+def day_key(corp_id: str, affiliate_id: str, day: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"DAY#{day}"}
+
+
+def store_application_key(corp_id: str, affiliate_id: str, store_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"STORE#{store_id}"}
+
+
+def invited_member_key(corp_id: str, affiliate_id: str, customer_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"INVITED_MEMBER#{customer_id}"}
+
+
+def application_key(corp_id: str, customer_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFF_APPLICATION#{customer_id}", "sk": "APPLICATION"}
+
+
+def activity_key(corp_id: str, customer_id: str) -> Key:
+    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": "ACTIVITY"}
+
+
+def activity_marker_key(corp_id: str, customer_id: str, source: str) -> Key:
+    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": f"ACT#{source}"}
+
+
+def bought_key(corp_id: str, customer_id: str, product_id: str) -> Key:
+    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": f"BOUGHT#{product_id}"}
+
+
+def binding_key(corp_id: str, customer_id: str) -> Key:
+    return {"pk": keys.customer_key(corp_id, customer_id)["pk"], "sk": "AFF_BINDING"}
+
+
+def decision_key(corp_id: str, order_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFF_ORDER#{order_id}", "sk": "DECISION"}
+
+
+def share_key(corp_id: str, order_id: str, role: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFF_ORDER#{order_id}", "sk": f"SHARE#{role}"}
+
+
+def withdrawal_key(corp_id: str, withdrawal_id: str) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFF_WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
+
+
+def tenant_list(corp_id: str, name: str) -> str:
+    """A tenant-wide listing partition (index gsi2): AFFILIATES, AFF_APPLICATIONS, AFF_SHARES …"""
+    return f"{_t(corp_id)}#{name}"
+
+
+def own_list(corp_id: str, name: str, affiliate_id: str) -> str:
+    """An affiliate's own listing partition (index gsi3): AFF_CUSTOMERS, AFF_DOWNLINE, AFF_SHARES …"""
+    return f"{_t(corp_id)}#{name}#{affiliate_id}"

@@ -1,0 +1,205 @@
+"""The affiliates area on the single table: :class:`TableAffiliates` reads records and commits
+changes (``incentives.affiliates.ports``) in one transaction each, over the Table port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from incentives.affiliates import ports
+from incentives.affiliates.program import ProgramSettings
+from incentives.core.clock import iso_utc
+from incentives.levels.ports import Standing
+from incentives.storage import keys as table_keys
+from incentives.storage import levels as level_storage
+from incentives.storage.affiliates import keys
+from incentives.storage.affiliates.records import KEY_ATTRIBUTES, entry_count, record, writes_of
+from incentives.storage.ledger import LedgerRepository, balance_refusal
+from incentives.storage.orders import state_from_item
+from incentives.storage.table import MAX_TRANSACTION_ITEMS, ConditionFailed, Put, Table, Write, query_all
+
+
+def _settings(item: dict[str, Any] | None) -> ProgramSettings:
+    return ProgramSettings.model_validate(item["value"]) if item else ProgramSettings()
+
+
+class TableAffiliates:
+    """:class:`incentives.affiliates.ports.AffiliateRepository` on the single table."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._ledger = LedgerRepository(table)
+        self._levels = level_storage.TableLevelRepository(table)
+
+    @property
+    def levels(self) -> level_storage.TableLevelRepository:
+        return self._levels
+
+    # --- one item ------------------------------------------------------------------------------
+
+    def _get(self, key: dict[str, str]) -> ports.Record | None:
+        return record(self._table.get(key))
+
+    def settings(self, corp_id: str) -> ProgramSettings:
+        return _settings(self._table.get(keys.settings_key(corp_id)))
+
+    def save_settings(self, corp_id: str, settings: ProgramSettings, now: datetime) -> None:
+        item = {
+            **keys.settings_key(corp_id),
+            "kind": "settings",
+            "value": settings.model_dump(mode="json"),
+            "updated_at": iso_utc(now),
+        }
+        self._table.transact([Put(item)])
+
+    def profile(self, corp_id: str, affiliate_id: str) -> ports.Record | None:
+        return self._get(keys.profile_key(corp_id, affiliate_id))
+
+    def application(self, corp_id: str, customer_id: str) -> ports.Record | None:
+        return self._get(keys.application_key(corp_id, customer_id))
+
+    def store_application(self, corp_id: str, affiliate_id: str, store_id: str) -> ports.Record | None:
+        return self._get(keys.store_application_key(corp_id, affiliate_id, store_id))
+
+    def activity(self, corp_id: str, customer_id: str) -> ports.Record:
+        return self._get(keys.activity_key(corp_id, customer_id)) or {}
+
+    def bought(self, corp_id: str, customer_id: str, product_ids: Sequence[str]) -> frozenset[str]:
+        return frozenset(
+            product
+            for product in product_ids
+            if self._table.get(keys.bought_key(corp_id, customer_id, product)) is not None
+        )
+
+    def counted(self, corp_id: str, customer_id: str, source: str) -> bool:
+        return self._table.get(keys.activity_marker_key(corp_id, customer_id, source)) is not None
+
+    def binding(self, corp_id: str, customer_id: str) -> ports.Record | None:
+        return self._get(keys.binding_key(corp_id, customer_id))
+
+    def stats(self, corp_id: str, affiliate_id: str) -> ports.Record:
+        return self._get(keys.stats_key(corp_id, affiliate_id)) or {}
+
+    def day(self, corp_id: str, affiliate_id: str, day: str) -> ports.Record:
+        return self._get(keys.day_key(corp_id, affiliate_id, day)) or {}
+
+    def decision(self, corp_id: str, order_id: str) -> ports.Record | None:
+        return self._get(keys.decision_key(corp_id, order_id))
+
+    def share(self, corp_id: str, order_id: str, role: str) -> ports.Record | None:
+        return self._get(keys.share_key(corp_id, order_id, role))
+
+    def withdrawal(self, corp_id: str, withdrawal_id: str) -> ports.Record | None:
+        return self._get(keys.withdrawal_key(corp_id, withdrawal_id))
+
+    # --- listings ------------------------------------------------------------------------------
+
+    def _listing(self, partition: str, index: str, newest_first: bool = True) -> list[ports.Record]:
+        items = query_all(self._table, partition, index=index, newest_first=newest_first)
+        return [{k: v for k, v in item.items() if k not in KEY_ATTRIBUTES} for item in items]
+
+    def affiliates(self, corp_id: str) -> list[ports.Record]:
+        return self._listing(keys.tenant_list(corp_id, "AFFILIATES"), "gsi2")
+
+    def applications(self, corp_id: str) -> list[ports.Record]:
+        return self._listing(keys.tenant_list(corp_id, "AFF_APPLICATIONS"), "gsi2")
+
+    def store_applications(self, corp_id: str) -> list[ports.Record]:
+        return self._listing(keys.tenant_list(corp_id, "AFF_STORE_APPLICATIONS"), "gsi2")
+
+    def downline(self, corp_id: str, affiliate_id: str) -> list[ports.Record]:
+        return self._listing(keys.own_list(corp_id, "AFF_DOWNLINE", affiliate_id), "gsi3")
+
+    def customers(self, corp_id: str, affiliate_id: str) -> list[ports.Record]:
+        return self._listing(keys.own_list(corp_id, "AFF_CUSTOMERS", affiliate_id), "gsi3")
+
+    def shares(self, corp_id: str, beneficiary_id: str | None = None) -> list[ports.Record]:
+        if beneficiary_id:
+            return self._listing(keys.own_list(corp_id, "AFF_SHARES", beneficiary_id), "gsi3")
+        return self._listing(keys.tenant_list(corp_id, "AFF_SHARES"), "gsi2")
+
+    def unattributed(self, corp_id: str, customer_id: str) -> list[ports.Record]:
+        partition = keys.own_list(corp_id, "AFF_UNATTRIBUTED", customer_id)
+        return self._listing(partition, "gsi3", newest_first=False)
+
+    def withdrawals(self, corp_id: str, affiliate_id: str | None = None) -> list[ports.Record]:
+        if affiliate_id:
+            return self._listing(keys.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id), "gsi3")
+        return self._listing(keys.tenant_list(corp_id, "AFF_WITHDRAWALS"), "gsi2")
+
+    # --- order.paid in two reads ---------------------------------------------------------------
+
+    def payment_context(
+        self, corp_id: str, order_id: str, customer_id: str, source_id: str | None, level_source: str
+    ) -> ports.PaymentContext:
+        found = self._table.get_many(
+            [
+                table_keys.order_key(corp_id, order_id),
+                keys.decision_key(corp_id, order_id),
+                keys.settings_key(corp_id),
+                keys.profile_key(corp_id, customer_id),
+                keys.binding_key(corp_id, customer_id),
+                keys.activity_marker_key(corp_id, customer_id, f"order:{order_id}"),
+                level_storage.settings_key(corp_id),
+                level_storage.state_key(corp_id, customer_id),
+                level_storage.source_key(corp_id, level_source),
+                *([keys.profile_key(corp_id, source_id)] if source_id else []),
+            ]
+        )
+        stored, decided, settings, buyer, binding, counted, levels, standing, figures = found[:9]
+        return ports.PaymentContext(
+            order=state_from_item(stored) if stored else None,
+            decided=decided is not None,
+            settings=_settings(settings),
+            buyer=record(buyer),
+            binding=record(binding),
+            counted=counted is not None,
+            levels=level_storage.stored_levels_from_item(levels),
+            buyer_standing=level_storage.standing_from_item(corp_id, customer_id, standing),
+            level_figures_seen=figures is not None,
+            source=record(found[9]) if source_id else None,
+        )
+
+    def promoters(
+        self, corp_id: str, affiliate_ids: Sequence[str], standing_of: str | None
+    ) -> tuple[dict[str, ports.Record | None], Standing | None]:
+        got = self._table.get_many(
+            [
+                *(keys.profile_key(corp_id, who) for who in affiliate_ids),
+                *([level_storage.state_key(corp_id, standing_of)] if standing_of else []),
+            ]
+        )
+        profiles = {who: record(item) for who, item in zip(affiliate_ids, got, strict=False)}
+        standing = level_storage.standing_from_item(corp_id, standing_of, got[-1]) if standing_of else None
+        return profiles, standing
+
+    # --- the unit of work ----------------------------------------------------------------------
+
+    def commit(self, corp_id: str, changes: Sequence[ports.Change]) -> None:
+        # Postings go first: a repeat of their entries fails there and names them.
+        ordered = sorted(changes, key=lambda change: not isinstance(change, ports.Posted))
+        writes: list[Write] = []
+        owners: list[ports.Change] = []
+        entries: set[int] = set()
+        for change in ordered:
+            own = writes_of(corp_id, change, self._ledger)
+            entries.update(range(len(writes), len(writes) + entry_count(change)))
+            writes += own
+            owners += [change] * len(own)
+        if not writes:
+            return
+        if len(writes) > MAX_TRANSACTION_ITEMS:
+            raise ports.TooLarge(f"{len(writes)} writes do not fit one transaction")
+        try:
+            self._table.transact(writes)
+        except ConditionFailed as failure:
+            if not entries.intersection(failure.failed):
+                refusal = balance_refusal(writes, failure.failed)
+                if refusal is not None:
+                    raise refusal from failure
+            failed: list[ports.Change] = []
+            for position in failure.failed:
+                if not any(owners[position] is seen for seen in failed):
+                    failed.append(owners[position])
+            raise ports.Stale(failed) from failure
