@@ -108,7 +108,23 @@ def update_campaign(campaign_id: Id, body: CampaignChange) -> Campaign:
     return campaign
 
 
-@app.get("/admin/subsidy/report", summary="The report per campaign, scene and day", tags=["report"])
+CSV_OR_JSON: dict[int, Any] = {
+    200: {
+        "description": "The rows and their totals (JSON), or the rows (?format=csv)",
+        "content": {
+            "application/json": {"model": SubsidyReport},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@app.get(
+    "/admin/subsidy/report",
+    summary="The report per campaign, scene and day; ?format=csv exports",
+    tags=["report"],
+    responses=CSV_OR_JSON,
+)
 def subsidy_report(
     campaign_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")] = None,
     scene: Scene = None,
