@@ -4,7 +4,8 @@ SPEC §6: each function's import + init ≤ 1.3 × that of a bare handler import
 boto3 + pydantic — "what our own code adds on top of the unavoidable". For each function
 this measures, in fresh interpreters (start-up excluded), side by side and alternating:
 
-- the function: loading its handler module as Lambda does (layer on the path);
+- the function: loading its handler module as Lambda does (the layer and, as the working
+  directory, the function's folder on the path: its own modules count as ours);
 - its baseline: importing exactly the third-party and standard-library modules that the
   function ended up loading (Powertools utilities, boto3, pydantic, …), none of our code;
 - for reference, ``bench/baseline_handler.py``: a bare handler importing Powertools, boto3
@@ -49,7 +50,8 @@ spec.loader.exec_module(module)
 getattr(module, "lambda_handler")
 elapsed = time.process_time() - started
 ours = ("incentives", "handler_module")
-loaded = [name for name in sys.modules if name not in before and not name.startswith(ours)]
+own = lambda name: (getattr(sys.modules[name], "__file__", None) or "").startswith({folder!r})
+loaded = [name for name in sys.modules if name not in before and not name.startswith(ours) and not own(name)]
 print(json.dumps({{"seconds": elapsed, "modules": loaded}}))
 """
 
@@ -77,7 +79,11 @@ def _environment() -> dict[str, str]:
 
 def load_handler(path: Path) -> tuple[float, list[str]]:
     result = subprocess.run(
-        [sys.executable, "-c", LOAD_HANDLER.format(layer=str(LAYER), path=str(path))],
+        [
+            sys.executable,
+            "-c",
+            LOAD_HANDLER.format(layer=str(LAYER), path=str(path), folder=str(path.parent) + os.sep),
+        ],
         capture_output=True,
         text=True,
         env=_environment(),

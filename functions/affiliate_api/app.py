@@ -22,6 +22,14 @@ from incentives.affiliates.membership import ApplicationInput
 from incentives.affiliates.referrals import customers_of
 from incentives.affiliates.withdrawals import WithdrawalInput
 from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.views.affiliates import (
+    ApplicationView,
+    BoundCustomer,
+    DownlineMember,
+    ProgramForApplicants,
+    StoreApplicationView,
+    WithdrawalView,
+)
 from incentives.core.access import Principal, Role
 from incentives.core.clock import SystemClock
 from incentives.core.errors import NotFound
@@ -50,23 +58,15 @@ def _affiliate() -> Principal:
 
 
 @app.get("/affiliate/program", summary="The program as an applicant sees it", tags=["applying"])
-def program() -> dict[str, Any]:
+def program() -> ProgramForApplicants:
     principal = principal_of(app, AFFILIATES)
     current = affiliate_store.load_settings(wiring.table(), principal.corp_id)
-    return {
-        "display_name": current.display_name,
-        "invitation_title": current.invitation_title,
-        "invitation_image_url": current.invitation_image_url,
-        "application": current.application.model_dump(mode="json"),
-        "withdrawal_threshold_fen": current.withdrawal_threshold_fen,
-        "my_eligibility": membership.eligibility(
-            wiring.table(), principal.corp_id, principal.subject, current
-        ),
-    }
+    eligibility = membership.eligibility(wiring.table(), principal.corp_id, principal.subject, current)
+    return ProgramForApplicants.of(current, eligibility)
 
 
 @app.post("/affiliate/application", summary="Apply to become an affiliate", tags=["applying"])
-def apply(body: ApplicationInput) -> dict[str, Any]:
+def apply(body: ApplicationInput) -> ApplicationView:
     principal = principal_of(app, AFFILIATES)
     return membership.submit_application(
         wiring.table(),
@@ -79,7 +79,7 @@ def apply(body: ApplicationInput) -> dict[str, Any]:
 
 
 @app.get("/affiliate/application", summary="My application and its review", tags=["applying"])
-def my_application() -> dict[str, Any]:
+def my_application() -> ApplicationView:
     principal = principal_of(app, AFFILIATES)
     found = membership.my_application(wiring.table(), principal.corp_id, principal.subject)
     if found is None:
@@ -125,13 +125,13 @@ def my_level_history() -> LevelHistory:
 
 
 @app.get("/affiliate/customers", summary="Customers bound to me now", tags=["center"])
-def my_customers() -> list[dict[str, Any]]:
+def my_customers() -> list[BoundCustomer]:
     principal = _affiliate()
     return customers_of(wiring.table(), principal.corp_id, principal.subject, clock.now())
 
 
 @app.get("/affiliate/downline", summary="Affiliates I invited", tags=["center"])
-def my_downline() -> list[dict[str, Any]]:
+def my_downline() -> list[DownlineMember]:
     principal = _affiliate()
     return center.downline(wiring.table(), principal.corp_id, principal.subject)
 
@@ -160,7 +160,7 @@ def my_orders(
 @app.post("/affiliate/stores/<store_id>/application", summary="Ask to promote a store", tags=["promotion"])
 def apply_for_store(
     store_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")],
-) -> dict[str, Any]:
+) -> StoreApplicationView:
     principal = _affiliate()
     return membership.apply_for_store(
         wiring.table(), principal.corp_id, principal.subject, store_id, clock.now()
@@ -168,7 +168,7 @@ def apply_for_store(
 
 
 @app.get("/affiliate/withdrawals", summary="My withdrawals", tags=["withdrawals"])
-def my_withdrawals() -> list[dict[str, Any]]:
+def my_withdrawals() -> list[WithdrawalView]:
     principal = _affiliate()
     return [
         withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
@@ -177,7 +177,7 @@ def my_withdrawals() -> list[dict[str, Any]]:
 
 
 @app.post("/affiliate/withdrawals", summary="Withdraw settled commission", tags=["withdrawals"])
-def withdraw(body: WithdrawalInput) -> dict[str, Any]:
+def withdraw(body: WithdrawalInput) -> WithdrawalView:
     principal = _affiliate()
     item = withdrawals.request(
         wiring.table(), wiring.ledger_repository(), principal.corp_id, principal.subject, body, clock.now()

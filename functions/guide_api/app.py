@@ -18,18 +18,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.views.guides import CustomerTags, CustomerView, GuideIncentives
 from incentives.core.access import Principal, Role
-from incentives.core.clock import SystemClock, iso_utc, parse_instant
-from incentives.core.errors import NotFound
+from incentives.core.clock import SystemClock, parse_instant
 from incentives.guides import service as incentives
-from incentives.guides.rules import month_of
 from incentives.guides.service import RewardRecord
-from incentives.org.permissions import check_edit, customer_view, load_permissions
-from incentives.org.service import stored
+from incentives.org import customers
+from incentives.org.permissions import customer_view, load_permissions
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
-from incentives.storage.keys import customer_key
-from incentives.storage.table import Exists, Update
 from incentives.tags.service import TagView, guide_tag_ids, list_tags, mark_customer_tags
 
 logger = Logger(service="guide-api")
@@ -52,67 +49,53 @@ class TagChange(BaseModel):
 
 
 def _own_customer(principal: Principal, customer_id: str) -> dict[str, Any]:
-    customer = wiring.table().get(customer_key(principal.corp_id, customer_id))
-    if customer is None or customer.get("guide_id") != principal.subject:
-        raise NotFound(f"no customer {customer_id} of yours", field="customer_id")
-    return customer
+    return customers.own_customer(wiring.org_repository(), principal, customer_id)
 
 
 @app.get("/guide/customers", summary="My customers, newest first", tags=["customers"])
-def my_customers() -> list[dict[str, Any]]:
+def my_customers() -> list[CustomerView]:
     principal = principal_of(app, GUIDES)
-    permissions = load_permissions(wiring.table(), principal.corp_id)
-    shown = guide_tag_ids(wiring.table(), principal.corp_id)
-    mine = stored(wiring.table(), principal.corp_id, f"GUIDE_CUSTOMERS#{principal.subject}").values()
+    permissions = load_permissions(wiring.org_repository(), principal.corp_id)
+    shown = guide_tag_ids(wiring.tag_repository(), principal.corp_id)
     return [
         customer_view(c, permissions, shown)
-        for c in sorted(mine, key=lambda c: c["attached_at"], reverse=True)
-        if c.get("guide_id") == principal.subject
+        for c in customers.my_customers(wiring.org_repository(), principal)
     ]
 
 
 @app.get("/guide/customers/<customer_id>", summary="One of my customers", tags=["customers"])
-def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> dict[str, Any]:
+def my_customer(customer_id: Annotated[str, Path(max_length=128)]) -> CustomerView:
     principal = principal_of(app, GUIDES)
     return customer_view(
         _own_customer(principal, customer_id),
-        load_permissions(wiring.table(), principal.corp_id),
-        guide_tag_ids(wiring.table(), principal.corp_id),
+        load_permissions(wiring.org_repository(), principal.corp_id),
+        guide_tag_ids(wiring.tag_repository(), principal.corp_id),
     )
 
 
 @app.patch("/guide/customers/<customer_id>", summary="Edit the attributes I may edit", tags=["customers"])
-def edit_customer(
-    customer_id: Annotated[str, Path(max_length=128)], changes: dict[str, str]
-) -> dict[str, Any]:
+def edit_customer(customer_id: Annotated[str, Path(max_length=128)], changes: dict[str, str]) -> CustomerView:
     principal = principal_of(app, GUIDES)
-    customer = _own_customer(principal, customer_id)
-    permissions = load_permissions(wiring.table(), principal.corp_id)
-    allowed = check_edit(changes, permissions)
-    attributes = {**customer.get("attributes", {}), **{k: v for k, v in allowed.items() if k != "name"}}
-    updates: dict[str, Any] = {"attributes": attributes, "edited_at": iso_utc(clock.now())}
-    if "name" in allowed:
-        updates["name"] = allowed["name"]
-    wiring.table().transact(
-        [Update(customer_key(principal.corp_id, customer_id), set=updates, conditions=(Exists(),))]
-    )
+    edited = customers.edit_customer(wiring.org_repository(), principal, customer_id, changes, clock.now())
     return customer_view(
-        _own_customer(principal, customer_id), permissions, guide_tag_ids(wiring.table(), principal.corp_id)
+        edited,
+        load_permissions(wiring.org_repository(), principal.corp_id),
+        guide_tag_ids(wiring.tag_repository(), principal.corp_id),
     )
 
 
 @app.get("/guide/tags", summary="Tags I may put on customers", tags=["tags"])
 def visible_tags() -> list[TagView]:
     principal = principal_of(app, GUIDES)
-    return list_tags(wiring.table(), principal.corp_id, visible_only=True)
+    return list_tags(wiring.tag_repository(), principal.corp_id, visible_only=True)
 
 
 @app.post("/guide/customers/<customer_id>/tags", summary="Add or remove visible tags", tags=["tags"])
-def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagChange) -> dict[str, Any]:
+def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagChange) -> CustomerTags:
     principal = principal_of(app, GUIDES)
     customer = _own_customer(principal, customer_id)
     tags = mark_customer_tags(
-        wiring.table(),
+        wiring.tag_repository(),
         wiring.wecom_client(principal.corp_id),
         principal.corp_id,
         principal.subject,
@@ -121,34 +104,29 @@ def tag_customer(customer_id: Annotated[str, Path(max_length=128)], change: TagC
         change.remove,
         clock.now(),
     )
-    shown = guide_tag_ids(wiring.table(), principal.corp_id)
-    return {"customer_id": customer_id, "tag_ids": [t for t in tags if t in shown]}
+    shown = guide_tag_ids(wiring.tag_repository(), principal.corp_id)
+    return CustomerTags(customer_id=customer_id, tag_ids=[t for t in tags if t in shown])
 
 
 @app.get("/guide/incentives", summary="Active programs, their rules, my earnings", tags=["incentives"])
-def my_incentives() -> dict[str, Any]:
+def my_incentives() -> GuideIncentives:
     principal = principal_of(app, GUIDES)
     now = clock.now()
     rules = [
-        rule.model_dump()
-        for rule in incentives.list_rules(wiring.table(), principal.corp_id, now)
+        rule
+        for rule in incentives.list_rules(wiring.guide_repository(), principal.corp_id, now)
         if rule.enabled
     ]
     mine = incentives.records(
-        wiring.table(), wiring.payout_repository(), principal, only_guide=principal.subject
+        wiring.guide_repository(), wiring.payout_repository(), principal, only_guide=principal.subject
     )
-    month = month_of(now, settings().time_zone)
-    earned = [r for r in mine if r.status in ("paid", "recorded")]
-    return {
-        "programs": rules,
-        "this_month_fen": sum(
-            r.amount_fen + r.carried_in_fen
-            for r in earned
-            if month_of(parse_instant(r.created_at), settings().time_zone) == month
-        ),
-        "total_fen": sum(r.amount_fen + r.carried_in_fen for r in earned),
-        "carried_fen": incentives.carried(wiring.table(), principal.corp_id, principal.subject),
-    }
+    earned = incentives.earnings(mine, now, settings().time_zone)
+    return GuideIncentives(
+        programs=rules,
+        this_month_fen=earned.this_month_fen,
+        total_fen=earned.total_fen,
+        carried_fen=incentives.carried(wiring.guide_repository(), principal.corp_id, principal.subject),
+    )
 
 
 @app.get("/guide/rewards", summary="My reward records", tags=["incentives"])
@@ -161,7 +139,7 @@ def my_rewards(
 ) -> list[RewardRecord]:
     principal = principal_of(app, GUIDES)
     mine = incentives.records(
-        wiring.table(), wiring.payout_repository(), principal, only_guide=principal.subject
+        wiring.guide_repository(), wiring.payout_repository(), principal, only_guide=principal.subject
     )
     since, until = query_instant(paid_from, "paid_from"), query_instant(paid_to, "paid_to")
     return [

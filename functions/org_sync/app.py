@@ -33,7 +33,9 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     results: dict[str, Any] = {}
     for corp_id in tenants_with(SecretPurpose.WECOM_APP):
         try:
-            result = sync_organization(wiring.table(), wiring.wecom_client(corp_id), event.time, logger.info)
+            result = sync_organization(
+                wiring.org_repository(), wiring.wecom_client(corp_id), event.time, logger.info
+            )
         except UpstreamError as failure:
             logger.error(
                 "organization sync failed; the next run tries again",

@@ -141,13 +141,33 @@ def _load_handler(spec: FunctionSpec, number: int) -> Handler:
             raise ImportError(f"cannot load {path}")
         module: ModuleType = importlib.util.module_from_spec(module_spec)
         sys.modules[module_name] = module
+        code = str(spec.code_uri.resolve())
+        sys.path.insert(0, code)  # the task root: a function imports the modules it ships with
+        loaded = set(sys.modules)
         try:
             module_spec.loader.exec_module(module)
         except BaseException:
             del sys.modules[module_name]
             raise
+        finally:
+            sys.path.remove(code)
+            _forget_own_modules(set(sys.modules) - loaded, code)
     handler: Handler = getattr(module, attribute)
     return handler
+
+
+def _forget_own_modules(names: set[str], code: str) -> None:
+    """Drop from ``sys.modules`` the modules a function loaded from its own folder (its routers).
+
+    On Lambda every instance is a process of its own; here they share one. Forgotten, each
+    instance imports its own copies (a router included in one instance's resolver is not the
+    other's), and two functions may ship modules of the same name. The handler module keeps
+    what it imported; a function must not import its own modules lazily, in a request.
+    """
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None) or ""
+        if file and os.path.abspath(file).startswith(code + os.sep):
+            del sys.modules[name]
 
 
 def _keep_powertools_requests_per_instance() -> None:

@@ -3,8 +3,8 @@
 Each document is fetched from its Swagger route through the local gateway; schemathesis then
 generates requests for every operation (valid and invalid parameters and bodies) and sends
 them with a valid token of the API's audience. Every answer must be below 500 and carry a
-status code the document lists for that operation. The number of examples is bounded so the
-whole module stays well within a minute or two on a small machine.
+status code, a media type and a body the document lists for that operation. The number of
+examples is bounded so the whole module stays well within a minute or two on a small machine.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from infra.local.gateway import LocalGatewayServer, TemplateGateway
 from infra.local.template import read_stack
@@ -83,6 +87,14 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_status(
         )
         def answers_within_the_contract(case: schemathesis.Case) -> None:
             response = case.call(base_url=gateway, headers=headers, timeout=30)
-            case.validate_response(response, checks=[not_a_server_error, status_code_conformance])
+            case.validate_response(
+                response,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
+            )
 
         answers_within_the_contract()

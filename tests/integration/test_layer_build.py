@@ -54,7 +54,8 @@ def _version(info: Path) -> Version:
 
 def _runtime_imports() -> set[str]:
     """Top-level modules imported by the functions and the layer, outside ``if TYPE_CHECKING:``."""
-    sources = [*LAYER_SOURCE.glob("incentives/**/*.py"), *ROOT.glob("functions/*/*.py")]
+    sources = [*LAYER_SOURCE.glob("incentives/**/*.py"), *ROOT.glob("functions/*/**/*.py")]
+    shipped_with_functions = {path.stem for path in ROOT.glob("functions/*/*") if path.suffix in {"", ".py"}}
     names: set[str] = set()
     for source in sources:
         tree = ast.parse(source.read_text(encoding="utf-8"))
@@ -72,7 +73,7 @@ def _runtime_imports() -> set[str]:
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"__future__", "incentives"}
+    return names - set(sys.stdlib_module_names) - {"__future__", "incentives"} - shipped_with_functions
 
 
 def test_the_layer_carries_our_package_and_every_module_it_imports(layer: Path) -> None:

@@ -124,7 +124,7 @@ def test_a_full_sync_reads_members_in_pages_not_per_outlet(stack: StackHandle) -
     _many_outlets(stack, 120)
     calls = _calls_while(stack, lambda: _synced_count(stack, 123))
     assert calls == ["/cgi-bin/department/list", "/cgi-bin/user/list_id"]
-    with mock.patch("incentives.org.service.MEMBER_PAGE_SIZE", 50):
+    with mock.patch("incentives.org.sync.MEMBER_PAGE_SIZE", 50):
         stack.wecom.users["guide-0"]["department"] = [1001]
         calls = _calls_while(stack, lambda: _synced_count(stack, 123))
     pairs = sum(len(u["department"]) for u in stack.wecom.users.values())

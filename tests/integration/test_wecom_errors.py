@@ -101,7 +101,7 @@ def test_a_manual_sync_refused_midway_shows_wecom_error_on_its_status_and_change
     _move_outlet_22_to_the_south(stack)
     before = _ours(stack)
     stack.wecom.faults.extend((0, 0, *fault.codes))  # department/list and one page of members pass
-    with mock.patch("incentives.org.service.MEMBER_PAGE_SIZE", 2):
+    with mock.patch("incentives.org.sync.MEMBER_PAGE_SIZE", 2):
         recorded = stack.sync_org()  # the request answers 202; the background run fails
     assert (recorded["state"], recorded["outcome"], recorded["failures_in_a_row"]) == ("failed", "failed", 1)
     failure = recorded["failure"]

@@ -15,7 +15,6 @@ from typing import Any
 from unittest import mock
 
 from incentives.affiliates import lifecycle, refunds, withdrawals
-from incentives.guides import service as guides
 from incentives.ledger.model import Entry, EntryKind
 from incentives.levels import assessment
 from incentives.levels import service as levels
@@ -24,7 +23,7 @@ from incentives.payouts.model import Payout, ProviderName
 from incentives.payouts.provider import Outcome, ProviderResult
 from incentives.payouts.wechat_transfer import WeChatTransfer
 from incentives.payouts.wecom_pay import WeComPayToEmployee
-from incentives.storage import ledger
+from incentives.storage import guides, ledger
 from incentives.storage import levels as level_storage
 from incentives.storage.affiliates import records as affiliate_records
 from incentives.storage.payouts import PayoutRepository

@@ -47,13 +47,14 @@ from incentives.ledger.model import Account, OwnerKind, fold
 from incentives.ledger.service import settle_holds_past
 from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow
-from incentives.org.service import guide_key
 from incentives.payouts import service
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName, payout_id_for
 from incentives.payouts.provider import Outcome, PayoutProvider, ProviderResult
 from incentives.payouts.wechat_notify import NotifyKeys, open_notice
 from incentives.payouts.wechat_transfer import WeChatTransfer, WeChatTransferConfig
 from incentives.payouts.wecom_pay import PAY_PATH, QUERY_PATH, WeComPayConfig, WeComPayToEmployee
+from incentives.storage.guides import TableGuideRepository
+from incentives.storage.keys import guide_key
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
@@ -360,14 +361,14 @@ class World:
         self.rule_limit = self.rng.choice([500, 1_000, 5_000])
         self.rule_amount = self.rng.choice([100, 200, 300])
         incentives.save_settings(
-            self.table,
+            TableGuideRepository(self.table),
             CORP,
             incentives.IncentiveSettings(payment_method=PaymentMethod.ONLINE),
             True,
             self.now,
         )
         incentives.create_custom_rule(
-            self.table,
+            TableGuideRepository(self.table),
             CORP,
             incentives.RuleInput(
                 name="到店", behavior="visit", amount_fen=self.rule_amount, monthly_limit_fen=self.rule_limit

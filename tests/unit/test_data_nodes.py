@@ -6,8 +6,9 @@ import pytest
 
 from incentives.core.access import Principal, Role
 from incentives.core.errors import DomainError, Forbidden, InvalidInput
-from incentives.org.levels import OrgLevels, require_writable, visible_levels
-from incentives.org.service import dept_key
+from incentives.org.data_nodes import OrgLevels, require_writable, visible_levels
+from incentives.storage.keys import dept_key
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import MemoryTable, Put
 
 EAST_OUTLET = ("1", "2", "21")
@@ -91,8 +92,9 @@ def test_an_operator_sees_the_data_nodes_in_their_subtrees_only() -> None:
             ]
         )
     levels = OrgLevels(level_name="零售公司", node_dept_ids=["2", "21", "3"])
-    assert visible_levels(table, _operator("2"), levels).node_dept_ids == ["2", "21"]
-    assert visible_levels(table, _operator("3"), levels).node_dept_ids == ["3"]
-    assert visible_levels(table, _operator("99"), levels).node_dept_ids == []
-    assert visible_levels(table, ADMIN, levels) == levels
-    assert visible_levels(table, _operator("2"), None) == OrgLevels()
+    org = TableOrgRepository(table)
+    assert visible_levels(org, _operator("2"), levels).node_dept_ids == ["2", "21"]
+    assert visible_levels(org, _operator("3"), levels).node_dept_ids == ["3"]
+    assert visible_levels(org, _operator("99"), levels).node_dept_ids == []
+    assert visible_levels(org, ADMIN, levels) == levels
+    assert visible_levels(org, _operator("2"), None) == OrgLevels()

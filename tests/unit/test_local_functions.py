@@ -127,3 +127,39 @@ def test_the_instance_count_must_be_a_positive_whole_number(
     monkeypatch.setenv("LOCAL_FUNCTION_CONCURRENCY", value)
     with pytest.raises(ValueError, match="LOCAL_FUNCTION_CONCURRENCY"):
         LocalConfig.from_env()
+
+
+SHIPPED_MODULE_HANDLER = """
+from area import FOLDER, router
+
+
+def handler(event, context):
+    together = event.get("together")
+    if together is not None:
+        together.wait()  # both invocations are inside a handler: two instances
+    return {"router": id(router), "folder": FOLDER}
+"""
+
+
+def _function_with_own_module(folder: Path) -> tuple[Functions, str]:
+    """A function whose handler imports ``area``, a module it ships in its own folder."""
+    folder.mkdir()
+    (folder / "area.py").write_text(f"FOLDER = {folder.name!r}\nrouter = object()\n", encoding="utf-8")
+    (folder / "app.py").write_text(SHIPPED_MODULE_HANDLER, encoding="utf-8")
+    name = f"Probe{uuid.uuid4().hex[:8]}Function"
+    spec = FunctionSpec(name, folder, "app.handler", 30, 128, {}, [])
+    return Functions(Stack({"Resources": {}}, {name: spec}, [], [], []), "ap-southeast-1", 2), name
+
+
+def test_a_function_imports_its_own_modules_and_each_instance_has_its_own(tmp_path: Path) -> None:
+    """As on Lambda, where each instance is a process: the router one instance's resolver
+    includes is not another instance's, and two functions may ship modules of one name."""
+    functions, name = _function_with_own_module(tmp_path / "first")
+    others, other = _function_with_own_module(tmp_path / "second")
+    together = threading.Barrier(2, timeout=60)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: functions.invoke(name, {"together": together}), range(2)))
+    assert [answer["folder"] for answer in answers] == ["first", "first"]
+    assert answers[0]["router"] != answers[1]["router"]
+    assert others.invoke(other, {})["folder"] == "second"
+    assert "area" not in sys.modules

@@ -38,6 +38,7 @@ from incentives.signin.sessions import (
     refusal,
 )
 from incentives.signin.staff import OperatorGrant, SignInStaff, load_staff, member_identity, save_staff
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import MemoryTable
 from incentives.wecom.client import JsonTransport, MemoryTokenCache, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
@@ -126,7 +127,7 @@ def world() -> World:
         new_secret=lambda: f"{next(numbers):043d}",
     )
     sync_organization(
-        table, wecom_client, NOW
+        TableOrgRepository(table), wecom_client, NOW
     )  # guides: zhangwei, lifang (21), wangqiang (22), chenjing (31)
     return World(table, wecom, miniprogram, clock, ports, down)
 
@@ -330,7 +331,7 @@ def test_a_guide_who_left_the_synced_organization_cannot_refresh_and_nothing_cha
     tokens = world.sign_in(userid="zhangwei")
     world.wecom.users.pop("zhangwei")
     world.clock.advance(timedelta(minutes=20))
-    sync_organization(world.table, world.ports.wecom_client(CORP), world.clock.now())
+    sync_organization(TableOrgRepository(world.table), world.ports.wecom_client(CORP), world.clock.now())
     before = dict(world.table.items)
     with pytest.raises(Forbidden, match="no longer"):
         world.refresh(tokens.refresh_token)

@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
@@ -81,7 +82,7 @@ class _Gate(BaseMiddlewareHandler[APIGatewayRestResolver]):
         return next_middleware(app)
 
 
-def _authenticate(app: APIGatewayRestResolver) -> Principal:
+def _authenticate(app: BaseRouter) -> Principal:
     return authenticate(app.current_event.headers.get("Authorization"), app.context[API_SECRET])
 
 
@@ -210,8 +211,10 @@ def create_api(
     return app
 
 
-def principal_of(app: APIGatewayRestResolver, allowed: Collection[Role]) -> Principal:
-    """The caller (authenticated by the API's gate before anything else) if its role is allowed."""
+def principal_of(app: BaseRouter, allowed: Collection[Role]) -> Principal:
+    """The caller (authenticated by the API's gate before anything else) if its role is allowed.
+
+    ``app`` is the API's resolver or one of its routers (a router reads the resolver's context)."""
     principal = app.context.get(PRINCIPAL)
     if not isinstance(principal, Principal):
         principal = _authenticate(app)

@@ -8,7 +8,7 @@ Writing: every console write route authorizes here, in one of two ways:
 
 - :func:`authorize_write` for what admins and operators may change: it authenticates, resolves the
   target's department path (404 for what the caller cannot see), then applies the data-node rule
-  (:func:`incentives.org.levels.require_writable`): an operator whose departments are no longer
+  (:func:`incentives.org.data_nodes.require_writable`): an operator whose departments are no longer
   data nodes only reads history, an operator on several nodes names one (``data_node``) and the
   target must be under it;
 - :func:`admin_only` for the tenant's settings (levels, tag library, permissions, rules, sync),
@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from pydantic import BaseModel, Field
 
 from incentives.api.app import principal_of
 from incentives.core.access import Principal, Role
-from incentives.org.levels import load_levels, require_writable
+from incentives.org.data_nodes import load_levels, require_writable
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import Table
 
 CONSOLE = (Role.ADMIN, Role.OPERATOR)
@@ -58,7 +59,7 @@ class WriteGrant:
 
 
 def authorize_write(
-    app: APIGatewayRestResolver,
+    app: BaseRouter,
     table: Table,
     data_node: str | None,
     target_path: Callable[[Principal], Sequence[str]],
@@ -67,10 +68,12 @@ def authorize_write(
     department) as the caller sees it, raising ``NotFound`` when they cannot see it."""
     principal = principal_of(app, CONSOLE)
     path = target_path(principal)
-    node = require_writable(principal, load_levels(table, principal.corp_id), path, data_node)
+    node = require_writable(
+        principal, load_levels(TableOrgRepository(table), principal.corp_id), path, data_node
+    )
     return WriteGrant(principal, node)
 
 
-def admin_only(app: APIGatewayRestResolver) -> Principal:
+def admin_only(app: BaseRouter) -> Principal:
     """A change to the tenant's settings: admins only (operators get 403, whatever their nodes)."""
     return principal_of(app, ADMINS)

@@ -18,9 +18,17 @@ from incentives.contacts.callbacks import callback_record, record_once
 from incentives.core.clock import iso_utc
 from incentives.messages.internal import GuideAcquiredCustomer, GuideAcquiredCustomerEvent, WeComCallbackData
 from incentives.messages.queued import QueuedEvent
-from incentives.org.service import apply_contact_change, dept_key, guide_key
+from incentives.org.service import apply_contact_change
 from incentives.storage import keys
-from incentives.storage.keys import contact_way_key, customer_key, external_key, outlet_customers_key
+from incentives.storage.keys import (
+    contact_way_key,
+    customer_key,
+    dept_key,
+    external_key,
+    guide_key,
+    outlet_customers_key,
+)
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import (
     AtMost,
     Condition,
@@ -97,7 +105,7 @@ def apply_callback(
         return _end_relation(effects, corp_id, identity, callback, now)
     if callback.event == "change_contact":
         detail = apply_contact_change(
-            effects.table,
+            TableOrgRepository(effects.table),
             effects.client(corp_id),
             callback.change_type,
             callback.user_id,

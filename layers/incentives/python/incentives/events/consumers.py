@@ -138,9 +138,10 @@ def build_consumers(ports: EventPorts) -> Consumers:
         if trigger is None:
             return None
         from incentives.guides.service import GuideEffects, grant
+        from incentives.storage.guides import TableGuideRepository
 
         effects = GuideEffects(
-            table=ports.table,
+            guides=TableGuideRepository(ports.table),
             payouts=ports.payouts,
             queue=ports.payout_queue,
             openid_of=lambda corp, user_id: str(ports.wecom_client(corp).convert_to_openid(user_id)),
@@ -150,8 +151,11 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def org_sync(delivery: Delivery) -> str:
         from incentives.org.service import run_requested_sync
+        from incentives.storage.org import TableOrgRepository
 
-        return run_requested_sync(ports.table, ports.wecom_client(delivery.corp_id), ports.clock.now())
+        return run_requested_sync(
+            TableOrgRepository(ports.table), ports.wecom_client(delivery.corp_id), ports.clock.now()
+        )
 
     def wecom(delivery: Delivery) -> str:
         from incentives.contacts.acquisition import WeComEffects, apply_callback

@@ -8,10 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from incentives.core.access import Principal
-from incentives.org.levels import load_levels
-from incentives.org.service import stored
-from incentives.storage.table import Table
+from incentives.org.data_nodes import load_levels
+from incentives.org.ports import OrgRepository, Viewer
 
 
 class DepartmentNodeView(BaseModel):
@@ -31,17 +29,17 @@ def _order(item: dict[str, Any]) -> list[str]:
     return [str(d).zfill(12) for d in item.get("path", [])]
 
 
-def org_chart(table: Table, principal: Principal, query: str | None = None) -> list[DepartmentNodeView]:
+def org_chart(repo: OrgRepository, principal: Viewer, query: str | None = None) -> list[DepartmentNodeView]:
     """The departments ``principal`` sees, depth first, each with its subtree's counts. With
     ``query`` (case-insensitive substring of the name): the matching departments and the
     ancestors that lead to them, inside the caller's scope."""
     departments = {
-        item["dept_id"]: item
-        for item in stored(table, principal.corp_id, "DEPTS").values()
+        dept_id: item
+        for dept_id, item in repo.departments(principal.corp_id).items()
         if principal.sees_department_path([str(d) for d in item.get("path", [])])
     }
-    guides = list(stored(table, principal.corp_id, "GUIDES").values())
-    levels = load_levels(table, principal.corp_id)
+    guides = list(repo.guides(principal.corp_id).values())
+    levels = load_levels(repo, principal.corp_id)
     nodes = set(levels.node_dept_ids) if levels else set()
     outlets_under: dict[str, set[str]] = {dept_id: set() for dept_id in departments}
     for item in departments.values():

@@ -12,8 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from incentives.core.errors import Forbidden, InvalidInput
-from incentives.storage import keys
-from incentives.storage.table import Put, Table
+from incentives.org.ports import OrgRepository
 
 Attribute = Literal["name", "mobile", "gender", "birthday", "member_level", "remark", "tags"]
 ATTRIBUTES: tuple[str, ...] = ("name", "mobile", "gender", "birthday", "member_level", "remark", "tags")
@@ -33,24 +32,18 @@ class GuidePermissions(BaseModel):
         return self.attributes.get(attribute, AttributeRule())  # type: ignore[call-overload,no-any-return]
 
 
-def permissions_key(corp_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#SETTINGS#GUIDE_PERMISSIONS", "sk": "SETTINGS"}
+def load_permissions(repo: OrgRepository, corp_id: str) -> GuidePermissions:
+    value = repo.permissions(corp_id)
+    return GuidePermissions.model_validate(value) if value is not None else GuidePermissions()
 
 
-def load_permissions(table: Table, corp_id: str) -> GuidePermissions:
-    item = table.get(permissions_key(corp_id))
-    return GuidePermissions.model_validate(item["value"]) if item else GuidePermissions()
-
-
-def save_permissions(table: Table, corp_id: str, permissions: GuidePermissions) -> GuidePermissions:
+def save_permissions(repo: OrgRepository, corp_id: str, permissions: GuidePermissions) -> GuidePermissions:
     for attribute, rule in permissions.attributes.items():
         if rule.editable and not rule.visible:
             raise InvalidInput(
                 f"{attribute}: an attribute guides may edit must be visible", field=f"attributes.{attribute}"
             )
-    table.transact(
-        [Put({**permissions_key(corp_id), "kind": "settings", "value": permissions.model_dump(mode="json")})]
-    )
+    repo.save_permissions(corp_id, permissions.model_dump(mode="json"))
     return permissions
 
 

@@ -27,15 +27,18 @@ if TYPE_CHECKING:
     from incentives.payouts.wecom_pay import WeComPayConfig
     from incentives.signin.miniprogram import MiniProgramClient
     from incentives.signin.service import SignInPorts
+    from incentives.storage.guides import TableGuideRepository
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.levels import TableLevelRepository
     from incentives.storage.orders import TableOrderRepository
+    from incentives.storage.org import TableOrgRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.subsidy import TableSubsidyRepository
     from incentives.storage.table import DynamoTable
+    from incentives.storage.tags import TableTagRepository
     from incentives.wecom.client import WeComClient
     from incentives.wecom.crypto import CallbackCrypto
 
@@ -59,6 +62,27 @@ def level_repository() -> TableLevelRepository:
     from incentives.storage.levels import TableLevelRepository
 
     return TableLevelRepository(table())
+
+
+@cache
+def guide_repository() -> TableGuideRepository:
+    from incentives.storage.guides import TableGuideRepository
+
+    return TableGuideRepository(table())
+
+
+@cache
+def org_repository() -> TableOrgRepository:
+    from incentives.storage.org import TableOrgRepository
+
+    return TableOrgRepository(table())
+
+
+@cache
+def tag_repository() -> TableTagRepository:
+    from incentives.storage.tags import TableTagRepository
+
+    return TableTagRepository(table())
 
 
 @cache
@@ -254,6 +278,9 @@ def reset() -> None:
         table,
         order_repository,
         level_repository,
+        guide_repository,
+        org_repository,
+        tag_repository,
         subsidy_repository,
         raw_event_store,
         event_queue,

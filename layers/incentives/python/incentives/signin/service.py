@@ -29,7 +29,6 @@ from incentives.core.errors import (
     Unauthenticated,
     UpstreamError,
 )
-from incentives.org.service import guide_key
 from incentives.signin.miniprogram import MiniProgramApiError, MiniProgramClient
 from incentives.signin.sessions import (
     ACCESS_TOKEN_TTL,
@@ -44,6 +43,7 @@ from incentives.signin.sessions import (
     refusal,
 )
 from incentives.signin.staff import member_identity, staff_key, staff_of
+from incentives.storage.keys import guide_key
 from incentives.storage.table import Table
 from incentives.wecom.client import WeComApiError, WeComClient
 

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from incentives.core.access import Role
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Forbidden, InvalidInput
-from incentives.org.service import stored
 from incentives.signin.sessions import Identity
 from incentives.storage import keys
+from incentives.storage.org import collection
 from incentives.storage.table import Put, Table
 
 USER_ID = r"^[A-Za-z0-9_.@\-]{1,64}$"
@@ -85,7 +85,7 @@ def _check(staff: SignInStaff, known_departments: set[str]) -> None:
 
 def save_staff(table: Table, corp_id: str, staff: SignInStaff, now: datetime) -> SignInStaff:
     """Replace the list; the change applies at each member's next sign-in or refresh."""
-    known = {str(item["dept_id"]) for item in stored(table, corp_id, "DEPTS").values()}
+    known = {str(item["dept_id"]) for item in collection(table, corp_id, "DEPTS")}
     _check(staff, known)
     table.transact(
         [

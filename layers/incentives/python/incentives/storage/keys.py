@@ -1,20 +1,44 @@
-"""Every key of the single table, in one place (docs/data-model.md mirrors this file).
+"""Keys of the single table that more than one repository shares, and those of the areas whose
+repositories live in ``storage/orders.py``, ``storage/guides.py``, ``storage/org.py`` and
+``storage/tags.py`` (docs/data-model.md mirrors this file).
+
+The ledger (``storage/ledger.py``), payouts (``storage/payouts.py``), affiliate levels
+(``storage/levels.py``) and the affiliates area still build their own keys in their modules.
 
 Every partition key starts with the tenant (``T#<corp_id>``) so no query can cross tenants;
-the only cross-tenant access is the hourly job's sharded index, which carries the tenant in
-its sort key and hands each hit back to that tenant's own aggregate.
+the only cross-tenant access is the scheduled jobs' sharded ``gsi1`` queues, which carry the
+tenant in their sort key and hand each hit back to that tenant's own aggregate.
 """
 
 from __future__ import annotations
 
 import zlib
 
+SHARDS = 8
+"""Partitions of every sharded ``gsi1`` work queue."""
 WINDOW_INDEX = "gsi1"
-WINDOW_INDEX_SHARDS = 8
+WINDOW_INDEX_SHARDS = SHARDS
+COLLECTION_INDEX = "gsi2"
+"""``T#<corp>#<collection>`` → the members of a tenant's collection (departments, guides, rules, tags …)."""
+GUIDE_REWARDS_INDEX = "gsi3"
 
 
 def tenant(corp_id: str) -> str:
     return f"T#{corp_id}"
+
+
+def shard(identity: str, shards: int = SHARDS) -> int:
+    """The shard of ``identity`` in a sharded queue: spreads one queue over a few partitions so
+    the index never has one hot key."""
+    return zlib.crc32(identity.encode()) % shards
+
+
+def collection(corp_id: str, name: str) -> str:
+    """The ``gsi2`` partition listing a tenant's ``name`` collection."""
+    return f"{tenant(corp_id)}#{name}"
+
+
+# --- orders and events ----------------------------------------------------------------------------
 
 
 def order_key(corp_id: str, order_id: str) -> dict[str, str]:
@@ -27,8 +51,7 @@ def raw_event_key(corp_id: str, event_id: str) -> dict[str, str]:
 
 def window_shard(corp_id: str, order_id: str) -> str:
     """Spread open windows over a few partitions so the index never has one hot key."""
-    shard = zlib.crc32(f"{corp_id}#{order_id}".encode()) % WINDOW_INDEX_SHARDS
-    return f"WINDOW_OPEN#{shard}"
+    return f"WINDOW_OPEN#{shard(f'{corp_id}#{order_id}')}"
 
 
 def window_shards() -> list[str]:
@@ -39,9 +62,17 @@ def window_sort_key(closes_at_iso: str, corp_id: str, order_id: str) -> str:
     return f"{closes_at_iso}#{corp_id}#{order_id}"
 
 
+# --- customers (bound by WeCom callbacks, read and edited by guides) -------------------------------
+
+
 def customer_key(corp_id: str, customer_id: str) -> dict[str, str]:
     """A customer (their WeChat unionid) and their binding to a guide and an outlet."""
     return {"pk": f"{tenant(corp_id)}#CUSTOMER#{customer_id}", "sk": "CUSTOMER"}
+
+
+def guide_customers(corp_id: str, guide_id: str) -> str:
+    """The ``gsi2`` partition of a guide's customers."""
+    return collection(corp_id, f"GUIDE_CUSTOMERS#{guide_id}")
 
 
 def contact_way_key(corp_id: str, state: str) -> dict[str, str]:
@@ -57,3 +88,76 @@ def external_key(corp_id: str, external_user_id: str) -> dict[str, str]:
 def outlet_customers_key(corp_id: str, outlet_id: str) -> dict[str, str]:
     """How many customers an outlet has (active bindings), kept apart from the synchronised outlet."""
     return {"pk": f"{tenant(corp_id)}#OUTLET_CUSTOMERS#{outlet_id}", "sk": "COUNT"}
+
+
+# --- the organization (storage/org.py) -------------------------------------------------------------
+
+
+def dept_key(corp_id: str, dept_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#DEPT#{dept_id}", "sk": "DEPT"}
+
+
+def guide_key(corp_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#GUIDE#{user_id}", "sk": "GUIDE"}
+
+
+def _settings(corp_id: str, name: str, sk: str = "SETTINGS") -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#SETTINGS#{name}", "sk": sk}
+
+
+def org_sync_status_key(corp_id: str) -> dict[str, str]:
+    return _settings(corp_id, "ORG_SYNC", "STATUS")
+
+
+def data_nodes_key(corp_id: str) -> dict[str, str]:
+    """The intermediate level's name and its data nodes (stored as ``ORG_LEVELS`` since the start)."""
+    return _settings(corp_id, "ORG_LEVELS")
+
+
+def guide_permissions_key(corp_id: str) -> dict[str, str]:
+    return _settings(corp_id, "GUIDE_PERMISSIONS")
+
+
+# --- guide incentives (storage/guides.py) ----------------------------------------------------------
+
+
+def guide_incentive_settings_key(corp_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#SETTINGS#GUIDE_INCENTIVES", "sk": "SETTINGS"}
+
+
+def guide_rule_key(corp_id: str, rule_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#GUIDE_RULE#{rule_id}", "sk": "RULE"}
+
+
+def guide_reward_key(corp_id: str, reward_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#GUIDE_REWARD#{reward_id}", "sk": "REWARD"}
+
+
+def guide_usage_key(corp_id: str, guide_id: str, rule_id: str, month: str, version: int) -> dict[str, str]:
+    """What a guide was granted under one rule version in one month (its monthly limit)."""
+    return {"pk": f"{tenant(corp_id)}#GUIDE_USAGE#{guide_id}#{rule_id}#{month}", "sk": f"V#{version:04d}"}
+
+
+def guide_carry_key(corp_id: str, guide_id: str) -> dict[str, str]:
+    """Rewards too small to pay alone online, waiting for the guide's next online payment."""
+    return {"pk": f"{tenant(corp_id)}#GUIDE_CARRY#{guide_id}", "sk": "CARRY"}
+
+
+def guide_occurrences(corp_id: str, rule_id: str, month: str) -> str:
+    """The partition of a rule's occurrences in one month (what a rule edit previews)."""
+    return f"{tenant(corp_id)}#GUIDE_OCC#{rule_id}#{month}"
+
+
+def guide_occurrence_key(corp_id: str, rule_id: str, month: str, at_iso: str, source: str) -> dict[str, str]:
+    return {"pk": guide_occurrences(corp_id, rule_id, month), "sk": f"{at_iso}#{source}"}
+
+
+# --- the tag library (storage/tags.py) -------------------------------------------------------------
+
+
+def tag_group_key(corp_id: str, group_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#TAG_GROUP#{group_id}", "sk": "GROUP"}
+
+
+def tag_key(corp_id: str, tag_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#TAG#{tag_id}", "sk": "TAG"}

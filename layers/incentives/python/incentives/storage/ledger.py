@@ -6,7 +6,6 @@ the balance deltas in one transaction; a balance is therefore always the sum of 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -42,6 +41,7 @@ from incentives.storage.table import (
     Update,
     Write,
     due_items,
+    query_all,
 )
 
 HOLD_SHARDS = 8
@@ -300,19 +300,15 @@ class LedgerRepository:
         )
 
     def entries(self, account: Account) -> list[Entry]:
-        found: list[Entry] = []
-        cursor = None
-        while True:
-            page = self._table.query(account_pk(account), sk_prefix="ENTRY#", limit=500, cursor=cursor)
-            found.extend(entry_from_item(item) for item in page.items)
-            cursor = page.cursor
-            if cursor is None:
-                return sorted(found, key=lambda entry: (entry.at, entry.entry_id))
+        found = [
+            entry_from_item(item) for item in query_all(self._table, account_pk(account), sk_prefix="ENTRY#")
+        ]
+        return sorted(found, key=lambda entry: (entry.at, entry.entry_id))
 
 
 def _due(account: Account, credit_id: str, hold_until: datetime) -> dict[str, str]:
     """The hold's place in the sharded due queue of the settlement job."""
-    shard = zlib.crc32(f"{account}#{credit_id}".encode()) % HOLD_SHARDS
+    shard = keys.shard(f"{account}#{credit_id}", HOLD_SHARDS)
     return {
         "hold_until": iso_utc(hold_until),
         "gsi1pk": f"HOLD#{shard}",

@@ -15,7 +15,6 @@ counts are due (``LEVEL_COUNT``).
 from __future__ import annotations
 
 import json
-import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -39,6 +38,7 @@ from incentives.storage.table import (
     Update,
     Write,
     due_items,
+    query_all,
 )
 
 SHARDS = 8
@@ -48,7 +48,7 @@ DUE_QUEUE, DEAL_QUEUE, COUNT_QUEUE = "LEVEL_DUE", "LEVEL_DEAL", "LEVEL_COUNT"
 
 
 def _shard(text: str) -> int:
-    return zlib.crc32(text.encode()) % SHARDS
+    return keys.shard(text, SHARDS)
 
 
 def settings_key(corp_id: str) -> dict[str, str]:
@@ -409,16 +409,10 @@ class TableLevelRepository:
             raise ConcurrentModification(f"the level of {affiliate_id} moved meanwhile") from None
 
     def changes(self, corp_id: str, affiliate_id: str) -> list[LevelChange]:
-        found: list[LevelChange] = []
-        cursor = None
-        while True:
-            page = self._table.query(
-                _affiliate_pk(corp_id, affiliate_id), sk_prefix="CHANGE#", newest_first=True, cursor=cursor
-            )
-            found += [LevelChange.model_validate_json(item["doc"]) for item in page.items]
-            cursor = page.cursor
-            if cursor is None:
-                return found
+        items = query_all(
+            self._table, _affiliate_pk(corp_id, affiliate_id), sk_prefix="CHANGE#", newest_first=True
+        )
+        return [LevelChange.model_validate_json(item["doc"]) for item in items]
 
     def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> int:
         """The rank in force at ``at``: that of the latest change made at or before it (else 1)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -68,7 +67,7 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         item["confirm_mch_id"] = payout.confirmation.mch_id
         item["confirm_app_id"] = payout.confirmation.app_id
         item["package_info"] = payout.confirmation.package_info
-    shard = zlib.crc32(f"{payout.corp_id}#{payout.payout_id}".encode()) % OPEN_SHARDS
+    shard = keys.shard(f"{payout.corp_id}#{payout.payout_id}", OPEN_SHARDS)
     if payout.status in OPEN_STATUSES or payout.unresolved:
         item["gsi1pk"] = f"PAYOUT_OPEN#{shard}"
         item["gsi1sk"] = f"{iso_utc(payout.updated_at)}#{payout.corp_id}#{payout.payout_id}"

@@ -194,6 +194,27 @@ def filtered_page(
         batch = min(batch * 2, 500)
 
 
+def query_all(
+    table: Table,
+    partition: str,
+    *,
+    index: str | None = None,
+    sk_prefix: str | None = None,
+    newest_first: bool = False,
+) -> list[Item]:
+    """Every item of a partition (or of its ``sk_prefix`` part), reading every page of 500."""
+    found: list[Item] = []
+    cursor = None
+    while True:
+        page = table.query(
+            partition, index=index, sk_prefix=sk_prefix, limit=500, cursor=cursor, newest_first=newest_first
+        )
+        found += page.items
+        cursor = page.cursor
+        if cursor is None:
+            return found
+
+
 def due_items(table: Table, queue: str, shards: int, at_most: str, limit: int) -> list[Item]:
     """Items of a sharded ``gsi1`` work queue (``<queue>#<shard>``) whose sort key is at most
     ``at_most``, each read again from the table (consistent) and still in the queue."""
@@ -216,21 +237,6 @@ def due_items(table: Table, queue: str, shards: int, at_most: str, limit: int) -
             if cursor is None:
                 break
     return found[:limit]
-
-
-def query_all(
-    table: Table, partition: str, *, index: str | None = None, newest_first: bool = True
-) -> list[Item]:
-    """Every item of a partition, page after page (for listings of console scale: one tenant's
-    or one owner's; a job over due work reads :func:`due_items` instead)."""
-    found: list[Item] = []
-    cursor = None
-    while True:
-        page = table.query(partition, index=index, limit=500, cursor=cursor, newest_first=newest_first)
-        found += page.items
-        cursor = page.cursor
-        if cursor is None:
-            return found
 
 
 # --- DynamoDB -------------------------------------------------------------------------------------

@@ -13,12 +13,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from incentives.core.access import Principal, Role
 from incentives.core.clock import iso_utc
 from incentives.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from incentives.org.service import stored
-from incentives.storage import keys
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table
+from incentives.org.ports import ADMIN, OrgRepository, Viewer
 
 
 class OrgLevels(BaseModel):
@@ -26,34 +23,19 @@ class OrgLevels(BaseModel):
     node_dept_ids: list[str] = Field(default_factory=list, description="Departments chosen as data nodes")
 
 
-def levels_key(corp_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#SETTINGS#ORG_LEVELS", "sk": "SETTINGS"}
+def load_levels(repo: OrgRepository, corp_id: str) -> OrgLevels | None:
+    stored = repo.data_nodes(corp_id)
+    return OrgLevels.model_validate(stored.value) if stored else None
 
 
-def load_levels(table: Table, corp_id: str) -> OrgLevels | None:
-    item = table.get(levels_key(corp_id))
-    return OrgLevels.model_validate(item["value"]) if item else None
-
-
-def save_levels(table: Table, corp_id: str, levels: OrgLevels, now: datetime) -> OrgLevels:
-    known = {item["dept_id"] for item in stored(table, corp_id, "DEPTS").values()}
+def save_levels(repo: OrgRepository, corp_id: str, levels: OrgLevels, now: datetime) -> OrgLevels:
+    known = set(repo.departments(corp_id))
     unknown = [dept for dept in levels.node_dept_ids if dept not in known]
     if unknown:
         raise InvalidInput(
             f"not departments of the organization: {unknown}; sync first", field="node_dept_ids"
         )
-    table.transact(
-        [
-            Put(
-                {
-                    **levels_key(corp_id),
-                    "kind": "settings",
-                    "value": levels.model_dump(),
-                    "updated_at": iso_utc(now),
-                }
-            )
-        ]
-    )
+    repo.overwrite_data_nodes(corp_id, levels.model_dump(), iso_utc(now))
     return levels
 
 
@@ -68,11 +50,11 @@ class LevelsView(OrgLevels):
     nodes: list[DataNodeView] = Field(default_factory=list, description="The data nodes with their names")
 
 
-def levels_view(table: Table, principal: Principal, query: str | None = None) -> LevelsView:
+def levels_view(repo: OrgRepository, principal: Viewer, query: str | None = None) -> LevelsView:
     """The levels as ``principal`` sees them, each node with its department's name; ``query``
     keeps the nodes whose name contains it (case-insensitive)."""
-    levels = visible_levels(table, principal, load_levels(table, principal.corp_id))
-    departments = {item["dept_id"]: item for item in stored(table, principal.corp_id, "DEPTS").values()}
+    levels = visible_levels(repo, principal, load_levels(repo, principal.corp_id))
+    departments = repo.departments(principal.corp_id)
     needle = (query or "").strip().casefold()
     nodes = []
     for dept_id in levels.node_dept_ids:
@@ -86,16 +68,15 @@ def levels_view(table: Table, principal: Principal, query: str | None = None) ->
     return LevelsView(level_name=levels.level_name, node_dept_ids=[n.dept_id for n in nodes], nodes=nodes)
 
 
-def _change_nodes(table: Table, corp_id: str, change: str, dept_id: str, now: datetime) -> None:
+def _change_nodes(repo: OrgRepository, corp_id: str, change: str, dept_id: str, now: datetime) -> None:
     """Add or remove one data node; a concurrent change of the levels answers 409, nothing changed."""
-    item = table.get(levels_key(corp_id))
-    levels = OrgLevels.model_validate(item["value"]) if item else OrgLevels()
+    read = repo.data_nodes(corp_id)
+    levels = OrgLevels.model_validate(read.value) if read else OrgLevels()
     nodes = list(levels.node_dept_ids)
     if change == "add":
         if dept_id in nodes:
             raise Conflict(f"department {dept_id} is already a data node", field="dept_id")
-        known = {d["dept_id"] for d in stored(table, corp_id, "DEPTS").values()}
-        if dept_id not in known:
+        if dept_id not in repo.departments(corp_id):
             raise InvalidInput(
                 f"not a department of the organization: {dept_id}; sync first", field="dept_id"
             )
@@ -104,46 +85,34 @@ def _change_nodes(table: Table, corp_id: str, change: str, dept_id: str, now: da
         if dept_id not in nodes:
             raise NotFound(f"department {dept_id} is not a data node", field="dept_id")
         nodes.remove(dept_id)
-    condition = Equals("updated_at", item["updated_at"]) if item else NotExists()
     value = OrgLevels(level_name=levels.level_name, node_dept_ids=nodes).model_dump()
-    try:
-        table.transact(
-            [
-                Put(
-                    {**levels_key(corp_id), "kind": "settings", "value": value, "updated_at": iso_utc(now)},
-                    (condition,),
-                )
-            ]
-        )
-    except ConditionFailed:
-        raise Conflict("the data nodes changed meanwhile; read them and try again") from None
+    if not repo.save_data_nodes(corp_id, value, iso_utc(now), read):
+        raise Conflict("the data nodes changed meanwhile; read them and try again")
 
 
-def add_node(table: Table, corp_id: str, dept_id: str, now: datetime) -> None:
+def add_node(repo: OrgRepository, corp_id: str, dept_id: str, now: datetime) -> None:
     """Make one department a data node (seed 002: "add new intermediate-level departments")."""
-    _change_nodes(table, corp_id, "add", dept_id, now)
+    _change_nodes(repo, corp_id, "add", dept_id, now)
 
 
-def remove_node(table: Table, corp_id: str, dept_id: str, now: datetime) -> None:
+def remove_node(repo: OrgRepository, corp_id: str, dept_id: str, now: datetime) -> None:
     """Remove one data node: its operators keep reading history but create nothing
     (``require_writable``)."""
-    _change_nodes(table, corp_id, "remove", dept_id, now)
+    _change_nodes(repo, corp_id, "remove", dept_id, now)
 
 
-def visible_levels(table: Table, principal: Principal, levels: OrgLevels | None) -> OrgLevels:
+def visible_levels(repo: OrgRepository, principal: Viewer, levels: OrgLevels | None) -> OrgLevels:
     """The levels as ``principal`` may see them: the data nodes inside their scope (all, for admins)."""
     levels = levels or OrgLevels()
-    if principal.role is Role.ADMIN:
+    if principal.role == ADMIN:
         return levels
-    paths = {
-        item["dept_id"]: item.get("path", []) for item in stored(table, principal.corp_id, "DEPTS").values()
-    }
+    paths = {dept_id: item.get("path", []) for dept_id, item in repo.departments(principal.corp_id).items()}
     nodes = [node for node in levels.node_dept_ids if principal.sees_department_path(paths.get(node, [node]))]
     return OrgLevels(level_name=levels.level_name, node_dept_ids=nodes)
 
 
 def require_writable(
-    principal: Principal, levels: OrgLevels | None, item_path: Sequence[str], data_node: str | None
+    principal: Viewer, levels: OrgLevels | None, item_path: Sequence[str], data_node: str | None
 ) -> str | None:
     """The data node in which ``principal`` writes an item of the department ``item_path`` (root →
     department), or the reason they may not (seed 002: a removed node's accounts only read history;
@@ -156,7 +125,7 @@ def require_writable(
       none → read-only (403); several and none named → 400 naming ``data_node``; a named node
       must be one of theirs (403) and the item must be under the node (403).
     """
-    if principal.role is Role.ADMIN:
+    if principal.role == ADMIN:
         if data_node is not None and data_node not in item_path:
             raise InvalidInput(f"the item is not under department {data_node}", field="data_node")
         return data_node

@@ -1,0 +1,46 @@
+"""Affiliates: the list, one with their center, and the stores and types they may promote."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from incentives.affiliates import center, membership
+from incentives.affiliates import store as affiliate_store
+from incentives.affiliates.membership import ProfileChange
+from incentives.api.app import principal_of
+from incentives.api.views.affiliates import AffiliateProfile, AffiliateWithCenter
+from incentives.core.clock import SystemClock
+from incentives.runtime import wiring
+from incentives.runtime.settings import settings
+from routes import ADMINS, Id
+
+router = Router()
+clock = SystemClock()
+
+
+@router.get("/admin/affiliates", summary="Affiliates, newest first", tags=["affiliates"])
+def list_affiliates() -> list[AffiliateProfile]:
+    principal = principal_of(router, ADMINS)
+    return membership.affiliates(wiring.table(), principal.corp_id)
+
+
+@router.get(
+    "/admin/affiliates/<affiliate_id>", summary="One affiliate, with their center", tags=["affiliates"]
+)
+def get_affiliate(affiliate_id: Id) -> AffiliateWithCenter:
+    principal = principal_of(router, ADMINS)
+    table = wiring.table()
+    item = membership.require_profile(table, principal.corp_id, affiliate_id)
+    figures = center.center(
+        table, wiring.ledger_repository(), principal.corp_id, affiliate_id, clock.now(), settings().time_zone
+    )
+    program = affiliate_store.load_settings(table, principal.corp_id)
+    return {**membership.profile_view(item, program), "center": figures}
+
+
+@router.patch(
+    "/admin/affiliates/<affiliate_id>", summary="Change promotable stores and types", tags=["affiliates"]
+)
+def change_affiliate(affiliate_id: Id, body: ProfileChange) -> AffiliateProfile:
+    principal = principal_of(router, ADMINS)
+    return membership.change_profile(wiring.table(), principal.corp_id, affiliate_id, body)

@@ -1,0 +1,118 @@
+"""What the guide incentive services need from storage; the adapter is ``incentives.storage.guides``.
+
+Rules carry their versions as documents (``version``, ``amount_fen``, ``monthly_limit_fen``,
+``effective_from``: what the console shows); occurrences, rewards and guides are attribute
+documents. A grant is decided here and committed by the repository in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from incentives.ledger.model import Entry
+from incentives.payouts.model import Payout
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredRule:
+    rule_id: str
+    name: str
+    behavior: str
+    template: bool
+    enabled: bool
+    versions: tuple[Record, ...]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What a guide was granted under one rule version this month, and what waits to be paid online."""
+
+    used_fen: int = 0
+    carried_fen: int = 0
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One trigger's effects, all or nothing: its occurrence, its count against the monthly limit
+    (if the usage is still ``used_fen``), and when ``amount_fen`` > 0 its reward, ledger entries and
+    payout, or the amount carried into the next online payment."""
+
+    corp_id: str
+    guide_id: str
+    rule_id: str
+    month: str
+    version: int
+    at: datetime
+    reward_id: str
+    occurrence: Record
+    used_fen: int
+    amount_fen: int
+    reward: Record | None = None
+    entries: Sequence[Entry] = ()
+    payout: Payout | None = None
+    carried_fen: int = 0
+    """Added to the guide's carry (a reward too small to pay alone online)."""
+    carried_in_fen: int = 0
+    """Taken from the guide's carry into this payout (if it still holds that much)."""
+
+
+class GrantOutcome(StrEnum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+    """The occurrence or the reward exists: a redelivery or a racing duplicate."""
+    COUNTERS_MOVED = "counters_moved"
+    """The monthly usage or the carry changed since read: read them again."""
+
+
+class PayoutLookup(Protocol):
+    def get(self, corp_id: str, payout_id: str) -> Payout | None: ...
+
+
+class GuideRepository(Protocol):
+    def settings(self, corp_id: str) -> Record | None:
+        """The incentive settings document, None before the first save."""
+        ...
+
+    def save_settings(self, corp_id: str, value: Record, updated_at: datetime) -> None: ...
+
+    def rule(self, corp_id: str, rule_id: str) -> StoredRule | None: ...
+
+    def rules(self, corp_id: str) -> list[StoredRule]: ...
+
+    def add_rule(self, corp_id: str, rule: StoredRule) -> bool:
+        """Store a new rule; False (nothing written) when the rule exists already."""
+        ...
+
+    def save_rule(self, corp_id: str, rule: StoredRule) -> None: ...
+
+    def set_rule_enabled(self, corp_id: str, rule_id: str, enabled: bool) -> None: ...
+
+    def occurrences(self, corp_id: str, rule_id: str, month: str) -> list[Record]: ...
+
+    def guide(self, corp_id: str, guide_id: str) -> Record | None: ...
+
+    def guides(self, corp_id: str) -> dict[str, Record]: ...
+
+    def reward(self, corp_id: str, reward_id: str) -> Record | None: ...
+
+    def occurrence_recorded(
+        self, corp_id: str, rule_id: str, month: str, at: datetime, source: str
+    ) -> bool: ...
+
+    def counters(self, corp_id: str, guide_id: str, rule_id: str, month: str, version: int) -> Counters:
+        """Both counters in one consistent read."""
+        ...
+
+    def commit_grant(self, grant: Grant) -> GrantOutcome: ...
+
+    def rewards(self, corp_id: str, guide_id: str | None = None) -> list[Record]:
+        """Reward documents newest first: the tenant's, or one guide's."""
+        ...
+
+    def carried(self, corp_id: str, guide_id: str) -> int: ...

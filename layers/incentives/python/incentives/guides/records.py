@@ -1,0 +1,164 @@
+"""Seed 000 "Incentive records" (overview, filters, payment status) and the mini program's
+earnings ("their earnings for the current month", total earnings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from incentives.core.clock import iso_utc, parse_instant
+from incentives.guides.ports import GuideRepository, PayoutLookup, Record
+from incentives.guides.rules import month_of
+from incentives.org.ports import Viewer
+from incentives.payouts.model import payout_id_for
+
+
+class RewardRecord(BaseModel):
+    reward_id: str
+    guide_id: str
+    guide_name: str
+    outlet_id: str
+    rule_id: str
+    rule_name: str
+    version: int
+    behavior: str
+    source_event_id: str
+    customer_id: str
+    amount_fen: int
+    payment_method: str
+    status: str = Field(
+        description="recorded (offline); pending, paying, paid or failed (online); carried: below WeCom "
+        "Pay's minimum, paid with the guide's next online reward"
+    )
+    carried_in_fen: int = Field(
+        default=0, description="Earlier carried rewards paid together with this one (its payment is the sum)"
+    )
+    transaction_id: str | None
+    failure_reason: str | None
+    created_at: str
+    paid_at: str | None
+
+
+PAYOUT_TO_RECORD = {
+    "queued": "pending",
+    "sending": "paying",
+    "paid": "paid",
+    "failed": "failed",
+    "recorded": "recorded",
+    "cancelled": "cancelled",
+}
+EARNED = ("paid", "recorded")
+
+
+def _record(item: Record, payouts: PayoutLookup, corp_id: str) -> RewardRecord:
+    payout = (
+        None
+        if item.get("carried")
+        else payouts.get(corp_id, payout_id_for(corp_id, f"reward:{item['reward_id']}"))
+    )
+    status = (
+        "carried" if item.get("carried") else PAYOUT_TO_RECORD[payout.status.value] if payout else "pending"
+    )
+    return RewardRecord(
+        reward_id=item["reward_id"],
+        guide_id=item["guide_id"],
+        guide_name=item.get("guide_name", ""),
+        outlet_id=item.get("outlet_id", ""),
+        rule_id=item["rule_id"],
+        rule_name=item["rule_name"],
+        version=int(item["version"]),
+        behavior=item["behavior"],
+        source_event_id=item["source_event_id"],
+        customer_id=item["customer_id"],
+        amount_fen=int(item["amount_fen"]),
+        payment_method=item["payment_method"],
+        status=status,
+        carried_in_fen=int(item.get("carried_in_fen", 0)),
+        transaction_id=payout.transaction_id if payout else None,
+        failure_reason=payout.failure_reason if payout else None,
+        created_at=item["created_at"],
+        paid_at=iso_utc(payout.paid_at) if payout and payout.paid_at else None,
+    )
+
+
+def records(
+    repo: GuideRepository,
+    payouts: PayoutLookup,
+    principal: Viewer,
+    *,
+    guide_id: str | None = None,
+    outlet_id: str | None = None,
+    rule_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    only_guide: str | None = None,
+) -> list[RewardRecord]:
+    """Reward records newest first, filtered; operators see their subtrees, a guide only their own."""
+    found = []
+    for item in repo.rewards(principal.corp_id, only_guide):
+        if only_guide is None and not principal.sees_department_path(item.get("dept_path", [])):
+            continue
+        at = parse_instant(item["created_at"])
+        if (
+            (guide_id and item["guide_id"] != guide_id)
+            or (outlet_id and item.get("outlet_id") != outlet_id)
+            or (rule_id and item["rule_id"] != rule_id)
+            or (since and at < since)
+            or (until and at > until)
+        ):
+            continue
+        record = _record(item, payouts, principal.corp_id)
+        if status and record.status != status:
+            continue
+        found.append(record)
+    return found
+
+
+def overview(found: list[RewardRecord]) -> dict[str, Any]:
+    """Total paid, and paid per rule (seed 000's "incentive amount"), keyed by rule id: a renamed
+    rule keeps one total and two rules of one name keep two. Per rule, each paid or recorded
+    reward counts its own amount; rewards carried below WeCom Pay's minimum are in
+    ``carried_fen``, and the payment they are carried into counts them in ``total_paid_fen``."""
+    paid = [r for r in found if r.status in EARNED]
+    per_rule: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for record in paid:
+        per_rule[record.rule_id] = per_rule.get(record.rule_id, 0) + record.amount_fen
+        names.setdefault(record.rule_id, record.rule_name)  # newest first: the name it has now
+    return {
+        "total_paid_fen": sum(r.amount_fen + r.carried_in_fen for r in paid),
+        "paid_by_rule_fen": per_rule,
+        "rule_names": names,
+        "carried_fen": sum(r.amount_fen for r in found if r.status == "carried"),
+        "records": len(found),
+    }
+
+
+class Earnings(BaseModel):
+    """A guide's earnings as the mini program shows them: paid (or recorded) rewards, each with
+    the carried rewards paid along with it, counted in the month (local time) it was granted."""
+
+    this_month_fen: int
+    total_fen: int
+
+
+def earnings(mine: Iterable[RewardRecord], now: datetime, time_zone: str) -> Earnings:
+    earned = [r for r in mine if r.status in EARNED]
+    month = month_of(now, time_zone)
+    return Earnings(
+        this_month_fen=sum(
+            r.amount_fen + r.carried_in_fen
+            for r in earned
+            if month_of(parse_instant(r.created_at), time_zone) == month
+        ),
+        total_fen=sum(r.amount_fen + r.carried_in_fen for r in earned),
+    )
+
+
+def carried(repo: GuideRepository, corp_id: str, guide_id: str) -> int:
+    """Rewards too small to pay alone online, waiting for the guide's next online payment."""
+    return repo.carried(corp_id, guide_id)

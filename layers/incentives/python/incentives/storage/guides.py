@@ -1,0 +1,203 @@
+"""Guide incentives in the single table (:class:`incentives.guides.ports.GuideRepository`).
+
+Rules are listed on ``gsi2`` (``T#<corp>#GUIDE_RULES``); rewards on ``gsi2`` for the tenant
+(``T#<corp>#GUIDE_REWARDS``) and on ``gsi3`` per guide, both by creation time. A grant commits its
+occurrence, usage, reward, carry, payout and ledger entries in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from incentives.core.clock import iso_utc
+from incentives.guides.ports import Counters, Grant, GrantOutcome, Record, StoredRule
+from incentives.storage import keys, org
+from incentives.storage.ledger import posting_writes
+from incentives.storage.payouts import payout_item
+from incentives.storage.table import (
+    AtLeast,
+    AtMost,
+    ConditionFailed,
+    Item,
+    NotExists,
+    Put,
+    Table,
+    Update,
+    Write,
+    query_all,
+)
+
+OCCURRENCE, REWARD = "occurrence", "reward"
+"""The writes of a grant whose failed condition means the grant was applied before."""
+
+
+def rule_item(corp_id: str, rule: StoredRule) -> Item:
+    return {
+        **keys.guide_rule_key(corp_id, rule.rule_id),
+        "kind": "guide_rule",
+        "rule_id": rule.rule_id,
+        "name": rule.name,
+        "behavior": rule.behavior,
+        "template": rule.template,
+        "enabled": rule.enabled,
+        "versions": list(rule.versions),
+        "gsi2pk": keys.collection(corp_id, "GUIDE_RULES"),
+        "gsi2sk": rule.rule_id,
+    }
+
+
+def rule_from_item(item: Item) -> StoredRule:
+    return StoredRule(
+        item["rule_id"],
+        item["name"],
+        item["behavior"],
+        item["template"],
+        item["enabled"],
+        tuple(item["versions"]),
+    )
+
+
+def reward_item(corp_id: str, reward: Record) -> Item:
+    sort = f"{reward['created_at']}#{reward['reward_id']}"
+    return {
+        **keys.guide_reward_key(corp_id, reward["reward_id"]),
+        "kind": "guide_reward",
+        **reward,
+        "gsi2pk": keys.collection(corp_id, "GUIDE_REWARDS"),
+        "gsi2sk": sort,
+        "gsi3pk": keys.collection(corp_id, f"GUIDE_REWARDS#{reward['guide_id']}"),
+        "gsi3sk": sort,
+    }
+
+
+def grant_writes(grant: Grant) -> tuple[list[Write], list[str]]:
+    """The grant's writes, and what each one is (to name a failed condition)."""
+    corp_id, guide_id = grant.corp_id, grant.guide_id
+    at = iso_utc(grant.at)
+    carry = keys.guide_carry_key(corp_id, guide_id)
+    writes: list[tuple[str, Write]] = [
+        (
+            OCCURRENCE,
+            Put(
+                {
+                    **keys.guide_occurrence_key(corp_id, grant.rule_id, grant.month, at, grant.reward_id),
+                    "kind": "guide_occurrence",
+                    **grant.occurrence,
+                },
+                (NotExists(),),
+            ),
+        ),
+        (
+            "usage",
+            Update(
+                keys.guide_usage_key(corp_id, guide_id, grant.rule_id, grant.month, grant.version),
+                add={"used_fen": grant.amount_fen, "count": 1},
+                conditions=(AtMost("used_fen", grant.used_fen),),
+            ),
+        ),
+    ]
+    if grant.reward is not None:
+        writes.append((REWARD, Put(reward_item(corp_id, grant.reward), (NotExists(),))))
+    if grant.carried_fen:
+        writes.append(("carry", Update(carry, add={"carried_fen": grant.carried_fen})))
+    if grant.payout is not None:
+        writes.append(("payout", Put(payout_item(grant.payout), (NotExists(),))))
+    if grant.carried_in_fen:
+        taken = Update(
+            carry,
+            add={"carried_fen": -grant.carried_in_fen},
+            conditions=(AtLeast("carried_fen", grant.carried_in_fen),),
+        )
+        writes.append(("carry", taken))
+    if grant.entries:
+        writes += [("ledger", write) for write in posting_writes(list(grant.entries), grant.at)]
+    return [write for _, write in writes], [role for role, _ in writes]
+
+
+class TableGuideRepository:
+    """:class:`incentives.guides.ports.GuideRepository` over the Table port."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def settings(self, corp_id: str) -> Record | None:
+        item = self._table.get(keys.guide_incentive_settings_key(corp_id))
+        return dict(item["value"]) if item else None
+
+    def save_settings(self, corp_id: str, value: Record, updated_at: datetime) -> None:
+        key = keys.guide_incentive_settings_key(corp_id)
+        item = {**key, "kind": "settings", "value": value, "updated_at": iso_utc(updated_at)}
+        self._table.transact([Put(item)])
+
+    def rule(self, corp_id: str, rule_id: str) -> StoredRule | None:
+        item = self._table.get(keys.guide_rule_key(corp_id, rule_id))
+        return rule_from_item(item) if item else None
+
+    def rules(self, corp_id: str) -> list[StoredRule]:
+        partition = keys.collection(corp_id, "GUIDE_RULES")
+        return [
+            rule_from_item(item) for item in query_all(self._table, partition, index=keys.COLLECTION_INDEX)
+        ]
+
+    def add_rule(self, corp_id: str, rule: StoredRule) -> bool:
+        try:
+            self._table.transact([Put(rule_item(corp_id, rule), (NotExists(),))])
+        except ConditionFailed:
+            return False
+        return True
+
+    def save_rule(self, corp_id: str, rule: StoredRule) -> None:
+        self._table.transact([Put(rule_item(corp_id, rule))])
+
+    def set_rule_enabled(self, corp_id: str, rule_id: str, enabled: bool) -> None:
+        self._table.transact([Update(keys.guide_rule_key(corp_id, rule_id), set={"enabled": enabled})])
+
+    def occurrences(self, corp_id: str, rule_id: str, month: str) -> list[Record]:
+        items = query_all(self._table, keys.guide_occurrences(corp_id, rule_id, month))
+        return [org.record(item) or {} for item in items]
+
+    def guide(self, corp_id: str, guide_id: str) -> Record | None:
+        return org.guide(self._table, corp_id, guide_id)
+
+    def guides(self, corp_id: str) -> dict[str, Record]:
+        return org.guides(self._table, corp_id)
+
+    def reward(self, corp_id: str, reward_id: str) -> Record | None:
+        return org.record(self._table.get(keys.guide_reward_key(corp_id, reward_id)))
+
+    def occurrence_recorded(self, corp_id: str, rule_id: str, month: str, at: datetime, source: str) -> bool:
+        return (
+            self._table.get(keys.guide_occurrence_key(corp_id, rule_id, month, iso_utc(at), source))
+            is not None
+        )
+
+    def counters(self, corp_id: str, guide_id: str, rule_id: str, month: str, version: int) -> Counters:
+        usage, carry = self._table.get_many(
+            [
+                keys.guide_usage_key(corp_id, guide_id, rule_id, month, version),
+                keys.guide_carry_key(corp_id, guide_id),
+            ]
+        )
+        return Counters(int((usage or {}).get("used_fen", 0)), int((carry or {}).get("carried_fen", 0)))
+
+    def commit_grant(self, grant: Grant) -> GrantOutcome:
+        writes, roles = grant_writes(grant)
+        try:
+            self._table.transact(writes)
+        except ConditionFailed as failure:
+            if any(roles[position] in (OCCURRENCE, REWARD) for position in failure.failed):
+                return GrantOutcome.ALREADY_APPLIED
+            return GrantOutcome.COUNTERS_MOVED
+        return GrantOutcome.APPLIED
+
+    def rewards(self, corp_id: str, guide_id: str | None = None) -> list[Record]:
+        if guide_id:
+            partition, index = keys.collection(corp_id, f"GUIDE_REWARDS#{guide_id}"), keys.GUIDE_REWARDS_INDEX
+        else:
+            partition, index = keys.collection(corp_id, "GUIDE_REWARDS"), keys.COLLECTION_INDEX
+        items = query_all(self._table, partition, index=index, newest_first=True)
+        return [org.record(item) or {} for item in items]
+
+    def carried(self, corp_id: str, guide_id: str) -> int:
+        item = self._table.get(keys.guide_carry_key(corp_id, guide_id))
+        return int(item.get("carried_fen", 0)) if item else 0
