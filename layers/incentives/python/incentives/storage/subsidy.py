@@ -1,6 +1,7 @@
 """Storage of the subsidy area: campaigns, one case item per order, entries in the subsidy book.
 
-This module alone knows the subsidy keys and item shapes (docs/data-model.md):
+This module alone builds the subsidy items, their index attributes and conditions (their keys
+are in ``storage/keys.py``; docs/data-model.md):
 
 - campaigns: ``T#<corp>#SUBSIDY#CAMPAIGNS`` / ``CAMPAIGN#<campaign_id>`` (one partition per tenant);
 - a case: ``T#<corp>#SUBSIDY#ORDER#<order_id>`` / ``CASE``, optimistic ``version``, the case as JSON
@@ -25,39 +26,18 @@ from incentives.core.errors import ConcurrentModification, Conflict, NotFound
 from incentives.ledger.model import Entry
 from incentives.storage import keys
 from incentives.storage.ledger import LedgerRepository
-from incentives.storage.table import ConditionFailed, Equals, Item, NotExists, Put, Table
+from incentives.storage.table import ConditionFailed, Equals, Item, NotExists, Put, Table, query_all
 from incentives.subsidy.campaign import Campaign, CampaignTerms, campaign_for
 from incentives.subsidy.case import SubsidyCase
 from incentives.subsidy.ports import SubsidyExpectation
 from incentives.subsidy.views import expectation_of
 
 _case = TypeAdapter(SubsidyCase)
-PAGE = 500
-
-
-def campaigns_partition(corp_id: str) -> str:
-    return f"{keys.tenant(corp_id)}#SUBSIDY#CAMPAIGNS"
-
-
-def campaign_key(corp_id: str, campaign_id: str) -> dict[str, str]:
-    return {"pk": campaigns_partition(corp_id), "sk": f"CAMPAIGN#{campaign_id}"}
-
-
-def case_key(corp_id: str, order_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#SUBSIDY#ORDER#{order_id}", "sk": "CASE"}
-
-
-def day_partition(corp_id: str, day: str) -> str:
-    return f"{keys.tenant(corp_id)}#SUBSIDY#DAY#{day}"
-
-
-def campaign_cases_partition(corp_id: str, campaign_id: str) -> str:
-    return f"{keys.tenant(corp_id)}#SUBSIDY#CAMPAIGN#{campaign_id}"
 
 
 def case_to_item(case: SubsidyCase, time_zone: str) -> dict[str, Any]:
     item: dict[str, Any] = {
-        **case_key(case.corp_id, case.order_id),
+        **keys.subsidy_case_key(case.corp_id, case.order_id),
         "kind": "subsidy_case",
         "corp_id": case.corp_id,
         "order_id": case.order_id,
@@ -67,9 +47,9 @@ def case_to_item(case: SubsidyCase, time_zone: str) -> dict[str, Any]:
     }
     day = case.paid_day(time_zone)
     if day is not None:
-        item["gsi2pk"], item["gsi2sk"] = day_partition(case.corp_id, day), case.order_id
+        item["gsi2pk"], item["gsi2sk"] = keys.subsidy_day(case.corp_id, day), case.order_id
         if case.attribution is not None and case.attribution.campaign_id:
-            item["gsi3pk"] = campaign_cases_partition(case.corp_id, case.attribution.campaign_id)
+            item["gsi3pk"] = keys.subsidy_campaign_cases(case.corp_id, case.attribution.campaign_id)
             item["gsi3sk"] = f"{day}#{case.order_id}"
     return item
 
@@ -94,10 +74,10 @@ class TableSubsidyRepository:
     # --- campaigns -----------------------------------------------------------------------------
 
     def campaigns(self, corp_id: str) -> list[Campaign]:
-        return [campaign_from_item(item) for item in self._all(campaigns_partition(corp_id), None)]
+        return [campaign_from_item(item) for item in query_all(self._table, keys.subsidy_campaigns(corp_id))]
 
     def campaign(self, corp_id: str, campaign_id: str) -> Campaign:
-        item = self._table.get(campaign_key(corp_id, campaign_id))
+        item = self._table.get(keys.subsidy_campaign_key(corp_id, campaign_id))
         if item is None:
             raise NotFound(f"no campaign {campaign_id}", field="campaign_id")
         return campaign_from_item(item)
@@ -150,7 +130,7 @@ class TableSubsidyRepository:
     @staticmethod
     def _campaign_item(corp_id: str, campaign: Campaign) -> dict[str, Any]:
         return {
-            **campaign_key(corp_id, campaign.campaign_id),
+            **keys.subsidy_campaign_key(corp_id, campaign.campaign_id),
             "kind": "subsidy_campaign",
             "corp_id": corp_id,
             "campaign_id": campaign.campaign_id,
@@ -162,7 +142,7 @@ class TableSubsidyRepository:
     # --- cases ---------------------------------------------------------------------------------
 
     def case(self, corp_id: str, order_id: str) -> SubsidyCase | None:
-        item = self._table.get(case_key(corp_id, order_id))
+        item = self._table.get(keys.subsidy_case_key(corp_id, order_id))
         return case_from_item(item) if item else None
 
     def save_case(self, case: SubsidyCase, expected_version: int, entries: Sequence[Entry] = ()) -> None:
@@ -183,11 +163,12 @@ class TableSubsidyRepository:
         self, corp_id: str, campaign_id: str, day_from: date | None = None, day_to: date | None = None
     ) -> Iterator[SubsidyCase]:
         """The campaign's cases, newest paid day first, within the days given."""
-        upper = f"{day_to.isoformat()}#~" if day_to else None
-        for item in self._all(
-            campaign_cases_partition(corp_id, campaign_id), "gsi3", upper, newest_first=True
-        ):
-            if day_from and str(item["gsi3sk"]).split("#", 1)[0] < day_from.isoformat():
+        partition = keys.subsidy_campaign_cases(corp_id, campaign_id)
+        for item in query_all(self._table, partition, index="gsi3", newest_first=True):
+            day = str(item["gsi3sk"]).split("#", 1)[0]
+            if day_to and day > day_to.isoformat():
+                continue
+            if day_from and day < day_from.isoformat():
                 return
             yield case_from_item(item)
 
@@ -201,7 +182,7 @@ class TableSubsidyRepository:
 
     def expectations_for_day(self, corp_id: str, day: date) -> Iterator[SubsidyExpectation]:
         campaigns = self.campaigns(corp_id)
-        for item in self._all(day_partition(corp_id, day.isoformat()), "gsi2"):
+        for item in query_all(self._table, keys.subsidy_day(corp_id, day.isoformat()), index="gsi2"):
             case = case_from_item(item)
             found = expectation_of(case, self._campaign_of(case, campaigns))
             if found is not None:
@@ -213,21 +194,3 @@ class TableSubsidyRepository:
         if case.order is None:
             return None
         return campaign_for(campaigns, local_date(case.order.paid_at, self._time_zone))
-
-    def _all(
-        self, partition: str, index: str | None, sk_at_most: str | None = None, *, newest_first: bool = False
-    ) -> Iterator[Item]:
-        cursor = None
-        while True:
-            page = self._table.query(
-                partition,
-                index=index,
-                sk_at_most=sk_at_most,
-                limit=PAGE,
-                cursor=cursor,
-                newest_first=newest_first,
-            )
-            yield from page.items
-            cursor = page.cursor
-            if cursor is None:
-                return
