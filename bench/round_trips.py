@@ -67,8 +67,8 @@ def _payout_waiting(functions: Any) -> str:
 
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
+    from incentives.payouts.creation import PayoutRequest, create_payout
     from incentives.payouts.model import Payee, ProviderName
-    from incentives.payouts.service import PayoutRequest, create_payout
     from incentives.runtime import wiring
 
     wiring.reset()

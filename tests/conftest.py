@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -51,6 +52,29 @@ class StackHandle:
 
     def invoke(self, function: str, event: Any) -> Any:
         return self.functions.invoke(function, event)
+
+    def fire(self, function: str, at: datetime) -> Any:
+        """Fire the function's schedule at ``at``, as ``make fire`` does: a run it starts is driven
+        through its work queue to the end, and the answer is the run's summary (its counts)."""
+        from infra.local.fanout import drive, started_run
+        from infra.local.scheduler import scheduled_event
+
+        stack = read_stack()
+        schedule = next(s for s in stack.schedules if s.function == function)
+        started = self.invoke(function, scheduled_event(schedule, at, self.config.region, "test"))
+        if not started_run(started):
+            return started
+        mapping = next(m for m in stack.queue_mappings if m.function == function)
+        report = drive(
+            self.functions,
+            self.client("sqs"),
+            mapping,
+            self.ref(mapping.queue),
+            str(self.resolver.attributes[(mapping.queue, "Arn")]),
+            self.config.region,
+            started,
+        )
+        return report.summary()
 
     def api(self, function: str, method: str, resource: str, token: str, **kwargs: Any) -> tuple[int, Any]:
         """Call an API function as the gateway would: (status, JSON body or text). ``json=`` is the body."""

@@ -1,4 +1,5 @@
-"""The guide mini-program API under /guide: a guide's own customers and their tags (seed 002).
+"""The guide mini-program API under /guide: the active incentive programs and a guide's own
+rewards (seed 000), a guide's own customers and their tags (seed 002).
 
 Of a customer's tags, a guide sees those visible to guides now (tag and group); relations to
 hidden tags are kept and show again once the tag is visible again.

@@ -1,30 +1,48 @@
-"""Hourly: settle ledger credits whose hold (the after-sales window) has passed."""
+"""Hourly: settle ledger credits whose hold (the after-sales window) has passed.
+
+The schedule starts a run; the function's work queue carries it (one message per shard of the
+hold queue, then one per due hold), so any number of due holds settles within the run
+(``incentives.runtime.fanout``). The scheduled event's ``time`` is the clock
+(``python -m infra.local fire LedgerSettlementFunction --at ...``).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incentives.core.clock import iso_utc
-from incentives.ledger.service import settle_holds_past
+from incentives.fanout.model import DueQueue
+from incentives.ledger.service import settle_hold
 from incentives.runtime import wiring
+from incentives.runtime.fanout import ScheduledJob, handle
 
 logger = Logger(service="ledger-settlement")
 tracer = Tracer()
 metrics = Metrics()
 
 
+def settle(entry: dict[str, Any], as_of: datetime) -> dict[str, int]:
+    ledger = wiring.ledger_repository()
+    settled = settle_hold(ledger, ledger.hold_from_due(entry), as_of)
+    if settled:
+        metrics.add_metric(name="HoldsSettled", unit=MetricUnit.Count, value=1)
+    return {"settled": int(settled)}
+
+
+JOB = ScheduledJob(
+    work_queue="SETTLEMENT_WORK_QUEUE_URL",
+    cutoffs=lambda as_of: {DueQueue.HOLDS: as_of},
+    units={DueQueue.HOLDS: settle},
+    counts=("settled",),
+)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=EventBridgeModel)
-def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    settled = settle_holds_past(wiring.ledger_repository(), event.time)
-    logger.info("holds settled", extra={"settled": settled, "as_of": iso_utc(event.time)})
-    metrics.add_metric(name="HoldsSettled", unit=MetricUnit.Count, value=settled)
-    return {"settled": settled, "as_of": iso_utc(event.time)}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(JOB, event, context)

@@ -2,24 +2,27 @@
 
 Figures move with their events and owe an assessment in the same write; this job settles what
 the events did not settle themselves (an ``order.paid``, within its three round trips, leaves it
-to the job; a crash may leave one behind) and brings in the deal figures of orders whose
-after-sales window ended. The scheduled event's ``time`` is the clock
+to the job; a crash may leave one behind; a time-driven check comes due) and brings in the deal
+figures of orders whose after-sales window ended, assessing the affiliates they moved. The
+schedule starts a run; the function's work queue carries it (one message per shard of both
+queues, then one per due affiliate or order), so any number due is done within the run
+(``incentives.runtime.fanout``). The scheduled event's ``time`` is the clock
 (``python -m infra.local fire LevelAssessmentFunction --at ...``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incentives.core.clock import iso_utc
-from incentives.levels.service import run_assessment
+from incentives.fanout.model import DueQueue
+from incentives.levels.service import assess_due_affiliate, bring_in_deal
 from incentives.runtime import wiring
+from incentives.runtime.fanout import ScheduledJob, handle
 from incentives.runtime.settings import settings
 
 logger = Logger(service="level-assessment")
@@ -27,15 +30,35 @@ tracer = Tracer()
 metrics = Metrics()
 
 
+def _counted(done: dict[str, int]) -> dict[str, int]:
+    if done.get("level_changes"):
+        metrics.add_metric(name="LevelChanges", unit=MetricUnit.Count, value=done["level_changes"])
+    if done.get("deal_figures"):
+        metrics.add_metric(name="DealFiguresDue", unit=MetricUnit.Count, value=done["deal_figures"])
+    return done
+
+
+def assess(entry: dict[str, Any], as_of: datetime) -> dict[str, int]:
+    levels = wiring.level_repository()
+    return _counted(assess_due_affiliate(levels, levels.due_affiliate(entry), as_of, settings().time_zone))
+
+
+def deal(entry: dict[str, Any], as_of: datetime) -> dict[str, int]:
+    levels = wiring.level_repository()
+    due = levels.due_source(entry)
+    return _counted(bring_in_deal(levels, wiring.order_repository(), due, as_of, settings().time_zone))
+
+
+JOB = ScheduledJob(
+    work_queue="ASSESSMENT_WORK_QUEUE_URL",
+    cutoffs=lambda as_of: {DueQueue.LEVEL_DEALS: as_of, DueQueue.LEVEL_ASSESSMENTS: as_of},
+    units={DueQueue.LEVEL_DEALS: deal, DueQueue.LEVEL_ASSESSMENTS: assess},
+    counts=("deal_figures", "level_changes"),
+)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=EventBridgeModel)
-def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    done = run_assessment(
-        wiring.level_repository(), wiring.order_repository(), event.time, settings().time_zone
-    )
-    logger.info("levels assessed", extra={**done, "as_of": iso_utc(event.time)})
-    metrics.add_metric(name="LevelChanges", unit=MetricUnit.Count, value=done["level_changes"])
-    metrics.add_metric(name="DealFiguresDue", unit=MetricUnit.Count, value=done["deal_figures"])
-    return {**done, "as_of": iso_utc(event.time)}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(JOB, event, context)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.core.clock import SystemClock
-from incentives.payouts import service
+from incentives.payouts import pipeline
 from incentives.runtime import wiring
 from incentives.runtime.idempotency import once_per_key, register_lambda_context
 from incentives.runtime.settings import settings
@@ -32,7 +32,7 @@ clock = SystemClock()
 @once_per_key("payout-worker", key_jmespath="[corp_id, payout_id, generation]", payload_jmespath="generation")
 def attempt(*, request: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
     message = PayoutMessage.model_validate(request)
-    payout = service.process_payout(
+    payout = pipeline.process_payout(
         wiring.payout_repository(),
         wiring.payout_providers(message.corp_id),
         message.corp_id,

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incentives.api.errors import status_for
 from incentives.core.clock import SystemClock
 from incentives.core.errors import DomainError, NotFound
-from incentives.payouts import service
+from incentives.payouts import pipeline
 from incentives.payouts.wechat_notify import open_notice
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
@@ -61,7 +61,7 @@ def _receive(corp_id: str) -> Response[str]:
     if notice is None:
         logger.info("wechat pay notification of another kind acknowledged", extra={"corp_id": corp_id})
         return Response(204, None, None)
-    payout = service.apply_transfer_notice(
+    payout = pipeline.apply_transfer_notice(
         wiring.payout_repository(),
         corp_id,
         notice.out_bill_no,

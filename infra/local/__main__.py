@@ -23,6 +23,7 @@ from typing import Any
 
 from infra.local import aws
 from infra.local.config import LocalConfig
+from infra.local.fanout import RunReport, drive, follow, started_run
 from infra.local.gateway import LocalGatewayServer, TemplateGateway
 from infra.local.lambdas import Functions
 from infra.local.outcomes import OutcomeLog, sent_messages
@@ -204,6 +205,7 @@ class _Target:
                 resolver = aws.provision(self.stack, self.config)
             self.queues = {str(url): logical for logical, url in resolver.refs.items()}
             _apply_environment(aws.function_environment(self.stack, resolver, self.config))
+        self.resolver = resolver
         self.functions = Functions(self.stack, self.config.region, self.config.function_concurrency)
 
     @property
@@ -285,10 +287,33 @@ def fire(args: argparse.Namespace) -> int:
         event = scheduled_event(schedules[0], at, target.config.region, target.config.stack_name)
         with contextlib.redirect_stdout(sys.stderr):
             result = target.functions.invoke(args.function, event)
+            if started_run(result) and not args.aws:
+                report = _follow_run(target, args.function, result, args.follow_seconds)
+                result = report.summary()
+                if not report.complete:
+                    shards = f"{report.shards_read} of {result['shards']} shards read"
+                    entries = f"{report.items_done} of {report.items_sent} entries done"
+                    print(
+                        f"the run is not complete: {shards}, {entries}, {len(report.failed)} failed",
+                        file=sys.stderr,
+                    )
+                    _print(result)
+                    return 2
         _print(result)
     finally:
         target.close()
     return 0
+
+
+def _follow_run(target: _Target, function: str, started: dict[str, Any], timeout: float) -> RunReport:
+    """The whole fan-out of a run the function started: driven here when no stack consumes its
+    work queue, followed through the running stack's outcomes otherwise."""
+    mapping = next(m for m in target.stack.queue_mappings if m.function == function)
+    if not target.ephemeral:
+        return follow(OutcomeLog.of(target.config), started, timeout)
+    url, arn = target.resolver.refs[mapping.queue], target.resolver.attributes[(mapping.queue, "Arn")]
+    sqs = aws.client("sqs", target.config)
+    return drive(target.functions, sqs, mapping, str(url), str(arn), target.config.region, started)
 
 
 def token(args: argparse.Namespace) -> int:
@@ -368,6 +393,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             command.add_argument("--at", help="the schedule's time, RFC 3339 (default now)")
+            command.add_argument(
+                "--follow-seconds",
+                type=float,
+                default=float(os.environ.get("LOCAL_FIRE_FOLLOW_SECONDS", "120")),
+                help="how long to wait for the running stack to finish the run a job function started "
+                "(its shards and every due entry), reporting what it did (exit 2 if incomplete); default 120",
+            )
             command.add_argument("--schedule", help="which schedule of the function (default its first)")
         command.add_argument("--aws", action="store_true", help="run against a deployed stack instead")
         command.add_argument("--stack-name", default="incentives", help="with --aws: the deployed stack")

@@ -84,8 +84,8 @@ def _credit_affiliate(config: LocalConfig) -> None:
     """A settled commission for the sample affiliate, as settlement leaves it (no API posts one)."""
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
-    from incentives.storage.table import DynamoTable
 
     now = datetime.now(UTC)
     table = DynamoTable(aws.client("dynamodb", config), f"{config.stack_name}-IncentivesTable")
@@ -107,12 +107,12 @@ def seed_sample_payout(dynamodb: Any, sqs: Any, table_name: str, queue_url: str,
     a guide's settled reward, paid by WeCom pay-to-employee through the payout queue."""
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
+    from incentives.payouts.creation import PayoutRequest, create_payout
     from incentives.payouts.model import Payee, ProviderName
-    from incentives.payouts.service import PayoutRequest, create_payout
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
     from incentives.storage.payouts import PayoutRepository
-    from incentives.storage.table import DynamoTable
 
     now = datetime.now(UTC)
     table = DynamoTable(dynamodb, table_name)

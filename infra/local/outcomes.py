@@ -26,12 +26,24 @@ _failures = threading.local()
 
 def _install_failure_capture() -> None:
     """Powertools' BatchProcessor catches each record's exception and reports only the record's
-    id to SQS; keep the exception too, per thread (an instance serves one invocation at a time)."""
+    id to SQS; keep the exception too, per thread (an instance serves one invocation at a time).
+    Keep what each successful record's handler returned as well (a scheduled job's counts)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor
 
     failure_handler = BatchProcessor.failure_handler
     if getattr(failure_handler, "captures", False):
         return
+    success_handler = BatchProcessor.success_handler
+
+    def keeping(self: BatchProcessor, record: Any, result: Any) -> Any:
+        kept = getattr(_failures, "results", None)
+        if kept is not None:
+            raw = record if isinstance(record, dict) else {}  # Powertools hands over the raw record
+            message_id = raw.get("messageId") or getattr(record, "message_id", "")
+            kept[str(message_id)] = result
+        return success_handler(self, record, result)
+
+    BatchProcessor.success_handler = keeping  # type: ignore[method-assign]
 
     def capturing(self: BatchProcessor, record: Any, exception: Any) -> Any:
         captured = getattr(_failures, "by_message", None)
@@ -55,6 +67,18 @@ def record_failures() -> Iterator[dict[str, str]]:
         _failures.by_message = None
 
 
+@contextmanager
+def record_results() -> Iterator[dict[str, Any]]:
+    """What the handlers of the records that succeed in this thread meanwhile returned: message id →
+    result (JSON-able values only are kept in the outcome log)."""
+    _install_failure_capture()
+    _failures.results = {}
+    try:
+        yield _failures.results
+    finally:
+        _failures.results = None
+
+
 @dataclass(frozen=True)
 class Outcome:
     message_id: str
@@ -63,6 +87,8 @@ class Outcome:
     max_receive_count: int | None
     ok: bool
     error: str = ""
+    result: Any = None
+    """What the record's handler returned, when it succeeded and returned a JSON object."""
 
     def describe(self) -> str:
         if self.ok:
@@ -100,6 +126,15 @@ class OutcomeLog:
             return []
         lines = path.read_text(encoding="utf-8").splitlines()
         return [Outcome(**json.loads(line)) for line in lines if line.strip()]
+
+    def all(self) -> list[Outcome]:
+        """Every outcome recorded so far (each message's receives in order)."""
+        if not self.directory.is_dir():
+            return []
+        found: list[Outcome] = []
+        for path in sorted(self.directory.glob("*.jsonl")):
+            found += self.read(path.stem)
+        return found
 
     def wait(self, message_ids: list[str], timeout: float) -> dict[str, Outcome | None]:
         """Each message's first outcome (its first receive tells whether it fails), or None."""

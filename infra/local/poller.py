@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from infra.local.lambdas import Functions
-from infra.local.outcomes import Outcome, OutcomeLog, record_failures
+from infra.local.outcomes import Outcome, OutcomeLog, record_failures, record_results
 from infra.local.template import QueueMapping, Resolver
 
 log = logging.getLogger("local.poller")
@@ -63,6 +63,16 @@ def failed_message_ids(response: Any, mapping: QueueMapping, batch: list[dict[st
     return failed
 
 
+def _json_object(result: Any) -> dict[str, Any] | None:
+    """A record handler's result as the outcome log keeps it: a JSON object, else nothing."""
+    if not isinstance(result, dict):
+        return None
+    try:
+        return dict(json.loads(json.dumps(result)))
+    except (TypeError, ValueError):
+        return None
+
+
 class QueuePoller:
     """One thread per event source mapping."""
 
@@ -107,7 +117,7 @@ class QueuePoller:
         batch = response.get("Messages", [])
         if not batch:
             return 0
-        with record_failures() as errors:
+        with record_failures() as errors, record_results() as results:
             try:
                 answer = self._functions.invoke(
                     self._mapping.function, sqs_event(batch, self._arn, self._region)
@@ -117,10 +127,10 @@ class QueuePoller:
                     "%s failed on a batch of %d; all will be retried", self._mapping.function, len(batch)
                 )
                 whole = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-                self._record(batch, {m["MessageId"] for m in batch}, errors, whole)
+                self._record(batch, {m["MessageId"] for m in batch}, errors, whole, {})
                 return len(batch)
         failed = failed_message_ids(answer, self._mapping, batch)
-        self._record(batch, failed, errors, "the function reported the record as failed")
+        self._record(batch, failed, errors, "the function reported the record as failed", results)
         done = [message for message in batch if message["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
@@ -137,7 +147,12 @@ class QueuePoller:
         return len(batch)
 
     def _record(
-        self, batch: list[dict[str, Any]], failed: set[str], errors: dict[str, str], default: str
+        self,
+        batch: list[dict[str, Any]],
+        failed: set[str],
+        errors: dict[str, str],
+        default: str,
+        results: dict[str, Any],
     ) -> None:
         """Each message's outcome, for ``invoke`` to report (see ``infra.local.outcomes``)."""
         if self._outcomes is None:
@@ -156,6 +171,7 @@ class QueuePoller:
                     self._max_receive_count or None,
                     message_id not in failed,
                     "" if message_id not in failed else errors.get(message_id, default),
+                    _json_object(results.get(message_id)),
                 )
             )
 

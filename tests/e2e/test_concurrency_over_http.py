@@ -19,8 +19,8 @@ import requests
 from incentives.affiliates.earnings import credit_id
 from incentives.affiliates.store import account
 from incentives.ledger.model import Bucket, EntryKind
+from incentives.storage.dynamo_table import DynamoTable
 from incentives.storage.ledger import LedgerRepository
-from incentives.storage.table import DynamoTable
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_affiliates_seed_003 import SEED_003_PROGRAM, _call, _send
 from tests.e2e.test_wecom_over_http import _token

@@ -32,12 +32,12 @@ def _queue_payout(stack: RunningStack, source: str, amount_fen: int) -> str:
     """A settled reward and its payout, created through the layer against the running stack."""
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
+    from incentives.payouts.creation import PayoutRequest, create_payout
     from incentives.payouts.model import Payee, ProviderName
-    from incentives.payouts.service import PayoutRequest, create_payout
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payout_queue import SqsPayoutQueue
     from incentives.storage.payouts import PayoutRepository
-    from incentives.storage.table import DynamoTable
 
     now = datetime.now(UTC)
     table = DynamoTable(stack.client("dynamodb"), f"{stack.stack_name}-IncentivesTable")

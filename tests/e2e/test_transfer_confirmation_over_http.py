@@ -41,8 +41,8 @@ def _withdrawable(stack: RunningStack, affiliate: str, amount_fen: int) -> None:
     """Settled commission for the affiliate, written through the layer into the stack's table."""
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
-    from incentives.storage.table import DynamoTable
 
     now = datetime.now(UTC)
     ledger = LedgerRepository(DynamoTable(stack.client("dynamodb"), f"{stack.stack_name}-IncentivesTable"))

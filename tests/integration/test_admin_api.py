@@ -10,8 +10,8 @@ import pytest
 
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
+from incentives.payouts.creation import PayoutRequest, create_payout
 from incentives.payouts.model import Payee, ProviderName
-from incentives.payouts.service import PayoutRequest, create_payout
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
 from tests.support import api_event, token_for

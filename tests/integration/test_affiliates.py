@@ -159,11 +159,7 @@ def complete(stack: StackHandle, order_id: str, when: datetime) -> None:
 
 
 def settle(stack: StackHandle, when: datetime) -> int:
-    from infra.local.scheduler import scheduled_event
-    from infra.local.template import read_stack
-
-    schedule = next(s for s in read_stack().schedules if s.function == "LedgerSettlementFunction")
-    return int(stack.invoke("LedgerSettlementFunction", scheduled_event(schedule, when, "r", "s"))["settled"])
+    return int(stack.fire("LedgerSettlementFunction", when)["settled"])
 
 
 def balance(who: str) -> Any:

@@ -2,18 +2,12 @@
 
 from datetime import UTC, datetime
 
-from infra.local.scheduler import scheduled_event
-from infra.local.template import read_stack
 from tests.conftest import StackHandle
 from tests.support import order_completed, order_paid, webhook_event
 
-SCHEDULE = next(s for s in read_stack().schedules if s.function == "AfterSalesWindowFunction")
-
 
 def _fire(stack: StackHandle, at: datetime) -> dict[str, object]:
-    result: dict[str, object] = stack.invoke(
-        "AfterSalesWindowFunction", scheduled_event(SCHEDULE, at, "ap-southeast-1", "test")
-    )
+    result: dict[str, object] = stack.fire("AfterSalesWindowFunction", at)
     return result
 
 

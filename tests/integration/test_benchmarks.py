@@ -57,6 +57,7 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         timeout=60,
         check=False,
     )
-    assert ran.read_text(encoding="utf-8").split() == ["bench.cold_start", "bench.round_trips"]
+    ran_in_order = ran.read_text(encoding="utf-8").split()
+    assert ran_in_order == ["bench.cold_start", "bench.round_trips", "bench.fanout"]
     assert result.returncode != 0
     assert "bench.cold_start" in result.stdout

@@ -15,17 +15,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from incentives.storage.table import (
-    AtLeast,
-    ConditionFailed,
-    Delete,
-    DynamoTable,
-    Equals,
-    NotExists,
-    Put,
-    Update,
-    Write,
-)
+from incentives.storage.dynamo_table import DynamoTable
+from incentives.storage.table import AtLeast, ConditionFailed, Delete, Equals, NotExists, Put, Update, Write
 from tests.conftest import StackHandle
 
 THREADS = 30

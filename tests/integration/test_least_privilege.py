@@ -15,8 +15,6 @@ import pytest
 
 from incentives.runtime import wiring
 from incentives.runtime.secrets import SecretPurpose, tenant_has_secret
-from infra.local.scheduler import scheduled_event
-from infra.local.template import read_stack
 from tests.conftest import TENCENT_SAMPLE_CORP, StackHandle
 from tests.integration.test_payouts import _payout, _work
 from tests.integration.test_wecom_callback import _event_xml, _post, _signed_post
@@ -70,8 +68,7 @@ def observe(stack: StackHandle, calls_allowed_by_iam: CallRecorder) -> Observe:
 
 
 def _fire(stack: StackHandle, function: str, at: datetime) -> Any:
-    schedule = next(s for s in read_stack().schedules if s.function == function)
-    return stack.invoke(function, scheduled_event(schedule, at, "r", "s"))
+    return stack.fire(function, at)
 
 
 def test_the_local_stack_stores_one_secret_per_tenant_and_purpose(stack: StackHandle) -> None:

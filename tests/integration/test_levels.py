@@ -43,11 +43,7 @@ SEED_SCENARIO = {
 
 
 def _fire(stack: StackHandle, function: str, when: datetime) -> Any:
-    from infra.local.scheduler import scheduled_event
-    from infra.local.template import read_stack
-
-    schedule = next(s for s in read_stack().schedules if s.function == function)
-    return stack.invoke(function, scheduled_event(schedule, when, "r", "s"))
+    return stack.fire(function, when)
 
 
 def test_bad_level_settings_are_refused_naming_the_field_and_change_nothing(stack: StackHandle) -> None:

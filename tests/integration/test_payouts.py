@@ -8,8 +8,9 @@ import pytest
 
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Bucket, OwnerKind
+from incentives.payouts.creation import PayoutRequest, create_payout
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName
-from incentives.payouts.service import PayoutRequest, create_payout, reconcile
+from incentives.payouts.reconciler import reconcile
 from incentives.runtime import wiring
 from tests.conftest import StackHandle
 
@@ -125,7 +126,7 @@ def test_notenough_fails_with_its_reason_and_can_be_requeued(stack: StackHandle)
     assert failed.status is PayoutStatus.FAILED
     assert failed.failure_code == "NOTENOUGH" and failed.failure_reason == "余额不足"
     assert wiring.ledger_repository().balance(GUIDE)[Bucket.RESERVED] == 20_000  # still owed, still earmarked
-    from incentives.payouts.service import requeue
+    from incentives.payouts.actions import requeue
 
     again = requeue(
         wiring.payout_repository(),
@@ -197,14 +198,10 @@ def test_a_tenant_without_wecom_pay_gets_a_clear_failure(
 
 
 def test_settlement_settles_credits_whose_hold_has_passed(stack: StackHandle) -> None:
-    from infra.local.scheduler import scheduled_event
-    from infra.local.template import read_stack
-
     ledger = wiring.ledger_repository()
     ledger.credit(postings.credit(GUIDE, "credit:c-1", 3_000, NOW), hold_until=NOW + timedelta(days=7))
     ledger.credit(postings.credit(GUIDE, "credit:c-2", 2_000, NOW), hold_until=NOW + timedelta(days=1))
-    schedule = next(s for s in read_stack().schedules if s.function == "LedgerSettlementFunction")
-    fire = lambda at: stack.invoke("LedgerSettlementFunction", scheduled_event(schedule, at, "r", "s"))  # noqa: E731
+    fire = lambda at: stack.fire("LedgerSettlementFunction", at)  # noqa: E731
     assert fire(NOW + timedelta(hours=23))["settled"] == 0
     assert fire(NOW + timedelta(days=2))["settled"] == 1
     assert fire(NOW + timedelta(days=2))["settled"] == 0

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from infra.local.scheduler import scheduled_event
-from infra.local.template import read_stack
 from tests.conftest import StackHandle
 from tests.support import token_for, webhook_event
 from tests.support.subsidy import (
@@ -27,7 +25,6 @@ from tests.support.subsidy import (
 API = "SubsidyAdminApiFunction"
 ADMIN = token_for("admin")
 OPERATOR = token_for("operator", "ops-east", dept_ids=("2",))
-SCHEDULE = next(s for s in read_stack().schedules if s.function == "AfterSalesWindowFunction")
 
 
 def _send(stack: StackHandle, *bodies: dict[str, Any]) -> None:
@@ -38,8 +35,7 @@ def _send(stack: StackHandle, *bodies: dict[str, Any]) -> None:
 
 
 def _close_windows(stack: StackHandle) -> None:
-    at = datetime.fromisoformat(WINDOW_PASSED.replace("Z", "+00:00"))
-    stack.invoke("AfterSalesWindowFunction", scheduled_event(SCHEDULE, at, "ap-southeast-1", "test"))
+    stack.fire("AfterSalesWindowFunction", datetime.fromisoformat(WINDOW_PASSED.replace("Z", "+00:00")))
     stack.process_queue()
 
 

@@ -183,12 +183,8 @@ def test_a_notification_for_an_unconfigured_tenant_or_that_does_not_decrypt_is_r
 
 
 def test_the_reconciler_cancels_past_the_deadline_and_the_outcome_releases(stack: StackHandle) -> None:
-    from infra.local.scheduler import scheduled_event
-    from infra.local.template import read_stack
-
     asked = _approved(stack)
-    schedule = next(s for s in read_stack().schedules if s.function == "PayoutReconcilerFunction")
-    fire = lambda at: stack.invoke("PayoutReconcilerFunction", scheduled_event(schedule, at, "r", "s"))  # noqa: E731
+    fire = lambda at: stack.fire("PayoutReconcilerFunction", at)  # noqa: E731
     now = datetime.now(UTC)
     assert fire(now + timedelta(hours=2))["cancel_requested"] == 0  # checked: still waiting
     assert _payout(stack, asked["payout_id"]).status.value == "awaiting_confirmation"

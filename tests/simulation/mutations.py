@@ -18,7 +18,7 @@ from incentives.affiliates import lifecycle, refunds, withdrawals
 from incentives.ledger.model import Entry, EntryKind
 from incentives.levels import assessment
 from incentives.levels import service as levels
-from incentives.payouts import service as payouts
+from incentives.payouts import pipeline, reconciler
 from incentives.payouts.model import Payout, ProviderName
 from incentives.payouts.provider import Outcome, ProviderResult
 from incentives.payouts.wechat_transfer import WeChatTransfer
@@ -27,7 +27,6 @@ from incentives.storage import guides, ledger
 from incentives.storage import levels as level_storage
 from incentives.storage.affiliates import records as affiliate_records
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import NotExists, Put
 from infra.local.sandboxes.payments import PaymentsSandbox
 
 
@@ -103,7 +102,7 @@ def _pays_a_withdrawal_twice() -> contextlib.AbstractContextManager[Any]:
         if done.get("settlement") == "auto":
             item = dict(done, withdrawal_id=f"{withdrawal_id}-again")
             again = withdrawals._payout(table, corp_id, item, ProviderName.WECHAT_TRANSFER, now)
-            table.transact([Put(withdrawals._payout_item(again), (NotExists(),))])
+            table.transact([PayoutRepository.creation_write(again)])
             queue.send(corp_id, again.payout_id, again.generation)
         return done
 
@@ -150,7 +149,7 @@ def _balance_not_updated_on_reversal() -> contextlib.AbstractContextManager[Any]
 def _gives_up_on_a_retry() -> contextlib.AbstractContextManager[Any]:
     """A payout already sent once is left as it is instead of being resolved with the provider,
     and the reconciler's index of open payouts finds nothing (both, or it heals the other)."""
-    original = payouts.process_payout
+    original = pipeline.process_payout
 
     def process(repository: Any, providers: Any, corp_id: str, payout_id: str, *args: Any, **kw: Any) -> Any:
         current = repository.get(corp_id, payout_id)
@@ -159,7 +158,7 @@ def _gives_up_on_a_retry() -> contextlib.AbstractContextManager[Any]:
         return original(repository, providers, corp_id, payout_id, *args, **kw)
 
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(payouts, "process_payout", process))
+    stack.enter_context(mock.patch.object(pipeline, "process_payout", process))
     stack.enter_context(mock.patch.object(PayoutRepository, "open_since", lambda self, before, limit=500: []))
     return stack
 
@@ -184,21 +183,29 @@ def _provider_forgets_numbers() -> contextlib.AbstractContextManager[Any]:
     return stack
 
 
+def _settling_with(settle: Callable[..., Any]) -> contextlib.AbstractContextManager[Any]:
+    """``settle`` in place of ``settle_result`` wherever the payout modules store a provider's answer."""
+    stack = contextlib.ExitStack()
+    for module in (pipeline, reconciler):
+        stack.enter_context(mock.patch.object(module, "settle_result", settle))
+    return stack
+
+
 def _closed_transfer_paid() -> contextlib.AbstractContextManager[Any]:
     """A transfer bill closed unpaid (declined, expired) is taken for a payment."""
-    original = payouts._settle_result
+    original = pipeline.settle_result
 
     def settle(repository: Any, payout: Payout, result: ProviderResult, now: Any, *args: Any) -> Any:
         if result.outcome is Outcome.CANCELLED:
             result = ProviderResult(Outcome.SUCCESS, transaction_id=result.transaction_id or "closed")
         return original(repository, payout, result, now, *args)
 
-    return mock.patch.object(payouts, "_settle_result", settle)
+    return _settling_with(settle)
 
 
 def _closed_transfer_keeps_its_reserve() -> contextlib.AbstractContextManager[Any]:
     """A transfer bill closed unpaid cancels the payout but forgets to release its reserve."""
-    original = payouts._settle_result
+    original = pipeline.settle_result
 
     def settle(repository: Any, payout: Payout, result: ProviderResult, now: Any, *args: Any) -> Any:
         if result.outcome is Outcome.CANCELLED:
@@ -207,7 +214,7 @@ def _closed_transfer_keeps_its_reserve() -> contextlib.AbstractContextManager[An
             return closed
         return original(repository, payout, result, now, *args)
 
-    return mock.patch.object(payouts, "_settle_result", settle)
+    return _settling_with(settle)
 
 
 def _waiting_transfers_never_checked() -> contextlib.AbstractContextManager[Any]:

@@ -47,7 +47,7 @@ from incentives.ledger.model import Account, OwnerKind, fold
 from incentives.ledger.service import settle_holds_past
 from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow
-from incentives.payouts import service
+from incentives.payouts import actions, creation, pipeline, reconciler
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName, payout_id_for
 from incentives.payouts.provider import Outcome, PayoutProvider, ProviderResult
 from incentives.payouts.wechat_notify import NotifyKeys, open_notice
@@ -56,9 +56,10 @@ from incentives.payouts.wecom_pay import PAY_PATH, QUERY_PATH, WeComPayConfig, W
 from incentives.storage.guides import TableGuideRepository
 from incentives.storage.keys import guide_key
 from incentives.storage.ledger import LedgerRepository
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import MemoryTable, Put, Write
+from incentives.storage.table import Put, Write
 from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
 from tests.simulation import oracle
@@ -541,10 +542,10 @@ class World:
             if account.owner_kind is OwnerKind.AFFILIATE
             else ProviderName.WECOM_PAY
         )
-        request = service.PayoutRequest(source, payee, amount, provider, "sim payout")
+        request = creation.PayoutRequest(source, payee, amount, provider, "sim payout")
         self._maybe_fault_table()
         try:
-            payout = service.create_payout(self.payouts, self.queue, request, self.now)
+            payout = creation.create_payout(self.payouts, self.queue, request, self.now)
         except InsufficientBalance:
             return f"payout {source} refused: insufficient balance"
         except (Throttled, CrashedAfterWrite) as fault:
@@ -570,7 +571,7 @@ class World:
         final = message.receives >= MAX_RECEIVES
         self._maybe_fault_table()
         try:
-            payout = service.process_payout(
+            payout = pipeline.process_payout(
                 self.payouts,
                 providers,
                 CORP,
@@ -615,7 +616,7 @@ class World:
             if payout is not None and payout.status is PayoutStatus.FAILED and not payout.unresolved:
                 self._maybe_fault_table()
                 try:
-                    service.requeue(self.payouts, self.queue, CORP, payout_id, self.now, "sim")
+                    actions.requeue(self.payouts, self.queue, CORP, payout_id, self.now, "sim")
                 except (Throttled, CrashedAfterWrite, Conflict, ConcurrentModification):
                     return f"requeue {payout_id} interrupted"
                 return f"requeued {payout_id}"
@@ -625,7 +626,7 @@ class World:
         self.now += timedelta(minutes=15)
         self._maybe_fault_table()
         try:
-            result = service.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
+            result = reconciler.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
         except (Throttled, CrashedAfterWrite, ConcurrentModification) as fault:
             return f"reconcile interrupted ({type(fault).__name__})"
         return f"reconciled {result}"
@@ -658,7 +659,7 @@ class World:
         try:
             opened = open_notice(signed.headers, signed.body, self.notify_keys, self.now.timestamp())
             assert opened is not None
-            payout = service.apply_transfer_notice(
+            payout = pipeline.apply_transfer_notice(
                 self.payouts,
                 CORP,
                 opened.out_bill_no,
@@ -744,11 +745,11 @@ class World:
             self.now += timedelta(hours=1)
             affiliate_side.payees_decide(self, decided)
             self._deliver_outbox()
-            service.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
+            reconciler.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
             for payout_id in sorted(self.payout_ids):
                 payout = self.payouts.get(CORP, payout_id)
                 if payout is not None and payout.status is PayoutStatus.FAILED and not payout.unresolved:
-                    service.requeue(self.payouts, self.queue, CORP, payout_id, self.now, "drain")
+                    actions.requeue(self.payouts, self.queue, CORP, payout_id, self.now, "drain")
             self.queue.messages.extend(Message(m.payout_id, m.generation) for m in self.queue.dead)
             self.queue.dead.clear()
             while self.queue.messages:
@@ -756,7 +757,7 @@ class World:
                 if message is None:
                     break
                 try:
-                    service.process_payout(
+                    pipeline.process_payout(
                         self.payouts, self.providers, CORP, message.payout_id, message.generation, self.now
                     )
                 except RetryLater:

@@ -18,9 +18,9 @@ from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.levels import TableLevelRepository
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import MemoryTable
 
 CORP = "ww-levels"
 TZ = "Asia/Shanghai"

@@ -17,8 +17,8 @@ from incentives.ledger.service import settle_holds_past
 from incentives.orders.aggregate import AfterSalesWindow
 from incentives.orders.service import apply_order_event
 from incentives.storage.ledger import LedgerRepository
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.orders import TableOrderRepository
-from incentives.storage.table import MemoryTable
 from incentives.webhook.models import (
     OrderCompleted,
     OrderPaid,

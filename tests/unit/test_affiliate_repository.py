@@ -17,7 +17,7 @@ from incentives.affiliates.ports import (
     TooLarge,
 )
 from incentives.storage.affiliates import TableAffiliates
-from incentives.storage.table import MemoryTable
+from incentives.storage.memory_table import MemoryTable
 
 AREA = Path(__file__).parents[2] / "layers/incentives/python/incentives/affiliates"
 ENTRY_POINTS = {"membership.py", "earnings.py", "withdrawals.py", "referrals.py", "center.py", "store.py"}

@@ -14,7 +14,7 @@ from incentives.core.errors import DomainError
 from incentives.ledger import postings
 from incentives.ledger.model import Balance, Bucket
 from incentives.storage.ledger import LedgerRepository
-from incentives.storage.table import MemoryTable
+from incentives.storage.memory_table import MemoryTable
 
 CORP, NOW = "ww-unit", datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 

@@ -8,8 +8,9 @@ from incentives.core.access import Principal, Role
 from incentives.core.errors import DomainError, Forbidden, InvalidInput
 from incentives.org.data_nodes import OrgLevels, require_writable, visible_levels
 from incentives.storage.keys import dept_key
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
-from incentives.storage.table import MemoryTable, Put
+from incentives.storage.table import Put
 
 EAST_OUTLET = ("1", "2", "21")
 """The department path of outlet 21 (品牌总部 › 华东零售公司 › 上海静安店)."""

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from incentives.guides.ports import Grant, GrantOutcome
 from incentives.storage.guides import TableGuideRepository
-from incentives.storage.table import MemoryTable, Put, query_all
+from incentives.storage.memory_table import MemoryTable
+from incentives.storage.table import Put, query_all
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -64,7 +64,7 @@ def test_an_upward_import_breaks_the_layers(graph: grimp.ImportGraph, importer: 
 
 def test_a_domain_module_importing_boto3_breaks_the_contract(graph: grimp.ImportGraph) -> None:
     contract = _contract("no-aws-sdk-in-the-domain")
-    graph.add_import(importer="incentives.payouts.service", imported="boto3")
+    graph.add_import(importer="incentives.payouts.pipeline", imported="boto3")
     assert not contract.check(graph, verbose=False).kept
 
 

@@ -10,7 +10,7 @@ from incentives.ledger import postings
 from incentives.ledger.errors import InsufficientBalance, Overdraft
 from incentives.ledger.model import Account, Balance, Bucket, EntryKind, OwnerKind, fold
 from incentives.storage.ledger import LedgerRepository
-from incentives.storage.table import MemoryTable
+from incentives.storage.memory_table import MemoryTable
 
 AT = datetime(2026, 11, 24, tzinfo=UTC)
 ALICE = Account("ww-1", OwnerKind.AFFILIATE, "aff-1")

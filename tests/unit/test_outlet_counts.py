@@ -10,7 +10,8 @@ from incentives.contacts.acquisition import WeComEffects, apply_callback
 from incentives.messages.internal import WeComCallbackData
 from incentives.messages.queued import QueuedEvent
 from incentives.storage.keys import contact_way_key, outlet_customers_key
-from incentives.storage.table import MemoryTable, Write
+from incentives.storage.memory_table import MemoryTable
+from incentives.storage.table import Write
 from incentives.wecom.client import WeComClient
 
 CORP = "ww-test"

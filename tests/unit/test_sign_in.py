@@ -38,8 +38,8 @@ from incentives.signin.sessions import (
     refusal,
 )
 from incentives.signin.staff import OperatorGrant, SignInStaff, load_staff, member_identity, save_staff
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
-from incentives.storage.table import MemoryTable
 from incentives.wecom.client import JsonTransport, MemoryTokenCache, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.miniprogram import MiniProgramSandbox

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from incentives.ledger.model import Book, SubsidyBucket, SubsidyEntryKind, fold_subsidy
 from incentives.messages.internal import AfterSalesWindowClosed
 from incentives.orders.aggregate import AfterSalesWindow, OrderState, apply_fact
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.subsidy import TableSubsidyRepository
-from incentives.storage.table import MemoryTable
 from incentives.subsidy import service
 from incentives.subsidy.computation import campaign_account
 from incentives.webhook.models import (

@@ -5,15 +5,15 @@ from typing import Any
 
 import pytest
 
+from incentives.storage.dynamo_table import DynamoTable
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.table import (
     AtLeast,
     AtMost,
     ConditionFailed,
     Delete,
-    DynamoTable,
     Equals,
     Exists,
-    MemoryTable,
     NotExists,
     Put,
     Table,

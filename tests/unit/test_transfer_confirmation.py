@@ -13,17 +13,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from incentives.core.errors import Conflict, InvalidInput, PayloadTooLarge, Unauthenticated
+from incentives.core.errors import Conflict, InvalidInput, PayloadTooLarge, RetryLater, Unauthenticated
 from incentives.ledger import postings
 from incentives.ledger.model import Account, Bucket, OwnerKind
-from incentives.payouts import service
+from incentives.payouts import creation, pipeline, reconciler
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName
 from incentives.payouts.provider import Outcome
 from incentives.payouts.wechat_notify import NotifyKeys, open_notice
 from incentives.payouts.wechat_transfer import WeChatTransfer, WeChatTransferConfig
 from incentives.storage.ledger import LedgerRepository
+from incentives.storage.memory_table import MemoryTable
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.table import MemoryTable
 from infra.local.sandboxes.payments import Merchant, Notice, PaymentsSandbox, public_pem_of
 
 CORP = "ww-1"
@@ -72,25 +72,25 @@ class World:
         hold = self.ledger.hold(AFFILIATE, credit)
         assert hold is not None
         self.ledger.settle(hold, postings.settlement(hold, self.now), self.now)
-        request = service.PayoutRequest(
+        request = creation.PayoutRequest(
             source, Payee(AFFILIATE, "openid-aff-1"), amount_fen, ProviderName.WECHAT_TRANSFER, "佣金提现"
         )
-        return service.create_payout(self.payouts, self.queue, request, self.now)
+        return creation.create_payout(self.payouts, self.queue, request, self.now)
 
     def work(self, payout: Payout) -> Payout:
-        return service.process_payout(
+        return pipeline.process_payout(
             self.payouts, {ProviderName.WECHAT_TRANSFER: self.provider}, CORP, payout.payout_id, 1, self.now
         )
 
-    def reconcile(self) -> service.Reconciliation:
-        return service.reconcile(
+    def reconcile(self) -> reconciler.Reconciliation:
+        return reconciler.reconcile(
             self.payouts, lambda corp: {ProviderName.WECHAT_TRANSFER: self.provider}, self.queue, self.now
         )
 
     def deliver(self, notice: Notice) -> Payout:
         opened = open_notice(notice.headers, notice.body, self.keys, self.now.timestamp())
         assert opened is not None
-        return service.apply_transfer_notice(
+        return pipeline.apply_transfer_notice(
             self.payouts,
             CORP,
             opened.out_bill_no,
@@ -226,7 +226,7 @@ def test_a_waiting_transfer_stores_the_package_and_a_deadline(world: World) -> N
 
 def test_the_deadline_is_configurable(world: World) -> None:
     payout = world.payout()
-    waiting = service.process_payout(
+    waiting = pipeline.process_payout(
         world.payouts,
         {ProviderName.WECHAT_TRANSFER: world.provider},
         CORP,
@@ -297,7 +297,7 @@ def test_a_notification_that_does_not_match_the_payout_changes_nothing(world: Wo
     assert opened is not None
     for amount, openid in ((opened.transfer_amount + 1, opened.openid), (opened.transfer_amount, "o-other")):
         with pytest.raises(InvalidInput):
-            service.apply_transfer_notice(
+            pipeline.apply_transfer_notice(
                 world.payouts,
                 CORP,
                 payout.payout_id,
@@ -335,13 +335,13 @@ def test_an_unconfirmed_transfer_is_cancelled_after_its_deadline_and_released(wo
     closed = world.deliver(world.books.outbox.pop())
     assert closed.status is PayoutStatus.CANCELLED and world.balance()[Bucket.SETTLED] == 3_000
     world.tick(timedelta(minutes=15))
-    assert world.reconcile() == service.Reconciliation()  # nothing left to look at
+    assert world.reconcile() == reconciler.Reconciliation()  # nothing left to look at
 
 
 def test_a_bill_wechat_pay_closed_itself_is_found_closed_by_the_check(world: World) -> None:
     payout = _waiting(world)
     world.tick(timedelta(hours=24))
-    assert world.reconcile() == service.Reconciliation(resolved=1)
+    assert world.reconcile() == reconciler.Reconciliation(resolved=1)
     assert world.get(payout).status is PayoutStatus.CANCELLED and world.balance()[Bucket.SETTLED] == 3_000
 
 
@@ -361,7 +361,7 @@ def test_a_waiting_bill_found_by_a_query_is_sent_again_for_its_package(world: Wo
     payout = world.payout()
     world.books.add_faults("transfer", ["timeout"])  # the bill is made, the answer lost
     world.books.add_faults("transfer_query", ["SYSTEMERROR"])
-    with pytest.raises(service.RetryLater):
+    with pytest.raises(RetryLater):
         world.work(payout)
     waiting = world.work(payout)  # query: WAIT_USER_CONFIRM without package → same number again
     assert waiting.status is PayoutStatus.AWAITING_CONFIRMATION and waiting.confirmation is not None

@@ -23,14 +23,8 @@ from incentives.core.errors import InvalidInput
 from incentives.ledger.model import Account, OwnerKind
 from incentives.payouts.model import Payee, Payout, PayoutStatus, ProviderName, payout_id_for
 from incentives.payouts.provider import Outcome, ProviderResult
-from incentives.payouts.wechat_transfer import (
-    QUERY_PATH,
-    TRANSFER_PATH,
-    WeChatTransfer,
-    WeChatTransferConfig,
-    sign,
-    signing_message,
-)
+from incentives.payouts.wechat_pay import sign, signing_message
+from incentives.payouts.wechat_transfer import QUERY_PATH, TRANSFER_PATH, WeChatTransfer, WeChatTransferConfig
 from incentives.runtime import wiring
 from incentives.runtime.secrets import SecretPurpose, split_by_purpose
 from infra.local.config import LocalConfig

@@ -13,7 +13,7 @@ from incentives.api.scope import CONSOLE, NodeChoice, authorize_write
 from incentives.core.access import Principal
 from incentives.core.clock import SystemClock
 from incentives.core.errors import InvalidInput, NotFound
-from incentives.payouts import service
+from incentives.payouts import actions
 from incentives.payouts.model import Payout, PayoutStatus
 from incentives.payouts.views import PayoutPage, PayoutView
 from incentives.runtime import wiring
@@ -70,7 +70,7 @@ def requeue_payout(
     principal = authorize_write(
         router, wiring.table(), request.data_node if request else None, payee_path
     ).principal
-    payout = service.requeue(
+    payout = actions.requeue(
         wiring.payout_repository(),
         wiring.payout_queue(),
         principal.corp_id,

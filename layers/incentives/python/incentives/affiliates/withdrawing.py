@@ -10,7 +10,6 @@ the payout id). The payout's state is the withdrawal's state from then on.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,14 +36,13 @@ from incentives.affiliates.withdrawal_models import (
 from incentives.core.clock import iso_utc
 from incentives.core.errors import ConcurrentModification, Conflict, InvalidInput, NotFound
 from incentives.ledger import postings
-
-# The ledger's refusal lives in its storage until the ledger domain owns it.
 from incentives.ledger.errors import InsufficientBalance
 from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
 
 if TYPE_CHECKING:
+    from incentives.ledger.model import Entry
     from incentives.payouts.model import Payout
-    from incentives.payouts.service import PayoutQueue
+    from incentives.payouts.ports import PayoutQueue
     from incentives.storage.payouts import PayoutRepository
 
 
@@ -213,7 +211,9 @@ def approve(
         [PayoutCreated(payout)],
         settlement="auto",
     )
-    queue.send(corp_id, payout.payout_id, payout.generation)
+    from incentives.payouts.creation import enqueue
+
+    enqueue(queue, payout)
     return done
 
 
@@ -228,11 +228,7 @@ def settle_manually(
     """The operator transferred the money outside the system: record it as paid, with the reference."""
     item = get(affiliates, corp_id, withdrawal_id)
     _expect(item, "approved")
-    payout = new_payout(affiliates, corp_id, item, ProviderName.OFFLINE, now)
-    payout = replace(payout, transaction_id=body.reference)
-    paid = postings.payout(
-        account(corp_id, item["affiliate_id"]), payout.payout_id, payout.amount_fen, now, note=body.reference
-    )
+    payout, paid = _paying(affiliates, corp_id, item, ProviderName.OFFLINE, now, reference=body.reference)
     return _transition(
         affiliates,
         corp_id,
@@ -240,7 +236,7 @@ def settle_manually(
         "paid",
         f"paid manually, confirmed by {actor} ({body.reference})",
         now,
-        [PayoutCreated(payout), Posted((paid,), now)],
+        [PayoutCreated(payout), Posted(tuple(paid), now)],
         reference=body.reference,
         paid_at=iso_utc(now),
     )
@@ -256,7 +252,7 @@ def cancel(
 ) -> Record:
     """Give up on a withdrawal whose automatic payment failed for good: the amount is
     withdrawable again (refused while the provider may still have paid it)."""
-    from incentives.payouts.service import cancel as cancel_payout
+    from incentives.payouts.actions import cancel as cancel_payout
 
     item = get(affiliates, corp_id, withdrawal_id)
     _expect(item, "paying")
@@ -270,7 +266,20 @@ def new_payout(
     affiliates: AffiliateRepository, corp_id: str, item: Record, provider: ProviderName, now: datetime
 ) -> Payout:
     """The payout that pays a withdrawal (its id follows from the withdrawal's)."""
-    from incentives.payouts.service import PayoutRequest, new_payout
+    return _paying(affiliates, corp_id, item, provider, now)[0]
+
+
+def _paying(
+    affiliates: AffiliateRepository,
+    corp_id: str,
+    item: Record,
+    provider: ProviderName,
+    now: datetime,
+    reference: str | None = None,
+) -> tuple[Payout, list[Entry]]:
+    """The withdrawal's payout and its entries (its amount was reserved at the request; an
+    offline payout is paid at once under ``reference``), made the one way payouts are made."""
+    from incentives.payouts.creation import PayoutRequest, new_payout
 
     affiliate = require_profile(affiliates, corp_id, item["affiliate_id"])
     payee = Payee(
@@ -278,13 +287,14 @@ def new_payout(
         openid=affiliate.get("openid", ""),
         name=affiliate.get("name", ""),
     )
-    payout, _reserve_posted_at_request = new_payout(
+    return new_payout(
         PayoutRequest(
             f"withdrawal:{item['withdrawal_id']}", payee, int(item["amount_fen"]), provider, "微客佣金提现"
         ),
         now,
+        reserved=True,
+        reference=reference,
     )
-    return payout
 
 
 def listing(affiliates: AffiliateRepository, corp_id: str, affiliate_id: str | None = None) -> list[Record]:

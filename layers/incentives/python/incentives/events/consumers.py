@@ -29,7 +29,7 @@ from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 if TYPE_CHECKING:
     from incentives.affiliates.earnings import AffiliateEffects
     from incentives.messages.queued import QueuedEvent
-    from incentives.payouts.service import PayoutQueue
+    from incentives.payouts.ports import PayoutQueue
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.table import Table

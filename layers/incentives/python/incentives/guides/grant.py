@@ -31,8 +31,9 @@ from incentives.guides.settings import IncentiveSettings, load_settings
 from incentives.guides.triggers import Trigger
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
-from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_id_for
-from incentives.payouts.service import PayoutQueue, PayoutRequest, new_payout
+from incentives.payouts.creation import PayoutRequest, enqueue, new_payout
+from incentives.payouts.model import Payee, ProviderName, payout_id_for
+from incentives.payouts.ports import PayoutQueue
 
 MAX_ATTEMPTS = 5
 
@@ -193,8 +194,7 @@ def _applied(effects: GuideEffects, decided: Grant, trigger: Trigger) -> str:
     payout = decided.payout
     if payout is None:
         return f"reward {decided.reward_id} of {decided.amount_fen} fen, carried into the next online payment"
-    if payout.status is PayoutStatus.QUEUED:
-        effects.queue.send(decided.corp_id, payout.payout_id, payout.generation)
+    enqueue(effects.queue, payout)
     amount = f"reward {decided.reward_id} of {decided.amount_fen} fen"
     return f"{amount}, payout {payout.payout_id} {payout.status.value}"
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.ledger import postings
-from incentives.ledger.ports import HoldBook
+from incentives.ledger.ports import SettlementLedger
+from incentives.ledger.postings import Hold
 
 
-def settle_holds_past(ledger: HoldBook, now: datetime, limit: int = 1000) -> int:
-    """Settle every credit whose hold has passed; returns how many holds were closed.
+def settle_hold(ledger: SettlementLedger, hold: Hold, now: datetime) -> bool:
+    """Settle one credit whose hold has passed (the settlement job's unit); True if it settled.
 
-    Each settlement has the deterministic id ``settle:<credit>``, so a run that crashed half
-    way and runs again settles nothing twice.
+    The settlement has the deterministic id ``settle:<credit>`` and the hold is closed only while
+    it still holds what was read, so a repeat (an SQS redelivery, a second run) settles nothing
+    twice, and a hold a refund changed meanwhile is left to the next run.
     """
-    settled = 0
-    for hold in ledger.holds_due(now, limit):
-        if hold.hold_until is None or hold.hold_until > now:
-            continue
-        if ledger.settle(hold, postings.settlement(hold, now), now):
-            settled += 1
-    return settled
+    if hold.hold_until is None or hold.hold_until > now:
+        return False
+    return ledger.settle(hold, postings.settlement(hold, now), now)
+
+
+def settle_holds_past(ledger: SettlementLedger, now: datetime) -> int:
+    """Settle every credit whose hold has passed, here and now (no cap); returns how many holds
+    were closed. The scheduled job fans the same units out instead (``incentives.fanout``)."""
+    return sum(1 for hold in ledger.holds_due(now) if settle_hold(ledger, hold, now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from incentives.levels.assessment import LevelChange, Trigger
 from incentives.levels.metrics import Contributions, MetricHistory, OrderInputs
@@ -124,6 +124,22 @@ class LevelRepository(Protocol):
         record is still ``previous``; raises ``ConcurrentModification`` otherwise."""
         ...
 
-    def due_affiliates(self, now: datetime, limit: int) -> Sequence[Due]: ...
+    def schedule_assessment(self, corp_id: str, affiliate_id: str, at: datetime) -> bool:
+        """Owe the affiliate an assessment at ``at`` (kept when one is owed earlier: False)."""
+        ...
 
-    def due_sources(self, now: datetime, limit: int) -> Sequence[Due]: ...
+    def due_affiliates(self, now: datetime, limit: int | None = None) -> Sequence[Due]:
+        """Affiliates owed an assessment by ``now`` (every one unless ``limit``)."""
+        ...
+
+    def due_sources(self, now: datetime, limit: int | None = None) -> Sequence[Due]:
+        """Sources whose deal figures are due by ``now`` (every one unless ``limit``)."""
+        ...
+
+    def due_affiliate(self, entry: dict[str, Any]) -> Due:
+        """The affiliate a due entry of the assessment queue names."""
+        ...
+
+    def due_source(self, entry: dict[str, Any]) -> Due:
+        """The source a due entry of the deal queue names."""
+        ...

@@ -26,7 +26,7 @@ from incentives.levels.metrics import (
     minus,
     order_contributions,
 )
-from incentives.levels.ports import AppliedSource, LevelRepository, Standing, StoredLevels
+from incentives.levels.ports import AppliedSource, Due, LevelRepository, Standing, StoredLevels
 from incentives.levels.settings import LevelSettings, check, longest_period
 
 if TYPE_CHECKING:
@@ -145,35 +145,44 @@ def apply_order(
     return apply_source(repo, corp_id, source, build, Trigger(source=source, event_id=event_id, at=now))
 
 
-def mature_deals(
-    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, limit: int = 1000
+def mature_deal(
+    repo: LevelRepository, orders: OrderRepository, due: Due, now: datetime, time_zone: str
 ) -> list[tuple[str, str]]:
-    """Orders whose after-sales window has ended bring in their deal figures (成交单数 / 成交金额);
-    returns the (tenant, affiliate) pairs now owed an assessment."""
-    owed: list[tuple[str, str]] = []
-    for due in repo.due_sources(now, limit):
-        previous = repo.source(due.corp_id, due.key)
-        if previous is None or previous.inputs is None:
-            continue
-        state = orders.get(due.corp_id, due.key.removeprefix("order:"))
-        if state is None:
-            continue
+    """One order whose after-sales window has ended brings in its deal figures (成交单数 /
+    成交金额); returns the (tenant, affiliate) pairs now owed an assessment."""
+    previous = repo.source(due.corp_id, due.key)
+    if previous is None or previous.inputs is None:
+        return []
+    state = orders.get(due.corp_id, due.key.removeprefix("order:"))
+    if state is None:
+        return []
 
-        def build(
-            current: AppliedSource | None, state: OrderState = state
-        ) -> tuple[Contributions, OrderInputs | None, datetime | None]:
-            inputs = current.inputs if current and current.inputs else OrderInputs()
-            return (
-                order_contributions(state, inputs, now, time_zone),
-                inputs,
-                deal_pending(state, inputs, now),
-            )
+    def build(current: AppliedSource | None) -> tuple[Contributions, OrderInputs | None, datetime | None]:
+        inputs = current.inputs if current and current.inputs else OrderInputs()
+        return order_contributions(state, inputs, now, time_zone), inputs, deal_pending(state, inputs, now)
 
-        trigger = Trigger(source=due.key, note="the after-sales window ended: deal figures count", at=now)
-        owed += [
-            (due.corp_id, affiliate) for affiliate in apply_source(repo, due.corp_id, due.key, build, trigger)
-        ]
-    return owed
+    trigger = Trigger(source=due.key, note="the after-sales window ended: deal figures count", at=now)
+    return [
+        (due.corp_id, affiliate) for affiliate in apply_source(repo, due.corp_id, due.key, build, trigger)
+    ]
+
+
+def mature_deals(
+    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str
+) -> list[tuple[str, str]]:
+    """Every order whose deal figures came due brings them in (no cap); returns the (tenant,
+    affiliate) pairs now owed an assessment."""
+    return [pair for due in repo.due_sources(now) for pair in mature_deal(repo, orders, due, now, time_zone)]
+
+
+def bring_in_deal(
+    repo: LevelRepository, orders: OrderRepository, due: Due, now: datetime, time_zone: str
+) -> dict[str, int]:
+    """The assessment job's unit for a deal queue entry: its deal figures, then the assessments
+    they owed (so one run settles both, whatever order the units run in)."""
+    owed = mature_deal(repo, orders, due, now, time_zone)
+    changes = assess_owed(repo, due.corp_id, [affiliate for _, affiliate in owed], now, time_zone)
+    return {"deal_figures": len(owed), "level_changes": len(changes)}
 
 
 # --- assessment -------------------------------------------------------------------------------------
@@ -246,20 +255,25 @@ def assess_owed(
     return [change for change in changes if change is not None]
 
 
-def assess_due(repo: LevelRepository, now: datetime, time_zone: str, limit: int = 1000) -> int:
-    """The scheduled pass: assess every affiliate owed an assessment; returns the changes made."""
+def assess_due_affiliate(repo: LevelRepository, due: Due, now: datetime, time_zone: str) -> dict[str, int]:
+    """The assessment job's unit for an affiliate owed an assessment: assess them at ``now``."""
+    return {"level_changes": int(assess(repo, due.corp_id, due.key, now, time_zone) is not None)}
+
+
+def assess_due(repo: LevelRepository, now: datetime, time_zone: str) -> int:
+    """Assess every affiliate owed an assessment, here and now (no cap); returns the changes made."""
     return sum(
-        1 for due in repo.due_affiliates(now, limit) if assess(repo, due.corp_id, due.key, now, time_zone)
+        assess_due_affiliate(repo, due, now, time_zone)["level_changes"] for due in repo.due_affiliates(now)
     )
 
 
 def run_assessment(
-    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, limit: int = 1000
+    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str
 ) -> dict[str, int]:
-    """What ``LevelAssessmentFunction`` does each minute: deal figures that came due, then every
-    assessment owed."""
-    matured = mature_deals(repo, orders, now, time_zone, limit)
-    return {"deal_figures": len(matured), "level_changes": assess_due(repo, now, time_zone, limit)}
+    """What ``LevelAssessmentFunction``'s run does, here and now: deal figures that came due, then
+    every assessment owed (the scheduled run fans the same units out)."""
+    matured = mature_deals(repo, orders, now, time_zone)
+    return {"deal_figures": len(matured), "level_changes": assess_due(repo, now, time_zone)}
 
 
 # --- the merchant -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from incentives.orders.aggregate import OrderState
 
@@ -29,6 +29,10 @@ class OrderRepository(Protocol):
         """
         ...
 
-    def orders_past_window(self, now: datetime, limit: int) -> Sequence[DueOrder]:
-        """Completed orders whose after-sales window closed at or before ``now`` (all tenants)."""
+    def orders_past_window(self, now: datetime) -> Sequence[DueOrder]:
+        """Completed orders whose after-sales window closed at or before ``now`` (all tenants, no cap)."""
+        ...
+
+    def due_order(self, entry: dict[str, Any]) -> DueOrder:
+        """The order a due entry of the window-closing queue describes."""
         ...

@@ -8,7 +8,7 @@ from incentives.core.errors import ConcurrentModification
 from incentives.messages.internal import AfterSalesWindowClosed, AfterSalesWindowClosedEvent
 from incentives.messages.queued import EventQueue, QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow, OrderFact, OrderState, apply_fact
-from incentives.orders.ports import OrderRepository
+from incentives.orders.ports import DueOrder, OrderRepository
 
 MAX_WRITE_ATTEMPTS = 5
 
@@ -41,29 +41,38 @@ def window_closed_event_id(order_id: str) -> str:
     return f"after-sales-window-closed:{order_id}"
 
 
-def emit_window_closed_events(
-    repository: OrderRepository, queue: EventQueue, now: datetime, batch_limit: int = 1000
-) -> int:
-    """Emit ``order.after_sales_window_closed`` for each completed order whose window has passed.
+def window_closed_event(order: DueOrder, now: datetime) -> QueuedEvent:
+    """``order.after_sales_window_closed`` for an order whose window has passed."""
+    return QueuedEvent(
+        corp_id=order.corp_id,
+        received_at=now,
+        event=AfterSalesWindowClosedEvent(
+            event_id=window_closed_event_id(order.order_id),
+            type="order.after_sales_window_closed",
+            occurred_at=now,
+            data=AfterSalesWindowClosed(order_id=order.order_id, closed_at=now),
+        ),
+    )
+
+
+def close_window(queue: EventQueue, order: DueOrder, now: datetime) -> bool:
+    """The window-closing job's unit: emit the event for one order (True), or nothing when its
+    window has not passed yet (False).
 
     The job writes nothing itself: the event processor applies the event to the aggregate
     (one writer per aggregate), so a crash between emitting and applying loses nothing and
-    a re-emission is deduplicated by its deterministic id. Returns how many were emitted.
+    a re-emission is deduplicated by its deterministic id.
     """
-    due = repository.orders_past_window(now, batch_limit)
-    events = [
-        QueuedEvent(
-            corp_id=order.corp_id,
-            received_at=now,
-            event=AfterSalesWindowClosedEvent(
-                event_id=window_closed_event_id(order.order_id),
-                type="order.after_sales_window_closed",
-                occurred_at=now,
-                data=AfterSalesWindowClosed(order_id=order.order_id, closed_at=now),
-            ),
-        )
-        for order in due
-    ]
+    if order.window_closes_at > now:
+        return False
+    queue.send([window_closed_event(order, now)])
+    return True
+
+
+def emit_window_closed_events(repository: OrderRepository, queue: EventQueue, now: datetime) -> int:
+    """Emit the event for every completed order whose window has passed, here and now (no cap;
+    sent 10 per batch); returns how many were emitted. The scheduled job fans the same unit out."""
+    events = [window_closed_event(order, now) for order in repository.orders_past_window(now)]
     if events:
         queue.send(events)
     return len(events)

@@ -122,6 +122,18 @@ class Payout:
     def corp_id(self) -> str:
         return self.payee.account.corp_id
 
+    def reconcilable(self, before: datetime) -> bool:
+        """Left open (or unresolved) and untouched since ``before``: the reconciler's to resolve."""
+        return (self.status in OPEN_STATUSES or self.unresolved) and self.updated_at <= before
+
+    def check_due(self, now: datetime) -> bool:
+        """Waiting for its payee with its next check due by ``now``."""
+        return (
+            self.status is PayoutStatus.AWAITING_CONFIRMATION
+            and self.check_at is not None
+            and self.check_at <= now
+        )
+
     def _moved(self, now: datetime, status: PayoutStatus, note: str, **changes: Any) -> Payout:
         line = f"{now.isoformat()} {self.status.value}→{status.value} {note}".strip()
         return replace(

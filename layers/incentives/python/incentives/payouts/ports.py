@@ -1,34 +1,41 @@
-"""What the payout pipeline needs from storage; the adapter is ``incentives.storage.payouts``."""
+"""What the payout services need from storage and messaging; the adapter is ``incentives.storage.payouts``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from incentives.ledger.model import Entry
 from incentives.payouts.model import Payout
 
 
-class PayoutStore(Protocol):
-    def create(self, payout: Payout, entries: Sequence[Entry]) -> bool:
-        """Store a new payout with its ledger entries in one transaction. False if it exists.
+class PayoutQueue(Protocol):
+    def send(self, corp_id: str, payout_id: str, generation: int) -> None: ...
 
-        Raises ``InsufficientBalance`` when the withdrawable balance cannot carry it.
-        """
+
+class Payouts(Protocol):
+    """Payouts and the ledger entries that move with them (one transaction each)."""
+
+    def create(self, payout: Payout, entries: Sequence[Entry]) -> bool:
+        """Store a new payout with its entries; False if it exists. Raises ``InsufficientBalance``."""
         ...
 
     def save(self, payout: Payout, expected_version: int, entries: Sequence[Entry] = ()) -> None:
-        """Store a transition (and its ledger entries) if the stored version is still
-        ``expected_version``; raises ``ConcurrentModification`` otherwise."""
+        """Store a transition (and its entries) if the payout is still ``expected_version``; raises
+        ``ConcurrentModification`` otherwise (or the ledger's refusal)."""
         ...
 
     def get(self, corp_id: str, payout_id: str) -> Payout | None: ...
 
-    def open_since(self, before: datetime, limit: int = 500) -> Sequence[Payout]:
-        """Open or unresolved payouts (all tenants) not touched since ``before``."""
+    def open_since(self, before: datetime) -> Sequence[Payout]:
+        """Open or unresolved payouts (all tenants, no cap) untouched since ``before``."""
         ...
 
-    def awaiting_due(self, now: datetime, limit: int = 500) -> Sequence[Payout]:
-        """Payouts waiting for their payee (all tenants) whose next check is due by ``now``."""
+    def awaiting_due(self, now: datetime) -> Sequence[Payout]:
+        """Transfers waiting for their payee (all tenants, no cap) whose check is due by ``now``."""
+        ...
+
+    def due_payout(self, entry: dict[str, Any]) -> tuple[str, str]:
+        """``(corp_id, payout_id)`` of a due entry of the reconciler's queues."""
         ...

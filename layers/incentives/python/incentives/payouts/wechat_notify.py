@@ -13,7 +13,7 @@ merchant's APIv3 key to the bill: ``{mch_id, out_bill_no, transfer_bill_no, stat
 openid, fail_reason, create_time, update_time}``. A forged or tampered notification is refused
 (``Unauthenticated``), one that does not decrypt or parse is ``InvalidInput``; either way nothing
 changes and WeChat Pay, if it really sent it, sends it again. The same notification may come
-several times: applying it is idempotent (``payouts.service.apply_transfer_notice``).
+several times: applying it is idempotent (``payouts.pipeline.apply_transfer_notice``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from incentives.core.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from incentives.payouts.provider import Outcome, ProviderResult
-from incentives.payouts.wechat_transfer import (
+from incentives.payouts.wechat_pay import (
     CANCELLED_STATE,
     FAILED_STATE,
     SIGNATURE_WINDOW_SECONDS,

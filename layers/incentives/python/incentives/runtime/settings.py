@@ -6,7 +6,7 @@ Tenant secrets are read through :mod:`incentives.runtime.secrets`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
 
@@ -33,6 +33,9 @@ class Settings:
     transfer_confirm_hours: float
     """Hours a payee has to confirm a WeChat Pay transfer before the reconciler cancels it."""
     miniprogram_base_url: str = "https://api.weixin.qq.com"
+    work_queue_urls: dict[str, str] = field(default_factory=dict)
+    """Each scheduled job's own work queue (its shard and item messages): ``<JOB>_WORK_QUEUE_URL``
+    variable → URL, each job function given its own."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +55,7 @@ class Settings:
             wecom_base_url=env.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com"),
             miniprogram_base_url=env.get("MINIPROGRAM_BASE_URL", "https://api.weixin.qq.com"),
             transfer_confirm_hours=float(env.get("WECHAT_TRANSFER_CONFIRM_HOURS", "24")),
+            work_queue_urls={name: url for name, url in env.items() if name.endswith("_WORK_QUEUE_URL")},
         )
 
     @property

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from incentives.payouts.wecom_pay import WeComPayConfig
     from incentives.signin.miniprogram import MiniProgramClient
     from incentives.signin.service import SignInPorts
+    from incentives.storage.due import TableDueIndex
+    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.guides import TableGuideRepository
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.levels import TableLevelRepository
@@ -37,15 +39,15 @@ if TYPE_CHECKING:
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
     from incentives.storage.subsidy import TableSubsidyRepository
-    from incentives.storage.table import DynamoTable
     from incentives.storage.tags import TableTagRepository
+    from incentives.storage.work_queue import SqsWorkQueue
     from incentives.wecom.client import WeComClient
     from incentives.wecom.crypto import CallbackCrypto
 
 
 @cache
 def table() -> DynamoTable:
-    from incentives.storage.table import DynamoTable
+    from incentives.storage.dynamo_table import DynamoTable
 
     return DynamoTable(aws.dynamodb(), settings().table_name)
 
@@ -104,6 +106,25 @@ def event_queue() -> SqsEventQueue:
     from incentives.storage.queue import SqsEventQueue
 
     return SqsEventQueue(aws.sqs(), settings().events_queue_url)
+
+
+@cache
+def due_index() -> TableDueIndex:
+    from incentives.storage.due import TableDueIndex
+
+    return TableDueIndex(table())
+
+
+@cache
+def work_queue(variable: str) -> SqsWorkQueue:
+    """A scheduled job's work queue, by the variable that holds its URL (``<JOB>_WORK_QUEUE_URL``)."""
+    from incentives.core.errors import InvalidInput
+    from incentives.storage.work_queue import SqsWorkQueue
+
+    url = settings().work_queue_urls.get(variable)
+    if not url:
+        raise InvalidInput(f"{variable} is not set: the job has no work queue", field=variable)
+    return SqsWorkQueue(aws.sqs(), url)
 
 
 @cache
@@ -284,6 +305,8 @@ def reset() -> None:
         subsidy_repository,
         raw_event_store,
         event_queue,
+        due_index,
+        work_queue,
         ledger_repository,
         payout_repository,
         payout_queue,

@@ -13,7 +13,7 @@ from incentives.core.clock import iso_utc
 from incentives.guides.ports import Counters, Grant, GrantOutcome, Record, StoredRule
 from incentives.storage import keys, org
 from incentives.storage.ledger import posting_writes
-from incentives.storage.payouts import payout_item
+from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import (
     AtLeast,
     AtMost,
@@ -101,7 +101,7 @@ def grant_writes(grant: Grant) -> tuple[list[Write], list[str]]:
     if grant.carried_fen:
         writes.append(("carry", Update(carry, add={"carried_fen": grant.carried_fen})))
     if grant.payout is not None:
-        writes.append(("payout", Put(payout_item(grant.payout), (NotExists(),))))
+        writes.append(("payout", PayoutRepository.creation_write(grant.payout)))
     if grant.carried_in_fen:
         taken = Update(
             carry,

@@ -6,8 +6,8 @@ The ledger (``storage/ledger.py``), payouts (``storage/payouts.py``), affiliate 
 (``storage/levels.py``) and the affiliates area still build their own keys in their modules.
 
 Every partition key starts with the tenant (``T#<corp_id>``) so no query can cross tenants;
-the only cross-tenant access is the scheduled jobs' sharded ``gsi1`` queues, which carry the
-tenant in their sort key and hand each hit back to that tenant's own aggregate.
+the only cross-tenant access is the scheduled jobs' sharded due index (``storage/due.py``),
+which carries the tenant in its sort key and hands each entry back to that tenant's aggregate.
 """
 
 from __future__ import annotations
@@ -47,19 +47,6 @@ def order_key(corp_id: str, order_id: str) -> dict[str, str]:
 
 def raw_event_key(corp_id: str, event_id: str) -> dict[str, str]:
     return {"pk": f"{tenant(corp_id)}#EVENT#{event_id}", "sk": "RAW"}
-
-
-def window_shard(corp_id: str, order_id: str) -> str:
-    """Spread open windows over a few partitions so the index never has one hot key."""
-    return f"WINDOW_OPEN#{shard(f'{corp_id}#{order_id}')}"
-
-
-def window_shards() -> list[str]:
-    return [f"WINDOW_OPEN#{n}" for n in range(WINDOW_INDEX_SHARDS)]
-
-
-def window_sort_key(closes_at_iso: str, corp_id: str, order_id: str) -> str:
-    return f"{closes_at_iso}#{corp_id}#{order_id}"
 
 
 # --- customers (bound by WeCom callbacks, read and edited by guides) -------------------------------

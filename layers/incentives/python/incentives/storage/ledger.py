@@ -12,6 +12,7 @@ from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import Conflict
+from incentives.fanout.model import DueQueue
 from incentives.ledger.errors import InsufficientBalance, Overdraft
 from incentives.ledger.model import (
     Account,
@@ -29,6 +30,7 @@ from incentives.ledger.model import (
 )
 from incentives.ledger.postings import Hold
 from incentives.storage import keys
+from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.table import (
     AtLeast,
     ConditionFailed,
@@ -40,11 +42,8 @@ from incentives.storage.table import (
     Table,
     Update,
     Write,
-    due_items,
     query_all,
 )
-
-HOLD_SHARDS = 8
 
 
 def account_pk(account: Account) -> str:
@@ -283,10 +282,15 @@ class LedgerRepository:
         item = self._table.get(_hold_key(account, credit_id))
         return _hold_from_item(item) if item else None
 
-    def holds_due(self, now: datetime, limit: int = 1000) -> list[Hold]:
-        """Holds whose ``hold_until`` is at or before ``now`` (all tenants)."""
-        items = due_items(self._table, "HOLD", HOLD_SHARDS, iso_utc(now) + "#~", limit)
-        return [_hold_from_item(item) for item in items]
+    def holds_due(self, now: datetime) -> list[Hold]:
+        """Holds whose ``hold_until`` is at or before ``now`` (all tenants, every shard, no cap),
+        from the due index's projection."""
+        return [self.hold_from_due(entry) for entry in TableDueIndex(self._table).due(DueQueue.HOLDS, now)]
+
+    @staticmethod
+    def hold_from_due(entry: dict[str, Any]) -> Hold:
+        """The hold a due entry describes (its projection holds every field)."""
+        return _hold_from_item(entry)
 
     def balance(self, account: Account) -> Balance:
         item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}
@@ -307,12 +311,13 @@ class LedgerRepository:
 
 
 def _due(account: Account, credit_id: str, hold_until: datetime) -> dict[str, str]:
-    """The hold's place in the sharded due queue of the settlement job."""
-    shard = keys.shard(f"{account}#{credit_id}", HOLD_SHARDS)
+    """The hold's place in the settlement job's due queue."""
+    identity = f"{account.owner_kind.value}#{account.owner_id}#{credit_id}"
     return {
         "hold_until": iso_utc(hold_until),
-        "gsi1pk": f"HOLD#{shard}",
-        "gsi1sk": f"{iso_utc(hold_until)}#{account}#{credit_id}",
+        **due_attributes(
+            DueQueue.HOLDS, f"{account.corp_id}#{identity}", hold_until, account.corp_id, identity
+        ),
     }
 
 

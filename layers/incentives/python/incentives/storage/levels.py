@@ -7,9 +7,9 @@ metric, owed assessments), one item per local day with that day's figures (``DAY
 one item per level change with its explanation (``CHANGE#<version>``). Per source of figures
 (an order, a customer's bindings), what it contributed so far (``T#<corp>#LEVEL_SOURCE#<source>``).
 
-Three sparse ``gsi1`` work queues drive the scheduled jobs: affiliates owed an assessment
-(``LEVEL_DUE``), orders whose deal figures come due (``LEVEL_DEAL``) and tenants whose member
-counts are due (``LEVEL_COUNT``).
+Two queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
+assessment (``LEVEL_DUE``) and orders whose deal figures come due (``LEVEL_DEAL``); a sparse
+``gsi1`` work queue holds tenants whose member counts are due (``LEVEL_COUNT``).
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.fanout.model import DueQueue
 from incentives.levels.assessment import ChangeKind, LevelChange, Trigger
 from incentives.levels.metrics import Key, MetricHistory, OrderInputs, decode, encode, minus
 from incentives.levels.ports import AppliedSource, Due, MemberCounts, Standing, StoredLevels
 from incentives.levels.settings import LevelSettings
 from incentives.storage import keys
+from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.table import (
     AtMost,
     Condition,
@@ -44,7 +47,7 @@ from incentives.storage.table import (
 SHARDS = 8
 MEMBER_COUNT_EVERY = timedelta(hours=2)
 """微客数2小时更新一次: the console's member counts are refreshed every 2 hours."""
-DUE_QUEUE, DEAL_QUEUE, COUNT_QUEUE = "LEVEL_DUE", "LEVEL_DEAL", "LEVEL_COUNT"
+COUNT_QUEUE = "LEVEL_COUNT"
 
 
 def _shard(text: str) -> int:
@@ -88,11 +91,16 @@ def source_key(corp_id: str, source: str) -> dict[str, str]:
 
 
 def _queue(queue: str, identity: str, at: datetime, corp_id: str, key: str) -> dict[str, str]:
-    """A place in a sharded gsi1 work queue, due at ``at``."""
+    """A place in the sharded gsi1 member-count queue, due at ``at``."""
     return {
         "gsi1pk": f"{queue}#{_shard(identity)}",
         "gsi1sk": f"{iso_utc(at)}#{corp_id}#{key}",
     }
+
+
+def _assessment_due(corp_id: str, affiliate_id: str, at: datetime) -> dict[str, str]:
+    """The affiliate's place in the assessment queue of the due index, due at ``at``."""
+    return due_attributes(DueQueue.LEVEL_ASSESSMENTS, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id)
 
 
 def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[int, int]) -> Update:
@@ -139,7 +147,7 @@ def contribution_writes(corp_id: str, delta: Mapping[Key, int], trigger: Trigger
                     "corp_id": corp_id,
                     "affiliate_id": affiliate,
                     "trigger": own.model_dump(mode="json"),
-                    **_queue(DUE_QUEUE, f"{corp_id}#{affiliate}", trigger.at, corp_id, affiliate),
+                    **_assessment_due(corp_id, affiliate, trigger.at),
                 },
             )
         )
@@ -164,7 +172,13 @@ def _source_item(corp_id: str, target: AppliedSource) -> dict[str, Any]:
     if target.pending_until is not None:
         item["pending_until"] = iso_utc(target.pending_until)
         item.update(
-            _queue(DEAL_QUEUE, f"{corp_id}#{target.source}", target.pending_until, corp_id, target.source)
+            due_attributes(
+                DueQueue.LEVEL_DEALS,
+                f"{corp_id}#{target.source}",
+                target.pending_until,
+                corp_id,
+                target.source,
+            )
         )
     return item
 
@@ -391,7 +405,7 @@ class TableLevelRepository:
         if assessed:
             values["assessed"] = standing.owed
             conditions.append(Equals("owed", standing.owed) if standing.owed else AtMost("owed", 0))
-            removed = ("gsi1pk", "gsi1sk")
+            removed = ("gsi4pk", "gsi4sk")
         writes: list[Write] = []
         if change is not None:
             values.update(rank=change.to_rank, version=change.version, since=iso_utc(change.at))
@@ -447,13 +461,52 @@ class TableLevelRepository:
 
     # work queues
 
-    def due_affiliates(self, now: datetime, limit: int) -> Sequence[Due]:
-        items = due_items(self._table, DUE_QUEUE, SHARDS, _upto(now), limit)
-        return [Due(str(item["corp_id"]), str(item["affiliate_id"])) for item in items]
+    def schedule_assessment(self, corp_id: str, affiliate_id: str, at: datetime) -> bool:
+        """Owe the affiliate an assessment at ``at`` (a cycle's end, a single check, a figure
+        leaving its window …); the assessment job does it once ``at`` has come. An assessment
+        already owed earlier is kept (False); any assessment clears it, so the rule that assesses
+        schedules the next check it needs."""
+        for _ in range(5):
+            item = self._table.get(state_key(corp_id, affiliate_id)) or {}
+            if item.get("gsi4sk") and str(item["gsi4sk"]) <= _upto(at):
+                return False
+            owed = int(item.get("owed", 0))
+            guard: Condition = Equals("owed", owed) if owed else AtMost("owed", 0)
+            schedule = Update(
+                state_key(corp_id, affiliate_id),
+                add={"owed": 1},
+                set={
+                    "kind": "affiliate_level",
+                    "corp_id": corp_id,
+                    "affiliate_id": affiliate_id,
+                    **_assessment_due(corp_id, affiliate_id, at),
+                },
+                conditions=(guard,),
+            )
+            try:
+                self._table.transact([schedule])
+            except ConditionFailed:
+                continue
+            return True
+        raise ConcurrentModification(f"the level of {affiliate_id} keeps moving, retry later")
 
-    def due_sources(self, now: datetime, limit: int) -> Sequence[Due]:
-        items = due_items(self._table, DEAL_QUEUE, SHARDS, _upto(now), limit)
-        return [Due(str(item["corp_id"]), str(item["source"])) for item in items]
+    def due_affiliates(self, now: datetime, limit: int | None = None) -> list[Due]:
+        """Affiliates owed an assessment by ``now`` (all tenants; all of them unless ``limit``)."""
+        entries = TableDueIndex(self._table).due(DueQueue.LEVEL_ASSESSMENTS, now)
+        return [self.due_affiliate(entry) for entry in islice(entries, limit)]
+
+    def due_sources(self, now: datetime, limit: int | None = None) -> list[Due]:
+        """Sources whose deal figures are due by ``now`` (all tenants; all of them unless ``limit``)."""
+        entries = TableDueIndex(self._table).due(DueQueue.LEVEL_DEALS, now)
+        return [self.due_source(entry) for entry in islice(entries, limit)]
+
+    @staticmethod
+    def due_affiliate(entry: dict[str, Any]) -> Due:
+        return Due(str(entry["corp_id"]), str(entry["affiliate_id"]))
+
+    @staticmethod
+    def due_source(entry: dict[str, Any]) -> Due:
+        return Due(str(entry["corp_id"]), str(entry["source"]))
 
 
 def _upto(now: datetime) -> str:

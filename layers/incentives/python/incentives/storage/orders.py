@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.fanout.model import DueQueue
 from incentives.messages.internal import AfterSalesWindowClosed
 from incentives.orders.aggregate import OrderState
 from incentives.orders.ports import DueOrder
 from incentives.storage import keys
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items
+from incentives.storage.due import TableDueIndex, due_at, due_attributes
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table
 from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded
 
 
@@ -53,7 +54,7 @@ def state_from_item(item: dict[str, Any]) -> OrderState:
 def order_put(state: OrderState, expected_version: int) -> Put:
     """The write that stores ``state`` if the stored version is still ``expected_version``.
 
-    The open-window index (gsi1) is set only while the order is in its after-sales window.
+    The order is in the window-closing job's due queue only while it is in its after-sales window.
     """
     values: dict[str, Any] = {
         **keys.order_key(state.corp_id, state.order_id),
@@ -67,9 +68,14 @@ def order_put(state: OrderState, expected_version: int) -> Put:
         "doc": json.dumps(state_to_document(state), separators=(",", ":")),
     }
     if state.awaits_window_close and state.window_closes_at is not None:
-        values["gsi1pk"] = keys.window_shard(state.corp_id, state.order_id)
-        values["gsi1sk"] = keys.window_sort_key(
-            iso_utc(state.window_closes_at), state.corp_id, state.order_id
+        values.update(
+            due_attributes(
+                DueQueue.WINDOWS,
+                f"{state.corp_id}#{state.order_id}",
+                state.window_closes_at,
+                state.corp_id,
+                state.order_id,
+            )
         )
     condition = NotExists() if expected_version == 0 else Equals("version", expected_version)
     return Put(values, (condition,))
@@ -92,9 +98,10 @@ class TableOrderRepository:
         except ConditionFailed as failure:
             raise ConcurrentModification(f"order {state.order_id} changed meanwhile") from failure
 
-    def orders_past_window(self, now: datetime, limit: int) -> Sequence[DueOrder]:
-        items = due_items(self._table, "WINDOW_OPEN", keys.WINDOW_INDEX_SHARDS, iso_utc(now) + "#~", limit)
-        return [
-            DueOrder(item["corp_id"], item["order_id"], parse_instant(str(item["gsi1sk"]).split("#", 1)[0]))
-            for item in items
-        ]
+    def orders_past_window(self, now: datetime) -> list[DueOrder]:
+        return [self.due_order(entry) for entry in TableDueIndex(self._table).due(DueQueue.WINDOWS, now)]
+
+    @staticmethod
+    def due_order(entry: dict[str, Any]) -> DueOrder:
+        """The order a due entry describes (from the index projection)."""
+        return DueOrder(entry["corp_id"], entry["order_id"], parse_instant(due_at(entry)))

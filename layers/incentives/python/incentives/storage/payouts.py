@@ -8,6 +8,7 @@ from typing import Any
 
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
+from incentives.fanout.model import DueQueue
 from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, Entry, OwnerKind
 from incentives.payouts.model import (
@@ -19,10 +20,9 @@ from incentives.payouts.model import (
     ProviderName,
 )
 from incentives.storage import keys
+from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.ledger import balance_refusal, posting_writes
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items, filtered_page
-
-OPEN_SHARDS = 8
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, filtered_page
 
 
 def payout_key(corp_id: str, payout_id: str) -> dict[str, str]:
@@ -67,13 +67,19 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         item["confirm_mch_id"] = payout.confirmation.mch_id
         item["confirm_app_id"] = payout.confirmation.app_id
         item["package_info"] = payout.confirmation.package_info
-    shard = keys.shard(f"{payout.corp_id}#{payout.payout_id}", OPEN_SHARDS)
+    identity = f"{payout.corp_id}#{payout.payout_id}"
     if payout.status in OPEN_STATUSES or payout.unresolved:
-        item["gsi1pk"] = f"PAYOUT_OPEN#{shard}"
-        item["gsi1sk"] = f"{iso_utc(payout.updated_at)}#{payout.corp_id}#{payout.payout_id}"
+        item.update(
+            due_attributes(
+                DueQueue.OPEN_PAYOUTS, identity, payout.updated_at, payout.corp_id, payout.payout_id
+            )
+        )
     elif payout.status is PayoutStatus.AWAITING_CONFIRMATION and payout.check_at is not None:
-        item["gsi1pk"] = f"PAYOUT_WAITING#{shard}"
-        item["gsi1sk"] = f"{iso_utc(payout.check_at)}#{payout.corp_id}#{payout.payout_id}"
+        item.update(
+            due_attributes(
+                DueQueue.WAITING_PAYOUTS, identity, payout.check_at, payout.corp_id, payout.payout_id
+            )
+        )
     return {key: value for key, value in item.items() if value is not None}
 
 
@@ -115,12 +121,18 @@ class PayoutRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
+    @staticmethod
+    def creation_write(payout: Payout) -> Put:
+        """The write that stores a new payout (refused if it exists), for a transaction of its own
+        (:meth:`create`) or of its cause (a reward granted, a withdrawal approved)."""
+        return Put(payout_item(payout), (NotExists(),))
+
     def create(self, payout: Payout, entries: Sequence[Entry]) -> bool:
         """Store a new payout with its reserve (and, offline, payout) entries. False if it exists.
 
         Raises ``InsufficientBalance`` when the withdrawable balance cannot carry it.
         """
-        writes = [Put(payout_item(payout), (NotExists(),)), *posting_writes(entries, payout.created_at)]
+        writes = [self.creation_write(payout), *posting_writes(entries, payout.created_at)]
         try:
             self._table.transact(writes)
         except ConditionFailed as failure:
@@ -176,20 +188,27 @@ class PayoutRepository:
         )
         return [payout_from_item(item) for item in page.items], page.cursor
 
-    def open_since(self, before: datetime, limit: int = 500) -> list[Payout]:
-        """Open or unresolved payouts (all tenants) not touched since ``before``, for the reconciler."""
-        items = due_items(self._table, "PAYOUT_OPEN", OPEN_SHARDS, iso_utc(before) + "#~", limit)
-        return [
-            payout
-            for payout in map(payout_from_item, items)
-            if payout.status in OPEN_STATUSES or payout.unresolved
-        ]
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Payout]:
+        """The payouts of ``(corp_id, payout_id)`` pairs that exist, read together (consistent)."""
+        items = self._table.get_many([payout_key(corp_id, payout_id) for corp_id, payout_id in keys])
+        return [payout_from_item(item) for item in items if item is not None]
 
-    def awaiting_due(self, now: datetime, limit: int = 500) -> list[Payout]:
-        """Payouts waiting for their payee (all tenants) whose next check is due by ``now``."""
-        items = due_items(self._table, "PAYOUT_WAITING", OPEN_SHARDS, iso_utc(now) + "#~", limit)
-        return [
-            payout
-            for payout in map(payout_from_item, items)
-            if payout.status is PayoutStatus.AWAITING_CONFIRMATION
+    @staticmethod
+    def due_payout(entry: dict[str, Any]) -> tuple[str, str]:
+        """``(corp_id, payout_id)`` of a due entry of either reconciler queue."""
+        return str(entry["corp_id"]), str(entry["payout_id"])
+
+    def open_since(self, before: datetime) -> list[Payout]:
+        """Open or unresolved payouts (all tenants, no cap) not touched since ``before``, read
+        afresh (batched) since the reconciler acts on their current state."""
+        due = [
+            self.due_payout(entry) for entry in TableDueIndex(self._table).due(DueQueue.OPEN_PAYOUTS, before)
         ]
+        return [payout for payout in self.get_many(due) if payout.reconcilable(before)]
+
+    def awaiting_due(self, now: datetime) -> list[Payout]:
+        """Payouts waiting for their payee (all tenants, no cap) whose next check is due by ``now``."""
+        due = [
+            self.due_payout(entry) for entry in TableDueIndex(self._table).due(DueQueue.WAITING_PAYOUTS, now)
+        ]
+        return [payout for payout in self.get_many(due) if payout.check_due(now)]

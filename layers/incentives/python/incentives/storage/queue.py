@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from incentives.messages.queued import QueuedEvent
+from incentives.storage.sqs import send_bodies
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
-
-SQS_BATCH_LIMIT = 10
 
 
 class SqsEventQueue:
@@ -19,18 +18,4 @@ class SqsEventQueue:
         self._url = queue_url
 
     def send(self, events: Sequence[QueuedEvent]) -> None:
-        for start in range(0, len(events), SQS_BATCH_LIMIT):
-            chunk = events[start : start + SQS_BATCH_LIMIT]
-            if len(chunk) == 1:
-                self._client.send_message(QueueUrl=self._url, MessageBody=chunk[0].model_dump_json())
-                continue
-            response = self._client.send_message_batch(
-                QueueUrl=self._url,
-                Entries=[
-                    {"Id": str(index), "MessageBody": event.model_dump_json()}
-                    for index, event in enumerate(chunk)
-                ],
-            )
-            if response.get("Failed"):
-                reasons = "; ".join(f"{f['Id']}: {f.get('Message', f['Code'])}" for f in response["Failed"])
-                raise RuntimeError(f"{len(response['Failed'])} events not queued: {reasons}")
+        send_bodies(self._client, self._url, [event.model_dump_json() for event in events], "events")

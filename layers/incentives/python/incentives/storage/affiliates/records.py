@@ -12,7 +12,7 @@ from incentives.storage import levels as level_storage
 from incentives.storage.affiliates import keys
 from incentives.storage.ledger import LedgerRepository, posting_writes
 from incentives.storage.orders import order_put
-from incentives.storage.payouts import payout_item
+from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import Equals, Exists, NotExists, Put, Update, Write
 
 KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"})
@@ -338,7 +338,7 @@ def writes_of(corp_id: str, change: ports.Change, ledger: LedgerRepository) -> l
                 )
             ]
         case ports.PayoutCreated():
-            return [Put(payout_item(change.payout), (NotExists(),))]
+            return [PayoutRepository.creation_write(change.payout)]
     raise TypeError(f"not a change of the affiliates area: {change!r}")
 
 
