@@ -93,13 +93,13 @@ def _affiliate_program() -> None:
     services: the affiliate path below decides, credits and counts level figures."""
     from datetime import UTC, datetime, timedelta
 
-    from incentives.affiliates import store
-    from incentives.affiliates.membership import ApplicationInput, submit_application
     from incentives.affiliates.program import ProgramSettings
-    from incentives.affiliates.referrals import bind
     from incentives.levels.service import save_settings as save_levels
     from incentives.levels.settings import LevelSettings
     from incentives.runtime import wiring
+    from incentives.storage.affiliates import store
+    from incentives.storage.affiliates.membership import ApplicationInput, submit_application
+    from incentives.storage.affiliates.referrals import bind
     from incentives.webhook.models import ReferralClicked
 
     wiring.reset()

@@ -14,13 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incentives.affiliates import center, membership, withdrawals
-from incentives.affiliates import store as affiliate_store
-from incentives.affiliates.center import Center, CommissionRecord, ShareState
 from incentives.affiliates.commission import Role as ShareRole
-from incentives.affiliates.membership import ApplicationInput
-from incentives.affiliates.referrals import customers_of
-from incentives.affiliates.withdrawals import WithdrawalInput
 from incentives.api.app import create_api, principal_of, query_instant
 from incentives.api.views.affiliates import (
     ApplicationView,
@@ -36,6 +30,12 @@ from incentives.core.errors import NotFound
 from incentives.levels.views import LevelHistory, MyLevel, history, my_level
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.storage.affiliates import center, membership, withdrawals
+from incentives.storage.affiliates import store as affiliate_store
+from incentives.storage.affiliates.center import Center, CommissionRecord, ShareState
+from incentives.storage.affiliates.membership import ApplicationInput
+from incentives.storage.affiliates.referrals import customers_of
+from incentives.storage.affiliates.withdrawals import WithdrawalInput
 
 logger = Logger(service="affiliate-api")
 tracer = Tracer()

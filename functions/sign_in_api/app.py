@@ -28,8 +28,8 @@ from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 from incentives.signin import service
-from incentives.signin.service import Tokens
-from incentives.signin.staff import SignInStaff, load_staff, save_staff
+from incentives.signin.service import Tokens, load_staff, save_staff
+from incentives.signin.staff import SignInStaff
 
 logger = Logger(service="sign-in-api")
 tracer = Tracer()
@@ -161,13 +161,13 @@ def sign_out(body: RefreshRequest) -> SignedOut:
 @app.get("/admin/sign-in/staff", summary="Who signs in as admin or operator", tags=["staff"])
 def get_staff() -> SignInStaff:
     principal = principal_of(app, (Role.ADMIN,))
-    return load_staff(wiring.table(), principal.corp_id)
+    return load_staff(wiring.sign_in_ports().staff, principal.corp_id)
 
 
 @app.put("/admin/sign-in/staff", summary="Name the admins and operators (WeCom userids)", tags=["staff"])
 def put_staff(staff: SignInStaff) -> SignInStaff:
     principal = principal_of(app, (Role.ADMIN,))
-    saved = save_staff(wiring.table(), principal.corp_id, staff, clock.now())
+    saved = save_staff(wiring.sign_in_ports().staff, principal.corp_id, staff, clock.now())
     logger.info(
         "sign-in staff saved",
         extra={"by": principal.subject, "admins": len(saved.admins), "operators": len(saved.operators)},

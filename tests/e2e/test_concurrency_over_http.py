@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from incentives.affiliates.earnings import credit_id
-from incentives.affiliates.store import account
 from incentives.ledger.model import Bucket, EntryKind
+from incentives.storage.affiliates.earnings import credit_id
+from incentives.storage.affiliates.store import account
 from incentives.storage.dynamo_table import DynamoTable
 from incentives.storage.ledger import LedgerRepository
 from tests.e2e.conftest import RunningStack

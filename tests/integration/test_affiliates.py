@@ -163,7 +163,7 @@ def settle(stack: StackHandle, when: datetime) -> int:
 
 
 def balance(who: str) -> Any:
-    from incentives.affiliates.earnings import account
+    from incentives.storage.affiliates.earnings import account
 
     return wiring.ledger_repository().balance(account("ww-local-corp", who))
 
@@ -281,10 +281,10 @@ def _settled(stack: StackHandle, who: str, order_id: str, paid_fen: int) -> None
 def test_the_reserve_itself_refuses_to_overdraw_when_both_requests_read_the_balance_first(
     stack: StackHandle,
 ) -> None:
-    from incentives.affiliates import withdrawals
-    from incentives.affiliates.earnings import account
-    from incentives.affiliates.withdrawals import WithdrawalInput
     from incentives.ledger.errors import InsufficientBalance
+    from incentives.storage.affiliates import withdrawals
+    from incentives.storage.affiliates.earnings import account
+    from incentives.storage.affiliates.withdrawals import WithdrawalInput
 
     configure(stack)
     join(stack, "A")

@@ -27,14 +27,14 @@ def test_refund_and_completion_before_payment_are_held_then_applied(stack: Stack
     _accept(stack, order_refunded("O-2", "R-1", 2_000), order_completed("O-2", "2026-11-20T10:00:00+08:00"))
     stack.process_queue()
     held = stack.order("O-2")
-    assert held is not None and held["status"] == "awaiting_payment" and "gsi1pk" not in held
+    assert held is not None and held["status"] == "awaiting_payment" and "gsi4pk" not in held
     _accept(stack, order_paid("O-2", paid_fen=10_000))
     stack.process_queue()
     order = stack.order("O-2")
     assert order is not None
     assert order["status"] == "completed"
     assert order["refunded_fen"] == 2_000
-    assert order["gsi1sk"].startswith("2026-11-27T02:00:00.000Z#")
+    assert order["gsi4sk"].startswith("2026-11-27T02:00:00.000Z#")
 
 
 def test_a_poison_record_fails_alone(stack: StackHandle) -> None:

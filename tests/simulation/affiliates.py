@@ -13,18 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from incentives.affiliates import withdrawals
-from incentives.affiliates.membership import ApplicationInput, submit_application
 from incentives.affiliates.program import ProgramSettings
-from incentives.affiliates.store import account, save_settings
-from incentives.affiliates.withdrawals import (
-    Approval,
-    ManualSettlement,
-    PayeeAccount,
-    Rejection,
-    Settlement,
-    WithdrawalInput,
-)
 from incentives.core.errors import Conflict, InvalidInput
 from incentives.ledger.errors import InsufficientBalance
 from incentives.ledger.model import Account, OwnerKind
@@ -32,6 +21,17 @@ from incentives.levels.service import run_assessment
 from incentives.levels.service import save_settings as save_levels
 from incentives.levels.settings import LevelSettings
 from incentives.payouts.model import PayoutStatus, payout_id_for
+from incentives.storage.affiliates import withdrawals
+from incentives.storage.affiliates.membership import ApplicationInput, submit_application
+from incentives.storage.affiliates.store import account, save_settings
+from incentives.storage.affiliates.withdrawals import (
+    Approval,
+    ManualSettlement,
+    PayeeAccount,
+    Rejection,
+    Settlement,
+    WithdrawalInput,
+)
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import TableOrderRepository
 from incentives.webhook.models import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from unittest import mock
 
-from incentives.affiliates import lifecycle, refunds, withdrawals
+from incentives.affiliates import lifecycle, refunds
 from incentives.ledger.model import Entry, EntryKind
 from incentives.levels import assessment
 from incentives.levels import service as levels
@@ -26,6 +26,7 @@ from incentives.payouts.wecom_pay import WeComPayToEmployee
 from incentives.storage import guides, ledger
 from incentives.storage import levels as level_storage
 from incentives.storage.affiliates import records as affiliate_records
+from incentives.storage.affiliates import withdrawals
 from incentives.storage.payouts import PayoutRepository
 from infra.local.sandboxes.payments import PaymentsSandbox
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from incentives.affiliates import store
-from incentives.affiliates.membership import ApplicationInput, submit_application
 from incentives.affiliates.program import ProgramSettings
 from incentives.core.clock import FixedClock
 from incentives.events.consumers import EventPorts, build_consumers
@@ -16,6 +14,8 @@ from incentives.levels import service
 from incentives.levels.settings import LevelSettings
 from incentives.messages.queued import QueuedEvent
 from incentives.orders.aggregate import AfterSalesWindow
+from incentives.storage.affiliates import store
+from incentives.storage.affiliates.membership import ApplicationInput, submit_application
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.memory_table import MemoryTable

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from incentives.affiliates import store
-from incentives.affiliates.center import commission_records
-from incentives.affiliates.earnings import AffiliateEffects, apply_payment, follow_order
-from incentives.affiliates.membership import ApplicationInput, submit_application
 from incentives.affiliates.program import ProgramSettings
-from incentives.affiliates.referrals import bind
-from incentives.affiliates.store import account
 from incentives.ledger.model import Bucket
 from incentives.ledger.service import settle_holds_past
 from incentives.orders.aggregate import AfterSalesWindow
 from incentives.orders.service import apply_order_event
+from incentives.storage.affiliates import store
+from incentives.storage.affiliates.center import commission_records
+from incentives.storage.affiliates.earnings import AffiliateEffects, apply_payment, follow_order
+from incentives.storage.affiliates.membership import ApplicationInput, submit_application
+from incentives.storage.affiliates.referrals import bind
+from incentives.storage.affiliates.store import account
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.orders import TableOrderRepository
@@ -151,7 +151,7 @@ def test_a_second_payment_of_the_same_order_under_another_event_id_changes_nothi
 
 
 def test_a_click_from_before_the_payment_that_arrives_after_it_still_attributes_the_order() -> None:
-    from incentives.affiliates.earnings import attribute_late_click
+    from incentives.storage.affiliates.earnings import attribute_late_click
 
     table, effects = _program()
     _join(table, "A")
@@ -170,7 +170,7 @@ def test_a_click_from_before_the_payment_that_arrives_after_it_still_attributes_
 
 
 def test_a_click_after_the_payment_does_not_attribute_it() -> None:
-    from incentives.affiliates.earnings import attribute_late_click
+    from incentives.storage.affiliates.earnings import attribute_late_click
 
     table, effects = _program()
     _join(table, "A")

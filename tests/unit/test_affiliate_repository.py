@@ -20,11 +20,7 @@ from incentives.storage.affiliates import TableAffiliates
 from incentives.storage.memory_table import MemoryTable
 
 AREA = Path(__file__).parents[2] / "layers/incentives/python/incentives/affiliates"
-ENTRY_POINTS = {"membership.py", "earnings.py", "withdrawals.py", "referrals.py", "center.py", "store.py"}
-"""The table-taking entry points handlers and the event processor call: one-line adapters."""
 KNOWN = {
-    ("withdrawing.py", "incentives.storage.ledger"),  # InsufficientBalance, until the ledger owns it
-    ("withdrawing.py", "incentives.storage.payouts"),  # the payout repository's type, until it is a port
     ("application/form.py", "incentives.api.errors"),  # invalid_input, until it moves to the core
 }
 FORBIDDEN = ("incentives.storage", "incentives.api", "boto3", "botocore")
@@ -42,7 +38,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _rules() -> list[Path]:
-    return [path for path in sorted(AREA.rglob("*.py")) if path.name not in ENTRY_POINTS]
+    return sorted(AREA.rglob("*.py"))
 
 
 def test_the_affiliate_rules_import_no_storage_api_or_aws() -> None:

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from incentives.affiliates.binding import Click, bound_at, keep, periods, refuse_binding, upline_chain
-from incentives.affiliates.center import figures, share_state
 from incentives.affiliates.commission import LineShare, Promoter, Role, decide, taken_back
 from incentives.affiliates.program import (
     BindingMode,
@@ -23,6 +22,7 @@ from incentives.affiliates.program import (
 )
 from incentives.core.money import apply_rate
 from incentives.ledger.model import Balance, Bucket
+from incentives.storage.affiliates.center import figures, share_state
 from incentives.webhook.models import OrderPaid
 from tests.support import paid_fact
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from incentives.affiliates import store, withdrawals
-from incentives.affiliates.membership import ApplicationInput, submit_application
 from incentives.affiliates.program import ProgramSettings
-from incentives.affiliates.store import account
-from incentives.affiliates.withdrawals import WithdrawalInput
 from incentives.core.errors import DomainError
 from incentives.ledger import postings
 from incentives.ledger.model import Balance, Bucket
+from incentives.storage.affiliates import store, withdrawals
+from incentives.storage.affiliates.membership import ApplicationInput, submit_application
+from incentives.storage.affiliates.store import account
+from incentives.storage.affiliates.withdrawals import WithdrawalInput
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.memory_table import MemoryTable
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incentives.affiliates import store
 from incentives.core.errors import Conflict, InvalidInput
 from incentives.levels import service
 from incentives.levels.assessment import ChangeKind
 from incentives.levels.views import history, levels_view, my_level
+from incentives.storage.affiliates import store
 from incentives.webhook.models import (
     MemberRegistered,
     OrderCompleted,

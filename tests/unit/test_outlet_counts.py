@@ -9,8 +9,10 @@ from typing import Any, cast
 from incentives.contacts.acquisition import WeComEffects, apply_callback
 from incentives.messages.internal import WeComCallbackData
 from incentives.messages.queued import QueuedEvent
+from incentives.storage.contacts import TableContacts
 from incentives.storage.keys import contact_way_key, outlet_customers_key
 from incentives.storage.memory_table import MemoryTable
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import Write
 from incentives.wecom.client import WeComClient
 
@@ -40,7 +42,12 @@ class RacingTable(MemoryTable):
 
 def _effects(table: MemoryTable) -> WeComEffects:
     emitted: list[QueuedEvent] = []
-    return WeComEffects(table, lambda _: cast(WeComClient, Contacts()), emitted.extend)
+    return WeComEffects(
+        TableContacts(table),
+        TableOrgRepository(table),
+        lambda _: cast(WeComClient, Contacts()),
+        emitted.extend,
+    )
 
 
 def _callback(change_type: str, guide: str, outlet: str = "", created: int = 1) -> WeComCallbackData:

@@ -28,18 +28,19 @@ from incentives.core.errors import (
 from incentives.org.service import sync_organization
 from incentives.signin import service
 from incentives.signin.miniprogram import MiniProgramClient
+from incentives.signin.service import load_staff, save_staff
 from incentives.signin.sessions import (
     REFRESH_TOKEN_TTL,
     SESSION_LIFETIME,
     Refusal,
     new_refresh_token,
     read_refresh_token,
-    refresh_token_key,
     refusal,
 )
-from incentives.signin.staff import OperatorGrant, SignInStaff, load_staff, member_identity, save_staff
+from incentives.signin.staff import OperatorGrant, SignInStaff, member_identity
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
+from incentives.storage.signin import TableSessions, TableStaffList, refresh_token_key
 from incentives.wecom.client import JsonTransport, MemoryTokenCache, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.miniprogram import MiniProgramSandbox
@@ -75,7 +76,7 @@ class World:
 
     def staff(self, admins: list[str] = [], operators: dict[str, list[str]] | None = None) -> None:  # noqa: B006
         grants = [OperatorGrant(user_id=u, dept_ids=d) for u, d in (operators or {}).items()]
-        save_staff(self.table, CORP, SignInStaff(admins=admins, operators=grants), self.clock.now())
+        save_staff(self.ports.staff, CORP, SignInStaff(admins=admins, operators=grants), self.clock.now())
 
     def sign_in(self, role: Role | None = None, **who: str) -> service.Tokens:
         return service.sign_in_with_wecom(self.ports, CORP, self.wecom_code(**who), role, self.clock.now())
@@ -120,7 +121,8 @@ def world() -> World:
     )
     numbers = itertools.count()
     ports = service.SignInPorts(
-        table=table,
+        sessions=TableSessions(table),
+        staff=TableStaffList(table),
         wecom_client=lambda corp: wecom_client,
         miniprogram_client=lambda corp: mp_client,
         api_secret={CORP: JWT_SECRET}.get,
@@ -433,6 +435,6 @@ def test_the_staff_list_refuses_duplicates_double_roles_and_unknown_departments(
     ]
     for staff, field in cases:
         with pytest.raises(InvalidInput) as refused:
-            save_staff(world.table, CORP, staff, NOW)
+            save_staff(world.ports.staff, CORP, staff, NOW)
         assert refused.value.field == field
-    assert load_staff(world.table, CORP) == SignInStaff()
+    assert load_staff(world.ports.staff, CORP) == SignInStaff()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from incentives.affiliates import center, membership
-from incentives.affiliates import store as affiliate_store
-from incentives.affiliates.membership import ProfileChange
 from incentives.api.app import principal_of
 from incentives.api.views.affiliates import AffiliateProfile, AffiliateWithCenter
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.storage.affiliates import center, membership
+from incentives.storage.affiliates import store as affiliate_store
+from incentives.storage.affiliates.membership import ProfileChange
 from routes import ADMINS, Id
 
 router = Router()

@@ -8,13 +8,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from incentives.affiliates import membership
 from incentives.affiliates.application import Decision
 from incentives.api.app import principal_of
 from incentives.api.views.affiliates import ApplicationView, StoreApplicationView
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.storage.affiliates import membership
 from routes import ADMINS, Id
 
 router = Router()

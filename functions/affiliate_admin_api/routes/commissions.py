@@ -8,8 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from incentives.affiliates import center
-from incentives.affiliates.center import CSV_COLUMNS, CommissionRecord, ShareState
 from incentives.affiliates.commission import Role as ShareRole
 from incentives.api.app import (
     ExportFormat,
@@ -22,6 +20,8 @@ from incentives.api.app import (
 )
 from incentives.api.views.affiliates import CommissionPage
 from incentives.runtime import wiring
+from incentives.storage.affiliates import center
+from incentives.storage.affiliates.center import CSV_COLUMNS, CommissionRecord, ShareState
 from routes import ADMINS
 
 router = Router()

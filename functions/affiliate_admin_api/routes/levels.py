@@ -5,13 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, Field
 
-from incentives.affiliates import membership
 from incentives.api.app import principal_of
 from incentives.core.clock import SystemClock
 from incentives.levels import service as levels
 from incentives.levels.settings import LevelSettings
 from incentives.levels.views import LevelHistory, LevelsView, history, levels_view
 from incentives.runtime import wiring
+from incentives.storage.affiliates import membership
 from routes import ADMINS, Id
 
 router = Router()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from incentives.affiliates import store as affiliate_store
 from incentives.affiliates.program import ProgramSettings
 from incentives.api.app import principal_of
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
+from incentives.storage.affiliates import store as affiliate_store
 from routes import ADMINS
 
 router = Router()

@@ -7,12 +7,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from incentives.affiliates import withdrawals
-from incentives.affiliates.withdrawals import Approval, ManualSettlement, Rejection
 from incentives.api.app import principal_of
 from incentives.api.views.affiliates import WithdrawalView
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
+from incentives.storage.affiliates import withdrawals
+from incentives.storage.affiliates.withdrawals import Approval, ManualSettlement, Rejection
 from routes import ADMINS, Id
 
 router = Router()

@@ -42,8 +42,7 @@ from incentives.payouts.model import Payee, PayoutStatus, ProviderName, payout_i
 if TYPE_CHECKING:
     from incentives.ledger.model import Entry
     from incentives.payouts.model import Payout
-    from incentives.payouts.ports import PayoutQueue
-    from incentives.storage.payouts import PayoutRepository
+    from incentives.payouts.ports import PayoutQueue, Payouts
 
 
 def withdrawal_id_for(corp_id: str, affiliate_id: str, request_id: str) -> str:
@@ -244,7 +243,7 @@ def settle_manually(
 
 def cancel(
     affiliates: AffiliateRepository,
-    payouts: PayoutRepository,
+    payouts: Payouts,
     corp_id: str,
     withdrawal_id: str,
     actor: str,

@@ -27,9 +27,9 @@ from incentives.orders.service import apply_order_event
 from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 
 if TYPE_CHECKING:
-    from incentives.affiliates.earnings import AffiliateEffects
     from incentives.messages.queued import QueuedEvent
     from incentives.payouts.ports import PayoutQueue
+    from incentives.storage.affiliates.earnings import AffiliateEffects
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.table import Table
@@ -65,13 +65,13 @@ def build_consumers(ports: EventPorts) -> Consumers:
     """
 
     def affiliate_effects() -> AffiliateEffects:
-        from incentives.affiliates.earnings import AffiliateEffects
+        from incentives.storage.affiliates.earnings import AffiliateEffects
 
         return AffiliateEffects(table=ports.table, ledger=ports.ledger, time_zone=ports.time_zone)
 
     def payments(delivery: Delivery) -> str:
         """The order and its commissions in one transaction."""
-        from incentives.affiliates.earnings import apply_payment
+        from incentives.storage.affiliates.earnings import apply_payment
 
         state, commissions = apply_payment(
             affiliate_effects(),
@@ -85,7 +85,7 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def orders(delivery: Delivery) -> str:
         """A refund, a completion or a closed window on the order, then on its commissions."""
-        from incentives.affiliates.earnings import follow_order
+        from incentives.storage.affiliates.earnings import follow_order
 
         state = apply_order_event(
             ports.orders, delivery.corp_id, delivery.event_id, delivery.data, ports.window
@@ -94,8 +94,8 @@ def build_consumers(ports: EventPorts) -> Consumers:
         return _order_detail(state, commissions)
 
     def referral_clicked(delivery: Delivery) -> str:
-        from incentives.affiliates.earnings import attribute_late_click
-        from incentives.affiliates.referrals import bind
+        from incentives.storage.affiliates.earnings import attribute_late_click
+        from incentives.storage.affiliates.referrals import bind
 
         fact, now = delivery.data, ports.clock.now()
         bound = bind(ports.table, delivery.corp_id, delivery.event_id, fact, now, time_zone=ports.time_zone)
@@ -105,7 +105,7 @@ def build_consumers(ports: EventPorts) -> Consumers:
         return bound + (f"; orders attributed late: {', '.join(late)}" if late else "")
 
     def member_registered(delivery: Delivery) -> str:
-        from incentives.affiliates.membership import record_member
+        from incentives.storage.affiliates.membership import record_member
 
         return record_member(
             ports.table,
@@ -117,7 +117,7 @@ def build_consumers(ports: EventPorts) -> Consumers:
         )
 
     def recharge_paid(delivery: Delivery) -> str:
-        from incentives.affiliates.membership import record_recharge
+        from incentives.storage.affiliates.membership import record_recharge
 
         return record_recharge(
             ports.table,
@@ -129,7 +129,7 @@ def build_consumers(ports: EventPorts) -> Consumers:
         )
 
     def customer_updated(delivery: Delivery) -> str:
-        from incentives.affiliates.membership import record_profile
+        from incentives.storage.affiliates.membership import record_profile
 
         return record_profile(ports.table, delivery.corp_id, delivery.data)
 
@@ -159,8 +159,15 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def wecom(delivery: Delivery) -> str:
         from incentives.contacts.acquisition import WeComEffects, apply_callback
+        from incentives.storage.contacts import TableContacts
+        from incentives.storage.org import TableOrgRepository
 
-        effects = WeComEffects(table=ports.table, client=ports.wecom_client, emit=ports.emit)
+        effects = WeComEffects(
+            contacts=TableContacts(ports.table),
+            org=TableOrgRepository(ports.table),
+            client=ports.wecom_client,
+            emit=ports.emit,
+        )
         return apply_callback(
             effects, delivery.corp_id, delivery.event_id, delivery.data, delivery.received_at
         )

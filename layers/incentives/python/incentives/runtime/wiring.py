@@ -281,9 +281,11 @@ def api_jwt_secret(corp_id: str) -> str | None:
 
 def sign_in_ports() -> SignInPorts:
     from incentives.signin.service import SignInPorts
+    from incentives.storage.signin import TableSessions, TableStaffList
 
     return SignInPorts(
-        table=table(),
+        sessions=TableSessions(table()),
+        staff=TableStaffList(table()),
         wecom_client=wecom_client,
         miniprogram_client=miniprogram_client,
         api_secret=api_jwt_secret,

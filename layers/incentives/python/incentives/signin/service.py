@@ -30,21 +30,19 @@ from incentives.core.errors import (
     UpstreamError,
 )
 from incentives.signin.miniprogram import MiniProgramApiError, MiniProgramClient
+from incentives.signin.ports import Sessions, StaffList
 from incentives.signin.sessions import (
     ACCESS_TOKEN_TTL,
     REFRESH_TOKEN_TTL,
     Identity,
     Refusal,
-    SessionStore,
     SignInMethod,
     identity_of,
     new_refresh_token,
     read_refresh_token,
     refusal,
 )
-from incentives.signin.staff import member_identity, staff_key, staff_of
-from incentives.storage.keys import guide_key
-from incentives.storage.table import Table
+from incentives.signin.staff import SignInStaff, check_staff, member_identity
 from incentives.wecom.client import WeComApiError, WeComClient
 
 UNREACHABLE = (OSError, ValueError, http.client.HTTPException)
@@ -64,7 +62,8 @@ MINIPROGRAM_BUSY = -1
 
 @dataclass(frozen=True)
 class SignInPorts:
-    table: Table
+    sessions: Sessions
+    staff: StaffList
     wecom_client: Callable[[str], WeComClient]
     miniprogram_client: Callable[[str], MiniProgramClient]
     api_secret: Callable[[str], str | None]
@@ -121,7 +120,7 @@ def _open_session(
     ports: SignInPorts, secret: str, corp_id: str, method: SignInMethod, identity: Identity, now: datetime
 ) -> Tokens:
     session_id, refresh_token = ports.new_secret(), new_refresh_token(corp_id, ports.new_secret())
-    SessionStore(ports.table).open(corp_id, session_id, method, identity, refresh_token, now)
+    ports.sessions.open(corp_id, session_id, method, identity, refresh_token, now)
     return _issue(ports, secret, corp_id, session_id, identity, refresh_token, now)
 
 
@@ -134,10 +133,10 @@ def _wecom_failure(error: WeComApiError) -> DomainError:
     return UpstreamError(f"WeCom refused the request (errcode {error.errcode})")
 
 
-def wecom_member_identity(table: Table, corp_id: str, user_id: str, wanted: Role | None) -> Identity:
+def wecom_member_identity(staff_list: StaffList, corp_id: str, user_id: str, wanted: Role | None) -> Identity:
     """The member's role from the staff list and the synced organization (one batched read)."""
-    staff_item, guide = table.get_many([staff_key(corp_id), guide_key(corp_id, user_id)])
-    return member_identity(user_id, staff_of(staff_item), guide is not None, wanted)
+    staff, is_guide = staff_list.staff_and_guide(corp_id, user_id)
+    return member_identity(user_id, staff, is_guide, wanted)
 
 
 def sign_in_with_wecom(
@@ -158,7 +157,7 @@ def sign_in_with_wecom(
     user_id = answer.get("userid") or answer.get("UserId")
     if not isinstance(user_id, str) or not user_id:
         raise Forbidden("the code belongs to someone outside the enterprise: only its members sign in here")
-    identity = wecom_member_identity(ports.table, corp_id, user_id, wanted)
+    identity = wecom_member_identity(ports.staff, corp_id, user_id, wanted)
     return _open_session(ports, secret, corp_id, SignInMethod.WECOM, identity, now)
 
 
@@ -182,7 +181,7 @@ def _current_identity(ports: SignInPorts, corp_id: str, method: str, held: Ident
     if method != SignInMethod.WECOM:
         return held
     try:
-        identity = wecom_member_identity(ports.table, corp_id, held.subject, held.role)
+        identity = wecom_member_identity(ports.staff, corp_id, held.subject, held.role)
     except Forbidden:
         raise Forbidden(
             f"member {held.subject} may no longer sign in as {held.role.value}", field="refresh_token"
@@ -226,6 +225,20 @@ def sign_in_with_miniprogram(ports: SignInPorts, corp_id: str, code: str, now: d
     return _open_session(ports, secret, corp_id, SignInMethod.MINIPROGRAM, identity, now)
 
 
+# --- the console's staff list ---------------------------------------------------------------------
+
+
+def load_staff(staff_list: StaffList, corp_id: str) -> SignInStaff:
+    return staff_list.staff(corp_id)
+
+
+def save_staff(staff_list: StaffList, corp_id: str, staff: SignInStaff, now: datetime) -> SignInStaff:
+    """Replace the list; the change applies at each member's next sign-in or refresh."""
+    check_staff(staff, staff_list.department_ids(corp_id))
+    staff_list.save_staff(corp_id, staff, now)
+    return staff
+
+
 # --- refresh and sign-out -------------------------------------------------------------------------
 
 
@@ -233,7 +246,7 @@ def refresh(ports: SignInPorts, refresh_token: str, now: datetime) -> Tokens:
     """A new pair for a valid refresh token, which is used up; see :mod:`incentives.signin.sessions`."""
     corp_id, token_hash = read_refresh_token(refresh_token)
     secret = _tenant_secret(ports, corp_id, "refresh_token")
-    store = SessionStore(ports.table)
+    store = ports.sessions
     token, session = store.find(corp_id, token_hash)
     refused = refusal(token, session, now)
     if refused is Refusal.REPLAYED and session is not None:
@@ -243,7 +256,11 @@ def refresh(ports: SignInPorts, refresh_token: str, now: datetime) -> Tokens:
     identity = _current_identity(ports, corp_id, str(session["method"]), identity_of(session))
     session_id = str(session["session_id"])
     successor = new_refresh_token(corp_id, ports.new_secret())
-    store.rotate(corp_id, token_hash, session_id, identity, successor, now)
+    lost = store.rotate(corp_id, token_hash, session_id, identity, successor, now)
+    if lost is Refusal.REPLAYED:  # two refreshes with one token: the session ends
+        store.end(corp_id, session_id, now, "replayed")
+    if lost is not None:
+        raise Unauthenticated(lost.value, field="refresh_token")
     return _issue(ports, secret, corp_id, session_id, identity, successor, now)
 
 
@@ -256,7 +273,7 @@ def sign_out(ports: SignInPorts, refresh_token: str, now: datetime) -> bool:
         corp_id, token_hash = read_refresh_token(refresh_token)
     except Unauthenticated:
         return False
-    store = SessionStore(ports.table)
+    store = ports.sessions
     token, session = store.find(corp_id, token_hash)
     if refusal(token, session, now) is Refusal.UNKNOWN or session is None:
         return False

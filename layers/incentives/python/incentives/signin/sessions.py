@@ -22,10 +22,8 @@ from enum import StrEnum
 from typing import Any
 
 from incentives.core.access import Role
-from incentives.core.clock import iso_utc, parse_instant
+from incentives.core.clock import parse_instant
 from incentives.core.errors import Unauthenticated
-from incentives.storage import keys
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update
 
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 REFRESH_TOKEN_TTL = timedelta(days=14)
@@ -58,14 +56,6 @@ class Refusal(StrEnum):
     REPLAYED = "the refresh token was used already; the session has ended, sign in again"
     EXPIRED = "the refresh token has expired; sign in again"
     TOO_OLD = "the session is older than its lifetime; sign in again"
-
-
-def session_key(corp_id: str, session_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#SESSION#{session_id}", "sk": "SESSION"}
-
-
-def refresh_token_key(corp_id: str, token_hash: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#REFRESH#{token_hash}", "sk": "REFRESH"}
 
 
 def new_refresh_token(corp_id: str, random_part: str) -> str:
@@ -106,125 +96,3 @@ def identity_of(session: dict[str, Any]) -> Identity:
         dept_ids=tuple(session.get("dept_ids") or ()),
         openid=session.get("openid") or None,
     )
-
-
-def _identity_fields(identity: Identity) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "role": identity.role.value,
-        "subject": identity.subject,
-        "dept_ids": list(identity.dept_ids),
-    }
-    if identity.openid:
-        fields["openid"] = identity.openid
-    return fields
-
-
-def _token_item(corp_id: str, token: str, session_id: str, now: datetime) -> dict[str, Any]:
-    expires = now + REFRESH_TOKEN_TTL
-    return {
-        **refresh_token_key(corp_id, read_refresh_token(token)[1]),
-        "kind": "refresh_token",
-        "corp_id": corp_id,
-        "session_id": session_id,
-        "status": "active",
-        "issued_at": iso_utc(now),
-        "expires_at_iso": iso_utc(expires),
-        "expires_at": int(expires.timestamp()),
-    }
-
-
-class SessionStore:
-    """Sessions and refresh tokens in the table (one session item, one item per refresh token)."""
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
-    def open(
-        self,
-        corp_id: str,
-        session_id: str,
-        method: SignInMethod,
-        identity: Identity,
-        refresh_token: str,
-        now: datetime,
-    ) -> None:
-        ends = now + SESSION_LIFETIME
-        session = {
-            **session_key(corp_id, session_id),
-            "kind": "sign_in_session",
-            "corp_id": corp_id,
-            "session_id": session_id,
-            "method": method.value,
-            **_identity_fields(identity),
-            "status": "active",
-            "signed_in_at": iso_utc(now),
-            "refreshed_at": iso_utc(now),
-            "refreshes": 0,
-            "expires_at": int(ends.timestamp()),
-        }
-        self._table.transact(
-            [
-                Put(session, (NotExists(),)),
-                Put(_token_item(corp_id, refresh_token, session_id, now), (NotExists(),)),
-            ]
-        )
-
-    def find(self, corp_id: str, token_hash: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The stored refresh token and its session (None where missing)."""
-        token = self._table.get(refresh_token_key(corp_id, token_hash))
-        if token is None:
-            return None, None
-        return token, self._table.get(session_key(corp_id, str(token["session_id"])))
-
-    def rotate(
-        self,
-        corp_id: str,
-        token_hash: str,
-        session_id: str,
-        identity: Identity,
-        next_token: str,
-        now: datetime,
-    ) -> None:
-        """Use the token and store its successor; :class:`Unauthenticated` when a race lost.
-
-        A lost race on the token itself is a replay (two refreshes with one token): the session ends.
-        """
-        successor = _token_item(corp_id, next_token, session_id, now)
-        try:
-            self._table.transact(
-                [
-                    Update(
-                        refresh_token_key(corp_id, token_hash),
-                        set={"status": "used", "used_at": iso_utc(now), "replaced_by": successor["pk"]},
-                        conditions=(Equals("status", "active"),),
-                    ),
-                    Put(successor, (NotExists(),)),
-                    Update(
-                        session_key(corp_id, session_id),
-                        set={**_identity_fields(identity), "refreshed_at": iso_utc(now)},
-                        add={"refreshes": 1},
-                        conditions=(Equals("status", "active"),),
-                    ),
-                ]
-            )
-        except ConditionFailed as failed:
-            if 0 in failed.failed:
-                self.end(corp_id, session_id, now, "replayed")
-                raise Unauthenticated(Refusal.REPLAYED.value, field="refresh_token") from None
-            raise Unauthenticated(Refusal.ENDED.value, field="refresh_token") from None
-
-    def end(self, corp_id: str, session_id: str, now: datetime, reason: str) -> bool:
-        """End a session (sign-out, replay); False when it had ended already."""
-        try:
-            self._table.transact(
-                [
-                    Update(
-                        session_key(corp_id, session_id),
-                        set={"status": "ended", "ended_at": iso_utc(now), "end_reason": reason},
-                        conditions=(Equals("status", "active"),),
-                    )
-                ]
-            )
-        except ConditionFailed:
-            return False
-        return True

@@ -9,18 +9,13 @@ first admin is named with a token minted from the tenant's ``api_jwt_secret`` (R
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from incentives.core.access import Role
-from incentives.core.clock import iso_utc
 from incentives.core.errors import Forbidden, InvalidInput
 from incentives.signin.sessions import Identity
-from incentives.storage import keys
-from incentives.storage.org import collection
-from incentives.storage.table import Put, Table
 
 USER_ID = r"^[A-Za-z0-9_.@\-]{1,64}$"
 """A WeCom userid: letters, digits and ``_ . @ -``, at most 64 characters."""
@@ -52,20 +47,12 @@ class SignInStaff(BaseModel):
         return next((grant for grant in self.operators if grant.user_id == user_id), None)
 
 
-def staff_key(corp_id: str) -> dict[str, str]:
-    return {"pk": f"{keys.tenant(corp_id)}#SETTINGS#SIGN_IN_STAFF", "sk": "SETTINGS"}
-
-
 def staff_of(item: dict[str, Any] | None) -> SignInStaff:
     """The list kept in the settings item (an empty list before an admin saved one)."""
     return SignInStaff.model_validate(item["value"]) if item else SignInStaff()
 
 
-def load_staff(table: Table, corp_id: str) -> SignInStaff:
-    return staff_of(table.get(staff_key(corp_id)))
-
-
-def _check(staff: SignInStaff, known_departments: set[str]) -> None:
+def check_staff(staff: SignInStaff, known_departments: set[str]) -> None:
     """Each userid once; operators' departments are departments of the synced organization."""
     for position, user_id in enumerate(staff.admins):
         if user_id in staff.admins[:position]:
@@ -81,25 +68,6 @@ def _check(staff: SignInStaff, known_departments: set[str]) -> None:
             raise InvalidInput(
                 f"not departments of the organization: {unknown}; sync first", field=f"{field}.dept_ids"
             )
-
-
-def save_staff(table: Table, corp_id: str, staff: SignInStaff, now: datetime) -> SignInStaff:
-    """Replace the list; the change applies at each member's next sign-in or refresh."""
-    known = {str(item["dept_id"]) for item in collection(table, corp_id, "DEPTS")}
-    _check(staff, known)
-    table.transact(
-        [
-            Put(
-                {
-                    **staff_key(corp_id),
-                    "kind": "settings",
-                    "value": staff.model_dump(),
-                    "updated_at": iso_utc(now),
-                }
-            )
-        ]
-    )
-    return staff
 
 
 ROLE_ORDER = (Role.ADMIN, Role.OPERATOR, Role.GUIDE)

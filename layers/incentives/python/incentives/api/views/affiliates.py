@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from incentives.affiliates.application import ApplicationSettings
-from incentives.affiliates.center import Center, CommissionRecord
+from incentives.affiliates.distribution import Center, CommissionRecord
 from incentives.affiliates.program import ProgramSettings, Url
 
 PASS_THROUGH = ConfigDict(extra="allow")

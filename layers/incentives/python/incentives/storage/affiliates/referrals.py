@@ -1,4 +1,5 @@
-"""Binding's entry points on the table; the rules are in :mod:`.bound_customers` and :mod:`.binding`."""
+"""Binding's entry points on the table; the rules are in ``affiliates.bound_customers`` and
+``affiliates.binding``."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Commissions' entry points on the table (SPEC §4.4 "Lifecycle"): the event processor and the
 simulation call these with :class:`AffiliateEffects`.
 
-The rules are in :mod:`.payment` (``order.paid`` in three round trips), :mod:`.lifecycle`
-(following an order's state), :mod:`.refunds`, :mod:`.late_clicks` and :mod:`.attribution`,
-over :class:`incentives.affiliates.ports.Earnings`.
+The rules are in ``affiliates.payment`` (``order.paid`` in three round trips),
+``affiliates.lifecycle`` (following an order's state), ``affiliates.refunds``,
+``affiliates.late_clicks`` and ``affiliates.attribution``, over ``affiliates.ports.Earnings``.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ def apply_payment(
     window: AfterSalesWindow,
     now: datetime,
 ) -> tuple[OrderState, str]:
-    """``order.paid`` in three round trips (:mod:`.payment`)."""
+    """``order.paid`` in three round trips (``affiliates.payment``)."""
     return payment.apply_payment(effects.ports(), corp_id, event_id, order, window, now)
 
 
 def attribute_late_click(
     effects: AffiliateEffects, corp_id: str, customer_id: str, clicked_at: datetime, now: datetime
 ) -> list[str]:
-    """Orders decided with nobody bound, decided again after a late click (:mod:`.late_clicks`)."""
+    """Orders decided with nobody bound, decided again after a late click (``affiliates.late_clicks``)."""
     return late_clicks.attribute_late_click(effects.ports(), corp_id, customer_id, clicked_at, now)
 
 

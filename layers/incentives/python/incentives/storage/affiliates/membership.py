@@ -1,9 +1,9 @@
 """Membership's entry points on the table (seed 001 §2.2, seed 003): becoming an affiliate,
 promotable stores, profiles and customers' activity.
 
-The rules live in :mod:`.joining`, :mod:`.promotion`, :mod:`.profiles` and :mod:`.activity`
-over :class:`incentives.affiliates.ports.AffiliateRepository`; the functions here are those
-same services called with a table, as the handlers and the event processor call them.
+The rules live in ``affiliates.joining``, ``affiliates.promotion``, ``affiliates.profiles`` and
+``affiliates.activity`` over ``AffiliateRepository``; the functions here are those same services
+called with a table, as the handlers and the event processor call them.
 """
 
 from __future__ import annotations

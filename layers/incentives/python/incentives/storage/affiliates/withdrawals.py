@@ -1,7 +1,7 @@
 """Withdrawals' entry points on the table (SPEC §4.4 "Withdrawals", seed 003 结算中心).
 
-The rules are in :mod:`.withdrawing` over :class:`incentives.affiliates.ports.AffiliateRepository`,
-the request and review models and the view in :mod:`.withdrawal_models`.
+The rules are in ``affiliates.withdrawing`` over ``AffiliateRepository``,
+the request and review models and the view in ``affiliates.withdrawal_models``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The distribution center's entry points on the table; the figures, records and their rules
-are in :mod:`.distribution` over :class:`incentives.affiliates.ports.AffiliateRepository`."""
+are in ``affiliates.distribution`` over ``AffiliateRepository``."""
 
 from __future__ import annotations
 
