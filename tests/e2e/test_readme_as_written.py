@@ -47,6 +47,7 @@ EXPECTED = {
     "sign-in",
     "payments-sandbox",
     "wechat-store",
+    "subsidy",
 }
 
 
@@ -128,12 +129,24 @@ def _check_wechat_store(stack: RunningStack, stdout: str) -> None:
         assert [row["bucket"] for row in report["rows"]].count("differs") == 1, report
 
 
+def _check_subsidy(stack: RunningStack, stdout: str) -> None:
+    assert _codes(stdout)[:1] in (["200"], ["409"]), stdout  # 409 when the block runs again
+    reports = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"rows"')]
+    assert reports, stdout
+    figures = {
+        key: reports[-1][key] for key in ("orders", "settled_fen", "fee_saved_fen", "growth_cards_fen")
+    }
+    assert figures == {"orders": 4, "settled_fen": 63_000, "fee_saved_fen": 1_520, "growth_cards_fen": 1_332}
+    assert "readme-2027-07,live_reservation,2027-07-02,1,30000,0,1200,0,0" in stdout
+
+
 CHECKS = {
     "webhook": _check_webhook,
     "wecom-sandbox": _check_wecom_sandbox,
     "guide-incentives": _check_guide_incentives,
     "affiliates": _check_affiliates,
     "wechat-store": _check_wechat_store,
+    "subsidy": _check_subsidy,
 }
 
 

@@ -32,6 +32,7 @@ EXAMPLES_PER_OPERATION = 8
 APIS = [
     ("/admin/swagger", "admin"),
     ("/admin/affiliates/swagger", "admin"),
+    ("/admin/subsidy/swagger", "admin"),
     ("/guide/swagger", "guide"),
     ("/affiliate/swagger", "affiliate"),
     ("/admin/wechat-store/swagger", "admin"),

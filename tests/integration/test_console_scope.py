@@ -184,13 +184,62 @@ def _path(**parameters: str) -> Request:
     return lambda world: {"path_parameters": parameters}
 
 
+def _subsidy_campaign(world: World) -> None:
+    from tests.support.subsidy import SEED_CAMPAIGN_BODY
+
+    status, body = call(world.stack, "POST", "/admin/subsidy/campaigns", ADMIN, json=SEED_CAMPAIGN_BODY)
+    assert status == 200, body
+
+
+def _subsidy_order(world: World) -> None:
+    from tests.support.subsidy import SEED_ORDERS, store_paid_body
+
+    assert (
+        world.stack.invoke("OrderWebhookFunction", webhook_event(store_paid_body(SEED_ORDERS[0])))[
+            "statusCode"
+        ]
+        == 202
+    )
+    world.stack.process_queue()
+
+
+def _campaign_body() -> dict[str, Any]:
+    from tests.support.subsidy import SEED_CAMPAIGN_BODY
+
+    return dict(SEED_CAMPAIGN_BODY)
+
+
+def _campaign_change() -> dict[str, Any]:
+    return {**{k: v for k, v in _campaign_body().items() if k != "campaign_id"}, "version": 1}
+
+
 SETTINGS_ONLY = "a tenant setting, no department owns it"
+SUBSIDY = "the WeChat Store shop and its platform subsidy belong to no department (decision: subsidy scope)"
 AFFILIATES = "affiliates belong to no department (decision 40)"
 STORE = "the WeChat Store and the platform's fees belong to the tenant, no department owns them"
 
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/admin/swagger"): Case(Kind.PUBLIC),
     ("GET", "/admin/affiliates/swagger"): Case(Kind.PUBLIC),
+    ("GET", "/admin/subsidy/swagger"): Case(Kind.PUBLIC),
+    # --- platform subsidy (seed 004): operators read the tenant's figures, admins set campaigns
+    ("GET", "/admin/subsidy/campaigns"): Case(Kind.TENANT_READ, needs=(_subsidy_campaign,), why=SUBSIDY),
+    ("POST", "/admin/subsidy/campaigns"): Case(
+        Kind.ADMIN_ONLY, lambda w: {"json": _campaign_body()}, why=SUBSIDY
+    ),
+    ("GET", "/admin/subsidy/campaigns/{campaign_id}"): Case(
+        Kind.TENANT_READ, _path(campaign_id="wxstore-2026-07"), needs=(_subsidy_campaign,), why=SUBSIDY
+    ),
+    ("PUT", "/admin/subsidy/campaigns/{campaign_id}"): Case(
+        Kind.ADMIN_ONLY,
+        lambda w: {"path_parameters": {"campaign_id": "wxstore-2026-07"}, "json": _campaign_change()},
+        needs=(_subsidy_campaign,),
+        why=SUBSIDY,
+    ),
+    ("GET", "/admin/subsidy/report"): Case(Kind.TENANT_READ, why=SUBSIDY),
+    ("GET", "/admin/subsidy/orders/{order_id}"): Case(
+        Kind.TENANT_READ, _path(order_id="WXS-share"), needs=(_subsidy_campaign, _subsidy_order), why=SUBSIDY
+    ),
     # --- payouts
     ("GET", "/admin/payouts"): Case(Kind.SCOPED_READ, needs=(World.rewards,)),
     ("GET", "/admin/payouts/{payout_id}"): Case(

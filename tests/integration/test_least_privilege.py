@@ -132,6 +132,7 @@ def test_the_admin_api_reads_api_and_wecom_app_and_only_describes_wecom_pay(
     [
         ("AffiliateApiFunction", "GET", "/affiliate/program", "affiliate"),
         ("AffiliateAdminApiFunction", "GET", "/admin/affiliates/settings", "admin"),
+        ("SubsidyAdminApiFunction", "GET", "/admin/subsidy/campaigns", "operator"),
         ("GuideApiFunction", "GET", "/guide/tags", "guide"),
     ],
 )

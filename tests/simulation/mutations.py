@@ -30,6 +30,24 @@ from incentives.storage.payouts import PayoutRepository
 from infra.local.sandboxes.payments import PaymentsSandbox
 
 
+def _posts_subsidy_at_payment() -> contextlib.AbstractContextManager[Any]:
+    """The subsidy is computed and posted when the order is paid, not after its after-sales window."""
+    from incentives.subsidy import case as subsidy_case
+
+    original = subsidy_case.record_payment
+
+    def eager(case: Any, event_id: str, order: Any, campaigns: Any, time_zone: str) -> Any:
+        step = original(case, event_id, order, campaigns, time_zone)
+        if step.case is case:
+            return step
+        settled = subsidy_case.settle(
+            step.case, f"{event_id}-now", order, {}, campaigns, time_zone, order.paid_at
+        )
+        return settled
+
+    return mock.patch.object(subsidy_case, "record_payment", eager)
+
+
 @dataclass(frozen=True)
 class Mutation:
     name: str
@@ -255,6 +273,7 @@ MUTATIONS = (
     Mutation(
         "a failed threshold never downgrades", _threshold_downgrade_skipped, "the history makes it level"
     ),
+    Mutation("the subsidy posted at payment", _posts_subsidy_at_payment, "not settled"),
 )
 
 

@@ -63,6 +63,7 @@ from incentives.storage.table import Put, Write
 from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
 from tests.simulation import oracle
+from tests.simulation import subsidy as subsidy_side
 from tests.simulation.history import History
 
 CORP = "ww-sim"
@@ -251,6 +252,8 @@ class World:
     affiliates: Any = None
     """The affiliate side (tests.simulation.affiliates.AffiliateSide)."""
     notify_keys: NotifyKeys | None = None
+    subsidy_rng: random.Random | None = None
+    """The subsidy side's own random stream (see :meth:`subsidy_step`)."""
 
     @property
     def corp(self) -> str:
@@ -334,6 +337,8 @@ class World:
         )
         world.setup_guide_incentives()
         world.affiliates = affiliate_side.setup(world)
+        world.subsidy_rng = random.Random(f"subsidy-{seed}")
+        subsidy_side.setup(world)
         return world
 
     def setup_guide_incentives(self) -> None:
@@ -692,8 +697,23 @@ class World:
         names += [f"affiliate:{name}" for name, weight in affiliate_side.OPERATIONS for _ in range(weight)]
         name = self.rng.choice(names)
         if name.startswith("affiliate:"):
-            return str(getattr(affiliate_side, name.removeprefix("affiliate:"))(self))
-        return str(getattr(self, name)())
+            line = str(getattr(affiliate_side, name.removeprefix("affiliate:"))(self))
+        else:
+            line = str(getattr(self, name)())
+        return line + self.subsidy_step()
+
+    def subsidy_step(self) -> str:
+        """Now and then a WeChat Store event as well, drawn from the subsidy side's own random
+        stream, so the other operations keep the mix (and the seeds) they had."""
+        assert self.subsidy_rng is not None
+        if self.subsidy_rng.random() >= subsidy_side.CHANCE:
+            return ""
+        main, self.rng = self.rng, self.subsidy_rng
+        try:
+            names = [name for name, weight in subsidy_side.OPERATIONS for _ in range(weight)]
+            return "; " + str(getattr(subsidy_side, self.rng.choice(names))(self))
+        finally:
+            self.rng = main
 
     def drain(self) -> None:
         """No more faults: every event once more, then a month passes in which every hold comes
@@ -714,6 +734,11 @@ class World:
         for _day in range(31):  # a month of the daily settlement runs: every hold comes due
             self.now += timedelta(days=1)
             settle_holds_past(self.ledger, self.now)
+        main, self.rng = self.rng, self.subsidy_rng or self.rng
+        try:
+            subsidy_side.drain(self)  # every window has passed: the hourly job closes them
+        finally:
+            self.rng = main
         affiliate_side.assess_levels(self)  # every deal figure has come due; every assessment owed
         self.trace.append(affiliate_side.change_level_rules(self))  # once, at the first drain
         decided: set[str] = set()
@@ -796,6 +821,7 @@ STEP_CHECKS: tuple[Invariant, ...] = (
     ledger_invariants,
     oracle.provider_books,
     oracle.settlement_after_window,
+    subsidy_side.subsidy_posted_once_on_settled_orders,
 )
 DRAIN_CHECKS: tuple[Invariant, ...] = (
     everything_final,

@@ -46,6 +46,8 @@ SECRET_PURPOSES: dict[str, set[SecretPurpose]] = {
     "GuideApiFunction": {Purpose.API, Purpose.WECOM_APP},
     "AffiliateApiFunction": {Purpose.API},
     "AffiliateAdminApiFunction": {Purpose.API},
+    # bearer tokens only: campaigns, the report and the evidence come from the table.
+    "SubsidyAdminApiFunction": {Purpose.API},
     # wiring.payout_providers: WeCom pay-to-employee and WeChat Pay transfers (send and query).
     "PayoutWorkerFunction": {Purpose.WECOM_PAY, Purpose.WECHAT_PAY},
     "PayoutReconcilerFunction": {Purpose.WECOM_PAY, Purpose.WECHAT_PAY},

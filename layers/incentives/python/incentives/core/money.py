@@ -49,3 +49,19 @@ def pro_rata(amount_fen: int, part_fen: int, whole_fen: int) -> int:
     sign = -1 if amount_fen < 0 else 1
     numerator = abs(amount_fen) * part_fen
     return sign * ((2 * numerator + whole_fen) // (2 * whole_fen))
+
+
+PPM_PER_UNIT = 1_000_000
+Ppm = Annotated[
+    int,
+    Strict(),
+    Field(ge=0, le=PPM_PER_UNIT, description="Rate in parts per million (1 % = 10000 ppm), an integer"),
+]
+"""A rate finer than basis points: the platform's fee rates (seed 004: 1 %, 0.4 %, 0.6 % …)."""
+
+
+def apply_ppm(amount_fen: int, rate_ppm: int) -> int:
+    """Return ``amount_fen × rate_ppm / 10^6`` rounded half up to the fen (SPEC §4.1)."""
+    sign = -1 if amount_fen < 0 else 1
+    numerator = abs(amount_fen) * rate_ppm
+    return sign * ((2 * numerator + PPM_PER_UNIT) // (2 * PPM_PER_UNIT))

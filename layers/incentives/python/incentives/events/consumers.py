@@ -172,10 +172,48 @@ def build_consumers(ports: EventPorts) -> Consumers:
             effects, delivery.corp_id, delivery.event_id, delivery.data, delivery.received_at
         )
 
+    def subsidy_ports() -> Any:
+        from incentives.storage.subsidy import TableSubsidyRepository
+        from incentives.subsidy.service import SubsidyPorts
+
+        return SubsidyPorts(TableSubsidyRepository(ports.table, ports.time_zone), ports.time_zone)
+
+    def subsidy_payment(delivery: Delivery) -> str | None:
+        """A WeChat Store order's signals and provisional attribution; no round trip for the others."""
+        if not delivery.data.is_wechat_store:
+            return None
+        from incentives.subsidy.service import on_payment
+
+        return on_payment(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
+
+    def subsidy_settlement(delivery: Delivery) -> str | None:
+        """After the orders consumer closed the window: the subsidy on the settled amount, once."""
+        state = ports.orders.get(delivery.corp_id, delivery.data.order_id)
+        if state is None or state.paid is None or not state.paid.is_wechat_store:
+            return None
+        from incentives.subsidy.service import on_window_closed
+
+        return on_window_closed(subsidy_ports(), delivery.corp_id, delivery.event_id, state)
+
+    def subsidy_source(delivery: Delivery) -> str:
+        from incentives.subsidy.service import on_source_updated
+
+        return on_source_updated(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
+
+    def subsidy_flag(delivery: Delivery) -> str:
+        from incentives.subsidy.service import on_flagged
+
+        return on_flagged(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
+
     consumers = Consumers()
     consumers.subscribe("order.paid", "orders", payments)
     for event_type in ("order.refunded", "order.completed", "order.after_sales_window_closed"):
         consumers.subscribe(event_type, "orders", orders)
+    # after the order's own consumers: the subsidy reads the order they wrote
+    consumers.subscribe("order.paid", "subsidy", subsidy_payment)
+    consumers.subscribe("order.after_sales_window_closed", "subsidy", subsidy_settlement)
+    consumers.subscribe("order.source_updated", "subsidy", subsidy_source)
+    consumers.subscribe("order.flagged", "subsidy", subsidy_flag)
     consumers.subscribe("referral.clicked", "affiliates", referral_clicked)
     consumers.subscribe("member.registered", "affiliates", member_registered)
     consumers.subscribe("recharge.paid", "affiliates", recharge_paid)

@@ -107,17 +107,9 @@ def sync_ports() -> SyncPorts:
 
 
 def subsidy_expectations() -> SubsidyExpectations | None:
-    """The subsidy area's ``SubsidyExpectations`` over this table, or None when it is not installed.
-
-    The subsidy ledger lives in ``incentives.subsidy``; its read side is wired here, imported
-    when first needed, so the connector builds and tests without it.
-    """
-    try:
-        from incentives.subsidy import views  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    factory = views.subsidy_expectations
-    return factory(wiring.table())  # type: ignore[no-any-return]
+    """The subsidy ledger's read side (``SubsidyExpectations``) over this table: what the plan
+    expects per order, which the reconciliation compares with what the store charged."""
+    return wiring.subsidy_repository()
 
 
 def queue_url() -> str:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from incentives.storage.payouts import PayoutRepository
     from incentives.storage.queue import SqsEventQueue
     from incentives.storage.raw_events import DynamoRawEventStore
+    from incentives.storage.subsidy import TableSubsidyRepository
     from incentives.storage.tags import TableTagRepository
     from incentives.storage.work_queue import SqsWorkQueue
     from incentives.wecom.client import WeComClient
@@ -84,6 +85,13 @@ def tag_repository() -> TableTagRepository:
     from incentives.storage.tags import TableTagRepository
 
     return TableTagRepository(table())
+
+
+@cache
+def subsidy_repository() -> TableSubsidyRepository:
+    from incentives.storage.subsidy import TableSubsidyRepository
+
+    return TableSubsidyRepository(table(), settings().time_zone)
 
 
 @cache
@@ -296,6 +304,7 @@ def reset() -> None:
         guide_repository,
         org_repository,
         tag_repository,
+        subsidy_repository,
         raw_event_store,
         event_queue,
         due_index,

@@ -148,3 +148,30 @@ def tag_group_key(corp_id: str, group_id: str) -> dict[str, str]:
 
 def tag_key(corp_id: str, tag_id: str) -> dict[str, str]:
     return {"pk": f"{tenant(corp_id)}#TAG#{tag_id}", "sk": "TAG"}
+
+
+# --- the platform subsidy (storage/subsidy.py) ----------------------------------------------------
+
+
+def subsidy_campaigns(corp_id: str) -> str:
+    """The partition of a tenant's subsidy campaigns (one query lists them all)."""
+    return f"{tenant(corp_id)}#SUBSIDY#CAMPAIGNS"
+
+
+def subsidy_campaign_key(corp_id: str, campaign_id: str) -> dict[str, str]:
+    return {"pk": subsidy_campaigns(corp_id), "sk": f"CAMPAIGN#{campaign_id}"}
+
+
+def subsidy_case_key(corp_id: str, order_id: str) -> dict[str, str]:
+    """One WeChat Store order's subsidy case."""
+    return {"pk": f"{tenant(corp_id)}#SUBSIDY#ORDER#{order_id}", "sk": "CASE"}
+
+
+def subsidy_day(corp_id: str, day: str) -> str:
+    """gsi2: the cases of orders paid on one day (merchant time), for the day's expectations."""
+    return f"{tenant(corp_id)}#SUBSIDY#DAY#{day}"
+
+
+def subsidy_campaign_cases(corp_id: str, campaign_id: str) -> str:
+    """gsi3: a campaign's cases by paid day, for the report."""
+    return f"{tenant(corp_id)}#SUBSIDY#CAMPAIGN#{campaign_id}"

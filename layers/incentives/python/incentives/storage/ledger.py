@@ -14,7 +14,20 @@ from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import Conflict
 from incentives.fanout.model import DueQueue
 from incentives.ledger.errors import InsufficientBalance, Overdraft
-from incentives.ledger.model import Account, Balance, Bucket, Entry, EntryKind, OwnerKind, deltas
+from incentives.ledger.model import (
+    Account,
+    AnyBucket,
+    Balance,
+    Book,
+    Bucket,
+    Entry,
+    EntryKind,
+    OwnerKind,
+    SubsidyBalance,
+    SubsidyBucket,
+    deltas,
+    entry_kind,
+)
 from incentives.ledger.postings import Hold
 from incentives.storage import keys
 from incentives.storage.due import TableDueIndex, due_attributes
@@ -34,18 +47,29 @@ from incentives.storage.table import (
 
 
 def account_pk(account: Account) -> str:
-    return f"{keys.tenant(account.corp_id)}#ACCT#{account.owner_kind.value}#{account.owner_id}"
+    """People's accounts keep their historical key; another book's accounts live under ``BOOK#<book>``."""
+    if account.book is Book.PEOPLE:
+        return f"{keys.tenant(account.corp_id)}#ACCT#{account.owner_kind.value}#{account.owner_id}"
+    owner = f"{account.owner_kind.value}#{account.owner_id}"
+    return f"{keys.tenant(account.corp_id)}#BOOK#{account.book.value}#ACCT#{owner}"
 
 
 def _hold_key(account: Account, credit_id: str) -> dict[str, str]:
     return {"pk": account_pk(account), "sk": f"HOLD#{credit_id}"}
 
 
-def _bucket_attribute(bucket: Bucket) -> str:
+def _bucket_attribute(bucket: AnyBucket) -> str:
     return f"b_{bucket.value}"
 
 
 def entry_item(entry: Entry) -> dict[str, Any]:
+    item = _entry_item(entry)
+    if entry.account.book is not Book.PEOPLE:
+        item["book"] = entry.account.book.value
+    return item
+
+
+def _entry_item(entry: Entry) -> dict[str, Any]:
     return {
         "pk": account_pk(entry.account),
         "sk": f"ENTRY#{entry.entry_id}",
@@ -63,10 +87,11 @@ def entry_item(entry: Entry) -> dict[str, Any]:
 
 
 def entry_from_item(item: dict[str, Any]) -> Entry:
+    book = Book(item.get("book", Book.PEOPLE.value))
     return Entry(
         entry_id=item["entry_id"],
-        account=Account(item["corp_id"], OwnerKind(item["owner_kind"]), item["owner_id"]),
-        kind=EntryKind(item["entry_kind"]),
+        account=Account(item["corp_id"], OwnerKind(item["owner_kind"]), item["owner_id"], book),
+        kind=entry_kind(book, item["entry_kind"]),
         amount_fen=int(item["amount_fen"]),
         at=parse_instant(item["at"]),
         ref=item["ref"],
@@ -74,7 +99,7 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
     )
 
 
-def guarded_decrements(entries: Sequence[Entry]) -> dict[Bucket, int]:
+def guarded_decrements(entries: Sequence[Entry]) -> dict[AnyBucket, int]:
     """How much each bucket must hold for ``entries`` to apply without going below zero.
 
     Every net decrement is guarded; a clawback alone may take ``settled`` below zero (SPEC §5),
@@ -112,6 +137,7 @@ def posting_writes(entries: Sequence[Entry], at: datetime) -> list[Write]:
                     "owner_kind": account.owner_kind.value,
                     "owner_id": account.owner_id,
                     "updated_at": iso_utc(at),
+                    **({} if account.book is Book.PEOPLE else {"book": account.book.value}),
                 },
                 conditions=conditions,
             )
@@ -269,6 +295,13 @@ class LedgerRepository:
     def balance(self, account: Account) -> Balance:
         item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}
         return Balance({bucket: int(item.get(_bucket_attribute(bucket), 0)) for bucket in Bucket})
+
+    def subsidy_balance(self, account: Account) -> SubsidyBalance:
+        """The buckets of a subsidy-book account (what its entries add up to)."""
+        item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}
+        return SubsidyBalance(
+            {bucket: int(item.get(_bucket_attribute(bucket), 0)) for bucket in SubsidyBucket}
+        )
 
     def entries(self, account: Account) -> list[Entry]:
         found = [

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from incentives.core.money import Fen
 
 MAX_QUANTITY = 1_000_000
 """Units of one product on one order line."""
 MAX_UNIX_SECONDS = 2**32
+WECHAT_STORE = "wechat_store"
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -40,10 +50,26 @@ SceneKind = Literal[
     "live",
     "short_video",
 ]
+"""Where a WeChat Store order came from (seed 004): 推客 promoter, a WeCom share, a mini program,
+an official / service account entry, a live reservation, an ad entry, a live room, a short video."""
+
+LEGACY_SCENES: dict[str, SceneKind] = {
+    "promoter": "promoter",
+    "share": "wecom_share",
+    "wecom_share": "wecom_share",
+    "mini_program": "mini_program",
+    "official_account": "official_account",
+    "service_account": "official_account",
+    "live_reservation": "live_reservation",
+    "ad": "ad",
+    "live": "live",
+    "short_video": "short_video",
+}
+"""The old single ``source.scene`` value → the signal it stands for when ``signals`` is absent."""
 
 
 class SceneSignal(Contract):
-    """One piece of evidence of where an order came from (several may hold at once)."""
+    """One scene signal of an order's source (several may be present; the subsidy plan ranks them)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, strict=True)
 
@@ -52,9 +78,18 @@ class SceneSignal(Contract):
     sharer_guide_id: Identifier | None = None
     promoter_id: Identifier | None = None
     video_account_id: Identifier | None = None
-    entry: Annotated[str, Field(max_length=200)] | None = None
-    via_ad: bool = False
-    observed_at: Annotated[str, Field(max_length=40)] | None = None
+    entry: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    via_ad: StrictBool = False
+    observed_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
+
+    @model_validator(mode="after")
+    def _share_channel_of_shares_only(self) -> SceneSignal:
+        if self.share_channel is not None and self.kind != "wecom_share":
+            raise ValueError("share_channel is for wecom_share signals only")
+        return self
+
+
+MAX_SIGNALS = 32
 
 
 class OrderSource(Contract):
@@ -62,14 +97,38 @@ class OrderSource(Contract):
     affiliate_id: Identifier | None = None
     sharer_guide_id: Identifier | None = None
     video_account_id: Identifier | None = None
-    via_ad: bool = False
-    signals: Annotated[list[SceneSignal], Field(max_length=32)] | None = None
+    via_ad: StrictBool = False
+    signals: Annotated[list[SceneSignal], Field(max_length=MAX_SIGNALS)] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signals_from_scene(cls, data: object) -> object:
+        """Without ``signals``, the old ``scene`` field gives the one signal (backward compatible)."""
+        if not isinstance(data, dict) or "signals" in data:
+            return data
+        scene = data.get("scene")
+        if scene is None:
+            raise ValueError("give scene or signals")
+        kind = LEGACY_SCENES.get(scene) if isinstance(scene, str) else None
+        if kind is None:
+            return data
+        signal: dict[str, object] = {"kind": kind}
+        for name in ("sharer_guide_id", "video_account_id"):
+            if data.get(name) is not None:
+                signal[name] = data[name]
+        if kind == "mini_program" and data.get("via_ad") is True:
+            signal["via_ad"] = True
+        if kind == "promoter" and data.get("affiliate_id") is not None:
+            signal["promoter_id"] = data["affiliate_id"]
+        return {**data, "signals": [signal]}
 
 
 class Shop(Contract):
     rating: Annotated[float, Field(ge=0, le=5)] | None = None
-    local_life: bool = False
+    local_life: StrictBool = False
     admin_account_id: Identifier | None = None
+    """The video account (finder id) of the shop's super administrator: it receives growth cards of
+    orders that did not come from a live room or a short video (seed 004)."""
 
 
 class OrderLine(Contract):
@@ -98,11 +157,16 @@ class OrderPaid(Contract):
     store_id: Identifier
     paid_at: AwareDatetime
     source: OrderSource
-    channel: Literal["wechat_store", "merchant"] | None = None
     shop: Shop = Shop()
     lines: Annotated[list[OrderLine], Field(min_length=1)]
     coupon_codes: list[Identifier] = []
     is_group_buy: bool = False
+    channel: Literal["wechat_store", "merchant"] | None = None
+    """Where the order was placed: ``wechat_store`` (微信小店); ``merchant`` or None: the merchant's own."""
+
+    @property
+    def is_wechat_store(self) -> bool:
+        return self.channel == WECHAT_STORE
 
     @model_validator(mode="after")
     def _lines_are_distinct(self) -> OrderPaid:
@@ -133,16 +197,25 @@ class OrderCompleted(Contract):
 
 
 class SourceSignals(Contract):
-    signals: Annotated[list[SceneSignal], Field(max_length=32)]
+    signals: Annotated[list[SceneSignal], Field(max_length=MAX_SIGNALS)]
 
 
 class OrderSourceUpdated(Contract):
-    """Late scene signals of a not-yet-settled order (re-attribution, with its reason)."""
+    """Late scene signals of an order (the platform parses share data after the payment)."""
 
     order_id: Identifier
     updated_at: AwareDatetime
     source: SourceSignals
-    reason: Annotated[str, Field(max_length=200)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class OrderFlagged(Contract):
+    """An order found cheating (刷单, plug-ins): its subsidy is clawed back."""
+
+    order_id: Identifier
+    flagged_at: AwareDatetime
+    flagged_by: Literal["merchant", "platform"]
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class CouponRedeemed(Contract):
@@ -221,6 +294,11 @@ class OrderSourceUpdatedEvent(Envelope):
     data: OrderSourceUpdated
 
 
+class OrderFlaggedEvent(Envelope):
+    type: Literal["order.flagged"]
+    data: OrderFlagged
+
+
 class CouponRedeemedEvent(Envelope):
     type: Literal["coupon.redeemed"]
     data: CouponRedeemed
@@ -256,6 +334,7 @@ WebhookEvent = (
     | OrderRefundedEvent
     | OrderCompletedEvent
     | OrderSourceUpdatedEvent
+    | OrderFlaggedEvent
     | CouponRedeemedEvent
     | RechargePaidEvent
     | MemberRegisteredEvent

@@ -127,7 +127,7 @@ def sync_order(
         result.emitted.append(event.event_id)
     if paid is not None:
         record.digest = digest
-        record.signals = [signal.model_dump(exclude_none=True) for signal in signals]
+        record.signals = [signal.model_dump(mode="json", exclude_none=True) for signal in signals]
     record.status = order.status
     record.provisional = provisional and order.status in mapping.PAID_STATUSES
     record.reread_due_at = now + ports.reread_after if record.provisional else None
