@@ -17,10 +17,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m infra.local run
 
-# Two workers (one per core of a small machine); each test file runs whole on one worker, with its
-# own embedded endpoint and local stack.
+# Two workers (one per core of a small machine); each test file runs whole on one worker, the
+# end-to-end files together on one local stack (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadfile tests
+	$(PY) -m pytest -n 2 --dist loadgroup tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

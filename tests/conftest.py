@@ -252,3 +252,13 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
     wecom_server.stop()
     miniprogram_server.stop()
     store_server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``make test``'s two workers (``--dist loadgroup``): a test file runs whole on one
+    worker, and the end-to-end files all on the same one, in order, against one local stack (they
+    share its tenant, as someone trying the README on one `make run` does)."""
+    for item in items:
+        path = item.path.as_posix()
+        group = "e2e" if "/tests/e2e/" in path else path
+        item.add_marker(pytest.mark.xdist_group(group))

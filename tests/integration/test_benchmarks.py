@@ -58,6 +58,6 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         check=False,
     )
     ran_in_order = ran.read_text(encoding="utf-8").split()
-    assert ran_in_order == ["bench.cold_start", "bench.round_trips", "bench.fanout"]
+    assert ran_in_order == ["bench.cold_start", "bench.round_trips", "bench.fanout", "bench.levels"]
     assert result.returncode != 0
     assert "bench.cold_start" in result.stdout
