@@ -106,7 +106,7 @@ def test_the_reconciliation_shows_exactly_the_over_charged_order_as_differs(
         headers=ADMIN,
         timeout=30,
         json={
-            "campaign_id": "wxs-july",
+            "campaign_id": "AAA-wxs-july",  # wins the tie with other July campaigns of the shared stack
             "name": "私域激励计划 7 月",
             "starts_on": "2026-07-01",
             "ends_on": "2026-07-31",

@@ -8,7 +8,7 @@ import pytest
 from tests.simulation.mutations import MUTATIONS, Mutation, injected
 from tests.simulation.world import InvariantViolation, run
 
-SEEDS_TO_CATCH = 40
+SEEDS_TO_CATCH = 100
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[mutation.name for mutation in MUTATIONS])
