@@ -21,9 +21,9 @@ from tests.support import token_for
 pytestmark = pytest.mark.e2e
 
 ADMIN = {"Authorization": f"Bearer {token_for('admin')}"}
-PAID_AT = int(datetime(2026, 7, 10, 4, 0, tzinfo=UTC).timestamp())  # inside a July campaign
-SETTLED_AT = int(datetime(2026, 7, 22, 2, 0, tzinfo=UTC).timestamp())  # 2026-07-22 10:00 in Shanghai
-SETTLED_DAY = "2026-07-22"  # not the README's day: the stack is shared by the session
+PAID_AT = int(datetime(2026, 9, 10, 4, 0, tzinfo=UTC).timestamp())  # inside a September campaign
+SETTLED_AT = int(datetime(2026, 9, 22, 2, 0, tzinfo=UTC).timestamp())  # 2026-09-22 10:00 in Shanghai
+SETTLED_DAY = "2026-09-22"  # not the README's day: the stack is shared by the session
 PRICE_FEN = 20_000
 PLAN_FEE_FEN = 200  # 1 % of 200.00 yuan
 STANDARD_FEE_FEN = 1_000  # the category's standard 5 %
@@ -88,7 +88,7 @@ def test_pushed_orders_of_every_scene_are_read_and_their_settled_fees_pulled(
         _store(stack, f"/sandbox/wechat-store/orders/{order_id}/confirm", {"confirm_time": PAID_AT + 86_400})
         settle = {"fee_fen": _fee(scene), "settle_time": SETTLED_AT}
         _store(stack, f"/sandbox/wechat-store/orders/{order_id}/settle", settle)
-    fired = stack.command("fire", "StoreFlowsFunction", "--at", "2026-07-23T02:00:00Z")
+    fired = stack.command("fire", "StoreFlowsFunction", "--at", "2026-09-23T02:00:00Z")
     assert fired.returncode == 0, fired.stderr
     flows = _console(stack, "/flows", day=SETTLED_DAY).json()
     charged = {
@@ -106,11 +106,11 @@ def test_the_reconciliation_shows_exactly_the_over_charged_order_as_differs(
         headers=ADMIN,
         timeout=30,
         json={
-            "campaign_id": "AAA-wxs-july",  # wins the tie with other July campaigns of the shared stack
-            "name": "私域激励计划 7 月",
-            "starts_on": "2026-07-01",
-            "ends_on": "2026-07-31",
-            "enrolment": {"signed_up_on": "2026-07-01", "rating_at_sign_up": 4.8},
+            "campaign_id": "e2e-wxs-2026-09",  # the only campaign of September on the shared stack
+            "name": "私域激励计划 9 月",
+            "starts_on": "2026-09-01",
+            "ends_on": "2026-09-30",
+            "enrolment": {"signed_up_on": "2026-09-01", "rating_at_sign_up": 4.8},
             "default_standard_rate_ppm": 50_000,
         },
     )
@@ -120,7 +120,7 @@ def test_the_reconciliation_shows_exactly_the_over_charged_order_as_differs(
     for order_id in orders.values():
         _store(stack, f"/sandbox/wechat-store/orders/{order_id}/confirm", {"confirm_time": PAID_AT + 86_400})
     fired = stack.command(
-        "fire", "AfterSalesWindowFunction", "--at", "2026-07-22T01:00:00Z"
+        "fire", "AfterSalesWindowFunction", "--at", "2026-09-22T01:00:00Z"
     )  # the windows close
     assert fired.returncode == 0, fired.stderr
     for scene, order_id in orders.items():
@@ -130,7 +130,7 @@ def test_the_reconciliation_shows_exactly_the_over_charged_order_as_differs(
             f"/sandbox/wechat-store/orders/{order_id}/settle",
             {"fee_fen": fee, "settle_time": SETTLED_AT},
         )
-    fired = stack.command("fire", "StoreFlowsFunction", "--at", "2026-07-23T02:00:00Z")
+    fired = stack.command("fire", "StoreFlowsFunction", "--at", "2026-09-23T02:00:00Z")
     assert fired.returncode == 0, fired.stderr
 
     report = _console(stack, "/reconciliation", day=SETTLED_DAY).json()

@@ -187,3 +187,48 @@ def test_bad_campaign_input_is_a_400_naming_the_field_and_changes_nothing(stack:
         status, answer = stack.api(API, "POST", path, ADMIN, json={**SEED_CAMPAIGN_BODY, **change})
         assert status == 400 and answer["error"]["field"] == field, (change, answer)
     assert stack.table_items() == before
+
+
+def test_a_campaign_window_sharing_a_day_with_another_is_a_409_and_changes_nothing(
+    stack: StackHandle,
+) -> None:
+    path = "/admin/subsidy/campaigns"
+    _campaign(stack)  # 2026-07-01 .. 2026-07-31
+    before = stack.table_items()
+    for starts_on, ends_on in (
+        ("2026-07-31", "2026-08-31"),
+        ("2026-06-01", "2026-07-01"),
+        ("2026-07-10", "2026-07-11"),
+    ):
+        body = {**SEED_CAMPAIGN_BODY, "campaign_id": "other", "starts_on": starts_on, "ends_on": ends_on}
+        status, answer = stack.api(API, "POST", path, ADMIN, json=body)
+        assert status == 409 and answer["error"]["field"] == "starts_on", (starts_on, answer)
+        assert SEED_CAMPAIGN_ID in answer["error"]["message"], answer
+    assert stack.table_items() == before
+    august = {
+        **SEED_CAMPAIGN_BODY,
+        "campaign_id": "august",
+        "starts_on": "2026-08-01",
+        "ends_on": "2026-08-31",
+    }
+    assert stack.status(API, "POST", path, ADMIN, json=august) == 200
+    change = {k: v for k, v in august.items() if k != "campaign_id"}
+    one = {"path_parameters": {"campaign_id": "august"}}
+    status, answer = stack.api(
+        API,
+        "PUT",
+        path + "/{campaign_id}",
+        ADMIN,
+        json={**change, "starts_on": "2026-07-31", "version": 1},
+        **one,
+    )
+    assert status == 409 and answer["error"]["field"] == "starts_on", answer
+    status, moved = stack.api(
+        API,
+        "PUT",
+        path + "/{campaign_id}",
+        ADMIN,
+        json={**change, "ends_on": "2026-09-30", "version": 1},
+        **one,
+    )
+    assert status == 200 and moved["version"] == 2, moved

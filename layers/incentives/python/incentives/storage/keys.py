@@ -162,6 +162,12 @@ def subsidy_campaign_key(corp_id: str, campaign_id: str) -> dict[str, str]:
     return {"pk": subsidy_campaigns(corp_id), "sk": f"CAMPAIGN#{campaign_id}"}
 
 
+def subsidy_calendar_key(corp_id: str) -> dict[str, str]:
+    """The tenant's campaign calendar: a version every campaign write moves, so two writes that
+    each checked the windows against the same campaigns cannot both land."""
+    return {"pk": subsidy_campaigns(corp_id), "sk": "CALENDAR"}
+
+
 def subsidy_case_key(corp_id: str, order_id: str) -> dict[str, str]:
     """One WeChat Store order's subsidy case."""
     return {"pk": f"{tenant(corp_id)}#SUBSIDY#ORDER#{order_id}", "sk": "CASE"}

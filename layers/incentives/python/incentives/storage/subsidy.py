@@ -3,7 +3,8 @@
 This module alone builds the subsidy items, their index attributes and conditions (their keys
 are in ``storage/keys.py``; docs/data-model.md):
 
-- campaigns: ``T#<corp>#SUBSIDY#CAMPAIGNS`` / ``CAMPAIGN#<campaign_id>`` (one partition per tenant);
+- campaigns: ``T#<corp>#SUBSIDY#CAMPAIGNS`` / ``CAMPAIGN#<campaign_id>`` (one partition per tenant),
+  with its ``CALENDAR`` item whose ``version`` every campaign write moves (windows never overlap);
 - a case: ``T#<corp>#SUBSIDY#ORDER#<order_id>`` / ``CASE``, optimistic ``version``, the case as JSON
   in ``doc``; once its order is known ``gsi2`` = (``T#<corp>#SUBSIDY#DAY#<paid day>``, order id)
   for the day's expectations, and once attributed to a campaign ``gsi3`` =
@@ -27,7 +28,7 @@ from incentives.ledger.model import Entry
 from incentives.storage import keys
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.table import ConditionFailed, Equals, Item, NotExists, Put, Table, query_all
-from incentives.subsidy.campaign import Campaign, CampaignTerms, campaign_for
+from incentives.subsidy.campaign import Campaign, CampaignTerms, campaign_for, overlapping
 from incentives.subsidy.case import SubsidyCase
 from incentives.subsidy.ports import SubsidyExpectation
 from incentives.subsidy.views import expectation_of
@@ -74,7 +75,7 @@ class TableSubsidyRepository:
     # --- campaigns -----------------------------------------------------------------------------
 
     def campaigns(self, corp_id: str) -> list[Campaign]:
-        return [campaign_from_item(item) for item in query_all(self._table, keys.subsidy_campaigns(corp_id))]
+        return self._calendar(corp_id)[0]
 
     def campaign(self, corp_id: str, campaign_id: str) -> Campaign:
         item = self._table.get(keys.subsidy_campaign_key(corp_id, campaign_id))
@@ -85,14 +86,15 @@ class TableSubsidyRepository:
     def create_campaign(
         self, corp_id: str, campaign_id: str, terms: CampaignTerms, at: datetime, by: str
     ) -> Campaign:
-        """A new campaign; the same id again is a conflict (409), whatever its terms."""
+        """A new campaign; the same id again, or a window sharing a day with another campaign's,
+        is a conflict (409)."""
+        campaigns, calendar = self._calendar(corp_id)
+        if any(c.campaign_id == campaign_id for c in campaigns):
+            raise Conflict(f"campaign {campaign_id} exists", field="campaign_id")
         campaign = Campaign(
             **terms.model_dump(), campaign_id=campaign_id, version=1, updated_at=at, updated_by=by
         )
-        try:
-            self._table.transact([Put(self._campaign_item(corp_id, campaign), (NotExists(),))])
-        except ConditionFailed:
-            raise Conflict(f"campaign {campaign_id} exists", field="campaign_id") from None
+        self._write_campaign(corp_id, campaigns, calendar, campaign, NotExists())
         return campaign
 
     def update_campaign(
@@ -106,7 +108,10 @@ class TableSubsidyRepository:
     ) -> Campaign:
         """Replace the terms if the stored version is still ``expected_version`` (409 otherwise).
         Settled orders keep the figures they settled with; provisional ones take the new terms."""
-        current = self.campaign(corp_id, campaign_id)
+        campaigns, calendar = self._calendar(corp_id)
+        current = next((c for c in campaigns if c.campaign_id == campaign_id), None)
+        if current is None:
+            raise NotFound(f"no campaign {campaign_id}", field="campaign_id")
         if current.version != expected_version:
             raise Conflict(
                 f"campaign {campaign_id} is at version {current.version}, not {expected_version}",
@@ -119,13 +124,45 @@ class TableSubsidyRepository:
             updated_at=at,
             updated_by=by,
         )
-        try:
-            self._table.transact(
-                [Put(self._campaign_item(corp_id, campaign), (Equals("version", current.version),))]
-            )
-        except ConditionFailed:
-            raise Conflict(f"campaign {campaign_id} changed meanwhile", field="version") from None
+        self._write_campaign(corp_id, campaigns, calendar, campaign, Equals("version", current.version))
         return campaign
+
+    def _calendar(self, corp_id: str) -> tuple[list[Campaign], int]:
+        """The tenant's campaigns and its calendar's version, in one query of their partition."""
+        items = query_all(self._table, keys.subsidy_campaigns(corp_id))
+        calendar_sk = keys.subsidy_calendar_key(corp_id)["sk"]
+        version = next((int(item["version"]) for item in items if item["sk"] == calendar_sk), 0)
+        return [campaign_from_item(item) for item in items if item["sk"] != calendar_sk], version
+
+    def _write_campaign(
+        self,
+        corp_id: str,
+        campaigns: list[Campaign],
+        calendar: int,
+        campaign: Campaign,
+        condition: NotExists | Equals,
+    ) -> None:
+        """Write ``campaign`` if no other campaign's window shares a day with it, moving the
+        calendar's version in the same transaction: a concurrent campaign write that checked the
+        same calendar fails its condition and answers 409."""
+        clash = overlapping(campaigns, campaign.campaign_id, campaign)
+        if clash is not None:
+            raise Conflict(
+                f"the window {campaign.starts_on}..{campaign.ends_on} overlaps campaign "
+                f"{clash.campaign_id} ({clash.starts_on}..{clash.ends_on}); a shop is in one plan at a time",
+                field="starts_on",
+            )
+        moved = Put(
+            {**keys.subsidy_calendar_key(corp_id), "kind": "subsidy_calendar", "version": calendar + 1},
+            (NotExists() if calendar == 0 else Equals("version", calendar),),
+        )
+        try:
+            self._table.transact([Put(self._campaign_item(corp_id, campaign), (condition,)), moved])
+        except ConditionFailed:
+            raise Conflict(
+                f"the campaigns changed meanwhile; read them again ({campaign.campaign_id})",
+                field="version" if isinstance(condition, Equals) else "campaign_id",
+            ) from None
 
     @staticmethod
     def _campaign_item(corp_id: str, campaign: Campaign) -> dict[str, Any]:

@@ -114,7 +114,15 @@ class Campaign(CampaignTerms):
     updated_by: str = ""
 
 
+def overlapping(campaigns: list[Campaign], campaign_id: str, terms: CampaignTerms) -> Campaign | None:
+    """The other campaign whose window shares a day with ``terms``' window, if any: a shop is in
+    one plan at a time, so a tenant's campaign windows never overlap (decision 130)."""
+    others = (c for c in campaigns if c.campaign_id != campaign_id)
+    return next((c for c in others if c.starts_on <= terms.ends_on and terms.starts_on <= c.ends_on), None)
+
+
 def campaign_for(campaigns: list[Campaign], day: date) -> Campaign | None:
-    """The campaign whose window holds ``day``: the earliest-starting one if windows overlap."""
+    """The campaign whose window holds ``day`` (windows never overlap; the earliest-starting one
+    should stored campaigns predate that rule)."""
     covering = [campaign for campaign in campaigns if campaign.covers(day)]
     return min(covering, key=lambda c: (c.starts_on, c.campaign_id)) if covering else None
