@@ -24,8 +24,10 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from infra.local.sandboxes.server import SandboxServer
 
 CODE_SECONDS = 300
 
@@ -144,24 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-class MiniProgramSandboxServer:
+class MiniProgramSandboxServer(SandboxServer):
     name = "mini program (jscode2session)"
 
     def __init__(self, sandbox: MiniProgramSandbox, host: str, port: int) -> None:
-        self.resets: list[Callable[[], None]] = [sandbox.reset]
-        """What ``POST /sandbox/reset`` resets: this sandbox, and the local stack's others."""
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
-        self.sandbox = sandbox
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="miniprogram-sandbox", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(sandbox, _Handler, host, port)

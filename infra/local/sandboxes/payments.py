@@ -67,7 +67,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -77,6 +77,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from incentives.payouts.wechat_notify import BILL_FINISHED, encrypt
 from incentives.payouts.wecom_pay import from_xml, pay_sign, to_xml, workwx_sign
+from infra.local.sandboxes.server import SandboxServer
 
 CHINA = ZoneInfo("Asia/Shanghai")
 OPERATIONS = ("pay", "pay_query", "transfer", "transfer_query", "transfer_cancel")
@@ -925,7 +926,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": f"no route {path}"})
 
 
-class PaymentsSandboxServer:
+class PaymentsSandboxServer(SandboxServer):
     """The sandbox on a loopback port, in a thread."""
 
     name = "payments (WeCom pay-to-employee, WeChat Pay transfers)"
@@ -933,22 +934,6 @@ class PaymentsSandboxServer:
     def __init__(
         self, sandbox: PaymentsSandbox, host: str, port: int, *, deliver_notifications: bool = True
     ) -> None:
-        self.resets: list[Callable[[], None]] = [sandbox.reset]
-        """What ``POST /sandbox/reset`` resets: this sandbox, and the local stack's others."""
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
         if deliver_notifications and sandbox.notifier is None:
             sandbox.notifier = sandbox.deliver_by_http
-        self.sandbox = sandbox
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="payments-sandbox", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(sandbox, _Handler, host, port)

@@ -42,10 +42,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from incentives.wecom.crypto import CallbackCrypto
+from infra.local.sandboxes.server import SandboxServer
 
 SCENE_FIELDS: dict[str, Callable[[str], dict[str, Any]]] = {
     "promoter": lambda n: {
@@ -498,23 +499,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-class WeChatStoreSandboxServer:
+class WeChatStoreSandboxServer(SandboxServer):
     name = "WeChat Store (API and message pushes)"
 
     def __init__(self, sandbox: WeChatStoreSandbox, host: str, port: int) -> None:
-        self.resets: list[Callable[[], None]] = [sandbox.reset]
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
-        self.sandbox = sandbox
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="wechat-store-sandbox", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(sandbox, _Handler, host, port)

@@ -42,10 +42,11 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from incentives.wecom.crypto import CallbackCrypto
+from infra.local.sandboxes.server import SandboxServer
 
 WELCOME_CODE_SECONDS = 20
 LOGIN_CODE_SECONDS = 300
@@ -553,22 +554,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-class WeComSandboxServer:
+class WeComSandboxServer(SandboxServer):
     name = "WeCom (API and callbacks)"
 
     def __init__(self, sandbox: WeComSandbox, host: str, port: int) -> None:
-        self.resets: list[Callable[[], None]] = [sandbox.reset]
-        """What ``POST /sandbox/reset`` resets: this sandbox, and the local stack's others."""
-        handler = type("Handler", (_Handler,), {"sandbox": sandbox, "resets": self.resets})
-        self.sandbox = sandbox
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wecom-sandbox", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(sandbox, _Handler, host, port)
