@@ -76,6 +76,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from incentives.payouts.wechat_notify import BILL_FINISHED, encrypt
+from incentives.payouts.wechat_pay import load_private_key
 from incentives.payouts.wecom_pay import from_xml, pay_sign, to_xml, workwx_sign
 from infra.local.sandboxes.server import SandboxServer
 
@@ -397,9 +398,7 @@ class PaymentsSandbox:
 
     def _signed_headers(self, body: bytes) -> dict[str, str]:
         stamp, nonce = str(int(self.clock())), secrets.token_hex(16)
-        key = serialization.load_pem_private_key(self.platform_key_pem.encode(), password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError("the sandbox's WeChat Pay key must be an RSA private key")
+        key = load_private_key(self.platform_key_pem)
         message = f"{stamp}\n{nonce}\n".encode() + body + b"\n"
         signature = base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
         return {

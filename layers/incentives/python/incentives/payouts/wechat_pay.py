@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidSignature
@@ -23,8 +24,10 @@ FAILED_STATE = "FAIL"
 PENDING_STATES = frozenset({"ACCEPTED", "PROCESSING", "TRANSFERING", "CANCELING"})
 
 
+@functools.lru_cache(maxsize=16)
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
-    """The merchant's RSA private key; ValueError when the PEM text is not one."""
+    """The merchant's RSA private key; ValueError when the PEM text is not one. Parsing a key costs
+    tens of milliseconds of CPU; a container keeps the few it has parsed (keys are immutable)."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the WeChat Pay merchant key must be an RSA private key")

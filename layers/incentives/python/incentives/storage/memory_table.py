@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from copy import deepcopy
 from typing import Any
 
 from incentives.storage.table import (
@@ -57,6 +56,19 @@ def _check_transaction(writes: Sequence[Write]) -> None:
 _PARTITION_ATTRIBUTES = ("pk", *(partition for partition, _ in INDEXES.values()))
 
 
+def _copied(value: Any) -> Any:
+    """A copy of an item's value that shares nothing mutable with it: DynamoDB's attribute values
+    are maps, lists, sets and immutable scalars, so this is ``copy.deepcopy`` without its memo
+    (several times faster, which the simulation's thousands of reads feel)."""
+    if isinstance(value, dict):
+        return {key: _copied(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_copied(inner) for inner in value]
+    if isinstance(value, set):
+        return set(value)
+    return value
+
+
 class MemoryTable:
     """:class:`Table` in memory, same semantics; ``writes`` counts committed transactions.
 
@@ -97,7 +109,7 @@ class MemoryTable:
     def get(self, key: Key) -> Item | None:
         with self._lock:
             item = self.items.get(self._key(key))
-            return deepcopy(item) if item is not None else None
+            return _copied(item) if item is not None else None
 
     def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
         return [self.get(key) for key in keys]
@@ -117,13 +129,13 @@ class MemoryTable:
                 where = self._key(write.item if isinstance(write, Put) else write.key)
                 self._unindex(where)
                 if isinstance(write, Put):
-                    self.items[where] = deepcopy(write.item)
+                    self.items[where] = _copied(write.item)
                 elif isinstance(write, Delete):
                     self.items.pop(where, None)
                     continue
                 else:
                     item = self.items.setdefault(where, dict(write.key))
-                    item.update(deepcopy(write.set))
+                    item.update(_copied(write.set))
                     for name, amount in write.add.items():
                         item[name] = item.get(name, 0) + amount
                     for name in write.remove:
@@ -165,7 +177,7 @@ class MemoryTable:
                     )
                 ]
             hits.sort(key=lambda item: (item[sk_name], item["pk"], item["sk"]), reverse=newest_first)
-            page, more = [deepcopy(item) for item in hits[:limit]], len(hits) > limit
+            page, more = [_copied(item) for item in hits[:limit]], len(hits) > limit
         last = page[-1] if more and page else None
         next_key = (
             {pk_name: last[pk_name], sk_name: last[sk_name], "pk": last["pk"], "sk": last["sk"]}
