@@ -36,16 +36,27 @@ from incentives.levels.metrics import (
     minus,
     order_contributions,
 )
-from incentives.levels.ports import AppliedSource, Due, LevelRepository, Standing, StoredLevels
+from incentives.levels.ports import (
+    AppliedSource,
+    Due,
+    LevelRepository,
+    RelevelPage,
+    RelevelStep,
+    Standing,
+    StoredLevels,
+)
 from incentives.levels.rule_changes import delete_level as delete_level
 from incentives.levels.rule_changes import rules_changed as rules_changed
 from incentives.levels.rule_changes import save_settings as save_settings
+from incentives.levels.settings import ChangeMode, LevelSettings
 
 if TYPE_CHECKING:
     from incentives.orders.aggregate import OrderState
     from incentives.orders.ports import OrderRepository
 
 MAX_ATTEMPTS = 5
+RELEVEL_PAGE = 100
+"""Affiliates a re-levelling job marks per page (one work message each)."""
 
 
 def order_source(order_id: str) -> str:
@@ -197,6 +208,20 @@ def figures_of(
     return repo.figures(standing.corp_id, standing, first)
 
 
+def numbering_of(stored: StoredLevels, standing: Standing) -> tuple[int, int]:
+    """The numbering the standing's rank is counted in, and the current one (a change's rank)."""
+    return stored.numbering(standing.rule_version), stored.numbering(stored.version)
+
+
+def rules_kept(repo: LevelRepository, stored: StoredLevels, standing: Standing) -> LevelSettings | None:
+    """For an affiliate about to follow a ``keep`` change: the rules in force before it (their
+    level under those is the level kept). None otherwise, or when they were not kept."""
+    pending = stored.pending(standing.rule_version)
+    if not pending or pending[-1].mode is not ChangeMode.KEEP or pending[-1].deleted_rank is not None:
+        return None
+    return repo.rules_before(standing.corp_id, pending[-1].version)
+
+
 def assess(
     repo: LevelRepository, corp_id: str, affiliate_id: str, now: datetime, time_zone: str
 ) -> LevelChange | None:
@@ -209,14 +234,22 @@ def assess(
             return None
         stored = repo.settings(corp_id)
         change, quota, due_at = None, standing.quota, None
-        rule_version = None
+        rule_version, numbering = None, (0, 0)
         if stored is not None:
             figures = figures_of(repo, standing, stored, now, time_zone)
-            change, quota, due_at = decide(stored, standing, figures, now, time_zone)
-            rule_version = stored.version
+            before = rules_kept(repo, stored, standing)
+            change, quota, due_at = decide(stored, standing, figures, now, time_zone, before)
+            rule_version, numbering = stored.version, numbering_of(stored, standing)
         try:
             repo.commit(
-                standing, change, now, assessed=True, due_at=due_at, quota=quota, rule_version=rule_version
+                standing,
+                change,
+                now,
+                assessed=True,
+                due_at=due_at,
+                quota=quota,
+                rule_version=rule_version,
+                numbering=numbering,
             )
         except ConcurrentModification:
             continue
@@ -254,27 +287,39 @@ def assess_due(repo: LevelRepository, now: datetime, time_zone: str) -> int:
     )
 
 
-def schedule_relevels(repo: LevelRepository, now: datetime, limit: int = 1000, page: int = 100) -> int:
-    """Rule changes and deleted levels: schedule every affiliate of each tenant concerned for an
-    assessment now (pages of ``page``, as many as it takes); returns the tenants done."""
-    done = 0
-    for corp_id in repo.relevel_due(now, limit):
-        while not repo.schedule_relevel(corp_id, now, page):
-            continue
-        done += 1
-    return done
+def relevel_page(
+    repo: LevelRepository, step: RelevelStep | None, corp_id: str, now: datetime, page: int
+) -> RelevelPage | None:
+    """One page of a tenant's re-levelling job (a rule change or a deleted level): the next
+    ``page`` affiliates marked owed an assessment at ``now``, and where the job goes on (None: it
+    was done already, or another page moved it on). Each mark is kept if owed already, so a page
+    done twice writes nothing more; the assessment job follows each marked affiliate."""
+    if page < 1:
+        raise InvalidInput(f"a page holds at least 1 affiliate, not {page}", field="page")
+    return repo.relevel_page(step, corp_id, now, page)
+
+
+def relevel_all(repo: LevelRepository, now: datetime, page: int = RELEVEL_PAGE) -> int:
+    """Every re-levelling job due, page after page, here and now; returns the affiliates marked."""
+    marked = 0
+    for corp_id in repo.due_relevels(now):
+        done = relevel_page(repo, None, corp_id, now, page)
+        while done is not None:
+            marked += len(done.marked)
+            done = relevel_page(repo, done.next, corp_id, now, page) if done.next else None
+    return marked
 
 
 def run_assessment(
-    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str
+    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, page: int = RELEVEL_PAGE
 ) -> dict[str, int]:
-    """What ``LevelAssessmentFunction``'s run does, here and now: re-levels to schedule, deal
-    figures that came due, then every assessment owed or due (the scheduled run fans the same units
-    out, after scheduling the re-levels)."""
-    relevels = schedule_relevels(repo, now)
+    """What ``LevelAssessmentFunction``'s run does, here and now: the re-levelling jobs' pages,
+    deal figures that came due, then every assessment owed or due (the scheduled run fans the same
+    units out: a job's pages and the affiliates each marks go through its work queue)."""
+    marked = relevel_all(repo, now, page)
     matured = mature_deals(repo, orders, now, time_zone)
     return {
-        "relevels": relevels,
+        "relevel_marked": marked,
         "deal_figures": len(matured),
         "level_changes": assess_due(repo, now, time_zone),
     }
@@ -330,6 +375,7 @@ def change_by_hand(
                 assessed=False,
                 due_at=start_of_day(due, time_zone) if due else None,
                 rule_version=stored.version,
+                numbering=numbering_of(stored, standing),
             )
         except ConcurrentModification:
             continue

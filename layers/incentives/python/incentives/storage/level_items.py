@@ -7,17 +7,24 @@ metric, owed assessments), one item per local day with that day's figures (``DAY
 one item per level change with its explanation (``CHANGE#<version>``). Per source of figures
 (an order, a customer's bindings), what it contributed so far (``T#<corp>#LEVEL_SOURCE#<source>``).
 
-Two queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
-assessment or due a time-driven check (``LEVEL_DUE``, at the time it is due) and orders whose deal
-figures come due (``LEVEL_DEAL``); sparse ``gsi1`` work queues hold tenants whose member counts are
-due (``LEVEL_COUNT``) and tenants whose affiliates are still to be scheduled for a re-level after a
-rule change (``LEVEL_RELEVEL``). Every standing is listed per tenant on ``gsi2``
+Three queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
+assessment or due a time-driven check (``LEVEL_DUE``, at the time it is due), orders whose deal
+figures come due (``LEVEL_DEAL``) and each tenant's re-levelling job after a rule change or a
+deleted level (``LEVEL_RELEVEL``: ``T#<corp>#AFF_LEVELS`` / ``RELEVEL``, its rule version and the
+cursor of its next page of affiliates); the rules in force before each such change are kept
+(``RULES_BEFORE#<version>``). A sparse ``gsi1`` work queue holds tenants whose member counts are
+due (``LEVEL_COUNT``). Every standing is listed per tenant on ``gsi2``
 (``T#<corp>#AFF_LEVEL_LIST``), for re-levels and previews.
+
+Member counters are kept per numbering of the levels: ``r<rank>`` before any deletion,
+``n<version>r<rank>`` in the numbering that the deletion of rule version ``<version>`` began; a
+reader renumbers them through the later deletions (``StoredLevels.renumbered``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -27,7 +34,7 @@ from incentives.core.clock import iso_utc, parse_instant
 from incentives.fanout.model import DueQueue
 from incentives.levels.assessment import ChangeKind, LevelChange, Trigger
 from incentives.levels.metrics import Key, OrderInputs, decode, encode, minus
-from incentives.levels.ports import AppliedSource, Relevel, Standing, StoredLevels
+from incentives.levels.ports import AppliedSource, Relevel, RelevelStep, Standing, StoredLevels
 from incentives.levels.settings import ChangeMode, LevelSettings
 from incentives.storage import keys
 from incentives.storage.due import due_attributes
@@ -45,7 +52,6 @@ SHARDS = 8
 MEMBER_COUNT_EVERY = timedelta(hours=2)
 """微客数2小时更新一次: the console's member counts are refreshed every 2 hours."""
 COUNT_QUEUE = "LEVEL_COUNT"
-RELEVEL_QUEUE = "LEVEL_RELEVEL"
 KEPT_RELEVELS = 20
 """Re-levelling rule changes remembered on the settings item (an affiliate further behind is
 re-levelled under the latest mode)."""
@@ -73,6 +79,53 @@ def counts_key(corp_id: str) -> dict[str, str]:
 
 def relevel_key(corp_id: str) -> dict[str, str]:
     return {"pk": _levels_pk(corp_id), "sk": "RELEVEL"}
+
+
+def rules_before_key(corp_id: str, version: int) -> dict[str, str]:
+    return {"pk": _levels_pk(corp_id), "sk": f"RULES_BEFORE#{version:06d}"}
+
+
+def relevel_due(corp_id: str, at: datetime) -> dict[str, str]:
+    """The tenant's re-levelling job's place in the due index, due at ``at``."""
+    return due_attributes(DueQueue.LEVEL_RELEVELS, corp_id, at, corp_id, "RELEVEL")
+
+
+def relevel_writes(corp_id: str, version: int, before: LevelSettings | None, now: datetime) -> list[Write]:
+    """A rule change that re-levels: the rules in force before it (what ``keep`` keeps), and the
+    tenant's re-levelling job started over at its first page, due at ``now``."""
+    job = {**relevel_key(corp_id), "kind": "level_relevel", "corp_id": corp_id, "version": version}
+    writes: list[Write] = [Put({**job, "cursor": "", **relevel_due(corp_id, now)})]
+    if before is not None:
+        kept = {"kind": "level_rules_before", "corp_id": corp_id, "value": before.model_dump(mode="json")}
+        writes.append(Put({**rules_before_key(corp_id, version), **kept}))
+    return writes
+
+
+def relevel_step_from_item(corp_id: str, item: Mapping[str, Any]) -> RelevelStep:
+    return RelevelStep(corp_id, int(item["version"]), str(item.get("cursor") or "") or None)
+
+
+def relevel_progress(at: RelevelStep, cursor: str | None) -> Update:
+    """The job moved from ``at`` to ``cursor`` (None: done, out of the due index), if still at ``at``."""
+    conditions = (Equals("version", at.version), Equals("cursor", at.cursor or ""))
+    if cursor:
+        return Update(relevel_key(at.corp_id), set={"cursor": cursor}, conditions=conditions)
+    return Update(
+        relevel_key(at.corp_id), set={"cursor": ""}, remove=("gsi4pk", "gsi4sk"), conditions=conditions
+    )
+
+
+def relevel_entry(step: RelevelStep) -> dict[str, Any]:
+    """A due entry of the re-levelling queue that names where the job stands."""
+    return {"corp_id": step.corp_id, "version": step.version, "cursor": step.cursor}
+
+
+def due_relevel(entry: Mapping[str, Any]) -> RelevelStep | None:
+    """The job step an entry names (None: an entry as the index projects it, the job as it stands)."""
+    if "version" not in entry:
+        return None
+    cursor = entry.get("cursor")
+    return RelevelStep(str(entry["corp_id"]), int(entry["version"]), str(cursor) if cursor else None)
 
 
 def _listed(corp_id: str, affiliate_id: str) -> dict[str, str]:
@@ -113,10 +166,29 @@ def _assessment_due(corp_id: str, affiliate_id: str, at: datetime) -> dict[str, 
     return due_attributes(DueQueue.LEVEL_ASSESSMENTS, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id)
 
 
-def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[int, int]) -> Update:
+def member_attribute(numbering: int, rank: int) -> str:
+    """The counter of rank ``rank`` in numbering ``numbering`` (0: before any deletion)."""
+    return f"n{numbering}r{rank}" if numbering else f"r{rank}"
+
+
+_COUNTER = re.compile(r"(?:n(\d+))?r(\d+)")
+
+
+def counted(item: Mapping[str, Any] | None) -> dict[tuple[int, int], int]:
+    """A member counter shard's counts by (numbering, rank)."""
+    counts: dict[tuple[int, int], int] = {}
+    for name, value in (item or {}).items():
+        found = _COUNTER.fullmatch(name)
+        if found:
+            counts[(int(found.group(1) or 0), int(found.group(2)))] = int(value)
+    return counts
+
+
+def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[tuple[int, int], int]) -> Update:
+    """Move the member counters by ``changes``: (numbering, rank) → amount."""
     return Update(
         members_key(corp_id, _shard(f"{corp_id}#{affiliate_id}")),
-        add={f"r{rank}": amount for rank, amount in changes.items() if amount},
+        add={member_attribute(*key): amount for key, amount in changes.items() if amount},
         set={"kind": "level_members"},
     )
 
@@ -242,7 +314,7 @@ def joining_writes(corp_id: str, affiliate_id: str, change: LevelChange) -> list
             },
         ),
         Put(_change_item(corp_id, affiliate_id, change), (NotExists(),)),
-        _member_shard_update(corp_id, affiliate_id, {change.to_rank: 1}),
+        _member_shard_update(corp_id, affiliate_id, {(0, change.to_rank): 1}),  # rank 1: every numbering
     ]
 
 
