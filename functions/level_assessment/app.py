@@ -60,13 +60,13 @@ def relevel(entry: dict[str, Any], as_of: datetime) -> Then:
         levels, step, corp_id, as_of, int(os.environ.get("LEVEL_RELEVEL_PAGE_SIZE", RELEVEL_PAGE))
     )
     if page is None:
-        return Then({"relevel_marked": 0})
+        return Then({"relevel_pages": 0, "relevel_marked": 0})
     work = [(DueQueue.LEVEL_ASSESSMENTS, levels.assessment_entry(corp_id, a)) for a in page.marked]
     if page.next is not None:
         work.append((DueQueue.LEVEL_RELEVELS, levels.relevel_entry(page.next)))
     if page.marked:
         metrics.add_metric(name="RelevelMarked", unit=MetricUnit.Count, value=len(page.marked))
-    return Then({"relevel_marked": len(page.marked)}, work)
+    return Then({"relevel_pages": 1, "relevel_marked": len(page.marked)}, work)
 
 
 JOB = ScheduledJob(
@@ -77,7 +77,7 @@ JOB = ScheduledJob(
         DueQueue.LEVEL_ASSESSMENTS: as_of,
     },
     units={DueQueue.LEVEL_RELEVELS: relevel, DueQueue.LEVEL_DEALS: deal, DueQueue.LEVEL_ASSESSMENTS: assess},
-    counts=("relevel_marked", "deal_figures", "level_changes"),
+    counts=("relevel_pages", "relevel_marked", "deal_figures", "level_changes"),
 )
 
 
