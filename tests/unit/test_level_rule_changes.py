@@ -144,6 +144,8 @@ def test_deleting_a_level_re_levels_its_members_and_renumbers_those_above() -> N
     _add(world, "E", "F", 6)
     assert (world.rank("A"), world.rank("B"), world.rank("E")) == (3, 4, 2)
     service.delete_level(world.levels, CORP, 3, world.clock.now())
+    # before anyone is re-levelled the counts are in the new numbering: 3's members at 2, 4's at 3
+    assert world.levels.members(CORP) == {1: 0, 2: 2, 3: 1}
     world.run_job()
     assert (world.rank("A"), world.rank("B"), world.rank("E")) == (2, 3, 2)
     why = history(world.levels, CORP, "A", for_affiliate=True).changes[0]
@@ -154,6 +156,54 @@ def test_deleting_a_level_re_levels_its_members_and_renumbers_those_above() -> N
         "等级四",
     ]
     assert world.levels.members(CORP) == {1: 0, 2: 2, 3: 1}
+
+
+def test_keep_keeps_the_level_the_rules_before_the_change_give_to_figures_not_assessed_yet() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    for n in range(16, 20):  # 20 paid orders: level 4 under the rules before, not assessed yet
+        world.send(f"paid-C-{n}", paid_fact(f"C-{n}", "C", 1_000, paid_at=T0))
+    assert world.rank("A") == 3
+    _change(world, AFTER, ChangeMode.KEEP)
+    assert world.rank("A") == 4 and world.levels.standing(CORP, "A").quota == {"paid_orders": 11}
+    why = history(world.levels, CORP, "A", for_affiliate=True).changes[0]
+    assert (why.kind, why.from_rank, why.to_rank, why.quota) == (ChangeKind.QUOTA, 3, 4, {"paid_orders": 11})
+
+
+def test_keep_after_a_recalculate_not_followed_yet_keeps_the_recalculated_level() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    now = world.clock.now()
+    service.save_settings(world.levels, CORP, LevelSettings.model_validate({"levels": AFTER}), now)
+    # before the job runs, a second change with keep: level 2 is what the rules before it give
+    service.save_settings(
+        world.levels,
+        CORP,
+        LevelSettings.model_validate({"levels": _paid_orders(12, 22, 32)}),
+        now,
+        on_change=ChangeMode.KEEP,
+    )
+    world.run_job()
+    assert world.rank("A") == 2 and world.levels.standing(CORP, "A").quota == {}
+
+
+def test_a_re_levelling_page_done_twice_or_after_a_newer_change_does_nothing_more() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    for who, customer in (("B", "D"), ("E", "F")):
+        _add(world, who, customer, 1)
+    now = world.clock.now()
+    service.save_settings(world.levels, CORP, LevelSettings.model_validate({"levels": AFTER}), now)
+    first = service.relevel_page(world.levels, None, CORP, now, 2)
+    assert first is not None and first.marked == ["A", "B"] and first.next is not None
+    assert service.relevel_page(world.levels, first.next, CORP, now, 2) is not None  # E: the last page
+    assert service.relevel_page(world.levels, first.next, CORP, now, 2) is None  # redelivered: done
+    service.save_settings(world.levels, CORP, LevelSettings.model_validate({"levels": BEFORE}), now)
+    restarted = service.relevel_page(world.levels, None, CORP, now, 2)
+    assert restarted is not None and restarted.marked == ["A", "B"]
+    assert service.relevel_page(world.levels, first.next, CORP, now, 2) is None  # the old job's page
+    with pytest.raises(InvalidInput) as refused:
+        service.relevel_page(world.levels, None, CORP, now, 0)
+    assert refused.value.field == "page"
+    assert world.run_job()["relevel_marked"] == 1  # the restarted job's last page, E
+    assert (world.rank("A"), world.rank("B"), world.rank("E")) == (3, 1, 1)
 
 
 def test_level_1_cannot_be_deleted() -> None:
