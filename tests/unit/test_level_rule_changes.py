@@ -228,6 +228,25 @@ def test_preview_of_keep_shows_the_quotas_and_moves_nobody() -> None:
     assert world.levels.standing(CORP, "A").quota == {}  # nothing written
 
 
+def test_preview_goes_a_page_of_affiliates_at_a_time_with_the_tenant_s_counts_on_each() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    _add(world, "B", "D", 25)
+    _add(world, "E", "F", 6)
+    levels = LevelSettings.model_validate({"levels": AFTER})
+    first = preview(world.levels, CORP, PreviewRequest(levels=levels, page_size=2), world.clock.now(), TZ)
+    assert first.affiliates == 2 and first.next_cursor is not None
+    assert [row.affiliates for row in first.members] == [0, 1, 1, 1]
+    rest = PreviewRequest(levels=levels, page_size=2, cursor=first.next_cursor)
+    second = preview(world.levels, CORP, rest, world.clock.now(), TZ)
+    assert second.affiliates == 1 and second.next_cursor is None
+    both = [first.before[n].affiliates + second.before[n].affiliates for n in range(4)]
+    assert both == [row.affiliates for row in first.members] == [0, 1, 1, 1]
+    assert sorted(m.affiliate_id for m in [*first.moves, *second.moves]) == ["A", "B", "E"]
+    with pytest.raises(InvalidInput) as refused:
+        preview(world.levels, CORP, PreviewRequest(levels=levels, cursor="not-ours"), world.clock.now(), TZ)
+    assert refused.value.field == "cursor"
+
+
 def test_preview_of_recalculate_counts_per_level_before_and_after_and_who_moves() -> None:
     world = _world_at_level_3_with_16_paid_orders()
     _add(world, "B", "D", 25)
