@@ -61,9 +61,9 @@ def relevel(entry: dict[str, Any], as_of: datetime) -> Then:
     )
     if page is None:
         return Then({"relevel_pages": 0, "relevel_marked": 0})
-    work = [(DueQueue.LEVEL_ASSESSMENTS, levels.assessment_entry(corp_id, a)) for a in page.marked]
-    if page.next is not None:
-        work.append((DueQueue.LEVEL_RELEVELS, levels.relevel_entry(page.next)))
+    # the next page first, so the job goes on while this page's affiliates are assessed
+    work = [(DueQueue.LEVEL_RELEVELS, levels.relevel_entry(page.next))] if page.next else []
+    work += [(DueQueue.LEVEL_ASSESSMENTS, levels.assessment_entry(corp_id, a)) for a in page.marked]
     if page.marked:
         metrics.add_metric(name="RelevelMarked", unit=MetricUnit.Count, value=len(page.marked))
     return Then({"relevel_pages": 1, "relevel_marked": len(page.marked)}, work)

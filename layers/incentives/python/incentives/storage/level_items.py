@@ -34,7 +34,7 @@ from incentives.core.clock import iso_utc, parse_instant
 from incentives.fanout.model import DueQueue
 from incentives.levels.assessment import ChangeKind, LevelChange, Trigger
 from incentives.levels.metrics import Key, OrderInputs, decode, encode, minus
-from incentives.levels.ports import AppliedSource, Relevel, RelevelStep, Standing, StoredLevels
+from incentives.levels.ports import AppliedSource, Relevel, Standing, StoredLevels
 from incentives.levels.settings import ChangeMode, LevelSettings
 from incentives.storage import keys
 from incentives.storage.due import due_attributes
@@ -79,53 +79,6 @@ def counts_key(corp_id: str) -> dict[str, str]:
 
 def relevel_key(corp_id: str) -> dict[str, str]:
     return {"pk": _levels_pk(corp_id), "sk": "RELEVEL"}
-
-
-def rules_before_key(corp_id: str, version: int) -> dict[str, str]:
-    return {"pk": _levels_pk(corp_id), "sk": f"RULES_BEFORE#{version:06d}"}
-
-
-def relevel_due(corp_id: str, at: datetime) -> dict[str, str]:
-    """The tenant's re-levelling job's place in the due index, due at ``at``."""
-    return due_attributes(DueQueue.LEVEL_RELEVELS, corp_id, at, corp_id, "RELEVEL")
-
-
-def relevel_writes(corp_id: str, version: int, before: LevelSettings | None, now: datetime) -> list[Write]:
-    """A rule change that re-levels: the rules in force before it (what ``keep`` keeps), and the
-    tenant's re-levelling job started over at its first page, due at ``now``."""
-    job = {**relevel_key(corp_id), "kind": "level_relevel", "corp_id": corp_id, "version": version}
-    writes: list[Write] = [Put({**job, "cursor": "", **relevel_due(corp_id, now)})]
-    if before is not None:
-        kept = {"kind": "level_rules_before", "corp_id": corp_id, "value": before.model_dump(mode="json")}
-        writes.append(Put({**rules_before_key(corp_id, version), **kept}))
-    return writes
-
-
-def relevel_step_from_item(corp_id: str, item: Mapping[str, Any]) -> RelevelStep:
-    return RelevelStep(corp_id, int(item["version"]), str(item.get("cursor") or "") or None)
-
-
-def relevel_progress(at: RelevelStep, cursor: str | None) -> Update:
-    """The job moved from ``at`` to ``cursor`` (None: done, out of the due index), if still at ``at``."""
-    conditions = (Equals("version", at.version), Equals("cursor", at.cursor or ""))
-    if cursor:
-        return Update(relevel_key(at.corp_id), set={"cursor": cursor}, conditions=conditions)
-    return Update(
-        relevel_key(at.corp_id), set={"cursor": ""}, remove=("gsi4pk", "gsi4sk"), conditions=conditions
-    )
-
-
-def relevel_entry(step: RelevelStep) -> dict[str, Any]:
-    """A due entry of the re-levelling queue that names where the job stands."""
-    return {"corp_id": step.corp_id, "version": step.version, "cursor": step.cursor}
-
-
-def due_relevel(entry: Mapping[str, Any]) -> RelevelStep | None:
-    """The job step an entry names (None: an entry as the index projects it, the job as it stands)."""
-    if "version" not in entry:
-        return None
-    cursor = entry.get("cursor")
-    return RelevelStep(str(entry["corp_id"]), int(entry["version"]), str(cursor) if cursor else None)
 
 
 def _listed(corp_id: str, affiliate_id: str) -> dict[str, str]:

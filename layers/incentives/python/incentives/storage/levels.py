@@ -43,14 +43,8 @@ from incentives.storage.level_items import (
     applied_source_from_item,
     counted,
     counts_key,
-    due_relevel,
     members_key,
-    relevel_entry,
     relevel_key,
-    relevel_progress,
-    relevel_step_from_item,
-    relevel_writes,
-    rules_before_key,
     settings_key,
     source_key,
     source_writes,
@@ -58,7 +52,17 @@ from incentives.storage.level_items import (
     state_key,
     stored_levels_from_item,
 )
+from incentives.storage.level_relevels import (
+    due_relevel,
+    relevel_entry,
+    relevel_progress,
+    relevel_step_from_item,
+    relevel_writes,
+    rules_before_key,
+    scheduling,
+)
 from incentives.storage.table import (
+    MAX_TRANSACTION_ITEMS,
     AtMost,
     Condition,
     ConditionFailed,
@@ -144,8 +148,7 @@ class TableLevelRepository:
         if step is not None and step != at:
             return None  # another page moved the job on, or a newer change restarted it
         marked, cursor = self.affiliates(corp_id, at.cursor, limit)
-        for affiliate in marked:  # owed an assessment at ``now``: kept if owed earlier already
-            self.schedule_assessment(corp_id, affiliate, now)
+        self._mark_due(corp_id, marked, now)  # kept where owed by ``now`` already
         try:
             self._table.transact([relevel_progress(at, cursor)])
         except ConditionFailed:
@@ -317,28 +320,34 @@ class TableLevelRepository:
         already owed earlier is kept (False); any assessment clears it, so the rule that assesses
         schedules the next check it needs."""
         for _ in range(5):
-            item = self._table.get(state_key(corp_id, affiliate_id)) or {}
-            if item.get("gsi4sk") and str(item["gsi4sk"]) <= _upto(at):
-                return False
-            owed = int(item.get("owed", 0))
-            guard: Condition = Equals("owed", owed) if owed else AtMost("owed", 0)
-            schedule = Update(
-                state_key(corp_id, affiliate_id),
-                add={"owed": 1},
-                set={
-                    "kind": "affiliate_level",
-                    "corp_id": corp_id,
-                    "affiliate_id": affiliate_id,
-                    **_assessment_due(corp_id, affiliate_id, at),
-                },
-                conditions=(guard,),
+            schedule = scheduling(
+                corp_id, affiliate_id, self._table.get(state_key(corp_id, affiliate_id)), at
             )
+            if schedule is None:
+                return False
             try:
                 self._table.transact([schedule])
             except ConditionFailed:
                 continue
             return True
         raise ConcurrentModification(f"the level of {affiliate_id} keeps moving, retry later")
+
+    def _mark_due(self, corp_id: str, affiliates: list[str], at: datetime) -> None:
+        """:meth:`schedule_assessment` for a page: one read of their standings, a transaction per
+        100 marks; a transaction that meets a standing moved meanwhile is done one by one."""
+        items = self._table.get_many([state_key(corp_id, affiliate) for affiliate in affiliates])
+        marks = [
+            (affiliate, mark)
+            for affiliate, item in zip(affiliates, items, strict=True)
+            if (mark := scheduling(corp_id, affiliate, item, at)) is not None
+        ]
+        for start in range(0, len(marks), MAX_TRANSACTION_ITEMS):
+            chunk = marks[start : start + MAX_TRANSACTION_ITEMS]
+            try:
+                self._table.transact([mark for _, mark in chunk])
+            except ConditionFailed:
+                for affiliate, _ in chunk:
+                    self.schedule_assessment(corp_id, affiliate, at)
 
     def due_affiliates(self, now: datetime, limit: int | None = None) -> list[Due]:
         """Affiliates owed an assessment by ``now`` (all tenants; all of them unless ``limit``)."""
