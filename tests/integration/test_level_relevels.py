@@ -5,6 +5,8 @@ through the function's ``LEVEL_RELEVEL_PAGE_SIZE``, so one run goes through seve
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +14,8 @@ import pytest
 
 from tests.conftest import StackHandle
 from tests.integration.test_affiliates import NOW, admin, call, click, configure, join, pay
-from tests.integration.test_levels import PAID_ORDERS, _by
-from tests.support import token_for
+from tests.integration.test_levels import PAID_ORDERS, SEED_SCENARIO, _by
+from tests.support import ROOT, token_for
 
 HARDER = {
     "levels": [
@@ -107,3 +109,45 @@ def test_a_deleted_level_counts_its_members_below_at_once_and_re_levels_them_pag
     stack.fire("LevelMemberCountFunction", job + timedelta(hours=3))
     counts = admin(stack, "GET", "/admin/affiliates/levels")["levels"]
     assert [row["member_count"] for row in counts] == [4, 1]
+
+
+def _readme_rules() -> dict[str, Any]:
+    """The new rules of the README's level-rules block, as it sends them."""
+    block = (ROOT / "README.md").read_text(encoding="utf-8").split("<!-- runnable:start level-rules -->")[1]
+    found = re.search(r"RULES='(.*?)'", block, re.S)
+    assert found is not None
+    rules: dict[str, Any] = json.loads(found.group(1))
+    return rules
+
+
+def test_the_readme_level_rules_steps_need_one_run_after_the_deletions(stack: StackHandle) -> None:
+    # the levels block: the seed's eight levels, X set to 5 by hand, rises to 6 on inviting Z
+    configure(stack)
+    join(stack, "X")
+    admin(stack, "PUT", "/admin/affiliates/levels", json=SEED_SCENARIO)
+    admin(stack, "PATCH", "/admin/affiliates/X/level", json={"rank": 5, "reason": "新微客入驻计划"})
+    join(stack, "Z", invited_by="X")
+    assert _rank(stack, "X") == 6
+    # the level-rules block, step by step
+    for rank in (8, 7, 6, 5):
+        admin(stack, "DELETE", "/admin/affiliates/levels/{rank}", path_parameters={"rank": str(rank)})
+    job = datetime.now(UTC) + timedelta(minutes=1)
+    run = stack.fire("LevelAssessmentFunction", job)
+    assert (run["relevel_pages"], run["relevel_marked"], run["failed"]) == (1, 2, [])
+    assert _rank(stack, "X") == 1  # 等级四 (deal amount) is not met: recalculated to level 1
+    admin(
+        stack,
+        "POST",
+        "/admin/affiliates/levels/preview",
+        json={"levels": _readme_rules(), "on_change": "keep"},
+    )
+    admin(stack, "PUT", "/admin/affiliates/levels", json=_readme_rules(), query={"on_change": ["keep"]})
+    stack.fire("LevelAssessmentFunction", job + timedelta(minutes=1))
+    history = admin(stack, "GET", "/admin/affiliates/X/level-history")
+    assert history["rank"] == 1 and history["changes"][0]["kind"] == "recalculated"
+    seen = admin(stack, "POST", "/admin/affiliates/levels/preview", json={"delete_rank": 3})
+    assert seen["affiliates"] == 2 and seen["next_cursor"] is None
+
+
+def _rank(stack: StackHandle, who: str) -> int:
+    return int(admin(stack, "GET", f"/admin/affiliates/{who}/level-history")["rank"])
