@@ -78,11 +78,16 @@ def kept_rank(
 ) -> int:
     """The level a ``keep`` change keeps: the affiliate's level under the rules in force before it
     (``before``), as their assessment would have set it then — recalculated when an earlier change
-    they had not followed yet recalculates, else raised by figures not assessed yet."""
+    they had not followed yet recalculates, else raised by figures that moved since their last
+    assessment (not by the re-levelling's own mark: a level lost to a check stays lost)."""
     pending = stored.pending(standing.rule_version)[:-1]
     if any(change.mode is ChangeMode.RECALCULATE or change.deleted_rank for change in pending):
         return recalculated_rank(before, rank, figures, day)
-    raised = upgrade(before, rank, figures, day, standing.quota) if standing.owes_assessment else None
+    trigger, checked = standing.trigger, standing.checked_at
+    moved = trigger is not None and (checked is None or trigger.at >= checked)  # not by the marking
+    raised = (
+        upgrade(before, rank, figures, day, standing.quota) if moved and standing.owes_assessment else None
+    )
     return raised.rank if raised else rank
 
 
