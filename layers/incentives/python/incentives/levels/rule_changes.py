@@ -1,6 +1,8 @@
 """Changing the level rules (seed 001 §2.3.3 (5), §2.3.5): saving the levels as the next rule
 version, with how affiliates follow a change of the rules (``recalculate`` / ``keep``), and deleting
-a level. Affiliates follow through their next assessment, which the next run schedules for each."""
+a level. Affiliates follow through their next assessment: the call writes one re-levelling job,
+which the next assessment run goes through a page of affiliates at a time, marking each due
+(``levels.service.relevel_page``)."""
 
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ def save_settings(
 ) -> StoredLevels:
     """Store the levels as the next rule version. When the rules change (not only names, rates or
     images), every affiliate follows by ``on_change`` — ``recalculate`` or ``keep`` (§2.3.3 (5)) —
-    at an assessment the next run schedules for each. Removing levels here is refused while they
-    have members: deleting a level (:func:`delete_level`) re-levels them."""
+    at an assessment the next run's re-levelling job marks due for each. Removing levels here is
+    refused while they have members: deleting a level (:func:`delete_level`) re-levels them."""
     check(settings)
     current = repo.settings(corp_id)
     for rank, count in repo.members(corp_id).items():
