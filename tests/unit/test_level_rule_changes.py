@@ -146,6 +146,14 @@ def test_deleting_a_level_re_levels_its_members_and_renumbers_those_above() -> N
     service.delete_level(world.levels, CORP, 3, world.clock.now())
     # before anyone is re-levelled the counts are in the new numbering: 3's members at 2, 4's at 3
     assert world.levels.members(CORP) == {1: 0, 2: 2, 3: 1}
+    # and so are their levels, as they see them and as a payment's commission takes them
+    seen = my_level(world.levels, CORP, "B", 1000, world.clock.now(), TZ)
+    assert (seen.rank, seen.name) == (3, "等级四")
+    assert history(world.levels, CORP, "A", for_affiliate=True).rank == 2
+    stored = world.levels.settings(CORP)
+    standing = world.levels.standing(CORP, "B")
+    assert service.rank_in_force(world.levels, standing, world.clock.now(), stored) == 3
+    assert service.rank_in_force(world.levels, standing, T0 - timedelta(days=1), stored) == 1
     world.run_job()
     assert (world.rank("A"), world.rank("B"), world.rank("E")) == (2, 3, 2)
     why = history(world.levels, CORP, "A", for_affiliate=True).changes[0]

@@ -70,11 +70,22 @@ def level_rate(stored: StoredLevels | None, rank: int) -> int | None:
     return level.commission_rate_bp if level else None
 
 
-def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> int:
-    """The affiliate's rank at ``at`` (a payment): the current one unless it changed since."""
+def current_rank(stored: StoredLevels | None, standing: Standing) -> int:
+    """The standing's rank in the levels as they are numbered now: a level deleted since it was
+    levelled moved the ranks above down one (its own members count at the level below) until
+    its re-levelling assessment."""
+    return followed_rank(stored, standing)[0] if stored is not None else standing.rank
+
+
+def rank_in_force(
+    repo: LevelRepository, standing: Standing, at: datetime, stored: StoredLevels | None = None
+) -> int:
+    """The affiliate's rank at ``at`` (a payment): the current one unless it changed since; in the
+    levels as ``stored`` numbers them."""
     if standing.version <= 1 or standing.since is None or standing.since <= at:
-        return standing.rank  # never changed (the default level), or not since ``at``
-    return repo.rank_at(standing.corp_id, standing.affiliate_id, at)
+        return current_rank(stored, standing)  # never changed (the default level), or not since ``at``
+    rank, rule_version = repo.rank_at(standing.corp_id, standing.affiliate_id, at)
+    return stored.renumbered(stored.numbering(rule_version), rank) if stored is not None else rank
 
 
 # --- figures ----------------------------------------------------------------------------------------

@@ -281,7 +281,7 @@ class TableLevelRepository:
         )
         return [LevelChange.model_validate_json(item["doc"]) for item in items]
 
-    def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> int:
+    def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> tuple[int, int]:
         """The rank in force at ``at``: that of the latest change made at or before it (else 1)."""
         cursor = None
         while True:
@@ -290,10 +290,10 @@ class TableLevelRepository:
             )
             for item in page.items:
                 if parse_instant(item["at"]) <= at:
-                    return int(item["to_rank"])
+                    return int(item["to_rank"]), LevelChange.model_validate_json(item["doc"]).rule_version
             cursor = page.cursor
             if cursor is None:
-                return 1
+                return 1, 0
 
     # sources of figures
 
