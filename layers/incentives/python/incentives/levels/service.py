@@ -40,12 +40,13 @@ from incentives.levels.ports import (
     AppliedSource,
     Due,
     LevelRepository,
-    RelevelPage,
-    RelevelStep,
     Standing,
     StoredLevels,
 )
+from incentives.levels.rule_changes import RELEVEL_PAGE as RELEVEL_PAGE
 from incentives.levels.rule_changes import delete_level as delete_level
+from incentives.levels.rule_changes import relevel_all as relevel_all
+from incentives.levels.rule_changes import relevel_page as relevel_page
 from incentives.levels.rule_changes import rules_changed as rules_changed
 from incentives.levels.rule_changes import save_settings as save_settings
 from incentives.levels.settings import ChangeMode, LevelSettings
@@ -55,9 +56,6 @@ if TYPE_CHECKING:
     from incentives.orders.ports import OrderRepository
 
 MAX_ATTEMPTS = 5
-RELEVEL_PAGE = 500
-"""Affiliates a re-levelling job marks per page (one work message each; one query of the tenant's
-standings, their standings read in batches of 100, marked in transactions of 100)."""
 
 
 def order_source(order_id: str) -> str:
@@ -297,29 +295,6 @@ def assess_due(repo: LevelRepository, now: datetime, time_zone: str) -> int:
     return sum(
         assess_due_affiliate(repo, due, now, time_zone)["level_changes"] for due in repo.due_affiliates(now)
     )
-
-
-def relevel_page(
-    repo: LevelRepository, step: RelevelStep | None, corp_id: str, now: datetime, page: int
-) -> RelevelPage | None:
-    """One page of a tenant's re-levelling job (a rule change or a deleted level): the next
-    ``page`` affiliates marked owed an assessment at ``now``, and where the job goes on (None: it
-    was done already, or another page moved it on). Each mark is kept if owed already, so a page
-    done twice writes nothing more; the assessment job follows each marked affiliate."""
-    if page < 1:
-        raise InvalidInput(f"a page holds at least 1 affiliate, not {page}", field="page")
-    return repo.relevel_page(step, corp_id, now, page)
-
-
-def relevel_all(repo: LevelRepository, now: datetime, page: int = RELEVEL_PAGE) -> int:
-    """Every re-levelling job due, page after page, here and now; returns the affiliates marked."""
-    marked = 0
-    for corp_id in repo.due_relevels(now):
-        done = relevel_page(repo, None, corp_id, now, page)
-        while done is not None:
-            marked += len(done.marked)
-            done = relevel_page(repo, done.next, corp_id, now, page) if done.next else None
-    return marked
 
 
 def run_assessment(
