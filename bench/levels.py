@@ -6,8 +6,11 @@ Builds a tenant of ``--affiliates`` affiliates on the in-memory table (the produ
 ``--due-percent`` of them on a level with a 10-day cycle check ending now (a time-driven check is
 due, nothing else), then runs the scheduled assessment once and counts every table operation it
 makes. Also runs it once more (nothing due: reads only the due entries) and prints the arithmetic
-for 1,000,000 affiliates inside Lambda's 15-minute limit. Exits 1 if the work is not proportional
-to the affiliates due (a run reading or writing anything per affiliate not due).
+for 1,000,000 affiliates inside Lambda's 15-minute limit. Then a second tenant, as many affiliates
+as were due, changes its level rules: the run re-levels it (its job's pages mark every affiliate,
+each is assessed) and the cost per affected affiliate is printed, with what it would be for
+1,000,000 affected. Exits 1 if the work is not proportional to the affiliates due, or to the
+affiliates a rule change affects (the other tenant's items are never written).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "incentives" / "python"))
 
 CORP = "bench-levels"
+CHANGED = "bench-levels-changed"
+"""The tenant whose rules change (as many affiliates as the first has due)."""
+SQS_HOP_MS = 40
+"""A message from one invocation to the next through SQS (send, poll, invoke)."""
 TZ = "Asia/Shanghai"
 LATENCY_MS = 8
 """A DynamoDB round trip from Lambda in the same region, as budgeted (single-digit ms)."""
@@ -51,8 +58,8 @@ def _counting_table() -> Any:
             return super().get(key)
 
         def get_many(self, keys: Sequence[Any]) -> Any:
-            self.calls["read"] += 1
-            return super().get_many(keys)
+            self.calls["read"] += -(-len(keys) // 100)  # BatchGetItem: 100 keys a call
+            return [MemoryTable.get(self, key) for key in keys]
 
         def query(self, partition: str, **options: Any) -> Any:
             self.calls["read"] += 1
@@ -61,12 +68,15 @@ def _counting_table() -> Any:
         def transact(self, writes: Sequence[Any]) -> None:
             self.calls["write"] += 1
             self.calls["items written"] += len(writes)
+            for write in writes:
+                key = write.item if hasattr(write, "item") else write.key
+                self.calls["written in " + str(key["pk"]).split("#")[1]] += 1
             super().transact(writes)
 
     return CountingTable()
 
 
-def build(table: Any, affiliates: int, due: int, now: datetime) -> None:
+def build(table: Any, affiliates: int, due: int, now: datetime, corp_id: str = CORP) -> None:
     """``affiliates`` at level 1; ``due`` of them at level 2 since 10 days ago, their cycle due now."""
     from incentives.levels.assessment import ChangeKind, LevelChange
     from incentives.levels.service import save_settings
@@ -89,13 +99,13 @@ def build(table: Any, affiliates: int, due: int, now: datetime) -> None:
         }
     )
     obtained = now - timedelta(days=10)
-    stored = save_settings(repo, CORP, levels, obtained)
+    stored = save_settings(repo, corp_id, levels, obtained)
     every = max(1, affiliates // max(1, due))
     for n in range(affiliates):
         affiliate = f"aff-{n:07d}"
-        table.transact(joining_writes(CORP, affiliate, initial_change(affiliate, obtained, stored)))
+        table.transact(joining_writes(corp_id, affiliate, initial_change(affiliate, obtained, stored)))
         if n % every == 0 and n // every < due:
-            standing = repo.standing(CORP, affiliate)
+            standing = repo.standing(corp_id, affiliate)
             change = LevelChange(
                 kind=ChangeKind.MANUAL,
                 version=2,
@@ -161,7 +171,78 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("levels: NOT proportional to the affiliates due")
     if not within:
         print("levels: OVER the 15-minute limit at 1,000,000")
-    return 0 if proportional and within else 1
+    return 0 if proportional and within and rule_change(table, due, now) else 1
+
+
+def rule_change(table: Any, affected: int, now: datetime) -> bool:
+    """A second tenant of ``affected`` affiliates changes its rules; the run re-levels every one of
+    them. Prints the cost per affected affiliate and per page; True when it is proportional."""
+    from incentives.levels.service import RELEVEL_PAGE, relevel_page, run_assessment, save_settings
+    from incentives.levels.settings import LevelSettings
+    from incentives.storage.levels import TableLevelRepository
+    from incentives.storage.orders import TableOrderRepository
+
+    build(table, affected, 0, now, CHANGED)
+    repo, orders = TableLevelRepository(table), TableOrderRepository(table)
+    harder = LevelSettings.model_validate(
+        {
+            "levels": [
+                {"name": "普通"},
+                {"name": "严格", "threshold": {"conditions": [{"metric": "paid_orders", "at_least": 5}]}},
+            ]
+        }
+    )
+    at = now + timedelta(minutes=2)
+    table.calls.clear()
+    save_settings(repo, CHANGED, harder, at)
+    change = Counter(table.calls)
+    table.calls.clear()
+    marked, pages = 0, 0
+    page = relevel_page(repo, None, CHANGED, at, RELEVEL_PAGE)  # on AWS: one message each, a chain
+    while page is not None:
+        marked, pages = marked + len(page.marked), pages + 1
+        page = relevel_page(repo, page.next, CHANGED, at, RELEVEL_PAGE) if page.next else None
+    marking = Counter(table.calls)
+    table.calls.clear()
+    done = run_assessment(repo, orders, at, TZ)  # every affiliate marked (on AWS: sent by its page)
+    assessing = Counter(table.calls)
+    mark_trips = (marking["read"] + marking["write"]) / pages
+    assess_trips = (assessing["read"] + assessing["write"]) / affected
+    print(
+        f"levels: rule change in a tenant of {affected:,}: the change {change['write']} write "
+        f"({change['items written']} items); marking {marked:,} in {pages} pages: reads {marking['read']:,}, "
+        f"writes {marking['write']:,} ({marking['items written']:,} items, "
+        f"{marking['items written'] / affected:.2f} per affected); assessing: reads {assessing['read']:,} "
+        f"({assessing['read'] / affected:.2f} per affected), writes {assessing['write']:,} "
+        f"({assessing['write'] / affected:.2f} per affected); items written in the other tenant: "
+        f"{marking['written in ' + CORP] + assessing['written in ' + CORP]}"
+    )
+    million_pages = 1_000_000 / RELEVEL_PAGE
+    page_seconds = mark_trips * LATENCY_MS / 1000
+    chain = million_pages * (page_seconds + SQS_HOP_MS / 1000)
+    assess_fanned = 1_000_000 * assess_trips * LATENCY_MS / 1000 / CONCURRENCY
+    print(
+        f"levels: 1,000,000 affected: {million_pages:,.0f} pages of {RELEVEL_PAGE}, each {mark_trips:.0f} "
+        f"round trips = {page_seconds:.2f} s in its own invocation (limit {LAMBDA_SECONDS} s), one after "
+        f"another with a {SQS_HOP_MS} ms hop = {chain:,.0f} s to mark everyone; their assessments "
+        f"({assess_trips:.1f} round trips each) fanned out over {CONCURRENCY} workers as the pages go = "
+        f"{assess_fanned:,.0f} s"
+    )
+    untouched = marking["written in " + CORP] + assessing["written in " + CORP] == 0
+    proportional = (
+        marked == affected
+        and assessing["write"] == affected  # each assessed once
+        and done["level_changes"] == 0  # nobody meets the harder level
+        and untouched
+        and change["write"] == 1
+        and marking["items written"] <= affected + pages
+        and assessing["read"] <= 20 * affected + 100
+    )
+    if not proportional:
+        print("levels: rule change NOT proportional to the affiliates it affects")
+    if page_seconds >= LAMBDA_SECONDS:
+        print("levels: a re-levelling page is OVER the 15-minute limit")
+    return proportional and page_seconds < LAMBDA_SECONDS
 
 
 if __name__ == "__main__":

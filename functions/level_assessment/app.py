@@ -12,17 +12,17 @@ queues, then one per due affiliate or order), so any number due is done within t
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from incentives.core.clock import iso_utc
 from incentives.fanout.model import DueQueue
-from incentives.levels.service import assess_due_affiliate, bring_in_deal, schedule_relevels
+from incentives.fanout.service import Then
+from incentives.levels.service import RELEVEL_PAGE, assess_due_affiliate, bring_in_deal, relevel_page
 from incentives.runtime import wiring
 from incentives.runtime.fanout import ScheduledJob, handle
 from incentives.runtime.settings import settings
@@ -51,11 +51,33 @@ def deal(entry: dict[str, Any], as_of: datetime) -> dict[str, int]:
     return _counted(bring_in_deal(levels, wiring.order_repository(), due, as_of, settings().time_zone))
 
 
+def relevel(entry: dict[str, Any], as_of: datetime) -> Then:
+    """One page of a tenant's re-levelling job; its affiliates and the next page go on the queue."""
+    levels = wiring.level_repository()
+    step = levels.due_relevel(entry)
+    corp_id = step.corp_id if step else str(entry["corp_id"])
+    page = relevel_page(
+        levels, step, corp_id, as_of, int(os.environ.get("LEVEL_RELEVEL_PAGE_SIZE", RELEVEL_PAGE))
+    )
+    if page is None:
+        return Then({"relevel_pages": 0, "relevel_marked": 0})
+    # the next page first, so the job goes on while this page's affiliates are assessed
+    work = [(DueQueue.LEVEL_RELEVELS, levels.relevel_entry(page.next))] if page.next else []
+    work += [(DueQueue.LEVEL_ASSESSMENTS, levels.assessment_entry(corp_id, a)) for a in page.marked]
+    if page.marked:
+        metrics.add_metric(name="RelevelMarked", unit=MetricUnit.Count, value=len(page.marked))
+    return Then({"relevel_pages": 1, "relevel_marked": len(page.marked)}, work)
+
+
 JOB = ScheduledJob(
     work_queue="ASSESSMENT_WORK_QUEUE_URL",
-    cutoffs=lambda as_of: {DueQueue.LEVEL_DEALS: as_of, DueQueue.LEVEL_ASSESSMENTS: as_of},
-    units={DueQueue.LEVEL_DEALS: deal, DueQueue.LEVEL_ASSESSMENTS: assess},
-    counts=("deal_figures", "level_changes"),
+    cutoffs=lambda as_of: {
+        DueQueue.LEVEL_RELEVELS: as_of,
+        DueQueue.LEVEL_DEALS: as_of,
+        DueQueue.LEVEL_ASSESSMENTS: as_of,
+    },
+    units={DueQueue.LEVEL_RELEVELS: relevel, DueQueue.LEVEL_DEALS: deal, DueQueue.LEVEL_ASSESSMENTS: assess},
+    counts=("relevel_pages", "relevel_marked", "deal_figures", "level_changes"),
 )
 
 
@@ -63,9 +85,4 @@ JOB = ScheduledJob(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "Records" not in event:  # a run starts: rule changes first schedule everyone they re-level
-        as_of = EventBridgeModel.model_validate(event).time
-        relevels = schedule_relevels(wiring.level_repository(), as_of)
-        if relevels:
-            logger.info("re-levels scheduled", extra={"tenants": relevels, "as_of": iso_utc(as_of)})
     return handle(JOB, event, context)

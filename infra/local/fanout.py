@@ -46,7 +46,10 @@ class RunReport:
             self.items_sent += int(result["queued"])
             return
         self.items_done += 1
-        self.counts.update({k: v for k, v in result.items() if k != "run" and isinstance(v, int)})
+        self.items_sent += int(result.get("sent", 0))  # work the unit left to the run (a next page)
+        self.counts.update(
+            {k: v for k, v in result.items() if k not in ("run", "sent") and isinstance(v, int)}
+        )
 
     @property
     def complete(self) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from incentives.fanout.model import DueQueue, ItemWork, ShardWork, WorkMessage
-from incentives.fanout.service import Unit, read_shard, start_run
+from incentives.fanout.service import Unit, do_item, read_shard, start_run
 from incentives.storage.due import TableDueIndex
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.sqs import SQS_BATCH_LIMIT
@@ -84,6 +84,6 @@ def run_fanned_out(
         if isinstance(work, ShardWork):
             read_shard(index, queue, work)
         else:
-            done.update(units[work.queue](work.entry, work.as_of))
+            done.update(do_item(units[work.queue], queue, work))
             entries += 1
     return done, entries

@@ -130,7 +130,7 @@ def test_a_rule_change_re_levels_every_affiliate_through_the_scheduled_run_not_t
     document = LevelSettings.model_validate({"levels": AFTER})
     service.save_settings(world.levels, CORP, document, world.clock.now(), on_change=ChangeMode.RECALCULATE)
     assert (world.rank("A"), world.rank("B")) == (3, 1)
-    assert world.run_job()["relevels"] == 1
+    assert world.run_job()["relevel_marked"] == 2
     assert (world.rank("A"), world.rank("B")) == (2, 1)
     assert world.run_job()["level_changes"] == 0
 
@@ -144,6 +144,16 @@ def test_deleting_a_level_re_levels_its_members_and_renumbers_those_above() -> N
     _add(world, "E", "F", 6)
     assert (world.rank("A"), world.rank("B"), world.rank("E")) == (3, 4, 2)
     service.delete_level(world.levels, CORP, 3, world.clock.now())
+    # before anyone is re-levelled the counts are in the new numbering: 3's members at 2, 4's at 3
+    assert world.levels.members(CORP) == {1: 0, 2: 2, 3: 1}
+    # and so are their levels, as they see them and as a payment's commission takes them
+    seen = my_level(world.levels, CORP, "B", 1000, world.clock.now(), TZ)
+    assert (seen.rank, seen.name) == (3, "等级四")
+    assert history(world.levels, CORP, "A", for_affiliate=True).rank == 2
+    stored = world.levels.settings(CORP)
+    standing = world.levels.standing(CORP, "B")
+    assert service.rank_in_force(world.levels, standing, world.clock.now(), stored) == 3
+    assert service.rank_in_force(world.levels, standing, T0 - timedelta(days=1), stored) == 1
     world.run_job()
     assert (world.rank("A"), world.rank("B"), world.rank("E")) == (2, 3, 2)
     why = history(world.levels, CORP, "A", for_affiliate=True).changes[0]
@@ -153,7 +163,55 @@ def test_deleting_a_level_re_levels_its_members_and_renumbers_those_above() -> N
         "等级二",
         "等级四",
     ]
-    assert world.levels.members(CORP) == {1: 0, 2: 2, 3: 1, 4: 0}
+    assert world.levels.members(CORP) == {1: 0, 2: 2, 3: 1}
+
+
+def test_keep_keeps_the_level_the_rules_before_the_change_give_to_figures_not_assessed_yet() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    for n in range(16, 20):  # 20 paid orders: level 4 under the rules before, not assessed yet
+        world.send(f"paid-C-{n}", paid_fact(f"C-{n}", "C", 1_000, paid_at=T0))
+    assert world.rank("A") == 3
+    _change(world, AFTER, ChangeMode.KEEP)
+    assert world.rank("A") == 4 and world.levels.standing(CORP, "A").quota == {"paid_orders": 11}
+    why = history(world.levels, CORP, "A", for_affiliate=True).changes[0]
+    assert (why.kind, why.from_rank, why.to_rank, why.quota) == (ChangeKind.QUOTA, 3, 4, {"paid_orders": 11})
+
+
+def test_keep_after_a_recalculate_not_followed_yet_keeps_the_recalculated_level() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    now = world.clock.now()
+    service.save_settings(world.levels, CORP, LevelSettings.model_validate({"levels": AFTER}), now)
+    # before the job runs, a second change with keep: level 2 is what the rules before it give
+    service.save_settings(
+        world.levels,
+        CORP,
+        LevelSettings.model_validate({"levels": _paid_orders(12, 22, 32)}),
+        now,
+        on_change=ChangeMode.KEEP,
+    )
+    world.run_job()
+    assert world.rank("A") == 2 and world.levels.standing(CORP, "A").quota == {}
+
+
+def test_a_re_levelling_page_done_twice_or_after_a_newer_change_does_nothing_more() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    for who, customer in (("B", "D"), ("E", "F")):
+        _add(world, who, customer, 1)
+    now = world.clock.now()
+    service.save_settings(world.levels, CORP, LevelSettings.model_validate({"levels": AFTER}), now)
+    first = service.relevel_page(world.levels, None, CORP, now, 2)
+    assert first is not None and first.marked == ["A", "B"] and first.next is not None
+    assert service.relevel_page(world.levels, first.next, CORP, now, 2) is not None  # E: the last page
+    assert service.relevel_page(world.levels, first.next, CORP, now, 2) is None  # redelivered: done
+    service.save_settings(world.levels, CORP, LevelSettings.model_validate({"levels": BEFORE}), now)
+    restarted = service.relevel_page(world.levels, None, CORP, now, 2)
+    assert restarted is not None and restarted.marked == ["A", "B"]
+    assert service.relevel_page(world.levels, first.next, CORP, now, 2) is None  # the old job's page
+    with pytest.raises(InvalidInput) as refused:
+        service.relevel_page(world.levels, None, CORP, now, 0)
+    assert refused.value.field == "page"
+    assert world.run_job()["relevel_marked"] == 1  # the restarted job's last page, E
+    assert (world.rank("A"), world.rank("B"), world.rank("E")) == (3, 1, 1)
 
 
 def test_level_1_cannot_be_deleted() -> None:
@@ -176,6 +234,25 @@ def test_preview_of_keep_shows_the_quotas_and_moves_nobody() -> None:
     assert [(row.affiliate_id, row.rank, row.quota) for row in seen.quotas] == [("A", 3, {"paid_orders": 5})]
     assert [row.affiliates for row in seen.after] == [0, 0, 1, 0]
     assert world.levels.standing(CORP, "A").quota == {}  # nothing written
+
+
+def test_preview_goes_a_page_of_affiliates_at_a_time_with_the_tenant_s_counts_on_each() -> None:
+    world = _world_at_level_3_with_16_paid_orders()
+    _add(world, "B", "D", 25)
+    _add(world, "E", "F", 6)
+    levels = LevelSettings.model_validate({"levels": AFTER})
+    first = preview(world.levels, CORP, PreviewRequest(levels=levels, page_size=2), world.clock.now(), TZ)
+    assert first.affiliates == 2 and first.next_cursor is not None
+    assert [row.affiliates for row in first.members] == [0, 1, 1, 1]
+    rest = PreviewRequest(levels=levels, page_size=2, cursor=first.next_cursor)
+    second = preview(world.levels, CORP, rest, world.clock.now(), TZ)
+    assert second.affiliates == 1 and second.next_cursor is None
+    both = [first.before[n].affiliates + second.before[n].affiliates for n in range(4)]
+    assert both == [row.affiliates for row in first.members] == [0, 1, 1, 1]
+    assert sorted(m.affiliate_id for m in [*first.moves, *second.moves]) == ["A", "B", "E"]
+    with pytest.raises(InvalidInput) as refused:
+        preview(world.levels, CORP, PreviewRequest(levels=levels, cursor="not-ours"), world.clock.now(), TZ)
+    assert refused.value.field == "cursor"
 
 
 def test_preview_of_recalculate_counts_per_level_before_and_after_and_who_moves() -> None:

@@ -70,7 +70,7 @@ def attribute(
     if earner is not None:
         levels = affiliates.levels
         stored = levels.settings(corp_id)
-        rank = rank_in_force(levels, levels.standing(corp_id, earner.affiliate_id), order.paid_at)
+        rank = rank_in_force(levels, levels.standing(corp_id, earner.affiliate_id), order.paid_at, stored)
         buyer, bound = leveled(buyer, rank, stored), leveled(bound, rank, stored)
     return buyer, bound, upline
 

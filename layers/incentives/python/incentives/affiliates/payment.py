@@ -19,8 +19,8 @@ from incentives.affiliates.lifecycle import follow_order
 from incentives.affiliates.ports import Change, Earnings, LevelSource, OrderSaved, Stale, TooLarge
 from incentives.levels.assessment import Trigger
 from incentives.levels.metrics import OrderInputs, order_contributions
-from incentives.levels.ports import AppliedSource, Standing
-from incentives.levels.service import order_source
+from incentives.levels.ports import AppliedSource, Standing, StoredLevels
+from incentives.levels.service import current_rank, order_source
 from incentives.orders.aggregate import AfterSalesWindow, OrderState, apply_fact
 from incentives.orders.service import apply_order_event
 from incentives.webhook.models import OrderPaid
@@ -62,9 +62,9 @@ def apply_payment(
     second, bound_standing = affiliates.promoters(corp_id, wanted, bound_id)
     ranks: dict[str, int | None] = {}
     if buyer is not None:
-        ranks[buyer.affiliate_id] = _rank_at_payment(context.buyer_standing, order)
+        ranks[buyer.affiliate_id] = _rank_at_payment(context.buyer_standing, order, levels)
     if bound_id and bound_standing is not None:
-        ranks[bound_id] = _rank_at_payment(bound_standing, order)
+        ranks[bound_id] = _rank_at_payment(bound_standing, order, levels)
     if None in ranks.values():  # a level changed since the payment: the general path reads its history
         return _general(ports, corp_id, event_id, order, window, now)
     buyer = leveled(buyer, ranks.get(order.customer_id), levels)
@@ -93,10 +93,11 @@ def apply_payment(
     return updated, decision.reason
 
 
-def _rank_at_payment(standing: Standing, order: OrderPaid) -> int | None:
-    """The affiliate's rank at payment from their standing, None if it changed since the payment."""
+def _rank_at_payment(standing: Standing, order: OrderPaid, levels: StoredLevels | None) -> int | None:
+    """The affiliate's rank at payment from their standing (as the levels are numbered now), None
+    if it changed since the payment."""
     if standing.version <= 1 or standing.since is None or standing.since <= order.paid_at:
-        return standing.rank  # never changed, or not since the payment
+        return current_rank(levels, standing)  # never changed, or not since the payment
     return None
 
 

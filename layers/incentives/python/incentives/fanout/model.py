@@ -29,6 +29,9 @@ class DueQueue(StrEnum):
     """Orders whose deal figures come due after their window (LevelAssessmentFunction)."""
     LEVEL_ASSESSMENTS = "level_assessments"
     """Affiliates owed a level assessment (LevelAssessmentFunction)."""
+    LEVEL_RELEVELS = "level_relevels"
+    """Tenants whose rule change or deleted level still has affiliates to mark owed an assessment,
+    a page at a time (LevelAssessmentFunction)."""
 
 
 class _Work(BaseModel):

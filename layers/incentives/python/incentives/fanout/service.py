@@ -10,15 +10,27 @@ comes from the index projection. The in-process entry points (``settle_holds_pas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from incentives.fanout.model import DueQueue, ItemWork, ShardWork
 from incentives.fanout.ports import DueIndex, WorkQueue
 
-Unit = Callable[[dict[str, Any], datetime], Mapping[str, int]]
-"""Do one due entry at the run's time; returns counts (e.g. ``{"settled": 1}``)."""
+
+@dataclass(frozen=True)
+class Then:
+    """What a unit did (its counts) and the work it leaves to the same run: entries to do next
+    (a job's next page, the items a page found), each sent as an :class:`ItemWork` of the run."""
+
+    counts: Mapping[str, int]
+    work: Sequence[tuple[DueQueue, dict[str, Any]]] = ()
+
+
+Unit = Callable[[dict[str, Any], datetime], Mapping[str, int] | Then]
+"""Do one due entry at the run's time; returns counts (e.g. ``{"settled": 1}``), or a
+:class:`Then` with the work it leaves."""
 
 SEND_BATCH = 100
 """Item messages handed to the queue at a time (it sends them 10 per SendMessageBatch)."""
@@ -64,3 +76,15 @@ def read_shard(index: DueIndex, queue: WorkQueue, work: ShardWork) -> int:
         queue.send(pending)
         sent += len(pending)
     return sent
+
+
+def do_item(unit: Unit, queue: WorkQueue, work: ItemWork) -> dict[str, int]:
+    """Do one entry; the work it leaves goes on the queue as the same run's. Returns its counts,
+    with ``sent``: how many entries it left (so whoever follows the run waits for them)."""
+    done = unit(work.entry, work.as_of)
+    if not isinstance(done, Then):
+        return dict(done)
+    more = [ItemWork(queue=due, as_of=work.as_of, run=work.run, entry=entry) for due, entry in done.work]
+    for start in range(0, len(more), SEND_BATCH):
+        queue.send(more[start : start + SEND_BATCH])
+    return {**done.counts, "sent": len(more)}

@@ -5,7 +5,7 @@ what it needs and writes what it decides."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from incentives.core.clock import local_date
 from incentives.levels.assessment import (
@@ -20,7 +20,7 @@ from incentives.levels.downgrades import Position, downgrade, next_check, start_
 from incentives.levels.metrics import MetricHistory
 from incentives.levels.ports import Standing, StoredLevels
 from incentives.levels.quotas import keep_quota
-from incentives.levels.settings import ChangeMode
+from incentives.levels.settings import ChangeMode, LevelSettings
 
 
 def position_of(standing: Standing, rank: int, now: datetime, time_zone: str) -> Position:
@@ -68,14 +68,43 @@ def _change(
     )
 
 
+def kept_rank(
+    stored: StoredLevels,
+    standing: Standing,
+    before: LevelSettings,
+    rank: int,
+    figures: MetricHistory,
+    day: date,
+) -> int:
+    """The level a ``keep`` change keeps: the affiliate's level under the rules in force before it
+    (``before``), as their assessment would have set it then — recalculated when an earlier change
+    they had not followed yet recalculates, else raised by figures that moved since their last
+    assessment (not by the re-levelling's own mark: a level lost to a check stays lost)."""
+    pending = stored.pending(standing.rule_version)[:-1]
+    if any(change.mode is ChangeMode.RECALCULATE or change.deleted_rank for change in pending):
+        return recalculated_rank(before, rank, figures, day)
+    trigger, checked = standing.trigger, standing.checked_at
+    moved = trigger is not None and (checked is None or trigger.at >= checked)  # not by the marking
+    raised = (
+        upgrade(before, rank, figures, day, standing.quota) if moved and standing.owes_assessment else None
+    )
+    return raised.rank if raised else rank
+
+
 def decide(
-    stored: StoredLevels, standing: Standing, figures: MetricHistory, now: datetime, time_zone: str
+    stored: StoredLevels,
+    standing: Standing,
+    figures: MetricHistory,
+    now: datetime,
+    time_zone: str,
+    before: LevelSettings | None = None,
 ) -> tuple[LevelChange | None, dict[str, int], datetime | None]:
     """One affiliate's assessment at ``now``, pure: the change (if any), the quota after it, and
     when the next time-driven check is due (None: none).
 
     A rule change not followed yet comes first (``recalculate``: the level the new rules give;
-    ``keep``: the level stays, the quota makes the figures fit). Otherwise figures that moved may
+    ``keep``: the level stays — the one the rules in force before it give, ``before``, when they
+    were kept — and the quota makes the figures fit). Otherwise figures that moved may
     raise the affiliate; failing that, the downgrade checks due are made (a time-driven check only
     lowers: a level lost to a check is regained by new figures, not by the same ones)."""
     settings, day = stored.settings, local_date(now, time_zone)
@@ -85,6 +114,11 @@ def decide(
     change: LevelChange | None = None
     kept = False
     if mode is ChangeMode.KEEP:
+        if before is not None:
+            rank = kept_rank(stored, standing, before, rank, figures, day)
+            position = Position(
+                rank, day if rank != standing.rank else position.obtained, position.checked, quota
+            )
         quota = keep_quota(settings, rank, figures, day)
         if quota != standing.quota or rank != standing.rank:
             level = settings.levels[rank - 1]
@@ -100,7 +134,7 @@ def decide(
     elif mode is ChangeMode.RECALCULATE:
         quota = {}
         target = recalculated_rank(settings, rank, figures, day)
-        if target != standing.rank:
+        if target != standing.rank or rank != standing.rank:  # moved, or renumbered by a deletion
             level = settings.levels[target - 1]
             change = _change(
                 ChangeKind.RECALCULATED,

@@ -35,6 +35,23 @@ class StoredLevels:
         """The re-levelling changes an affiliate levelled under ``rule_version`` has not followed."""
         return tuple(change for change in self.relevels if change.version > rule_version)
 
+    def numbering(self, rule_version: int) -> int:
+        """Which numbering of the levels rule version ``rule_version`` uses: the version of the
+        latest deletion at or before it (0: none remembered). Ranks are counted in it."""
+        deletions = [
+            c.version for c in self.relevels if c.deleted_rank is not None and c.version <= rule_version
+        ]
+        return max(deletions, default=0)
+
+    def renumbered(self, numbering: int, rank: int) -> int:
+        """Rank ``rank`` of numbering ``numbering`` in the current numbering: one down for each
+        later deletion at or below it (the members of a deleted level count at the level below
+        until they are re-levelled)."""
+        for change in self.relevels:
+            if change.deleted_rank is not None and change.version > numbering and rank >= change.deleted_rank:
+                rank -= 1
+        return max(1, rank)
+
 
 @dataclass(frozen=True)
 class Standing:
@@ -90,6 +107,25 @@ class MemberCounts:
 
 
 @dataclass(frozen=True)
+class RelevelStep:
+    """Where a re-levelling job stands: its rule version and the cursor of its next page of
+    affiliates (None: the first)."""
+
+    corp_id: str
+    version: int
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class RelevelPage:
+    """One page of a re-levelling job done: the affiliates it marked due, and the job's next step
+    (None: every affiliate is marked, the job is done)."""
+
+    marked: list[str]
+    next: RelevelStep | None
+
+
+@dataclass(frozen=True)
 class Due:
     corp_id: str
     key: str
@@ -109,21 +145,34 @@ class LevelRepository(Protocol):
     ) -> int:
         """Store the settings as the next rule version if the stored one is still
         ``expected_version``; returns the new version, raises ``ConcurrentModification``. With
-        ``relevel`` (its version is the new one), every affiliate of the tenant is scheduled for an
-        assessment by the next run (``relevel_due``)."""
+        ``relevel`` (its version is the new one), the rules in force until then are kept for it
+        (:meth:`rules_before`) and the tenant's re-levelling job starts over, due at ``now`` in
+        the assessment job's fan-out (:meth:`relevel_page`)."""
+        ...
+
+    def rules_before(self, corp_id: str, version: int) -> LevelSettings | None:
+        """The rules in force before rule version ``version`` (None: not kept)."""
         ...
 
     def affiliates(self, corp_id: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
         """A page of the tenant's affiliates that have a standing, and the cursor of the next."""
         ...
 
-    def relevel_due(self, now: datetime, limit: int) -> Sequence[str]:
-        """Tenants whose affiliates are still to be scheduled for a re-level."""
+    def relevel_page(
+        self, step: RelevelStep | None, corp_id: str, now: datetime, limit: int
+    ) -> RelevelPage | None:
+        """Mark the next ``limit`` affiliates of the tenant's re-levelling job owed an assessment
+        at ``now`` and move the job on. ``step`` is where the caller found the job (None: where it
+        stands now). None when the job is done, or has moved past ``step`` (another page did it, or
+        a newer rule change restarted it): nothing is done then. Marking twice is harmless."""
         ...
 
-    def schedule_relevel(self, corp_id: str, now: datetime, limit: int) -> bool:
-        """Schedule the next ``limit`` affiliates of the tenant's re-level at ``now``; True when
-        every affiliate has been scheduled."""
+    def due_relevels(self, now: datetime) -> Sequence[str]:
+        """Tenants whose re-levelling job is due by ``now`` (every one)."""
+        ...
+
+    def due_relevel(self, entry: dict[str, Any]) -> RelevelStep | None:
+        """The job a due entry of the re-levelling queue names (None: where it stands now)."""
         ...
 
     def members(self, corp_id: str) -> dict[int, int]:
@@ -154,18 +203,23 @@ class LevelRepository(Protocol):
         due_at: datetime | None = None,
         quota: dict[str, int] | None = None,
         rule_version: int | None = None,
+        numbering: tuple[int, int] = (0, 0),
     ) -> None:
         """Record ``change`` (if any) on the standing read; with ``assessed``, the owed assessment
         as done at ``now`` and the next time-driven check due at ``due_at`` (None: none); ``quota``
-        and ``rule_version`` replace the standing's when given. Raises ``ConcurrentModification``
-        when the standing moved meanwhile."""
+        and ``rule_version`` replace the standing's when given. ``numbering`` says which numbering
+        of the levels (:meth:`StoredLevels.numbering`) the standing's rank and the change's rank
+        are in, for the member counters. Raises ``ConcurrentModification`` when the standing moved
+        meanwhile."""
         ...
 
     def changes(self, corp_id: str, affiliate_id: str) -> list[LevelChange]:
         """Every level change of the affiliate, newest first."""
         ...
 
-    def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> int: ...
+    def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> tuple[int, int]:
+        """The rank in force at ``at`` and the rule version of the change that set it (1, 0: none)."""
+        ...
 
     def source(self, corp_id: str, source: str) -> AppliedSource | None: ...
 

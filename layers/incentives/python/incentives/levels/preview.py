@@ -3,6 +3,10 @@ the merchant applies it: affiliates per level before and after, who moves up or 
 ``keep`` would create, and who the new rules would downgrade within 7 and 30 days if nothing more
 happened. Nothing is written: every affiliate is assessed as :func:`levels.service.decide` would
 at the next run, on the figures they have now.
+
+An answer covers one page of the tenant's affiliates (``page_size``, 200 by default) and gives the
+cursor of the next (``next_cursor``), so a tenant of any size is previewed in bounded calls; the
+tenant's members per level now come with every page, from the maintained counters.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from incentives.levels.settings import MAX_LEVELS, ChangeMode, LevelSettings, ch
 from incentives.levels.views import require_levels
 
 HORIZONS = (7, 30)
-PAGE = 100
+PAGE = 200
+"""Affiliates per answer by default: a few reads each, well within an API call's time."""
+MAX_PAGE = 500
 
 
 class PreviewRequest(BaseModel):
@@ -40,6 +46,12 @@ class PreviewRequest(BaseModel):
     )
     delete_rank: Annotated[int, Field(ge=2, le=MAX_LEVELS)] | None = Field(
         default=None, description="The level to delete instead (everyone is re-levelled)"
+    )
+    cursor: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="The previous answer's next_cursor: the next page of affiliates"
+    )
+    page_size: Annotated[int, Field(ge=1, le=MAX_PAGE)] = Field(
+        default=PAGE, description="Affiliates previewed per answer"
     )
 
     @model_validator(mode="after")
@@ -77,15 +89,19 @@ class SoonDowngraded(BaseModel):
 
 
 class LevelPreview(BaseModel):
+    """The change's effect on one page of affiliates (every list and count below is theirs)."""
+
     rule_version: int = Field(description="The version the change would follow (the current one)")
     relevels: bool = Field(description="False: only names, rates or images change; nobody moves")
-    affiliates: int
+    members: list[LevelCount] = Field(description="The whole tenant's affiliates per level now")
+    affiliates: int = Field(description="Affiliates in this page")
     before: list[LevelCount]
     after: list[LevelCount]
     moves: list[Move]
     quotas: list[QuotaRow]
     downgraded_within_7_days: list[SoonDowngraded]
     downgraded_within_30_days: list[SoonDowngraded]
+    next_cursor: str | None = Field(description="Send it back as cursor for the next page (null: none)")
 
 
 def proposal(stored: StoredLevels, request: PreviewRequest, now: datetime) -> StoredLevels:
@@ -126,7 +142,7 @@ def _counts(settings: LevelSettings, ranks: Counter[int]) -> list[LevelCount]:
 def preview(
     repo: LevelRepository, corp_id: str, request: PreviewRequest, now: datetime, time_zone: str
 ) -> LevelPreview:
-    """Every affiliate of the tenant assessed under the proposed levels, nothing written."""
+    """One page of the tenant's affiliates assessed under the proposed levels, nothing written."""
     stored = require_levels(repo, corp_id)
     try:
         proposed = proposal(stored, request, now)
@@ -137,51 +153,50 @@ def preview(
             field = f"levels.{error.field}" if error.field else "levels"
         raise InvalidInput(error.message, field=field) from None
     relevels = proposed.relevels != stored.relevels
+    keep = relevels and request.levels is not None and request.on_change is ChangeMode.KEEP
+    kept = stored.settings if keep else None  # keep keeps the level the rules in force give
     day = local_date(now, time_zone)
     before: Counter[int] = Counter()
     after: Counter[int] = Counter()
     moves: list[Move] = []
     quotas: list[QuotaRow] = []
     soon: list[SoonDowngraded] = []
-    cursor: str | None = None
-    while True:
-        page, cursor = repo.affiliates(corp_id, cursor, PAGE)
-        for affiliate in page:
-            standing = repo.standing(corp_id, affiliate)
-            rank_before = followed_rank(stored, standing)[0]
-            before[rank_before] += 1
-            rank_after, quota, position = _after(repo, proposed, standing, now, time_zone, relevels)
-            after[rank_after] += 1
-            if rank_after != rank_before:
-                direction: Literal["up", "down"] = "up" if rank_after > rank_before else "down"
-                moves.append(
-                    Move(
-                        affiliate_id=affiliate, from_rank=rank_before, to_rank=rank_after, direction=direction
-                    )
-                )
-            if request.on_change is ChangeMode.KEEP and request.levels is not None and quota:
-                quotas.append(QuotaRow(affiliate_id=affiliate, rank=rank_after, quota=quota))
-            figures = figures_of(repo, standing, proposed, now, time_zone, day + timedelta(days=HORIZONS[-1]))
-            found = _soonest_downgrade(proposed, position, figures, day, HORIZONS[-1])
-            if found is not None:
-                on, to_rank, kind = found
-                soon.append(
-                    SoonDowngraded(
-                        affiliate_id=affiliate, rank=rank_after, to_rank=to_rank, on=on, check=kind
-                    )
-                )
-        if cursor is None:
-            break
+    try:
+        page, cursor = repo.affiliates(corp_id, request.cursor, request.page_size)
+    except ValueError:
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from None
+    for affiliate in page:
+        standing = repo.standing(corp_id, affiliate)
+        rank_before = followed_rank(stored, standing)[0]
+        before[rank_before] += 1
+        rank_after, quota, position = _after(repo, proposed, standing, now, time_zone, relevels, kept)
+        after[rank_after] += 1
+        if rank_after != rank_before:
+            direction: Literal["up", "down"] = "up" if rank_after > rank_before else "down"
+            moves.append(
+                Move(affiliate_id=affiliate, from_rank=rank_before, to_rank=rank_after, direction=direction)
+            )
+        if request.on_change is ChangeMode.KEEP and request.levels is not None and quota:
+            quotas.append(QuotaRow(affiliate_id=affiliate, rank=rank_after, quota=quota))
+        figures = figures_of(repo, standing, proposed, now, time_zone, day + timedelta(days=HORIZONS[-1]))
+        found = _soonest_downgrade(proposed, position, figures, day, HORIZONS[-1])
+        if found is not None:
+            on, to_rank, kind = found
+            soon.append(
+                SoonDowngraded(affiliate_id=affiliate, rank=rank_after, to_rank=to_rank, on=on, check=kind)
+            )
     return LevelPreview(
         rule_version=stored.version,
         relevels=relevels,
-        affiliates=sum(before.values()),
+        members=_counts(stored.settings, Counter(repo.members(corp_id))),
+        affiliates=len(page),
         before=_counts(stored.settings, before),
         after=_counts(proposed.settings, after),
         moves=moves,
         quotas=quotas,
         downgraded_within_7_days=[row for row in soon if row.on <= day + timedelta(days=HORIZONS[0])],
         downgraded_within_30_days=soon,
+        next_cursor=cursor,
     )
 
 
@@ -192,6 +207,7 @@ def _after(
     now: datetime,
     time_zone: str,
     relevels: bool,
+    kept: LevelSettings | None = None,
 ) -> tuple[int, dict[str, int], Position]:
     """The affiliate's level and quota once they follow the proposal, and their position then."""
     day = local_date(now, time_zone)
@@ -199,7 +215,7 @@ def _after(
     if not relevels:
         return rank, dict(standing.quota), position_of(standing, rank, now, time_zone)
     figures = figures_of(repo, standing, proposed, now, time_zone)
-    change, quota, _ = decide(proposed, standing, figures, now, time_zone)
+    change, quota, _ = decide(proposed, standing, figures, now, time_zone, kept)
     if change is None:
         position = position_of(standing, rank, now, time_zone)
         return rank, quota, Position(rank, position.obtained, day, quota)

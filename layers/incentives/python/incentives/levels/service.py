@@ -36,10 +36,20 @@ from incentives.levels.metrics import (
     minus,
     order_contributions,
 )
-from incentives.levels.ports import AppliedSource, Due, LevelRepository, Standing, StoredLevels
+from incentives.levels.ports import (
+    AppliedSource,
+    Due,
+    LevelRepository,
+    Standing,
+    StoredLevels,
+)
+from incentives.levels.rule_changes import RELEVEL_PAGE as RELEVEL_PAGE
 from incentives.levels.rule_changes import delete_level as delete_level
+from incentives.levels.rule_changes import relevel_all as relevel_all
+from incentives.levels.rule_changes import relevel_page as relevel_page
 from incentives.levels.rule_changes import rules_changed as rules_changed
 from incentives.levels.rule_changes import save_settings as save_settings
+from incentives.levels.settings import ChangeMode, LevelSettings
 
 if TYPE_CHECKING:
     from incentives.orders.aggregate import OrderState
@@ -58,11 +68,22 @@ def level_rate(stored: StoredLevels | None, rank: int) -> int | None:
     return level.commission_rate_bp if level else None
 
 
-def rank_in_force(repo: LevelRepository, standing: Standing, at: datetime) -> int:
-    """The affiliate's rank at ``at`` (a payment): the current one unless it changed since."""
+def current_rank(stored: StoredLevels | None, standing: Standing) -> int:
+    """The standing's rank in the levels as they are numbered now: a level deleted since it was
+    levelled moved the ranks above down one (its own members count at the level below) until
+    its re-levelling assessment."""
+    return followed_rank(stored, standing)[0] if stored is not None else standing.rank
+
+
+def rank_in_force(
+    repo: LevelRepository, standing: Standing, at: datetime, stored: StoredLevels | None = None
+) -> int:
+    """The affiliate's rank at ``at`` (a payment): the current one unless it changed since; in the
+    levels as ``stored`` numbers them."""
     if standing.version <= 1 or standing.since is None or standing.since <= at:
-        return standing.rank  # never changed (the default level), or not since ``at``
-    return repo.rank_at(standing.corp_id, standing.affiliate_id, at)
+        return current_rank(stored, standing)  # never changed (the default level), or not since ``at``
+    rank, rule_version = repo.rank_at(standing.corp_id, standing.affiliate_id, at)
+    return stored.renumbered(stored.numbering(rule_version), rank) if stored is not None else rank
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -197,6 +218,20 @@ def figures_of(
     return repo.figures(standing.corp_id, standing, first)
 
 
+def numbering_of(stored: StoredLevels, standing: Standing) -> tuple[int, int]:
+    """The numbering the standing's rank is counted in, and the current one (a change's rank)."""
+    return stored.numbering(standing.rule_version), stored.numbering(stored.version)
+
+
+def rules_kept(repo: LevelRepository, stored: StoredLevels, standing: Standing) -> LevelSettings | None:
+    """For an affiliate about to follow a ``keep`` change: the rules in force before it (their
+    level under those is the level kept). None otherwise, or when they were not kept."""
+    pending = stored.pending(standing.rule_version)
+    if not pending or pending[-1].mode is not ChangeMode.KEEP or pending[-1].deleted_rank is not None:
+        return None
+    return repo.rules_before(standing.corp_id, pending[-1].version)
+
+
 def assess(
     repo: LevelRepository, corp_id: str, affiliate_id: str, now: datetime, time_zone: str
 ) -> LevelChange | None:
@@ -209,14 +244,22 @@ def assess(
             return None
         stored = repo.settings(corp_id)
         change, quota, due_at = None, standing.quota, None
-        rule_version = None
+        rule_version, numbering = None, (0, 0)
         if stored is not None:
             figures = figures_of(repo, standing, stored, now, time_zone)
-            change, quota, due_at = decide(stored, standing, figures, now, time_zone)
-            rule_version = stored.version
+            before = rules_kept(repo, stored, standing)
+            change, quota, due_at = decide(stored, standing, figures, now, time_zone, before)
+            rule_version, numbering = stored.version, numbering_of(stored, standing)
         try:
             repo.commit(
-                standing, change, now, assessed=True, due_at=due_at, quota=quota, rule_version=rule_version
+                standing,
+                change,
+                now,
+                assessed=True,
+                due_at=due_at,
+                quota=quota,
+                rule_version=rule_version,
+                numbering=numbering,
             )
         except ConcurrentModification:
             continue
@@ -254,27 +297,16 @@ def assess_due(repo: LevelRepository, now: datetime, time_zone: str) -> int:
     )
 
 
-def schedule_relevels(repo: LevelRepository, now: datetime, limit: int = 1000, page: int = 100) -> int:
-    """Rule changes and deleted levels: schedule every affiliate of each tenant concerned for an
-    assessment now (pages of ``page``, as many as it takes); returns the tenants done."""
-    done = 0
-    for corp_id in repo.relevel_due(now, limit):
-        while not repo.schedule_relevel(corp_id, now, page):
-            continue
-        done += 1
-    return done
-
-
 def run_assessment(
-    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str
+    repo: LevelRepository, orders: OrderRepository, now: datetime, time_zone: str, page: int = RELEVEL_PAGE
 ) -> dict[str, int]:
-    """What ``LevelAssessmentFunction``'s run does, here and now: re-levels to schedule, deal
-    figures that came due, then every assessment owed or due (the scheduled run fans the same units
-    out, after scheduling the re-levels)."""
-    relevels = schedule_relevels(repo, now)
+    """What ``LevelAssessmentFunction``'s run does, here and now: the re-levelling jobs' pages,
+    deal figures that came due, then every assessment owed or due (the scheduled run fans the same
+    units out: a job's pages and the affiliates each marks go through its work queue)."""
+    marked = relevel_all(repo, now, page)
     matured = mature_deals(repo, orders, now, time_zone)
     return {
-        "relevels": relevels,
+        "relevel_marked": marked,
         "deal_figures": len(matured),
         "level_changes": assess_due(repo, now, time_zone),
     }
@@ -330,6 +362,7 @@ def change_by_hand(
                 assessed=False,
                 due_at=start_of_day(due, time_zone) if due else None,
                 rule_version=stored.version,
+                numbering=numbering_of(stored, standing),
             )
         except ConcurrentModification:
             continue

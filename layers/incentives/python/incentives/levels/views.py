@@ -11,7 +11,7 @@ from incentives.core.clock import local_date
 from incentives.core.errors import NotFound
 from incentives.levels.assessment import LevelChange, ThresholdCheck, next_levels
 from incentives.levels.ports import LevelRepository, StoredLevels
-from incentives.levels.service import figures_of, level_rate
+from incentives.levels.service import current_rank, figures_of, level_rate
 from incentives.levels.settings import Strategy, Threshold, default_background
 
 
@@ -108,7 +108,7 @@ def my_level(
 ) -> MyLevel:
     stored = require_levels(repo, corp_id)
     standing = repo.standing(corp_id, affiliate_id)
-    rank = min(standing.rank, len(stored.settings.levels))
+    rank = current_rank(stored, standing)
     level = stored.settings.levels[rank - 1]
     day = local_date(now, time_zone)
     figures = figures_of(repo, standing, stored, now, time_zone)
@@ -143,10 +143,11 @@ def history(repo: LevelRepository, corp_id: str, affiliate_id: str, *, for_affil
     """The affiliate's level changes; the affiliate's own view leaves out who in the console acted."""
     stored = repo.settings(corp_id)
     standing = repo.standing(corp_id, affiliate_id)
-    level = stored.settings.level(standing.rank) if stored else None
+    rank = current_rank(stored, standing)
+    level = stored.settings.level(rank) if stored else None
     changes = repo.changes(corp_id, affiliate_id)
     if for_affiliate:
         changes = [change.model_copy(update={"actor": None}) for change in changes]
     return LevelHistory(
-        affiliate_id=affiliate_id, rank=standing.rank, name=level.name if level else None, changes=changes
+        affiliate_id=affiliate_id, rank=rank, name=level.name if level else None, changes=changes
     )

@@ -3,7 +3,8 @@
 Each job function has two triggers in template.yaml: an EventBridge schedule and its own SQS work
 queue (with a dead-letter queue). The scheduled event sends one message per shard of each of the
 job's due queues; a shard message reads that shard (every page, no cap) and sends one message per
-due entry; an entry message runs the job's unit, with SQS partial batch failures (Powertools).
+due entry; an entry message runs the job's unit, with SQS partial batch failures (Powertools),
+and sends the work the unit leaves to the same run (a job done page by page).
 The job function stays thin: it names its due queues, their cut-offs and its units.
 """
 
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.core.clock import iso_utc
 from incentives.fanout.model import DueQueue, ShardWork, WorkMessage
-from incentives.fanout.service import Unit, read_shard, start_run
+from incentives.fanout.service import Unit, do_item, read_shard, start_run
 from incentives.runtime import wiring
 
 _processor = BatchProcessor(event_type=EventType.SQS)
@@ -47,7 +48,7 @@ def _do(job: ScheduledJob, record: SQSRecord) -> dict[str, Any]:
             "run": work.run,
             "queued": read_shard(wiring.due_index(), wiring.work_queue(job.work_queue), work),
         }
-    return {"run": work.run, **job.units[work.queue](work.entry, work.as_of)}
+    return {"run": work.run, **do_item(job.units[work.queue], wiring.work_queue(job.work_queue), work)}
 
 
 def handle(job: ScheduledJob, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -49,6 +49,7 @@ _PARTITIONS: dict[DueQueue, str] = {
     DueQueue.WAITING_PAYOUTS: "PAYOUT_WAITING",
     DueQueue.LEVEL_DEALS: "LEVEL_DEAL",
     DueQueue.LEVEL_ASSESSMENTS: "LEVEL_DUE",
+    DueQueue.LEVEL_RELEVELS: "LEVEL_RELEVEL",
 }
 
 

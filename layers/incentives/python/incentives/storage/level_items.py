@@ -7,17 +7,24 @@ metric, owed assessments), one item per local day with that day's figures (``DAY
 one item per level change with its explanation (``CHANGE#<version>``). Per source of figures
 (an order, a customer's bindings), what it contributed so far (``T#<corp>#LEVEL_SOURCE#<source>``).
 
-Two queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
-assessment or due a time-driven check (``LEVEL_DUE``, at the time it is due) and orders whose deal
-figures come due (``LEVEL_DEAL``); sparse ``gsi1`` work queues hold tenants whose member counts are
-due (``LEVEL_COUNT``) and tenants whose affiliates are still to be scheduled for a re-level after a
-rule change (``LEVEL_RELEVEL``). Every standing is listed per tenant on ``gsi2``
+Three queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
+assessment or due a time-driven check (``LEVEL_DUE``, at the time it is due), orders whose deal
+figures come due (``LEVEL_DEAL``) and each tenant's re-levelling job after a rule change or a
+deleted level (``LEVEL_RELEVEL``: ``T#<corp>#AFF_LEVELS`` / ``RELEVEL``, its rule version and the
+cursor of its next page of affiliates); the rules in force before each such change are kept
+(``RULES_BEFORE#<version>``). A sparse ``gsi1`` work queue holds tenants whose member counts are
+due (``LEVEL_COUNT``). Every standing is listed per tenant on ``gsi2``
 (``T#<corp>#AFF_LEVEL_LIST``), for re-levels and previews.
+
+Member counters are kept per numbering of the levels: ``r<rank>`` before any deletion,
+``n<version>r<rank>`` in the numbering that the deletion of rule version ``<version>`` began; a
+reader renumbers them through the later deletions (``StoredLevels.renumbered``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -45,7 +52,6 @@ SHARDS = 8
 MEMBER_COUNT_EVERY = timedelta(hours=2)
 """微客数2小时更新一次: the console's member counts are refreshed every 2 hours."""
 COUNT_QUEUE = "LEVEL_COUNT"
-RELEVEL_QUEUE = "LEVEL_RELEVEL"
 KEPT_RELEVELS = 20
 """Re-levelling rule changes remembered on the settings item (an affiliate further behind is
 re-levelled under the latest mode)."""
@@ -113,10 +119,29 @@ def _assessment_due(corp_id: str, affiliate_id: str, at: datetime) -> dict[str, 
     return due_attributes(DueQueue.LEVEL_ASSESSMENTS, f"{corp_id}#{affiliate_id}", at, corp_id, affiliate_id)
 
 
-def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[int, int]) -> Update:
+def member_attribute(numbering: int, rank: int) -> str:
+    """The counter of rank ``rank`` in numbering ``numbering`` (0: before any deletion)."""
+    return f"n{numbering}r{rank}" if numbering else f"r{rank}"
+
+
+_COUNTER = re.compile(r"(?:n(\d+))?r(\d+)")
+
+
+def counted(item: Mapping[str, Any] | None) -> dict[tuple[int, int], int]:
+    """A member counter shard's counts by (numbering, rank)."""
+    counts: dict[tuple[int, int], int] = {}
+    for name, value in (item or {}).items():
+        found = _COUNTER.fullmatch(name)
+        if found:
+            counts[(int(found.group(1) or 0), int(found.group(2)))] = int(value)
+    return counts
+
+
+def _member_shard_update(corp_id: str, affiliate_id: str, changes: Mapping[tuple[int, int], int]) -> Update:
+    """Move the member counters by ``changes``: (numbering, rank) → amount."""
     return Update(
         members_key(corp_id, _shard(f"{corp_id}#{affiliate_id}")),
-        add={f"r{rank}": amount for rank, amount in changes.items() if amount},
+        add={member_attribute(*key): amount for key, amount in changes.items() if amount},
         set={"kind": "level_members"},
     )
 
@@ -242,7 +267,7 @@ def joining_writes(corp_id: str, affiliate_id: str, change: LevelChange) -> list
             },
         ),
         Put(_change_item(corp_id, affiliate_id, change), (NotExists(),)),
-        _member_shard_update(corp_id, affiliate_id, {change.to_rank: 1}),
+        _member_shard_update(corp_id, affiliate_id, {(0, change.to_rank): 1}),  # rank 1: every numbering
     ]
 
 

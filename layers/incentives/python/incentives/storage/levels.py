@@ -15,12 +15,24 @@ from incentives.core.errors import ConcurrentModification
 from incentives.fanout.model import DueQueue
 from incentives.levels.assessment import LevelChange, Trigger
 from incentives.levels.metrics import MetricHistory
-from incentives.levels.ports import AppliedSource, Due, MemberCounts, Relevel, Standing, StoredLevels
+from incentives.levels.ports import (
+    AppliedSource,
+    Due,
+    MemberCounts,
+    Relevel,
+    RelevelPage,
+    RelevelStep,
+    Standing,
+    StoredLevels,
+)
 from incentives.levels.settings import LevelSettings
 from incentives.storage import keys
 from incentives.storage.due import TableDueIndex
 from incentives.storage.level_items import (
     COUNT_QUEUE,
+    KEPT_RELEVELS,
+    MEMBER_COUNT_EVERY,
+    SHARDS,
     _affiliate_pk,
     _assessment_due,
     _change_item,
@@ -28,65 +40,29 @@ from incentives.storage.level_items import (
     _member_shard_update,
     _queue,
     _version_guard,
+    applied_source_from_item,
+    counted,
+    counts_key,
+    members_key,
+    relevel_key,
+    settings_key,
+    source_key,
+    source_writes,
+    standing_from_item,
+    state_key,
+    stored_levels_from_item,
 )
-from incentives.storage.level_items import (
-    KEPT_RELEVELS as KEPT_RELEVELS,
-)
-from incentives.storage.level_items import (
-    MEMBER_COUNT_EVERY as MEMBER_COUNT_EVERY,
-)
-from incentives.storage.level_items import (
-    RELEVEL_QUEUE as RELEVEL_QUEUE,
-)
-from incentives.storage.level_items import (
-    SHARDS as SHARDS,
-)
-from incentives.storage.level_items import (
-    applied_source_from_item as applied_source_from_item,
-)
-from incentives.storage.level_items import (
-    change_key as change_key,
-)
-from incentives.storage.level_items import (
-    contribution_writes as contribution_writes,
-)
-from incentives.storage.level_items import (
-    counts_key as counts_key,
-)
-from incentives.storage.level_items import (
-    day_key as day_key,
-)
-from incentives.storage.level_items import (
-    initial_change as initial_change,
-)
-from incentives.storage.level_items import (
-    joining_writes as joining_writes,
-)
-from incentives.storage.level_items import (
-    members_key as members_key,
-)
-from incentives.storage.level_items import (
-    relevel_key as relevel_key,
-)
-from incentives.storage.level_items import (
-    settings_key as settings_key,
-)
-from incentives.storage.level_items import (
-    source_key as source_key,
-)
-from incentives.storage.level_items import (
-    source_writes as source_writes,
-)
-from incentives.storage.level_items import (
-    standing_from_item as standing_from_item,
-)
-from incentives.storage.level_items import (
-    state_key as state_key,
-)
-from incentives.storage.level_items import (
-    stored_levels_from_item as stored_levels_from_item,
+from incentives.storage.level_relevels import (
+    due_relevel,
+    relevel_entry,
+    relevel_progress,
+    relevel_step_from_item,
+    relevel_writes,
+    rules_before_key,
+    scheduling,
 )
 from incentives.storage.table import (
+    MAX_TRANSACTION_ITEMS,
     AtMost,
     Condition,
     ConditionFailed,
@@ -144,23 +120,17 @@ class TableLevelRepository:
             },
         )
         writes: list[Write] = [Put(item, (guard,)), recount]
-        if relevel is not None:  # a fresh pass over every affiliate of the tenant
-            writes.append(
-                Put(
-                    {
-                        **relevel_key(corp_id),
-                        "kind": "level_relevel",
-                        "corp_id": corp_id,
-                        "version": version,
-                        **_queue(RELEVEL_QUEUE, corp_id, now, corp_id, ""),
-                    }
-                )
-            )
+        if relevel is not None:
+            writes += relevel_writes(corp_id, version, previous.settings if previous else None, now)
         try:
             self._table.transact(writes)
         except ConditionFailed:
             raise ConcurrentModification("the level settings changed meanwhile; send them again") from None
         return version
+
+    def rules_before(self, corp_id: str, version: int) -> LevelSettings | None:
+        item = self._table.get(rules_before_key(corp_id, version))
+        return LevelSettings.model_validate(item["value"]) if item else None
 
     def affiliates(self, corp_id: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
         page = self._table.query(
@@ -168,51 +138,47 @@ class TableLevelRepository:
         )
         return [str(item["affiliate_id"]) for item in page.items], page.cursor
 
-    def relevel_due(self, now: datetime, limit: int) -> Sequence[str]:
-        return [
-            str(item["corp_id"]) for item in due_items(self._table, RELEVEL_QUEUE, SHARDS, _upto(now), limit)
-        ]
-
-    def schedule_relevel(self, corp_id: str, now: datetime, limit: int) -> bool:
+    def relevel_page(
+        self, step: RelevelStep | None, corp_id: str, now: datetime, limit: int
+    ) -> RelevelPage | None:
         item = self._table.get(relevel_key(corp_id)) or {}
-        if "gsi1pk" not in item:
-            return True
-        found, cursor = self.affiliates(corp_id, item.get("cursor"), limit)
-        for affiliate in found:
-            self.schedule_assessment(corp_id, affiliate, now)
-        progress: dict[str, Any] = {"cursor": cursor} if cursor else {}
-        remove: tuple[str, ...] = () if cursor else ("gsi1pk", "gsi1sk", "cursor")
+        if "gsi4pk" not in item:
+            return None  # done (or never started)
+        at = relevel_step_from_item(corp_id, item)
+        if step is not None and step != at:
+            return None  # another page moved the job on, or a newer change restarted it
+        marked, cursor = self.affiliates(corp_id, at.cursor, limit)
+        self._mark_due(corp_id, marked, now)  # kept where owed by ``now`` already
         try:
-            self._table.transact(
-                [
-                    Update(
-                        relevel_key(corp_id),
-                        set=progress,
-                        remove=remove,
-                        conditions=(Equals("version", item["version"]),),
-                    )
-                ]
-            )
+            self._table.transact([relevel_progress(at, cursor)])
         except ConditionFailed:
-            return False  # a newer rule change restarted the pass
-        return cursor is None
+            return None  # moved on meanwhile: the marks made are harmless
+        return RelevelPage(marked, RelevelStep(corp_id, at.version, cursor) if cursor else None)
+
+    due_relevel = staticmethod(due_relevel)
 
     def members(self, corp_id: str) -> dict[int, int]:
+        stored = self.settings(corp_id)
         counts: dict[int, int] = defaultdict(int)
         for item in self._table.get_many([members_key(corp_id, shard) for shard in range(SHARDS)]):
-            for name, value in (item or {}).items():
-                if name.startswith("r") and name[1:].isdigit():
-                    counts[int(name[1:])] += int(value)
+            for (numbering, rank), value in counted(item).items():
+                counts[stored.renumbered(numbering, rank) if stored else rank] += value
         return dict(sorted(counts.items()))
 
     def member_counts(self, corp_id: str) -> MemberCounts:
         item = self._table.get(counts_key(corp_id)) or {}
+        stored = self.settings(corp_id)
+        numbering = int(item.get("numbering", 0))
+        counts: dict[int, int] = defaultdict(int)
+        for rank, n in item.get("counts", {}).items():  # counted before a later deletion: renumbered
+            counts[stored.renumbered(numbering, int(rank)) if stored else int(rank)] += int(n)
         return MemberCounts(
-            counts={int(rank): int(n) for rank, n in item.get("counts", {}).items()},
+            counts=dict(counts),
             counted_at=parse_instant(item["counted_at"]) if item.get("counted_at") else None,
         )
 
     def refresh_member_counts(self, corp_id: str, now: datetime) -> MemberCounts:
+        stored = self.settings(corp_id)
         counts = self.members(corp_id)
         self._table.transact(
             [
@@ -222,6 +188,7 @@ class TableLevelRepository:
                         "kind": "level_counts",
                         "corp_id": corp_id,
                         "counts": {str(rank): n for rank, n in counts.items()},
+                        "numbering": stored.numbering(stored.version) if stored else 0,
                         "counted_at": iso_utc(now),
                         **_queue(COUNT_QUEUE, corp_id, now + MEMBER_COUNT_EVERY, corp_id, ""),
                     }
@@ -265,6 +232,7 @@ class TableLevelRepository:
         due_at: datetime | None = None,
         quota: dict[str, int] | None = None,
         rule_version: int | None = None,
+        numbering: tuple[int, int] = (0, 0),
     ) -> None:
         corp_id, affiliate_id = standing.corp_id, standing.affiliate_id
         values: dict[str, Any] = {
@@ -294,9 +262,10 @@ class TableLevelRepository:
             if change.to_rank != standing.rank or standing.since is None:  # a quota keeps the level
                 values["since"] = iso_utc(change.at)
             writes.append(Put(_change_item(corp_id, affiliate_id, change), (NotExists(),)))
-            moves = {change.to_rank: 1}
+            counted_before, counted_after = (numbering[0], standing.rank), (numbering[1], change.to_rank)
+            moves = {counted_after: 1}
             if standing.version > 0:  # counted since they joined (earlier affiliates were not)
-                moves[standing.rank] = moves.get(standing.rank, 0) - 1
+                moves[counted_before] = moves.get(counted_before, 0) - 1
             writes.append(_member_shard_update(corp_id, affiliate_id, moves))
         state = Update(
             state_key(corp_id, affiliate_id), set=values, remove=tuple(removed), conditions=tuple(conditions)
@@ -312,7 +281,7 @@ class TableLevelRepository:
         )
         return [LevelChange.model_validate_json(item["doc"]) for item in items]
 
-    def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> int:
+    def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> tuple[int, int]:
         """The rank in force at ``at``: that of the latest change made at or before it (else 1)."""
         cursor = None
         while True:
@@ -321,10 +290,10 @@ class TableLevelRepository:
             )
             for item in page.items:
                 if parse_instant(item["at"]) <= at:
-                    return int(item["to_rank"])
+                    return int(item["to_rank"]), LevelChange.model_validate_json(item["doc"]).rule_version
             cursor = page.cursor
             if cursor is None:
-                return 1
+                return 1, 0
 
     # sources of figures
 
@@ -351,28 +320,34 @@ class TableLevelRepository:
         already owed earlier is kept (False); any assessment clears it, so the rule that assesses
         schedules the next check it needs."""
         for _ in range(5):
-            item = self._table.get(state_key(corp_id, affiliate_id)) or {}
-            if item.get("gsi4sk") and str(item["gsi4sk"]) <= _upto(at):
-                return False
-            owed = int(item.get("owed", 0))
-            guard: Condition = Equals("owed", owed) if owed else AtMost("owed", 0)
-            schedule = Update(
-                state_key(corp_id, affiliate_id),
-                add={"owed": 1},
-                set={
-                    "kind": "affiliate_level",
-                    "corp_id": corp_id,
-                    "affiliate_id": affiliate_id,
-                    **_assessment_due(corp_id, affiliate_id, at),
-                },
-                conditions=(guard,),
+            schedule = scheduling(
+                corp_id, affiliate_id, self._table.get(state_key(corp_id, affiliate_id)), at
             )
+            if schedule is None:
+                return False
             try:
                 self._table.transact([schedule])
             except ConditionFailed:
                 continue
             return True
         raise ConcurrentModification(f"the level of {affiliate_id} keeps moving, retry later")
+
+    def _mark_due(self, corp_id: str, affiliates: list[str], at: datetime) -> None:
+        """:meth:`schedule_assessment` for a page: one read of their standings, a transaction per
+        100 marks; a transaction that meets a standing moved meanwhile is done one by one."""
+        items = self._table.get_many([state_key(corp_id, affiliate) for affiliate in affiliates])
+        marks = [
+            (affiliate, mark)
+            for affiliate, item in zip(affiliates, items, strict=True)
+            if (mark := scheduling(corp_id, affiliate, item, at)) is not None
+        ]
+        for start in range(0, len(marks), MAX_TRANSACTION_ITEMS):
+            chunk = marks[start : start + MAX_TRANSACTION_ITEMS]
+            try:
+                self._table.transact([mark for _, mark in chunk])
+            except ConditionFailed:
+                for affiliate, _ in chunk:
+                    self.schedule_assessment(corp_id, affiliate, at)
 
     def due_affiliates(self, now: datetime, limit: int | None = None) -> list[Due]:
         """Affiliates owed an assessment by ``now`` (all tenants; all of them unless ``limit``)."""
@@ -383,6 +358,19 @@ class TableLevelRepository:
         """Sources whose deal figures are due by ``now`` (all tenants; all of them unless ``limit``)."""
         entries = TableDueIndex(self._table).due(DueQueue.LEVEL_DEALS, now)
         return [self.due_source(entry) for entry in islice(entries, limit)]
+
+    def due_relevels(self, now: datetime) -> list[str]:
+        """Tenants whose re-levelling job is due by ``now`` (every one)."""
+        return [
+            str(entry["corp_id"]) for entry in TableDueIndex(self._table).due(DueQueue.LEVEL_RELEVELS, now)
+        ]
+
+    @staticmethod
+    def assessment_entry(corp_id: str, affiliate_id: str) -> dict[str, Any]:
+        """A due entry of the assessment queue for the affiliate, as the index would project it."""
+        return {"corp_id": corp_id, "affiliate_id": affiliate_id}
+
+    relevel_entry = staticmethod(relevel_entry)
 
     @staticmethod
     def due_affiliate(entry: dict[str, Any]) -> Due:
