@@ -59,6 +59,8 @@ def apply_order_change(
     current = context.order or OrderState(corp_id=corp_id, order_id=fact.order_id)
     updated = apply_fact(current, event_id, fact, window)
     decision = context.decision
+    # a decision is made only after the order was counted in the customer's activity (in the
+    # payment's transaction, or before it on the general path): no activity to record here
     if updated is current or updated.paid is None or decision is None:
         return _general(ports, corp_id, event_id, fact, window, now)
     hold_until = (
