@@ -45,13 +45,97 @@ def counting() -> Iterator[Counter[str]]:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-def report(label: str, calls: Counter[str], budget: int | None) -> bool:
-    """Print one path's figure; whether it is within its budget (a path without one always is)."""
+def report(label: str, calls: Counter[str], budget: int | None, floor: int | None = None) -> bool:
+    """Print one path's figure (beside its floor, the fewest it could take, when given); whether it
+    is within its budget (a path without one always is)."""
     total = sum(count for name, count in calls.items() if not name.startswith("secretsmanager"))
     detail = ", ".join(f"{name} x{count}" for name, count in sorted(calls.items()))
     ratio = f"{total / budget:.2f} of budget {budget}" if budget else "no budget (informational)"
+    ratio += f", floor {floor}" if floor else ""
     within = budget is None or total <= budget
     print(f"{label:44} {total:3d} round trips  ratio {ratio}{'' if within else '  OVER BUDGET'}   [{detail}]")
+    return within
+
+
+FLOOR = 2
+"""One batched read and one transaction: the fewest round trips an event that reads and writes takes."""
+
+
+def _refund_and_completion(
+    functions: Any, through_queue: Callable[[str, str], Callable[[], Any]]
+) -> list[bool]:
+    """A refund, then the completion, of the affiliate order paid before: each share (A's
+    commission, B's invite reward) gives back its part, then its hold gets its date."""
+    from incentives.runtime import wiring
+    from incentives.storage.affiliates import TableAffiliates
+    from tests.support import order_completed, order_refunded, webhook_event
+
+    within = []
+    shares = TableAffiliates(wiring.table())
+    for label, body in (
+        ("processor: order.refunded, affiliate + upline", order_refunded("O-bench-aff", "R-bench", 1000)),
+        ("processor: order.completed, affiliate + upline", order_completed("O-bench-aff", _now_iso())),
+    ):
+        functions.invoke("OrderWebhookFunction", webhook_event(body))
+        with counting() as calls:
+            answer = through_queue("EventsQueue", "EventProcessorFunction")()
+        _drop_event_source_calls(calls)
+        assert answer == {"batchItemFailures": []}, answer
+        within.append(report(label, calls, FLOOR, FLOOR))
+    for role in ("commission", "invite"):
+        share = shares.share("ww-local-corp", "O-bench-aff", role)
+        assert share is not None and int(share["reversed_fen"]) > 0 and share["completed_at"], share
+        hold = wiring.ledger_repository().hold(
+            _affiliate_account(share["beneficiary_id"]), f"aff:O-bench-aff:{role}"
+        )
+        assert hold is not None and hold.hold_until is not None
+        assert hold.remaining_fen == int(share["amount_fen"]) - int(share["reversed_fen"]), (hold, share)
+    return within
+
+
+def _affiliate_account(affiliate_id: str) -> Any:
+    from incentives.affiliates.commission import account
+
+    return account("ww-local-corp", affiliate_id)
+
+
+LARGE_LINES, LARGE_REFUNDS = 2_000, 20
+
+
+def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
+    """A 2,000-line order and 20 refunds (each refunds a twentieth of the lines in full), applied
+    by the processor: round trips and the largest item of the order against DynamoDB's 400 KB."""
+    from datetime import UTC, datetime
+
+    from incentives.runtime import wiring
+    from incentives.storage.table import MAX_ITEM_BYTES, item_size, query_all
+    from infra.local.poller import sqs_event
+    from tests.support.large_orders import large_order, total_paid
+
+    corp = "ww-local-corp"
+    paid, *refunds = large_order(
+        corp, "O-large", LARGE_LINES, LARGE_REFUNDS, datetime(2026, 11, 11, tzinfo=UTC)
+    )
+    arn = resolver.attributes[("EventsQueue", "Arn")]
+    with counting() as calls:
+        answer = functions.invoke("EventProcessorFunction", sqs_event([paid], arn, config.region))
+    assert answer == {"batchItemFailures": []}, answer
+    report(f"processor: order.paid, {LARGE_LINES:,} lines", calls, None)
+    with counting() as calls:
+        for refund in refunds:
+            answer = functions.invoke("EventProcessorFunction", sqs_event([refund], arn, config.region))
+            assert answer == {"batchItemFailures": []}, answer
+    report(f"processor: {LARGE_REFUNDS} refunds of it (all)", calls, None)
+    state = wiring.order_repository().get(corp, "O-large")
+    assert state is not None and state.refunded_fen == state.paid_fen == total_paid(LARGE_LINES), state
+    items = query_all(wiring.table(), f"T#{corp}#ORDER#O-large")
+    largest = max(item_size(item) for item in items)
+    within = largest <= MAX_ITEM_BYTES
+    print(
+        f"{'order of ' + format(LARGE_LINES, ',') + ' lines, ' + str(LARGE_REFUNDS) + ' refunds':44} "
+        f"{len(items):3d} items      largest {largest / 1024:.0f} KB of the {MAX_ITEM_BYTES // 1024} KB limit"
+        f"{'' if within else '  OVER THE LIMIT'}"
+    )
     return within
 
 
@@ -221,6 +305,9 @@ def main() -> int:
     assert standing.totals.get("paid_orders") == 1 and standing.owes_assessment, standing
     upline = wiring.level_repository().standing("ww-local-corp", "aff-B")
     assert upline.totals.get("paid_orders") == 1, upline
+
+    within += _refund_and_completion(functions, through_queue)
+    within.append(_large_order(functions, resolver, config))
 
     payout_id = _payout_waiting(functions)
     with counting() as calls:

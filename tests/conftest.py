@@ -102,7 +102,7 @@ class StackHandle:
 
     def order(self, order_id: str, corp_id: str = "ww-local-corp") -> dict[str, Any] | None:
         for item in self.table_items():
-            if item["pk"] == f"T#{corp_id}#ORDER#{order_id}":
+            if item["pk"] == f"T#{corp_id}#ORDER#{order_id}" and item["sk"] == "STATE":
                 item["doc"] = json.loads(item["doc"])
                 return item
         return None

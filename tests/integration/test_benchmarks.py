@@ -25,6 +25,16 @@ def test_round_trips_of_an_order_paid_stay_within_budget() -> None:
     assert "webhook: accept order.paid" in output and "payout worker" in output
 
 
+def test_refunds_and_completions_take_their_floor_and_a_large_order_fits_the_item_limit() -> None:
+    output = _run("bench.round_trips")
+    for path in ("processor: order.refunded", "processor: order.completed"):
+        line = next(line for line in output.splitlines() if line.startswith(path))
+        assert int(re.search(r"(\d+) round trips", line).group(1)) == 2, line  # type: ignore[union-attr]
+    large = next(line for line in output.splitlines() if line.startswith("order of 2,000 lines"))
+    largest = int(re.search(r"largest (\d+) KB of the 400 KB limit", large).group(1))  # type: ignore[union-attr]
+    assert largest <= 400, large
+
+
 def test_cold_start_reports_a_ratio_per_function() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench.cold_start", "--rounds", "1"],

@@ -15,7 +15,7 @@ from incentives.levels.ports import AppliedSource, StoredLevels
 
 if TYPE_CHECKING:
     from incentives.affiliates.commission import Decision as CommissionDecision
-    from incentives.ledger.model import Entry
+    from incentives.ledger.model import Account, Entry
     from incentives.orders.aggregate import OrderState
     from incentives.payouts.model import Payout
     from incentives.webhook.models import OrderPaid
@@ -209,6 +209,15 @@ class HoldReduced:
 
 
 @dataclass(frozen=True)
+class HoldScheduled:
+    """A waiting hold given its date (refused if the hold is gone)."""
+
+    account: Account
+    credit_id: str
+    hold_until: datetime
+
+
+@dataclass(frozen=True)
 class OrderSaved:
     """The order aggregate's new state, if the stored one is still ``expected_version``."""
 
@@ -255,6 +264,7 @@ Change = (
     | ShareCompleted
     | Posted
     | HoldReduced
+    | HoldScheduled
     | OrderSaved
     | WithdrawalRequested
     | WithdrawalMoved

@@ -26,6 +26,7 @@ from incentives.affiliates.changes import (
     CommissionDecided,
     FiguresAdded,
     HoldReduced,
+    HoldScheduled,
     InvitedMember,
     LevelFigures,
     LevelSource,
@@ -44,7 +45,7 @@ from incentives.affiliates.changes import (
     WithdrawalMoved,
     WithdrawalRequested,
 )
-from incentives.levels.ports import LevelRepository, Standing, StoredLevels
+from incentives.levels.ports import AppliedSource, LevelRepository, Standing, StoredLevels
 from incentives.orders.ports import OrderRepository
 
 if TYPE_CHECKING:
@@ -70,6 +71,18 @@ class PaymentContext:
     buyer_standing: Standing
     level_figures_seen: bool
     source: Record | None
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    """What a refund or a completion of a decided order needs, read at once: the order, its
+    commission decision and shares (by role), the program and the order's level figures."""
+
+    order: OrderState | None
+    decision: Record | None
+    shares: dict[str, Record]
+    settings: ProgramSettings
+    level_figures: AppliedSource | None
 
 
 # --- the repositories -------------------------------------------------------------------------------
@@ -174,6 +187,13 @@ class AffiliateRepository(Protocol):
         """Profiles of ``affiliate_ids`` and the level standing of ``standing_of``, in one round trip."""
         ...
 
+    def order_context(
+        self, corp_id: str, order_id: str, roles: Sequence[str], level_source: str
+    ) -> OrderContext:
+        """Everything a refund or a completion reads first, in one round trip (and the order's
+        parts, if it has any, in a second)."""
+        ...
+
     def commit(self, corp_id: str, changes: Sequence[Change]) -> None:
         """Write every change or none. Raises :class:`Stale` when a precondition fails,
         :class:`TooLarge` when they do not fit one transaction, and the ledger's balance
@@ -205,10 +225,12 @@ __all__ = [
     "Earnings",
     "FiguresAdded",
     "HoldReduced",
+    "HoldScheduled",
     "InvitedMember",
     "Ledger",
     "LevelFigures",
     "LevelSource",
+    "OrderContext",
     "OrderSaved",
     "PaymentContext",
     "PayoutCreated",

@@ -21,6 +21,7 @@ from incentives.affiliates.ports import (
 from incentives.core.clock import iso_utc, local_date
 from incentives.ledger import postings
 from incentives.ledger.model import Entry
+from incentives.ledger.postings import Hold
 
 
 def share_lines(item: Record) -> tuple[LineShare, ...]:
@@ -29,6 +30,24 @@ def share_lines(item: Record) -> tuple[LineShare, ...]:
 
 def take_back(ports: Earnings, corp_id: str, share: Record, refund: Any, now: datetime) -> bool:
     """Apply one refund to one share; False when a concurrent change made the caller re-read."""
+    hold = ports.ledger.hold(
+        account(corp_id, share["beneficiary_id"]), credit_id(share["order_id"], share["role"])
+    )
+    changes = take_back_changes(corp_id, share, refund, hold, now, ports.time_zone)
+    if changes is None:
+        return False  # another worker took back part of it meanwhile: read the share again
+    try:
+        ports.affiliates.commit(corp_id, changes)
+    except Stale:
+        return False  # posted before, or the share or the hold changed meanwhile
+    return True
+
+
+def take_back_changes(
+    corp_id: str, share: Record, refund: Any, hold: Hold | None, now: datetime, time_zone: str
+) -> list[Change] | None:
+    """The changes that apply one refund to one share, given the credit's hold (None once it
+    settled); None when the hold no longer covers the amount (a concurrent change)."""
     lines = share_lines(share)
     line_ids = {line.line_id for line in lines}
     refunded: dict[str, int] = {}
@@ -43,8 +62,7 @@ def take_back(ports: Earnings, corp_id: str, share: Record, refund: Any, now: da
     amount = taken_back(lines, refunded) - taken
     owner = account(corp_id, share["beneficiary_id"])
     credit = credit_id(share["order_id"], share["role"])
-    hold = ports.ledger.hold(owner, credit)
-    day = local_date(refund.refunded_at, ports.time_zone).isoformat()
+    day = local_date(refund.refunded_at, time_zone).isoformat()
     record = {
         "lines": {line.line_id: line.refund_fen for line in refund.lines},
         "amount_fen": amount,
@@ -56,7 +74,7 @@ def take_back(ports: Earnings, corp_id: str, share: Record, refund: Any, now: da
     changes: list[Change] = []
     entries: list[Entry] = []
     if hold is not None and amount > hold.remaining_fen:
-        return False  # another worker took back part of it meanwhile: read the share again
+        return None
     if amount > 0 and hold is not None:
         entry = postings.reversal(
             hold,
@@ -89,8 +107,4 @@ def take_back(ports: Earnings, corp_id: str, share: Record, refund: Any, now: da
                 share["beneficiary_id"], now, {"returned_fen": amount}, day, {"returned_fen": amount}
             )
         )
-    try:
-        ports.affiliates.commit(corp_id, [Posted(tuple(entries), refund.refunded_at), *changes])
-    except Stale:
-        return False  # posted before, or the share or the hold changed meanwhile
-    return True
+    return [Posted(tuple(entries), refund.refunded_at), *changes]

@@ -23,7 +23,6 @@ from incentives.guides.triggers import (
 from incentives.messages.internal import GuideAcquiredCustomer
 from incentives.orders.aggregate import AfterSalesWindow, OrderState
 from incentives.orders.ports import OrderRepository
-from incentives.orders.service import apply_order_event
 from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 
 if TYPE_CHECKING:
@@ -85,12 +84,16 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def orders(delivery: Delivery) -> str:
         """A refund, a completion or a closed window on the order, then on its commissions."""
-        from incentives.storage.affiliates.earnings import follow_order
+        from incentives.storage.affiliates.earnings import apply_order_change
 
-        state = apply_order_event(
-            ports.orders, delivery.corp_id, delivery.event_id, delivery.data, ports.window
+        state, commissions = apply_order_change(
+            affiliate_effects(),
+            delivery.corp_id,
+            delivery.event_id,
+            delivery.data,
+            ports.window,
+            ports.clock.now(),
         )
-        commissions = follow_order(affiliate_effects(), delivery.corp_id, state, ports.clock.now())
         return _order_detail(state, commissions)
 
     def referral_clicked(delivery: Delivery) -> str:

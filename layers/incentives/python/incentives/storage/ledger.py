@@ -235,18 +235,17 @@ class LedgerRepository:
     def schedule(self, account: Account, credit_id: str, hold_until: datetime) -> bool:
         """Give a waiting hold its date; False when the hold is gone (settled or fully reversed)."""
         try:
-            self._table.transact(
-                [
-                    Update(
-                        _hold_key(account, credit_id),
-                        set=_due(account, credit_id, hold_until),
-                        conditions=(Exists(),),
-                    )
-                ]
-            )
+            self._table.transact([self.hold_schedule(account, credit_id, hold_until)])
         except ConditionFailed:
             return False
         return True
+
+    @staticmethod
+    def hold_schedule(account: Account, credit_id: str, hold_until: datetime) -> Update:
+        """The write that gives a waiting hold its date (refused if the hold is gone)."""
+        return Update(
+            _hold_key(account, credit_id), set=_due(account, credit_id, hold_until), conditions=(Exists(),)
+        )
 
     def reverse(self, entry: Entry) -> bool:
         """Post a reversal and reduce the credit's hold by the same amount."""

@@ -9,6 +9,8 @@ from typing import Any
 
 from incentives.storage.table import (
     INDEXES,
+    MAX_ITEM_BYTES,
+    MAX_TRANSACTION_BYTES,
     MAX_TRANSACTION_ITEMS,
     AtMost,
     Condition,
@@ -21,9 +23,11 @@ from incentives.storage.table import (
     NotExists,
     Page,
     Put,
+    Update,
     Write,
     decode_cursor,
     encode_cursor,
+    item_size,
     key_attributes,
 )
 
@@ -51,6 +55,12 @@ def _check_transaction(writes: Sequence[Write]) -> None:
     ]
     if len(set(keys)) != len(keys):
         raise ValueError("a transaction cannot include several operations on one item")
+    sizes = [item_size(w.item) if isinstance(w, Put) else item_size(w.key) for w in writes]
+    if max(sizes, default=0) > MAX_ITEM_BYTES:
+        raise ValueError(f"an item holds at most {MAX_ITEM_BYTES} bytes, not {max(sizes)}")
+    updates = sum(item_size(w.set) + item_size(w.add) for w in writes if isinstance(w, Update))
+    if sum(sizes) + updates > MAX_TRANSACTION_BYTES:
+        raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_BYTES} bytes")
 
 
 _PARTITION_ATTRIBUTES = ("pk", *(partition for partition, _ in INDEXES.values()))

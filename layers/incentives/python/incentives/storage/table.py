@@ -12,6 +12,7 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 Key = dict[str, str]
@@ -86,6 +87,28 @@ Write = Put | Update | Delete
 
 MAX_TRANSACTION_ITEMS = 100
 """DynamoDB's limit on the items of one transaction."""
+MAX_ITEM_BYTES = 400 * 1024
+"""DynamoDB's limit on one item (attribute names and values)."""
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
+"""DynamoDB's limit on the aggregate size of one transaction."""
+
+
+def item_size(value: Any) -> int:
+    """An item's (or value's) size as DynamoDB counts it: UTF-8 names and strings, numbers by
+    their digits, 3 bytes of overhead per list or map (rounded up, never under)."""
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, int | float | Decimal):
+        return len(str(value).lstrip("-").replace(".", "")) // 2 + 2
+    if isinstance(value, dict):
+        return 3 + sum(len(str(name).encode()) + 1 + item_size(inner) for name, inner in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 3 + sum(1 + item_size(inner) for inner in value)
+    raise TypeError(f"no DynamoDB size for {type(value).__name__}")
 
 
 class ConditionFailed(Exception):

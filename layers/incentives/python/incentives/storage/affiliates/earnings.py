@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from incentives.affiliates import late_clicks, lifecycle, payment
+from incentives.affiliates import following, late_clicks, lifecycle, payment
 from incentives.affiliates.commission import account, credit_id
 from incentives.affiliates.ports import Earnings
 from incentives.affiliates.refunds import share_lines
-from incentives.orders.aggregate import AfterSalesWindow, OrderState
+from incentives.orders.aggregate import AfterSalesWindow, OrderFact, OrderState
 from incentives.storage.affiliates import TableAffiliates
 from incentives.storage.ledger import LedgerRepository
 from incentives.storage.orders import TableOrderRepository
@@ -52,6 +52,19 @@ def apply_payment(
     return payment.apply_payment(effects.ports(), corp_id, event_id, order, window, now)
 
 
+def apply_order_change(
+    effects: AffiliateEffects,
+    corp_id: str,
+    event_id: str,
+    fact: OrderFact,
+    window: AfterSalesWindow,
+    now: datetime,
+) -> tuple[OrderState, str]:
+    """A refund, a completion or a closed window, on the order then its commissions
+    (``affiliates.following``: two round trips for a refund or a completion)."""
+    return following.apply_order_change(effects.ports(), corp_id, event_id, fact, window, now)
+
+
 def attribute_late_click(
     effects: AffiliateEffects, corp_id: str, customer_id: str, clicked_at: datetime, now: datetime
 ) -> list[str]:
@@ -62,6 +75,7 @@ def attribute_late_click(
 __all__ = [
     "AffiliateEffects",
     "account",
+    "apply_order_change",
     "apply_payment",
     "attribute_late_click",
     "credit_id",

@@ -325,6 +325,8 @@ def writes_of(corp_id: str, change: ports.Change, ledger: LedgerRepository) -> l
             return posting_writes(change.entries, change.at)
         case ports.HoldReduced():
             return [ledger.hold_reduction(change.reversal)]
+        case ports.HoldScheduled():
+            return [ledger.hold_schedule(change.account, change.credit_id, change.hold_until)]
         case ports.OrderSaved():
             return [order_put(change.state, change.expected_version)]
         case ports.WithdrawalRequested():

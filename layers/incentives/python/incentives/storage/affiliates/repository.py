@@ -17,7 +17,7 @@ from incentives.storage.affiliates import keys
 from incentives.storage.affiliates.records import KEY_ATTRIBUTES, entry_count, record, writes_of
 from incentives.storage.ledger import LedgerRepository, balance_refusal
 from incentives.storage.levels import TableLevelRepository
-from incentives.storage.orders import state_from_item
+from incentives.storage.orders import StoredParts, order_writes, read_order
 from incentives.storage.table import MAX_TRANSACTION_ITEMS, ConditionFailed, Put, Table, Write, query_all
 
 
@@ -32,6 +32,7 @@ class TableAffiliates:
         self._table = table
         self._ledger = LedgerRepository(table)
         self._levels = TableLevelRepository(table)
+        self._parts = StoredParts()
 
     @property
     def levels(self) -> TableLevelRepository:
@@ -150,7 +151,7 @@ class TableAffiliates:
         )
         stored, decided, settings, buyer, binding, counted, levels, standing, figures = found[:9]
         return ports.PaymentContext(
-            order=state_from_item(stored) if stored else None,
+            order=read_order(self._table, stored, self._parts) if stored else None,
             decided=decided is not None,
             settings=_settings(settings),
             buyer=record(buyer),
@@ -160,6 +161,28 @@ class TableAffiliates:
             buyer_standing=level_storage.standing_from_item(corp_id, customer_id, standing),
             level_figures_seen=figures is not None,
             source=record(found[9]) if source_id else None,
+        )
+
+    def order_context(
+        self, corp_id: str, order_id: str, roles: Sequence[str], level_source: str
+    ) -> ports.OrderContext:
+        found = self._table.get_many(
+            [
+                table_keys.order_key(corp_id, order_id),
+                keys.decision_key(corp_id, order_id),
+                keys.settings_key(corp_id),
+                level_storage.source_key(corp_id, level_source),
+                *(keys.share_key(corp_id, order_id, role) for role in roles),
+            ]
+        )
+        stored, decision, settings, figures = found[:4]
+        shares = {role: record(item) for role, item in zip(roles, found[4:], strict=True)}
+        return ports.OrderContext(
+            order=read_order(self._table, stored, self._parts) if stored else None,
+            decision=record(decision),
+            shares={role: share for role, share in shares.items() if share is not None},
+            settings=_settings(settings),
+            level_figures=level_storage.applied_source_from_item(figures),
         )
 
     def promoters(
@@ -183,8 +206,15 @@ class TableAffiliates:
         writes: list[Write] = []
         owners: list[ports.Change] = []
         entries: set[int] = set()
+        saved: list[tuple[str, int, list[str]]] = []
         for change in ordered:
-            own = writes_of(corp_id, change, self._ledger)
+            own: list[Write]
+            if isinstance(change, ports.OrderSaved):  # with the parts it adds (large ones first)
+                puts, names = order_writes(self._table, change.state, change.expected_version, self._parts)
+                saved.append((puts[-1].item["pk"], change.state.version, names))
+                own = list(puts)
+            else:
+                own = writes_of(corp_id, change, self._ledger)
             entries.update(range(len(writes), len(writes) + entry_count(change)))
             writes += own
             owners += [change] * len(own)
@@ -192,6 +222,9 @@ class TableAffiliates:
             return
         if len(writes) > MAX_TRANSACTION_ITEMS:
             raise ports.TooLarge(f"{len(writes)} writes do not fit one transaction")
+        written = [(w.item if isinstance(w, Put) else w.key) for w in writes]
+        if len({(key["pk"], key["sk"]) for key in written}) < len(written):
+            raise ports.TooLarge("several writes to one item do not fit one transaction")
         try:
             self._table.transact(writes)
         except ConditionFailed as failure:
@@ -204,3 +237,5 @@ class TableAffiliates:
                 if not any(owners[position] is seen for seen in failed):
                     failed.append(owners[position])
             raise ports.Stale(failed) from failure
+        for partition, version, names in saved:
+            self._parts.remember(partition, version, names)
