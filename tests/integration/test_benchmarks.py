@@ -22,7 +22,15 @@ def test_round_trips_of_an_order_paid_stay_within_budget() -> None:
         processor = next(line for line in output.splitlines() if line.startswith(path))
         trips = int(re.search(r"(\d+) round trips", processor).group(1))  # type: ignore[union-attr]
         assert trips <= 3, processor
-    assert "webhook: accept order.paid" in output and "payout worker" in output
+    paths = [
+        "webhook: accept order.paid",
+        "window job: close one due order",
+        "processor: window closed, commissioned order",
+        "processor: a guide reward, paid offline",
+        "payout worker: one clean payout",
+    ]
+    for path in paths:  # each printed beside its floor
+        assert re.search(rf"^{re.escape(path)}\s+\d+ round trips\s+floor\s+\d+", output, re.M), output
 
 
 def test_cold_start_reports_a_ratio_per_function() -> None:
