@@ -95,6 +95,17 @@ def guide_program() -> None:
     create_custom_rule(TableGuideRepository(table), CORP, rule, now - timedelta(hours=1))
 
 
+def pay_guides_online() -> None:
+    """The tenant pays guide rewards online (WeCom Pay): each reward queues its payout."""
+    from incentives.guides.rules import PaymentMethod
+    from incentives.guides.settings import IncentiveSettings, save_settings
+    from incentives.runtime import wiring
+
+    online = IncentiveSettings(payment_method=PaymentMethod.ONLINE)
+    assert wiring.wecom_pay_configured(CORP)
+    save_settings(wiring.guide_repository(), CORP, online, True, datetime.now(UTC))
+
+
 def store_visit(event_id: str) -> dict[str, Any]:
     """A webhook body: a customer the guide brought visited the store just now."""
     from tests.support import sample_body

@@ -22,8 +22,9 @@ Floors (reads + writes + queue sends the path cannot do without):
   write it closed; its commissions were scheduled at completion and do not depend on it).
 - processor, a guide reward (a customer behavior the guide brought), paid offline: 2 (one
   batched read of rule, guide, settings, the reward's and occurrence's keys and the counters;
-  one transaction with the occurrence, usage, reward, ledger entries and payout). Paid online,
-  one more: the payout's send to its queue.
+  one transaction with the occurrence, usage, reward, ledger entries and payout). Paid online:
+  3, one more for the payout's send to its queue (the payee's openid comes from WeCom, not AWS;
+  the container's WeCom token is read once).
 - payout worker, one clean payout: 3 (read the payout; store ``sending`` before the provider
   call, SPEC §4.7; store ``paid`` with its ledger entry).
 """
@@ -90,11 +91,13 @@ def _drop_event_source_calls(calls: Counter[str]) -> None:
 def main() -> int:
     import logging
 
+    from incentives.wecom.crypto import CallbackCrypto
     from infra.local import aws
     from infra.local.config import LocalConfig
     from infra.local.lambdas import Functions
     from infra.local.poller import sqs_event
     from infra.local.sandboxes.payments import Merchant, PaymentsSandbox, PaymentsSandboxServer
+    from infra.local.sandboxes.wecom import WeComSandbox, WeComSandboxServer
     from infra.local.scheduler import scheduled_event
     from infra.local.template import read_stack
     from tests.support import order_completed, order_paid, webhook_event
@@ -114,11 +117,17 @@ def main() -> int:
     )
     payments = PaymentsSandboxServer(books, "127.0.0.1", 0)
     payments.start()
+    crypto = CallbackCrypto(base.callback_token, base.encoding_aes_key, base.corp_id)
+    wecom = WeComSandbox(base.corp_id, base.wecom_secret, crypto, "http://127.0.0.1:9/")
+    wecom.users[setup.GUIDE] = {"userid": setup.GUIDE, "name": "张伟", "department": [2]}
+    wecom_server = WeComSandboxServer(wecom, "127.0.0.1", 0)
+    wecom_server.start()
     config = dataclasses.replace(
         base,
         aws_port=port,
         stack_name=f"bench{uuid.uuid4().hex[:6]}",
         payments_port=int(payments.base_url.rsplit(":", 1)[1]),
+        wecom_port=int(wecom_server.base_url.rsplit(":", 1)[1]),
     )
     template = read_stack()
     resolver = aws.provision(template, config)
@@ -245,6 +254,19 @@ def main() -> int:
     assert answer == {"batchItemFailures": []}, answer
     rewards = [r for r in setup.rewards_of_guide() if r["source_event_id"] == "visit-bench"]
     assert [r["amount_fen"] for r in rewards] == [200], rewards
+
+    setup.pay_guides_online()
+    accept(setup.store_visit("visit-online-warm-up"))  # the container's WeCom token, read once
+    through_queue("EventsQueue", "EventProcessorFunction")()
+    accept(setup.store_visit("visit-online"))
+    answer = measured(
+        "processor: a guide reward paid online, queued",
+        through_queue("EventsQueue", "EventProcessorFunction"),
+        3,
+    )
+    assert answer == {"batchItemFailures": []}, answer
+    [online] = [r for r in setup.rewards_of_guide() if r["source_event_id"] == "visit-online"]
+    assert online["payment_method"] == "online" and online["amount_fen"] == 200, online
     purge("PayoutQueue")
 
     payout_id = setup.payout_waiting()
@@ -254,6 +276,7 @@ def main() -> int:
     assert answer == {"batchItemFailures": []}, answer
     assert [t["number"] for t in books.transfers_made()] == [payout_id]
     payments.stop()
+    wecom_server.stop()
     server.stop()
     return 0 if all(within) else 1
 

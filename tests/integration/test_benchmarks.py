@@ -27,6 +27,7 @@ def test_round_trips_of_an_order_paid_stay_within_budget() -> None:
         "window job: close one due order",
         "processor: window closed, commissioned order",
         "processor: a guide reward, paid offline",
+        "processor: a guide reward paid online, queued",
         "payout worker: one clean payout",
     ]
     for path in paths:  # each printed beside its floor
