@@ -161,20 +161,11 @@ class TableGuideRepository:
         items = query_all(self._table, keys.guide_occurrences(corp_id, rule_id, month))
         return [org.record(item) or {} for item in items]
 
-    def guide(self, corp_id: str, guide_id: str) -> Record | None:
-        return org.guide(self._table, corp_id, guide_id)
-
     def guides(self, corp_id: str) -> dict[str, Record]:
         return org.guides(self._table, corp_id)
 
     def reward(self, corp_id: str, reward_id: str) -> Record | None:
         return org.record(self._table.get(keys.guide_reward_key(corp_id, reward_id)))
-
-    def occurrence_recorded(self, corp_id: str, rule_id: str, month: str, at: datetime, source: str) -> bool:
-        return (
-            self._table.get(keys.guide_occurrence_key(corp_id, rule_id, month, iso_utc(at), source))
-            is not None
-        )
 
     def grant_read(
         self, corp_id: str, guide_id: str, rule_id: str, month: str, at: datetime, reward_id: str
