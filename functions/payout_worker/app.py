@@ -1,8 +1,9 @@
-"""Payout queue → provider (SQS, partial batch failures, Powertools idempotency).
+"""Payout queue → provider (SQS, partial batch failures).
 
 One attempt per message; an unresolved attempt fails the record so SQS retries it with the
 same payout id. On the last receive the payout is marked failed before the message goes to
-the dead-letter queue.
+the dead-letter queue. A duplicate message is told apart by the payout's own item (its status,
+generation and version; docs/decisions.md), not by a separate idempotency record.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incentives.core.clock import SystemClock
 from incentives.payouts import pipeline
 from incentives.runtime import wiring
-from incentives.runtime.idempotency import once_per_key, register_lambda_context
 from incentives.runtime.settings import settings
 from incentives.storage.payout_queue import PayoutMessage
 
@@ -29,9 +29,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 clock = SystemClock()
 
 
-@once_per_key("payout-worker", key_jmespath="[corp_id, payout_id, generation]", payload_jmespath="generation")
-def attempt(*, request: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
-    message = PayoutMessage.model_validate(request)
+def attempt(message: PayoutMessage, final_attempt: bool) -> dict[str, Any]:
     payout = pipeline.process_payout(
         wiring.payout_repository(),
         wiring.payout_providers(message.corp_id),
@@ -50,7 +48,7 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
     message = PayoutMessage.model_validate_json(record.body)
     final = int(record.attributes.approximate_receive_count or 1) >= settings().payout_max_receives
     try:
-        outcome = attempt(request=message.model_dump(), final_attempt=final)
+        outcome = attempt(message, final_attempt=final)
     except Exception as error:
         logger.warning(
             "payout attempt unresolved",
@@ -66,7 +64,6 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

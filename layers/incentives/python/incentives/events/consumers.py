@@ -23,6 +23,7 @@ from incentives.guides.triggers import (
 from incentives.messages.internal import GuideAcquiredCustomer
 from incentives.orders.aggregate import AfterSalesWindow, OrderState
 from incentives.orders.ports import OrderRepository
+from incentives.orders.service import apply_order_event
 from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def build_consumers(ports: EventPorts) -> Consumers:
         return _order_detail(state, commissions)
 
     def orders(delivery: Delivery) -> str:
-        """A refund, a completion or a closed window on the order, then on its commissions."""
+        """A refund or a completion on the order, then on its commissions."""
         from incentives.storage.affiliates.earnings import apply_order_change
 
         state, commissions = apply_order_change(
@@ -95,6 +96,20 @@ def build_consumers(ports: EventPorts) -> Consumers:
             ports.clock.now(),
         )
         return _order_detail(state, commissions)
+
+    closed: dict[tuple[str, str], OrderState] = {}
+    """The order its window-closed event left, for the consumers after ``window_closed`` (one entry)."""
+
+    def window_closed(delivery: Delivery) -> str:
+        """The closed window on the order alone (its read and its write). The commissions do not
+        depend on the closure: every fact they follow (payment, refunds, completion) came with its
+        own event, whose consumer brought them in line before that event was acknowledged."""
+        state = apply_order_event(
+            ports.orders, delivery.corp_id, delivery.event_id, delivery.data, ports.window
+        )
+        closed.clear()
+        closed[(delivery.corp_id, delivery.event_id)] = state
+        return f"order {state.order_id} is {state.status.value}"
 
     def referral_clicked(delivery: Delivery) -> str:
         from incentives.storage.affiliates.earnings import attribute_late_click
@@ -191,7 +206,9 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     def subsidy_settlement(delivery: Delivery) -> str | None:
         """After the orders consumer closed the window: the subsidy on the settled amount, once."""
-        state = ports.orders.get(delivery.corp_id, delivery.data.order_id)
+        state = closed.pop((delivery.corp_id, delivery.event_id), None) or ports.orders.get(
+            delivery.corp_id, delivery.data.order_id
+        )
         if state is None or state.paid is None or not state.paid.is_wechat_store:
             return None
         from incentives.subsidy.service import on_window_closed
@@ -210,8 +227,9 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
     consumers = Consumers()
     consumers.subscribe("order.paid", "orders", payments)
-    for event_type in ("order.refunded", "order.completed", "order.after_sales_window_closed"):
+    for event_type in ("order.refunded", "order.completed"):
         consumers.subscribe(event_type, "orders", orders)
+    consumers.subscribe("order.after_sales_window_closed", "orders", window_closed)
     # after the order's own consumers: the subsidy reads the order they wrote
     consumers.subscribe("order.paid", "subsidy", subsidy_payment)
     consumers.subscribe("order.after_sales_window_closed", "subsidy", subsidy_settlement)

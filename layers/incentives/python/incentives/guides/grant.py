@@ -27,7 +27,7 @@ from incentives.guides.rules import (
     reward_for,
     version_at,
 )
-from incentives.guides.settings import IncentiveSettings, load_settings
+from incentives.guides.settings import IncentiveSettings, settings_from
 from incentives.guides.triggers import Trigger
 from incentives.ledger import postings
 from incentives.ledger.model import Account, OwnerKind
@@ -47,8 +47,8 @@ class GuideEffects:
     time_zone: str
 
 
-def reward_id_for(rule: StoredRule, trigger: Trigger) -> str:
-    return "rw" + hashlib.sha256(f"{rule.rule_id}|{trigger.reward_key_hint}".encode()).hexdigest()[:30]
+def reward_id_for(rule_id: str, trigger: Trigger) -> str:
+    return "rw" + hashlib.sha256(f"{rule_id}|{trigger.reward_key_hint}".encode()).hexdigest()[:30]
 
 
 @dataclass(frozen=True)
@@ -160,31 +160,38 @@ def _reward(context: GrantContext, amount: int) -> Record:
 
 
 def grant(effects: GuideEffects, corp_id: str, trigger: Trigger) -> str:
-    """Apply one trigger once: record the occurrence, count it against the limit, reward, pay."""
+    """Apply one trigger once: record the occurrence, count it against the limit, reward, pay.
+
+    One batched read (``GuideRepository.grant_read``) and one transaction in the usual case; the
+    counters are read again only when the version in force is not the one read with the rule,
+    or when another grant moved them in between (the transaction's conditions tell)."""
     repo = effects.guides
-    rule = repo.rule(corp_id, rule_id_for(corp_id, trigger.behavior))
+    rule_id = rule_id_for(corp_id, trigger.behavior)
+    reward_id = reward_id_for(rule_id, trigger)
+    month = month_of(trigger.at, effects.time_zone)
+    read = repo.grant_read(corp_id, trigger.guide_id, rule_id, month, trigger.at, reward_id)
+    rule = read.rule
     if rule is None or not rule.enabled:
         return f"no enabled rule for {trigger.behavior}"
-    guide = repo.guide(corp_id, trigger.guide_id)
+    guide = read.guide
     if guide is None:
         return f"{trigger.guide_id} is not a guide of an outlet"
     version = version_at(priced_versions(rule), trigger.at)
-    reward_id = reward_id_for(rule, trigger)
-    settings = load_settings(repo, corp_id)
-    month = month_of(trigger.at, effects.time_zone)
-    if repo.reward(corp_id, reward_id) is not None or repo.occurrence_recorded(
-        corp_id, rule.rule_id, month, trigger.at, reward_id
-    ):
-        return _already_granted(effects, corp_id, reward_id)
+    if read.reward is not None or read.occurrence_recorded:
+        return _already_granted(effects, corp_id, reward_id, read.reward)
+    settings = settings_from(read.settings)
     context = GrantContext(corp_id, trigger, rule, guide, version, settings, month, reward_id)
+    counters = read.counters(version.version)
     for _ in range(MAX_ATTEMPTS):
-        counters = repo.counters(corp_id, trigger.guide_id, rule.rule_id, month, version.version)
+        if counters is None:
+            counters = repo.counters(corp_id, trigger.guide_id, rule.rule_id, month, version.version)
         decided = decide(context, counters, effects.openid_of)
         outcome = repo.commit_grant(decided)
         if outcome is GrantOutcome.ALREADY_APPLIED:
-            return _already_granted(effects, corp_id, reward_id)
+            return _already_granted(effects, corp_id, reward_id, repo.reward(corp_id, reward_id))
         if outcome is GrantOutcome.APPLIED:
             return _applied(effects, decided, trigger)
+        counters = None
     raise ConcurrentModification(f"guide {trigger.guide_id}: too many concurrent rewards, retry later")
 
 
@@ -199,9 +206,10 @@ def _applied(effects: GuideEffects, decided: Grant, trigger: Trigger) -> str:
     return f"{amount}, payout {payout.payout_id} {payout.status.value}"
 
 
-def _already_granted(effects: GuideEffects, corp_id: str, reward_id: str) -> str:
-    """A trigger seen before: its reward and payout were committed together; report them."""
-    if effects.guides.reward(corp_id, reward_id) is None:
+def _already_granted(effects: GuideEffects, corp_id: str, reward_id: str, reward: Record | None) -> str:
+    """A trigger seen before (``reward``: its reward as read, if any): its reward and payout were
+    committed together; report them."""
+    if reward is None:
         return "occurrence counted before, no reward"
     payout = effects.payouts.get(corp_id, payout_id_for(corp_id, f"reward:{reward_id}"))
     return f"reward {reward_id} already granted, payout {payout.status.value if payout else 'missing'}"

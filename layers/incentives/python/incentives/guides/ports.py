@@ -7,7 +7,7 @@ documents. A grant is decided here and committed by the repository in one transa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -62,6 +62,27 @@ class Grant:
     """Taken from the guide's carry into this payout (if it still holds that much)."""
 
 
+@dataclass(frozen=True)
+class GrantRead:
+    """What a grant reads before deciding, in one batched read: the rule, the guide, the tenant's
+    settings, whether the trigger was counted or rewarded before, and the counters."""
+
+    rule: StoredRule | None
+    guide: Record | None
+    settings: Record | None
+    reward: Record | None
+    occurrence_recorded: bool
+    carried_fen: int
+    used_fen: Mapping[int, int]
+    """The month's usage of the rule versions read with it, by version (maybe none)."""
+
+    def counters(self, version: int) -> Counters | None:
+        """The counters under ``version``, or None when its usage was not read."""
+        if version not in self.used_fen:
+            return None
+        return Counters(self.used_fen[version], self.carried_fen)
+
+
 class GrantOutcome(StrEnum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
@@ -95,15 +116,17 @@ class GuideRepository(Protocol):
 
     def occurrences(self, corp_id: str, rule_id: str, month: str) -> list[Record]: ...
 
-    def guide(self, corp_id: str, guide_id: str) -> Record | None: ...
-
     def guides(self, corp_id: str) -> dict[str, Record]: ...
 
     def reward(self, corp_id: str, reward_id: str) -> Record | None: ...
 
-    def occurrence_recorded(
-        self, corp_id: str, rule_id: str, month: str, at: datetime, source: str
-    ) -> bool: ...
+    def grant_read(
+        self, corp_id: str, guide_id: str, rule_id: str, month: str, at: datetime, reward_id: str
+    ) -> GrantRead:
+        """Everything a grant reads, in one round trip. The usage read with it is that of the
+        rule version this container last saw newest; the grant reads the counters again when
+        another version is in force at ``at``."""
+        ...
 
     def counters(self, corp_id: str, guide_id: str, rule_id: str, month: str, version: int) -> Counters:
         """Both counters in one consistent read."""

@@ -23,9 +23,13 @@ class IncentiveSettings(BaseModel):
         return WECOM_PAY_MINIMUM_FEN
 
 
-def load_settings(repo: GuideRepository, corp_id: str) -> IncentiveSettings:
-    value = repo.settings(corp_id)
+def settings_from(value: dict[str, object] | None) -> IncentiveSettings:
+    """The stored settings document as settings (the defaults before the first save)."""
     return IncentiveSettings.model_validate(value) if value is not None else IncentiveSettings()
+
+
+def load_settings(repo: GuideRepository, corp_id: str) -> IncentiveSettings:
+    return settings_from(repo.settings(corp_id))
 
 
 def save_settings(

@@ -19,7 +19,6 @@ DEFAULT_CORP_ID = "ww-local-corp"
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    idempotency_table_name: str
     events_queue_url: str
     default_corp_id: str
     tenant_secrets_prefix: str | None
@@ -42,7 +41,6 @@ class Settings:
         env = os.environ
         return cls(
             table_name=env.get("TABLE_NAME", "incentives"),
-            idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", "incentives-idempotency"),
             events_queue_url=env.get("EVENTS_QUEUE_URL", ""),
             default_corp_id=env.get("WECOM_CORP_ID", DEFAULT_CORP_ID),
             tenant_secrets_prefix=env.get("TENANT_SECRETS_PREFIX") or None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.core.clock import iso_utc
-from incentives.guides.ports import Counters, Grant, GrantOutcome, Record, StoredRule
+from incentives.guides.ports import Counters, Grant, GrantOutcome, GrantRead, Record, StoredRule
 from incentives.storage import keys, org
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository
@@ -29,6 +29,11 @@ from incentives.storage.table import (
 
 OCCURRENCE, REWARD = "occurrence", "reward"
 """The writes of a grant whose failed condition means the grant was applied before."""
+
+_newest_versions: dict[tuple[str, str], int] = {}
+"""Per container: each rule's newest version as last read, the usage a grant reads with the rule
+(a hint only: the grant reads the counters again when another version is in force)."""
+_MAX_REMEMBERED = 10_000
 
 
 def rule_item(corp_id: str, rule: StoredRule) -> Item:
@@ -156,19 +161,41 @@ class TableGuideRepository:
         items = query_all(self._table, keys.guide_occurrences(corp_id, rule_id, month))
         return [org.record(item) or {} for item in items]
 
-    def guide(self, corp_id: str, guide_id: str) -> Record | None:
-        return org.guide(self._table, corp_id, guide_id)
-
     def guides(self, corp_id: str) -> dict[str, Record]:
         return org.guides(self._table, corp_id)
 
     def reward(self, corp_id: str, reward_id: str) -> Record | None:
         return org.record(self._table.get(keys.guide_reward_key(corp_id, reward_id)))
 
-    def occurrence_recorded(self, corp_id: str, rule_id: str, month: str, at: datetime, source: str) -> bool:
-        return (
-            self._table.get(keys.guide_occurrence_key(corp_id, rule_id, month, iso_utc(at), source))
-            is not None
+    def grant_read(
+        self, corp_id: str, guide_id: str, rule_id: str, month: str, at: datetime, reward_id: str
+    ) -> GrantRead:
+        hinted = _newest_versions.get((corp_id, rule_id))
+        wanted = [
+            keys.guide_rule_key(corp_id, rule_id),
+            keys.guide_key(corp_id, guide_id),
+            keys.guide_incentive_settings_key(corp_id),
+            keys.guide_reward_key(corp_id, reward_id),
+            keys.guide_occurrence_key(corp_id, rule_id, month, iso_utc(at), reward_id),
+            keys.guide_carry_key(corp_id, guide_id),
+        ]
+        if hinted is not None:
+            wanted.append(keys.guide_usage_key(corp_id, guide_id, rule_id, month, hinted))
+        rule, guide, settings, reward, occurrence, carry, *usage = self._table.get_many(wanted)
+        stored = rule_from_item(rule) if rule else None
+        if stored is not None and stored.versions:
+            if len(_newest_versions) >= _MAX_REMEMBERED:
+                _newest_versions.clear()
+            _newest_versions[(corp_id, rule_id)] = max(int(v["version"]) for v in stored.versions)
+        used = {hinted: int((usage[0] or {}).get("used_fen", 0))} if hinted is not None else {}
+        return GrantRead(
+            rule=stored,
+            guide=org.record(guide),
+            settings=dict(settings["value"]) if settings else None,
+            reward=org.record(reward),
+            occurrence_recorded=occurrence is not None,
+            carried_fen=int((carry or {}).get("carried_fen", 0)),
+            used_fen=used,
         )
 
     def counters(self, corp_id: str, guide_id: str, rule_id: str, month: str, version: int) -> Counters:

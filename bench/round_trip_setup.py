@@ -1,0 +1,124 @@
+"""The state the round-trip benchmark's paths start from, made through the layer's services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+CORP = "ww-local-corp"
+
+
+def payout_waiting() -> str:
+    """A settled credit and a queued payout for it."""
+    from incentives.ledger import postings
+    from incentives.ledger.model import Account, OwnerKind
+    from incentives.payouts.creation import PayoutRequest, create_payout
+    from incentives.payouts.model import Payee, ProviderName
+    from incentives.runtime import wiring
+
+    wiring.reset()
+    now = datetime.now(UTC)
+    guide = Account(CORP, OwnerKind.GUIDE, "guide-bench")
+    ledger = wiring.ledger_repository()
+    ledger.credit(postings.credit(guide, "credit:bench", 5_000, now), hold_until=now)
+    hold = ledger.hold(guide, "credit:bench")
+    assert hold is not None
+    ledger.settle(hold, postings.settlement(hold, now), now)
+    payout = create_payout(
+        wiring.payout_repository(),
+        wiring.payout_queue(),
+        PayoutRequest("reward:bench", Payee(guide, "oBench"), 5_000, ProviderName.WECOM_PAY, "bench"),
+        now,
+    )
+    return payout.payout_id
+
+
+def affiliate_program() -> None:
+    """A program with levels, promoter A (upline B) and customer C bound to A: the affiliate paths
+    decide, credit and count level figures."""
+    from incentives.affiliates.program import ProgramSettings
+    from incentives.levels.service import save_settings as save_levels
+    from incentives.levels.settings import LevelSettings
+    from incentives.runtime import wiring
+    from incentives.storage.affiliates import store
+    from incentives.storage.affiliates.membership import ApplicationInput, submit_application
+    from incentives.storage.affiliates.referrals import bind
+    from incentives.webhook.models import ReferralClicked
+
+    wiring.reset()
+    table, now = wiring.table(), datetime.now(UTC)
+    settings = {
+        "promotion_enabled": True,
+        "invitation_image_url": "https://img.example.com/invite.png",
+        "commission_rate_bp": 1000,
+        "invite_rate_bp": 500,
+        "application": {"review": "auto"},
+    }
+    store.save_settings(table, CORP, ProgramSettings.model_validate(settings), now)
+    levels = {
+        "levels": [
+            {"name": "普通", "commission_rate_bp": 1000},
+            {
+                "name": "银牌",
+                "commission_rate_bp": 1500,
+                "period_days": 30,
+                "threshold": {"conditions": [{"metric": "paid_orders", "at_least": 1}]},
+            },
+        ]
+    }
+    save_levels(wiring.level_repository(), CORP, LevelSettings.model_validate(levels), now)
+    for who, upline in (("aff-B", None), ("aff-A", "aff-B")):
+        submit_application(table, CORP, who, ApplicationInput(openid=f"openid-{who}", invited_by=upline), now)
+    click = ReferralClicked(
+        customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1)
+    )
+    bind(table, CORP, "click-bench", click, now)
+
+
+GUIDE = "guide-visits"
+
+
+def guide_program() -> None:
+    """A guide of an outlet and an enabled "store visit" rule (200 fen, no monthly limit), paid
+    offline (the default settings): a visit the guide brings earns a reward and its payout."""
+    from incentives.guides.programs import RuleInput, create_custom_rule
+    from incentives.runtime import wiring
+    from incentives.storage.guides import TableGuideRepository
+    from incentives.storage.org import guide_item
+    from incentives.storage.table import Put
+
+    wiring.reset()
+    table, now = wiring.table(), datetime.now(UTC)
+    guide = {"user_id": GUIDE, "name": "张伟", "dept_path": ["1", "2"], "outlet_ids": ["2"]}
+    table.transact([Put(guide_item(CORP, guide))])
+    rule = RuleInput(name="到店打卡", behavior="store_visit", amount_fen=200)
+    create_custom_rule(TableGuideRepository(table), CORP, rule, now - timedelta(hours=1))
+
+
+def pay_guides_online() -> None:
+    """The tenant pays guide rewards online (WeCom Pay): each reward queues its payout."""
+    from incentives.guides.rules import PaymentMethod
+    from incentives.guides.settings import IncentiveSettings, save_settings
+    from incentives.runtime import wiring
+
+    online = IncentiveSettings(payment_method=PaymentMethod.ONLINE)
+    assert wiring.wecom_pay_configured(CORP)
+    save_settings(wiring.guide_repository(), CORP, online, True, datetime.now(UTC))
+
+
+def store_visit(event_id: str) -> dict[str, Any]:
+    """A webhook body: a customer the guide brought visited the store just now."""
+    from tests.support import sample_body
+
+    at = datetime.now(UTC).isoformat()
+    body = sample_body("customer_behavior")
+    body.update(event_id=event_id, occurred_at=at)
+    body["data"].update(behavior="store_visit", occurred_at=at, guide_id=GUIDE, customer_id=f"c-{event_id}")
+    return body
+
+
+def rewards_of_guide() -> list[dict[str, Any]]:
+    from incentives.runtime import wiring
+    from incentives.storage.guides import TableGuideRepository
+
+    return TableGuideRepository(wiring.table()).rewards(CORP, GUIDE)
