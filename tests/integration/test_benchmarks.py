@@ -58,6 +58,19 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         check=False,
     )
     ran_in_order = ran.read_text(encoding="utf-8").split()
-    assert ran_in_order == ["bench.cold_start", "bench.round_trips", "bench.fanout", "bench.levels"]
+    assert ran_in_order == [
+        "bench.cold_start",
+        "bench.round_trips",
+        "bench.fanout",
+        "bench.levels",
+        "bench.contention",
+    ]
     assert result.returncode != 0
     assert "bench.cold_start" in result.stdout
+
+
+def test_contention_holds_a_hot_affiliate_with_nothing_exhausted_and_exact_money() -> None:
+    output = _run("bench.contention", "--seconds", "2")
+    assert re.search(r"100 orders/s on one affiliate", output), output
+    assert len(re.findall(r"attempts exhausted→DLQ\s+0\s+budget 0\n", output)) == 2, output
+    assert output.count("money exact             yes") == 2, output

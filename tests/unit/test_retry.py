@@ -50,7 +50,9 @@ def test_a_step_that_conflicts_runs_again_whole_after_each_pause_until_it_succee
             raise Conflict()
         return f"decided from version {seen}"
 
-    policy = RetryPolicy(attempts=5, base_seconds=0.1, sleep=slept.append, random=lambda: 0.5)
+    policy = RetryPolicy(
+        attempts=5, base_seconds=0.1, cap_seconds=1.0, sleep=slept.append, random=lambda: 0.5
+    )
     assert policy.run(step, (Conflict,)) == "decided from version 2"
     assert reads == [0, 1, 2]  # read again before every retry
     assert slept == [0.05, 0.1]

@@ -21,9 +21,9 @@ T = TypeVar("T")
 class RetryPolicy:
     """Full jitter (pause = uniform(0, min(cap, base × 2^retry))), at most ``attempts`` tries."""
 
-    attempts: int = 8
-    base_seconds: float = 0.02
-    cap_seconds: float = 1.0
+    attempts: int = 16
+    base_seconds: float = 0.01
+    cap_seconds: float = 0.15
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     random: Callable[[], float] = field(default=random.random, compare=False)
 
