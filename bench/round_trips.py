@@ -88,12 +88,18 @@ def _payout_waiting(functions: Any) -> str:
     return payout.payout_id
 
 
+PAID_AT = "2026-11-01T04:00:00+00:00"
+"""The affiliate order's payment: a fixed instant after the program, the joining and the click
+below (nothing depends on the day the benchmark runs)."""
+
+
 def _affiliate_program() -> None:
     """A program with levels, promoter A (upline B) and customer C bound to A, made through the layer's
     services: the affiliate path below decides, credits and counts level figures."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from incentives.affiliates.program import ProgramSettings
+    from incentives.core.clock import parse_instant
     from incentives.levels.service import save_settings as save_levels
     from incentives.levels.settings import LevelSettings
     from incentives.runtime import wiring
@@ -103,7 +109,7 @@ def _affiliate_program() -> None:
     from incentives.webhook.models import ReferralClicked
 
     wiring.reset()
-    table, corp, now = wiring.table(), "ww-local-corp", datetime.now(UTC)
+    table, corp, now = wiring.table(), "ww-local-corp", parse_instant(PAID_AT) - timedelta(days=1)
     settings = {
         "promotion_enabled": True,
         "invitation_image_url": "https://img.example.com/invite.png",
@@ -127,16 +133,26 @@ def _affiliate_program() -> None:
     for who, upline in (("aff-B", None), ("aff-A", "aff-B")):
         submit_application(table, corp, who, ApplicationInput(openid=f"openid-{who}", invited_by=upline), now)
     click = ReferralClicked(
-        customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1)
+        customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now + timedelta(hours=1)
     )
-    bind(table, corp, "click-bench", click, now)
+    bind(table, corp, "click-bench", click, now + timedelta(hours=1))
 
 
-def _now_iso() -> str:
-    """Paid now: after the customer's click, so A (bound) and B (A's upline) both earn."""
-    from datetime import UTC, datetime
+def _assert_commissions_paid(order_fen: int) -> None:
+    """The affiliate path did what it names: A earned the commission, B (A's upline) the invite share,
+    and both beneficiaries' level figures counted the order."""
+    from incentives.affiliates.commission import account
+    from incentives.ledger.model import Bucket
+    from incentives.runtime import wiring
 
-    return datetime.now(UTC).isoformat()
+    ledger, corp = wiring.ledger_repository(), "ww-local-corp"
+    a, b = ledger.balance(account(corp, "aff-A")), ledger.balance(account(corp, "aff-B"))
+    assert a[Bucket.EARNED] == order_fen * 1000 // 10_000, a  # commission_rate_bp 1000
+    assert b[Bucket.EARNED] == order_fen * 500 // 10_000, b  # invite_rate_bp 500
+    standing = wiring.level_repository().standing(corp, "aff-A")
+    assert standing.totals.get("paid_orders") == 1 and standing.owes_assessment, standing
+    upline = wiring.level_repository().standing(corp, "aff-B")
+    assert upline.totals.get("paid_orders") == 1, upline
 
 
 def main() -> int:
@@ -204,23 +220,22 @@ def main() -> int:
     _drop_event_source_calls(calls)
     assert answer == {"batchItemFailures": []}, answer
     within.append(report("processor: apply order.paid (no affiliate)", calls, BUDGET))
+    from incentives.runtime import wiring
+
+    applied = wiring.order_repository().get("ww-local-corp", "O-bench")
+    assert applied is not None and applied.paid is not None, applied  # the order really was applied
 
     _affiliate_program()
     functions.invoke(
         "OrderWebhookFunction",
-        webhook_event(order_paid("O-bench-aff", customer_id="oUnion-bench", paid_at=_now_iso())),
+        webhook_event(order_paid("O-bench-aff", customer_id="oUnion-bench", paid_at=PAID_AT)),
     )
     with counting() as calls:
         answer = through_queue("EventsQueue", "EventProcessorFunction")()
     _drop_event_source_calls(calls)
     assert answer == {"batchItemFailures": []}, answer
     within.append(report("processor: order.paid, affiliate + upline + levels", calls, BUDGET))
-    from incentives.runtime import wiring
-
-    standing = wiring.level_repository().standing("ww-local-corp", "aff-A")
-    assert standing.totals.get("paid_orders") == 1 and standing.owes_assessment, standing
-    upline = wiring.level_repository().standing("ww-local-corp", "aff-B")
-    assert upline.totals.get("paid_orders") == 1, upline
+    _assert_commissions_paid(10_000)
 
     payout_id = _payout_waiting(functions)
     with counting() as calls:

@@ -36,9 +36,14 @@ def test_cold_start_reports_a_ratio_per_function() -> None:
     )
     from infra.local.template import read_stack
 
+    assert "bare handler (SPEC §6: Powertools logger + boto3 + pydantic)" in result.stdout, result.stdout
+    assert "full-utilities handler" in result.stdout, result.stdout
+
     for function in read_stack().functions:
         assert re.search(
-            rf"^{function}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$", result.stdout, re.M
+            rf"^{function}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$",
+            result.stdout,
+            re.M,
         ), result.stdout + result.stderr
 
 
