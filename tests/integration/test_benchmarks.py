@@ -69,6 +69,7 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         "bench.fanout",
         "bench.levels",
         "bench.contention",
+        "bench.throughput",
     ]
     assert result.returncode != 0
     assert "bench.cold_start" in result.stdout
@@ -79,3 +80,19 @@ def test_contention_holds_a_hot_affiliate_with_nothing_exhausted_and_exact_money
     assert re.search(r"100 orders/s on one affiliate", output), output
     assert len(re.findall(r"attempts exhausted→DLQ\s+0\s+budget 0\n", output)) == 2, output
     assert output.count("money exact             yes") == 2, output
+
+
+def test_throughput_prints_orders_a_second_and_ten_thousand_orders_checking_every_commission() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.throughput", "--orders", "40"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout
+    assert re.search(r"40 orders in [\d.]+ s = [\d.]+ orders/s", output), output + result.stderr
+    assert re.search(r"10,000 orders at [\d.]+/s: [\d.]+ min", output), output
+    assert "every order applied and every commission credited: yes" in output, output
+    assert result.returncode == (0 if "OVER BUDGET" not in output else 1), output
