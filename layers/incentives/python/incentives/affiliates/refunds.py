@@ -86,7 +86,12 @@ def take_back(ports: Earnings, corp_id: str, share: Record, refund: Any, now: da
     if amount > 0:
         changes.append(
             FiguresAdded(
-                share["beneficiary_id"], now, {"returned_fen": amount}, day, {"returned_fen": amount}
+                share["beneficiary_id"],
+                now,
+                {"returned_fen": amount},
+                day,
+                {"returned_fen": amount},
+                spread_by=f"{share['order_id']}#{refund.refund_id}",
             )
         )
     try:
