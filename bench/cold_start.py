@@ -8,11 +8,15 @@ this measures, in fresh interpreters (start-up excluded), side by side and alter
   directory, the function's folder on the path: its own modules count as ours);
 - its baseline: importing exactly the third-party and standard-library modules that the
   function ended up loading (Powertools utilities, boto3, pydantic, …), none of our code;
-- for reference, ``bench/baseline_handler.py``: a bare handler importing Powertools, boto3
-  and pydantic.
+- SPEC §6's bare handler, ``bench/baseline_handler.py``: the Powertools logger, boto3 and
+  pydantic, nothing more — the budget's baseline;
+- beside it, for reference only, ``bench/baseline_full_handler.py``: a handler that also loads
+  the REST resolver, Swagger, batch, idempotency and parser utilities (measured against it, a
+  function would look cheaper than it is).
 
-The ratio function / baseline is what our own code costs on top. Prints medians and ratios
-for every function, then exits 1 if any is over budget.
+The budget: each function ≤ 1.3 × the bare handler. The ratio function / same imports (what our
+own modules add to the third-party code the function loads) is printed too. Prints medians and
+ratios for every function, then exits 1 if any is over budget.
 
 Each figure is the CPU time of the interpreter doing the import (``time.process_time``), not
 wall-clock time: on a shared machine other processes stretch wall-clock figures by whatever
@@ -135,32 +139,45 @@ def main() -> int:
         parser.error(f"not functions of template.yaml: {sorted(unknown)}")
     compile_our_code()
     bare = ROOT / "bench" / "baseline_handler.py"
+    full = ROOT / "bench" / "baseline_full_handler.py"
     modules = {name: load_handler(path)[1] for name, path in functions.items()}  # also warms caches
     load_handler(bare)
+    load_handler(full)
     own: dict[str, list[float]] = {name: [] for name in functions}
     third_party: dict[str, list[float]] = {name: [] for name in functions}
     bare_times: list[float] = []
+    full_times: list[float] = []
     for _ in range(args.rounds):
         bare_times.append(load_handler(bare)[0])
+        full_times.append(load_handler(full)[0])
         for name, path in functions.items():
             own[name].append(load_handler(path)[0])
             third_party[name].append(import_only(modules[name]))
-    reference = statistics.median(bare_times)
+    reference, heavier = statistics.median(bare_times), statistics.median(full_times)
     print(
         f"cold start (import + init, CPU time), median of {args.rounds} fresh interpreters each;"
-        f" budget {BUDGET:.1f} x"
+        f" budget {BUDGET:.1f} x the bare handler"
     )
-    print(f"bare handler importing Powertools + boto3 + pydantic: {reference * 1000:.0f} ms")
-    print(f"{'function':26} {'ms':>7} {'same imports ms':>16} {'ratio':>6} {'vs bare':>8}  verdict")
+    print(
+        f"bare handler (SPEC §6: Powertools logger + boto3 + pydantic): {reference * 1000:.0f} ms"
+        "  (the budget's baseline)"
+    )
+    print(
+        f"full-utilities handler (resolver, Swagger, batch, idempotency, parser): {heavier * 1000:.0f} ms"
+        f"  = {heavier / reference:.2f} x bare (reference only)"
+    )
+    header = f"{'function':26} {'ms':>7} {'same imports ms':>16} {'ratio':>6} {'vs bare':>8} {'vs full':>8}"
+    print(f"{header}  verdict (vs bare ≤ {BUDGET:.1f})")
     over = []
     for name in functions:
         mine, theirs = statistics.median(own[name]), statistics.median(third_party[name])
-        ratio, versus_bare = mine / theirs, mine / reference
-        if max(ratio, versus_bare) > BUDGET:
+        ratio, versus_bare, versus_full = mine / theirs, mine / reference, mine / heavier
+        if versus_bare > BUDGET:
             over.append(name)
-        verdict = "ok" if max(ratio, versus_bare) <= BUDGET else "OVER BUDGET"
+        verdict = "ok" if versus_bare <= BUDGET else "OVER BUDGET"
         print(
-            f"{name:26} {mine * 1000:7.1f} {theirs * 1000:16.1f} {ratio:6.2f} {versus_bare:8.2f}  {verdict}"
+            f"{name:26} {mine * 1000:7.1f} {theirs * 1000:16.1f} {ratio:6.2f} {versus_bare:8.2f}"
+            f" {versus_full:8.2f}  {verdict}"
         )
     if over:
         print(f"over budget: {', '.join(over)}")

@@ -33,9 +33,14 @@ def payout_waiting() -> str:
     return payout.payout_id
 
 
+PAID_AT = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+"""The affiliate order's payment: a fixed instant after the program, the joining and the click
+below (nothing depends on the day the benchmark runs)."""
+
+
 def affiliate_program() -> None:
-    """A program with levels, promoter A (upline B) and customer C bound to A: the affiliate paths
-    decide, credit and count level figures."""
+    """A program with levels, promoter A (upline B) and customer C bound to A, a day before
+    ``PAID_AT``: the affiliate paths decide, credit and count level figures."""
     from incentives.affiliates.program import ProgramSettings
     from incentives.levels.service import save_settings as save_levels
     from incentives.levels.settings import LevelSettings
@@ -46,7 +51,7 @@ def affiliate_program() -> None:
     from incentives.webhook.models import ReferralClicked
 
     wiring.reset()
-    table, now = wiring.table(), datetime.now(UTC)
+    table, now = wiring.table(), PAID_AT - timedelta(days=1)
     settings = {
         "promotion_enabled": True,
         "invitation_image_url": "https://img.example.com/invite.png",
@@ -70,9 +75,26 @@ def affiliate_program() -> None:
     for who, upline in (("aff-B", None), ("aff-A", "aff-B")):
         submit_application(table, CORP, who, ApplicationInput(openid=f"openid-{who}", invited_by=upline), now)
     click = ReferralClicked(
-        customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now - timedelta(hours=1)
+        customer_id="oUnion-bench", affiliate_id="aff-A", clicked_at=now + timedelta(hours=1)
     )
-    bind(table, CORP, "click-bench", click, now)
+    bind(table, CORP, "click-bench", click, now + timedelta(hours=1))
+
+
+def assert_commissions_paid(order_fen: int) -> None:
+    """The affiliate path did what it names: A earned the commission, B (A's upline) the invite
+    share, and both beneficiaries' level figures counted the order."""
+    from incentives.affiliates.commission import account
+    from incentives.ledger.model import Bucket
+    from incentives.runtime import wiring
+
+    ledger = wiring.ledger_repository()
+    a, b = ledger.balance(account(CORP, "aff-A")), ledger.balance(account(CORP, "aff-B"))
+    assert a[Bucket.EARNED] == order_fen * 1000 // 10_000, a  # commission_rate_bp 1000
+    assert b[Bucket.EARNED] == order_fen * 500 // 10_000, b  # invite_rate_bp 500
+    standing = wiring.level_repository().standing(CORP, "aff-A")
+    assert standing.totals.get("paid_orders") == 1 and standing.owes_assessment, standing
+    upline = wiring.level_repository().standing(CORP, "aff-B")
+    assert upline.totals.get("paid_orders") == 1, upline
 
 
 GUIDE = "guide-visits"

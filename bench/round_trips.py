@@ -91,7 +91,6 @@ LARGE_LINES, LARGE_REFUNDS = 2_000, 20
 def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
     """A 2,000-line order and 20 refunds (each refunds a twentieth of the lines in full), applied
     by the processor: round trips and the largest item of the order against DynamoDB's 400 KB."""
-    from datetime import UTC, datetime
 
     from incentives.runtime import wiring
     from incentives.storage.table import MAX_ITEM_BYTES, item_size, query_all
@@ -244,8 +243,13 @@ def main() -> int:
     )
     assert answer == {"batchItemFailures": []}, answer
 
+    from incentives.runtime import wiring
+
+    applied = wiring.order_repository().get(setup.CORP, "O-bench")
+    assert applied is not None and applied.paid is not None, applied  # the order really was applied
+
     setup.affiliate_program()
-    now = datetime.now(UTC)  # paid after the customer's click: A (bound) and B (A's upline) earn
+    now = setup.PAID_AT  # after the customer's click: A (bound) and B (A's upline) earn
     accept(order_paid("O-bench-aff", customer_id="oUnion-bench", paid_at=now.isoformat()))
     answer = measured(
         "processor: order.paid, affiliate + upline + levels",
@@ -254,12 +258,7 @@ def main() -> int:
         ORDER_PAID_BUDGET,
     )
     assert answer == {"batchItemFailures": []}, answer
-    from incentives.runtime import wiring
-
-    standing = wiring.level_repository().standing(setup.CORP, "aff-A")
-    assert standing.totals.get("paid_orders") == 1 and standing.owes_assessment, standing
-    upline = wiring.level_repository().standing(setup.CORP, "aff-B")
-    assert upline.totals.get("paid_orders") == 1, upline
+    setup.assert_commissions_paid(10_000)
 
     accept(order_refunded("O-bench-aff", "R-bench", 1000))
     answer = measured(

@@ -67,9 +67,14 @@ def test_cold_start_reports_a_ratio_per_function() -> None:
     )
     from infra.local.template import read_stack
 
+    assert "bare handler (SPEC §6: Powertools logger + boto3 + pydantic)" in result.stdout, result.stdout
+    assert "full-utilities handler" in result.stdout, result.stdout
+
     for function in read_stack().functions:
         assert re.search(
-            rf"^{function}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$", result.stdout, re.M
+            rf"^{function}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$",
+            result.stdout,
+            re.M,
         ), result.stdout + result.stderr
 
 
@@ -89,6 +94,36 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         check=False,
     )
     ran_in_order = ran.read_text(encoding="utf-8").split()
-    assert ran_in_order == ["bench.cold_start", "bench.round_trips", "bench.fanout", "bench.levels"]
+    assert ran_in_order == [
+        "bench.cold_start",
+        "bench.round_trips",
+        "bench.fanout",
+        "bench.levels",
+        "bench.contention",
+        "bench.throughput",
+    ]
     assert result.returncode != 0
     assert "bench.cold_start" in result.stdout
+
+
+def test_contention_holds_a_hot_affiliate_with_nothing_exhausted_and_exact_money() -> None:
+    output = _run("bench.contention", "--seconds", "2")
+    assert re.search(r"100 orders/s on one affiliate", output), output
+    assert len(re.findall(r"attempts exhausted→DLQ\s+0\s+budget 0\n", output)) == 2, output
+    assert output.count("money exact             yes") == 2, output
+
+
+def test_throughput_prints_orders_a_second_and_ten_thousand_orders_checking_every_commission() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.throughput", "--orders", "40"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout
+    assert re.search(r"40 orders in [\d.]+ s = [\d.]+ orders/s", output), output + result.stderr
+    assert re.search(r"10,000 orders at [\d.]+/s: [\d.]+ min", output), output
+    assert "every order applied and every commission credited: yes" in output, output
+    assert result.returncode == (0 if "OVER BUDGET" not in output else 1), output

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from incentives.storage.contention import Contention, Sequential
 from incentives.storage.dynamo_table import DynamoTable
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.table import (
@@ -22,10 +23,13 @@ from incentives.storage.table import (
 )
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
+@pytest.fixture(params=["memory", "memory-contended", "dynamodb"])
 def table(request: pytest.FixtureRequest) -> Iterator[Table]:
     if request.param == "memory":
         yield MemoryTable()
+        return
+    if request.param == "memory-contended":  # one caller never conflicts with itself
+        yield MemoryTable(Contention(Sequential()))
         return
     import boto3
     from moto import mock_aws

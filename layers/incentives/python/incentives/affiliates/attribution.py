@@ -138,6 +138,13 @@ def decision_changes(
         if share.role is Role.COMMISSION:
             counters["promoted_orders"] = 1
         changes.append(
-            FiguresAdded(share.beneficiary_id, now, counters, day, {"issued_fen": share.amount_fen})
+            FiguresAdded(
+                share.beneficiary_id,
+                now,
+                counters,
+                day,
+                {"issued_fen": share.amount_fen},
+                spread_by=order.order_id,
+            )
         )
     return changes

@@ -74,6 +74,9 @@ class FiguresAdded:
     counters: Mapping[str, int] = field(default_factory=dict)
     day: str | None = None
     day_counters: Mapping[str, int] = field(default_factory=dict)
+    spread_by: str = ""
+    """What picks the figures' shard the write lands on (the order of a commission, so concurrent
+    orders of one affiliate add to different items); empty: the instant ``at``."""
 
 
 @dataclass(frozen=True)

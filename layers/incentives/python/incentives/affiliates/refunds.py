@@ -104,7 +104,12 @@ def take_back_changes(
     if amount > 0:
         changes.append(
             FiguresAdded(
-                share["beneficiary_id"], now, {"returned_fen": amount}, day, {"returned_fen": amount}
+                share["beneficiary_id"],
+                now,
+                {"returned_fen": amount},
+                day,
+                {"returned_fen": amount},
+                spread_by=f"{share['order_id']}#{refund.refund_id}",
             )
         )
     return [Posted(tuple(entries), refund.refunded_at), *changes]

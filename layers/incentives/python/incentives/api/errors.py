@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 from pydantic import BaseModel, Field
 
 from incentives.core import errors
+from incentives.storage.table import TransactionConflicted
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidInput: HTTPStatus.BAD_REQUEST,
@@ -97,6 +98,13 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         return error_response(error)
 
     app.exception_handler(errors.DomainError)(_domain_error)
+
+    def _conflicted(_: TransactionConflicted) -> Response[str]:
+        """Another transaction held the same records (a busy balance): nothing was written."""
+        busy = errors.ConcurrentModification("the records are being changed by another request, retry")
+        return error_response(busy)
+
+    app.exception_handler(TransactionConflicted)(_conflicted)
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:

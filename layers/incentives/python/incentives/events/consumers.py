@@ -9,11 +9,12 @@ arrives, which keeps the processor's cold start small (SPEC §6).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from incentives.core.clock import Clock
-from incentives.events.dispatch import Consumers, Delivery
+from incentives.core.retry import RetryPolicy
+from incentives.events.dispatch import Consumer, Consumers, Delivery
 from incentives.guides.triggers import (
     Trigger,
     trigger_for_behavior,
@@ -24,6 +25,7 @@ from incentives.messages.internal import GuideAcquiredCustomer
 from incentives.orders.aggregate import AfterSalesWindow, OrderState
 from incentives.orders.ports import OrderRepository
 from incentives.orders.service import apply_order_event
+from incentives.storage.table import TransactionConflicted
 from incentives.webhook.models import CouponRedeemed, CustomerBehavior
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class EventPorts:
     clock: Clock
     time_zone: str
     window: AfterSalesWindow
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    """How a consumer that met a transaction conflict is run again (read, decide and write)."""
 
 
 def build_consumers(ports: EventPorts) -> Consumers:
@@ -226,23 +230,33 @@ def build_consumers(ports: EventPorts) -> Consumers:
         return on_flagged(subsidy_ports(), delivery.corp_id, delivery.event_id, delivery.data)
 
     consumers = Consumers()
-    consumers.subscribe("order.paid", "orders", payments)
+
+    def subscribe(event_type: str, name: str, consume: Consumer) -> None:
+        """Each consumer whole (its reads, its decision, its writes) again on a transaction conflict:
+        every consumer is idempotent on the event id, so a retry redoes only what did not commit."""
+
+        def retried(delivery: Delivery) -> str | None:
+            return ports.retry.run(lambda: consume(delivery), (TransactionConflicted,))
+
+        consumers.subscribe(event_type, name, retried)
+
+    subscribe("order.paid", "orders", payments)
     for event_type in ("order.refunded", "order.completed"):
-        consumers.subscribe(event_type, "orders", orders)
-    consumers.subscribe("order.after_sales_window_closed", "orders", window_closed)
+        subscribe(event_type, "orders", orders)
+    subscribe("order.after_sales_window_closed", "orders", window_closed)
     # after the order's own consumers: the subsidy reads the order they wrote
-    consumers.subscribe("order.paid", "subsidy", subsidy_payment)
-    consumers.subscribe("order.after_sales_window_closed", "subsidy", subsidy_settlement)
-    consumers.subscribe("order.source_updated", "subsidy", subsidy_source)
-    consumers.subscribe("order.flagged", "subsidy", subsidy_flag)
-    consumers.subscribe("referral.clicked", "affiliates", referral_clicked)
-    consumers.subscribe("member.registered", "affiliates", member_registered)
-    consumers.subscribe("recharge.paid", "affiliates", recharge_paid)
-    consumers.subscribe("customer.updated", "affiliates", customer_updated)
+    subscribe("order.paid", "subsidy", subsidy_payment)
+    subscribe("order.after_sales_window_closed", "subsidy", subsidy_settlement)
+    subscribe("order.source_updated", "subsidy", subsidy_source)
+    subscribe("order.flagged", "subsidy", subsidy_flag)
+    subscribe("referral.clicked", "affiliates", referral_clicked)
+    subscribe("member.registered", "affiliates", member_registered)
+    subscribe("recharge.paid", "affiliates", recharge_paid)
+    subscribe("customer.updated", "affiliates", customer_updated)
     for event_type in ("guide.customer_acquired", "coupon.redeemed", "customer.behavior"):
-        consumers.subscribe(event_type, "guides", guides)
-    consumers.subscribe("org.sync_requested", "org", org_sync)
-    consumers.subscribe("wecom.callback", "wecom", wecom)
+        subscribe(event_type, "guides", guides)
+    subscribe("org.sync_requested", "org", org_sync)
+    subscribe("wecom.callback", "wecom", wecom)
     return consumers
 
 

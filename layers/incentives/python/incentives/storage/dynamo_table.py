@@ -21,6 +21,7 @@ from incentives.storage.table import (
     NotExists,
     Page,
     Put,
+    TransactionConflicted,
     Write,
     decode_cursor,
     encode_cursor,
@@ -161,6 +162,11 @@ class DynamoTable:
                 failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
                 if failed:
                     raise ConditionFailed(failed) from error
+                conflicted = [i for i, r in enumerate(reasons) if r.get("Code") == "TransactionConflict"]
+                if conflicted:
+                    raise TransactionConflicted(conflicted) from error
+            if code == "TransactionConflictException":  # a single write met a transaction in flight
+                raise TransactionConflicted([0]) from error
             raise
 
     def query(

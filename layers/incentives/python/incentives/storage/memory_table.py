@@ -1,5 +1,6 @@
 """:class:`~incentives.storage.table.Table` in memory with DynamoDB's all-or-nothing and condition
-semantics, for the deterministic simulation and unit tests."""
+semantics, for the deterministic simulation and unit tests; optionally with DynamoDB's transaction
+conflicts on simulated time (``incentives.storage.contention``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from incentives.storage.contention import Contention
 from incentives.storage.table import (
     INDEXES,
     MAX_ITEM_BYTES,
@@ -23,6 +25,7 @@ from incentives.storage.table import (
     NotExists,
     Page,
     Put,
+    TransactionConflicted,
     Update,
     Write,
     decode_cursor,
@@ -84,11 +87,19 @@ class MemoryTable:
 
     Items are indexed by the table's and every index's partition key, so a query reads its
     partition only (as DynamoDB does), whatever the table holds.
+
+    With ``contention`` (opt-in), each write call holds its items for a while of simulated time
+    and commits at its end, each read takes a while, and a write call that touches an item
+    another one holds raises :class:`TransactionConflicted` (counted in ``conflicts``), as
+    DynamoDB does. Without it, writes commit at once and never conflict.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, contention: Contention | None = None) -> None:
         self.items: dict[tuple[str, str], Item] = {}
         self.writes = 0
+        self.conflicts = 0
+        self._contention = contention
+        self._held: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         self._partitions: dict[str, dict[Any, set[tuple[str, str]]]] = {
             attribute: {} for attribute in _PARTITION_ATTRIBUTES
@@ -116,16 +127,48 @@ class MemoryTable:
             if attribute in item:
                 partitions.setdefault(item[attribute], set()).add(key)
 
+    def _round_trip(self) -> None:
+        if self._contention is not None:
+            self._contention.timeline.wait(self._contention.read_seconds)
+
     def get(self, key: Key) -> Item | None:
+        self._round_trip()
+        return self._read(key)
+
+    def _read(self, key: Key) -> Item | None:
         with self._lock:
             item = self.items.get(self._key(key))
             return _copied(item) if item is not None else None
 
     def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
-        return [self.get(key) for key in keys]
+        self._round_trip()
+        return [self._read(key) for key in keys]
 
     def transact(self, writes: Sequence[Write]) -> None:
         _check_transaction(writes)
+        if self._contention is None:
+            self._commit(writes)
+            return
+        timeline, hold = self._contention.timeline, self._contention.hold_seconds
+        where = [self._key(write.item if isinstance(write, Put) else write.key) for write in writes]
+        with self._lock:
+            start = timeline.now()
+            conflicted = [i for i, key in enumerate(where) if self._held.get(key, start) > start]
+            if conflicted:
+                self.conflicts += 1
+                raise TransactionConflicted(conflicted)
+            for key in where:
+                self._held[key] = start + hold
+        try:
+            timeline.wait(hold)
+            self._commit(writes)
+        finally:
+            with self._lock:
+                for key in where:
+                    if self._held.get(key) == start + hold:
+                        del self._held[key]
+
+    def _commit(self, writes: Sequence[Write]) -> None:
         with self._lock:
             failed = []
             for position, write in enumerate(writes):
@@ -165,6 +208,7 @@ class MemoryTable:
         newest_first: bool = False,
     ) -> Page:
         pk_name, sk_name = key_attributes(index)
+        self._round_trip()
         with self._lock:
             members = self._partitions[pk_name].get(partition, ())
             hits = [

@@ -119,6 +119,16 @@ class ConditionFailed(Exception):
         self.failed = failed
 
 
+class TransactionConflicted(Exception):
+    """Another transaction in flight held one of the items; nothing was written (DynamoDB's
+    ``TransactionConflict`` cancellation reason). Retrying after a pause may succeed; a write
+    computed from an earlier read should be computed again (``incentives.core.retry``)."""
+
+    def __init__(self, conflicted: list[int]) -> None:
+        super().__init__(f"transaction conflict on write(s) {conflicted}")
+        self.conflicted = conflicted
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[Item]
@@ -133,7 +143,8 @@ class Table(Protocol):
         ...
 
     def transact(self, writes: Sequence[Write]) -> None:
-        """Apply every write or none; raise :class:`ConditionFailed` if a condition fails."""
+        """Apply every write or none; raise :class:`ConditionFailed` if a condition fails, and
+        :class:`TransactionConflicted` if another transaction in flight held one of the items."""
         ...
 
     def query(

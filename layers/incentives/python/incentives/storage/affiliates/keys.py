@@ -1,19 +1,26 @@
 """Every key and index partition of the affiliates area (docs/data-model.md mirrors this file).
 
 Per affiliate, one partition ``T#<corp>#AFFILIATE#<id>`` holds the profile, the running
-figures of the distribution center (``STATS``, one ``DAY#`` item per local day), the store
-applications and the invited-member markers. Per customer, the binding and the activity the
-application conditions are checked against sit beside the customer's WeCom record. Per
-order, one partition holds the commission decision and one share item per role. Listings are
-sparse indexes: per tenant on ``gsi2`` (:func:`tenant_list`), per affiliate or customer on
-``gsi3`` (:func:`own_list`).
+figures of the distribution center (write-sharded: ``STATS#<shard>`` and ``DAY#<day>#<shard>``,
+:data:`FIGURE_SHARDS` of each, summed on read with the unsharded ``STATS`` / ``DAY#<day>`` items
+written before the figures were sharded), the store applications and the invited-member
+markers. Per customer, the binding and the activity the application conditions are checked
+against sit beside the customer's WeCom record. Per order, one partition holds the commission
+decision and one share item per role. Listings are sparse indexes: per tenant on ``gsi2``
+(:func:`tenant_list`), per affiliate or customer on ``gsi3`` (:func:`own_list`).
 """
 
 from __future__ import annotations
 
+import zlib
+
 from incentives.storage import keys
 
 Key = dict[str, str]
+
+FIGURE_SHARDS = 8
+"""Items each affiliate's running figures and each of their days are spread over: concurrent
+orders of one affiliate add to different items (docs/decisions.md)."""
 
 
 def _t(corp_id: str) -> str:
@@ -34,6 +41,30 @@ def stats_key(corp_id: str, affiliate_id: str) -> Key:
 
 def day_key(corp_id: str, affiliate_id: str, day: str) -> Key:
     return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"DAY#{day}"}
+
+
+def figure_shard(spread_by: str) -> int:
+    """The shard a figures write lands on (stable for the same ``spread_by``)."""
+    return zlib.crc32(spread_by.encode()) % FIGURE_SHARDS
+
+
+def stats_shard_key(corp_id: str, affiliate_id: str, shard: int) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"STATS#{shard}"}
+
+
+def day_shard_key(corp_id: str, affiliate_id: str, day: str, shard: int) -> Key:
+    return {"pk": f"{_t(corp_id)}#AFFILIATE#{affiliate_id}", "sk": f"DAY#{day}#{shard}"}
+
+
+def stats_keys(corp_id: str, affiliate_id: str) -> list[Key]:
+    """Every item the running figures are summed from: the unsharded one, then each shard."""
+    shards = [stats_shard_key(corp_id, affiliate_id, shard) for shard in range(FIGURE_SHARDS)]
+    return [stats_key(corp_id, affiliate_id), *shards]
+
+
+def day_keys(corp_id: str, affiliate_id: str, day: str) -> list[Key]:
+    shards = [day_shard_key(corp_id, affiliate_id, day, shard) for shard in range(FIGURE_SHARDS)]
+    return [day_key(corp_id, affiliate_id, day), *shards]
 
 
 def store_application_key(corp_id: str, affiliate_id: str, store_id: str) -> Key:

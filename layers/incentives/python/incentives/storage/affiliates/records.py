@@ -66,11 +66,13 @@ def products_bought(corp_id: str, change: ports.ProductsBought) -> list[Write]:
 
 
 def figures_added(corp_id: str, change: ports.FiguresAdded) -> list[Write]:
+    """Adds to one shard of the running figures and of the day (:func:`merged_figures` sums them)."""
+    shard = keys.figure_shard(change.spread_by or iso_utc(change.at))
     writes: list[Write] = []
     if change.counters:
         writes.append(
             Update(
-                keys.stats_key(corp_id, change.affiliate_id),
+                keys.stats_shard_key(corp_id, change.affiliate_id, shard),
                 add=dict(change.counters),
                 set={"kind": "affiliate_stats", "updated_at": iso_utc(change.at)},
             )
@@ -78,12 +80,27 @@ def figures_added(corp_id: str, change: ports.FiguresAdded) -> list[Write]:
     if change.day is not None and change.day_counters:
         writes.append(
             Update(
-                keys.day_key(corp_id, change.affiliate_id, change.day),
+                keys.day_shard_key(corp_id, change.affiliate_id, change.day, shard),
                 add=dict(change.day_counters),
                 set={"kind": "affiliate_day", "day": change.day},
             )
         )
     return writes
+
+
+def merged_figures(items: list[dict[str, Any] | None]) -> ports.Record:
+    """The figures' items as one record: counters summed, the latest ``updated_at``, other
+    attributes as any item has them."""
+    merged: dict[str, Any] = {}
+    for found in (record(item) for item in items):
+        for name, value in (found or {}).items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                merged[name] = merged.get(name, 0) + value
+            elif name == "updated_at":
+                merged[name] = max(merged.get(name, value), value)
+            else:
+                merged.setdefault(name, value)
+    return merged
 
 
 def application_submitted(corp_id: str, change: ports.ApplicationSubmitted) -> list[Write]:

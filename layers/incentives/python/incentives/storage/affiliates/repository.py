@@ -14,7 +14,13 @@ from incentives.levels.ports import Standing
 from incentives.storage import keys as table_keys
 from incentives.storage import level_items as level_storage
 from incentives.storage.affiliates import keys
-from incentives.storage.affiliates.records import KEY_ATTRIBUTES, entry_count, record, writes_of
+from incentives.storage.affiliates.records import (
+    KEY_ATTRIBUTES,
+    entry_count,
+    merged_figures,
+    record,
+    writes_of,
+)
 from incentives.storage.ledger import LedgerRepository, balance_refusal
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import StoredParts, order_writes, read_order
@@ -81,10 +87,10 @@ class TableAffiliates:
         return self._get(keys.binding_key(corp_id, customer_id))
 
     def stats(self, corp_id: str, affiliate_id: str) -> ports.Record:
-        return self._get(keys.stats_key(corp_id, affiliate_id)) or {}
+        return merged_figures(self._table.get_many(keys.stats_keys(corp_id, affiliate_id)))
 
     def day(self, corp_id: str, affiliate_id: str, day: str) -> ports.Record:
-        return self._get(keys.day_key(corp_id, affiliate_id, day)) or {}
+        return merged_figures(self._table.get_many(keys.day_keys(corp_id, affiliate_id, day)))
 
     def decision(self, corp_id: str, order_id: str) -> ports.Record | None:
         return self._get(keys.decision_key(corp_id, order_id))
