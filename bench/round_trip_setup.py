@@ -33,14 +33,11 @@ def payout_waiting() -> str:
     return payout.payout_id
 
 
-PAID_AT = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
-"""The affiliate order's payment: a fixed instant after the program, the joining and the click
-below (nothing depends on the day the benchmark runs)."""
-
-
-def affiliate_program() -> None:
+def affiliate_program(paid_at: datetime) -> None:
     """A program with levels, promoter A (upline B) and customer C bound to A, a day before
-    ``PAID_AT``: the affiliate paths decide, credit and count level figures."""
+    ``paid_at``, the affiliate order's payment: the affiliate paths decide, credit and count level
+    figures. The bench pays at the time it runs, so every path sees the same timeline (payment,
+    completion, the window's end) relative to the processor's clock, whatever the day."""
     from incentives.affiliates.program import ProgramSettings
     from incentives.levels.service import save_settings as save_levels
     from incentives.levels.settings import LevelSettings
@@ -51,7 +48,7 @@ def affiliate_program() -> None:
     from incentives.webhook.models import ReferralClicked
 
     wiring.reset()
-    table, now = wiring.table(), PAID_AT - timedelta(days=1)
+    table, now = wiring.table(), paid_at - timedelta(days=1)
     settings = {
         "promotion_enabled": True,
         "invitation_image_url": "https://img.example.com/invite.png",

@@ -248,8 +248,8 @@ def main() -> int:
     applied = wiring.order_repository().get(setup.CORP, "O-bench")
     assert applied is not None and applied.paid is not None, applied  # the order really was applied
 
-    setup.affiliate_program()
-    now = setup.PAID_AT  # after the customer's click: A (bound) and B (A's upline) earn
+    now = datetime.now(UTC)  # after the customer's click: A (bound) and B (A's upline) earn
+    setup.affiliate_program(now)
     accept(order_paid("O-bench-aff", customer_id="oUnion-bench", paid_at=now.isoformat()))
     answer = measured(
         "processor: order.paid, affiliate + upline + levels",
