@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from incentives.ledger.model import Account, Bucket, EntryKind, OwnerKind
-from incentives.webhook.models import OrderPaid
+from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded, ReferralClicked
 
 if TYPE_CHECKING:
     from tests.simulation.world import World
@@ -521,14 +521,14 @@ def timed_figures(side: Any, facts: list[Any]) -> dict[str, Days]:
     refunded: dict[str, int] = defaultdict(int)
     completed: dict[str, datetime] = {}
     for fact in facts:
-        if hasattr(fact, "refund_id"):
+        if isinstance(fact, OrderRefunded):
             refunded[fact.order_id] += sum(line.refund_fen for line in fact.lines)
-        elif hasattr(fact, "completed_at"):
+        elif isinstance(fact, OrderCompleted):
             completed.setdefault(fact.order_id, fact.completed_at)
     for fact in facts:
-        if hasattr(fact, "clicked_at"):
+        if isinstance(fact, ReferralClicked):
             found[fact.affiliate_id][_local(fact.clicked_at)]["bound_customers"] += 1
-        elif hasattr(fact, "paid_at") and hasattr(fact, "lines"):
+        elif isinstance(fact, OrderPaid):
             affiliate, paid = CUSTOMERS[fact.customer_id], sum(line.paid_fen for line in fact.lines)
             day = found[affiliate][_local(fact.paid_at)]
             day["paid_orders"] += 1

@@ -52,7 +52,7 @@ CUSTOMERS = {f"lc-{n}": affiliate for n, affiliate in enumerate(AFFILIATES)}
 RATE_BP = 1000
 CHANCE = 0.3
 """How often a step brings an event of this tenant as well."""
-WORLDS = 0.5
+WORLDS = 0.4
 """How many worlds have this tenant (the others run exactly as before it existed)."""
 
 Entry = tuple[str, datetime, Any]
