@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 from incentives.affiliates import lifecycle, refunds
 from incentives.ledger.model import Entry, EntryKind
-from incentives.levels import assessment, decision
+from incentives.levels import assessment, decision, downgrades
+from incentives.levels.assessment import CheckKind
 from incentives.payouts import pipeline, reconciler
 from incentives.payouts.model import Payout, ProviderName
 from incentives.payouts.provider import Outcome, ProviderResult
@@ -46,6 +48,10 @@ def _posts_subsidy_at_payment() -> contextlib.AbstractContextManager[Any]:
         return settled
 
     return mock.patch.object(subsidy_case, "record_payment", eager)
+
+
+TIMED_LEVELS = "replaying its history gives"
+"""What the second tenant's level check (``oracle.timed_levels_match_history``) reports."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,56 @@ def _threshold_downgrade_skipped() -> contextlib.AbstractContextManager[Any]:
     return mock.patch.object(decision, "downgrade", lambda *args, **kwargs: None)
 
 
+def _cycle_a_day_late() -> contextlib.AbstractContextManager[Any]:
+    """Cycles counted from the day after the level was obtained: each ends, and is checked, a day
+    late (obtained 4.12, N = 10: checked as 4.23 begins, not 4.22)."""
+    original = downgrades.periodic_windows
+
+    def late(level: Any, position: Any, day: Any) -> Any:
+        if level.downgrade.kind is not downgrades.DowngradeKind.CYCLE:
+            return original(level, position, day)
+        return original(level, replace(position, obtained=position.obtained + timedelta(days=1)), day)
+
+    return mock.patch.object(downgrades, "periodic_windows", late)
+
+
+def _single_check_never_made() -> contextlib.AbstractContextManager[Any]:
+    """The single check's day comes and goes: its window is never checked."""
+    original = downgrades.periodic_windows
+
+    def without_single(level: Any, position: Any, day: Any) -> Any:
+        return [found for found in original(level, position, day) if found[0] is not CheckKind.SINGLE]
+
+    return mock.patch.object(downgrades, "periodic_windows", without_single)
+
+
+def _retention_ignored() -> contextlib.AbstractContextManager[Any]:
+    """A triggered downgrade is made whatever the retention conditions say (保级 never looked at)."""
+    return mock.patch.object(downgrades, "retention_check", lambda level, figures, trigger_day: None)
+
+
+def _quota_left_out_of_downgrades() -> contextlib.AbstractContextManager[Any]:
+    """The downgrade checks compare the figures without the quota ``keep`` gave (the level is lost
+    the first time it is checked)."""
+    original = downgrades.downgrade
+
+    def without_quota(settings: Any, position: Any, figures: Any, day: Any, **kwargs: Any) -> Any:
+        return original(settings, replace(position, quota={}), figures, day, **kwargs)
+
+    return mock.patch.object(decision, "downgrade", without_quota)
+
+
+def _no_stacked_threshold_check() -> contextlib.AbstractContextManager[Any]:
+    """A level with a cycle or single check is never checked against its threshold when figures
+    move (叠加考核 dropped): only its periodic checks can lower it."""
+    original = downgrades.downgrade
+
+    def unstacked(settings: Any, position: Any, figures: Any, day: Any, **kwargs: Any) -> Any:
+        return original(settings, position, figures, day, moved=False)
+
+    return mock.patch.object(decision, "downgrade", unstacked)
+
+
 MUTATIONS = (
     Mutation("a credit posted twice under a new id", _credits_twice, "the history makes it"),
     Mutation("a reversal skipped", _skips_reversals, "reversed + clawed back"),
@@ -274,6 +330,11 @@ MUTATIONS = (
         "a failed threshold never downgrades", _threshold_downgrade_skipped, "the history makes it level"
     ),
     Mutation("the subsidy posted at payment", _posts_subsidy_at_payment, "not settled"),
+    Mutation("a cycle checked a day late", _cycle_a_day_late, TIMED_LEVELS),
+    Mutation("the single check never made", _single_check_never_made, TIMED_LEVELS),
+    Mutation("retention ignored", _retention_ignored, TIMED_LEVELS),
+    Mutation("the quota left out of the downgrade checks", _quota_left_out_of_downgrades, TIMED_LEVELS),
+    Mutation("no threshold check stacked on cycle or single", _no_stacked_threshold_check, TIMED_LEVELS),
 )
 
 

@@ -21,12 +21,14 @@ match the payouts exactly.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from incentives.ledger.model import Account, Bucket, EntryKind, OwnerKind
+from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded, ReferralClicked
 
 if TYPE_CHECKING:
     from tests.simulation.world import World
@@ -414,25 +416,33 @@ def expected_rank(levels: Any, figures: dict[str, int], quota: dict[str, int] | 
     return rank
 
 
-def keep_quota(levels: Any, rank: int, figures: dict[str, int]) -> dict[str, int]:
+def keep_quota(
+    levels: Any,
+    rank: int,
+    figures: dict[str, int],
+    in_window: Callable[[Any], dict[str, int]] | None = None,
+) -> dict[str, int]:
     """``keep`` (seed 001 §2.3.3 (5)): per metric the offset that makes the figures meet level
     ``rank`` and no automatic level above it: the smallest offset reaching each unmet condition
     (``any``: the first, when none is met), then for each level above still met, the largest offset
-    below one of its conditions (``all``) or each of them (``any``)."""
+    below one of its conditions (``all``) or each of them (``any``). ``in_window``: a level's figures
+    within its period (default: ``figures`` for every level)."""
+    of = in_window or (lambda level: figures)
     quota: dict[str, int] = {}
     lowest: dict[str, int] = {}
     current = levels.levels[rank - 1]
     if rank > 1 and current.threshold is not None:
-        unmet = [c for c in current.threshold.conditions if _value(figures, c, {}) < c.at_least]
+        mine = of(current)
+        unmet = [c for c in current.threshold.conditions if _value(mine, c, {}) < c.at_least]
         if current.threshold.match.value == "any":
             unmet = unmet[:1] if len(unmet) == len(current.threshold.conditions) else []
         for c in unmet:
-            lowest[c.metric.value] = quota[c.metric.value] = c.at_least - _value(figures, c, {})
+            lowest[c.metric.value] = quota[c.metric.value] = c.at_least - _value(mine, c, {})
     for position, level in _automatic(levels):
-        if position <= rank or not _met(level, figures, quota):
+        if position <= rank or not _met(level, of(level), quota):
             continue
         bounds = [
-            (c.metric.value, c.at_least - 1 - _value(figures, c, {})) for c in level.threshold.conditions
+            (c.metric.value, c.at_least - 1 - _value(of(level), c, {})) for c in level.threshold.conditions
         ]
         fitting = [(m, bound) for m, bound in bounds if bound >= lowest.get(m, bound)]
         for metric, bound in fitting[:1] if level.threshold.match.value == "all" else fitting:
@@ -458,4 +468,263 @@ def levels_match_history(world: World) -> list[str]:
             problems.append(f"{affiliate}: level is {standing.rank}, the history makes it level {wanted}")
         if standing.quota != quota:
             problems.append(f"{affiliate}: quota is {standing.quota}, the rule change makes it {quota}")
+    return problems
+
+
+# --- levels over time (the second tenant, tests.simulation.timed_levels) -------------------------
+#
+# The seed's rules, re-implemented from seed 001 §2.3.3 (3)–(5) and the product's documented
+# readings where the seed is silent (docs/decisions.md 117–120):
+# - a threshold over N days on day D counts D−N+1 … D (local days); unlimited counts everything;
+# - the level rises, when figures move, to the highest automatic level met (a check made by time
+#   alone only lowers: 117);
+# - ``threshold``: checked whenever figures move and, with N days, every day the job runs (the
+#   window slides); it goes to the highest automatic level below that is met, else level 1;
+# - ``cycle``: N-day cycles counted from the local day the level was obtained, each checked over its
+#   own days as the day after it begins (117); ``single``: the X days from that day, checked once
+#   as day X + 1 begins; both go to the named level or the one just below, and stack with the
+#   threshold check, made when figures move (117);
+# - retention: a triggered downgrade is not made when all / any of its conditions hold over the X
+#   days ending on the trigger's day (the cycle's or single window's last day, or the day of the
+#   threshold check), on the affiliate's own figures without quota (118);
+# - a rule change: ``recalculate`` gives the highest automatic level met (one on a manual level
+#   stays there unless a level above is met) and clears quotas; ``keep`` keeps the level and sets
+#   the quota of ``keep_quota`` on each level's window (119). Quotas add to figures in every
+#   threshold check.
+
+Days = dict[date, dict[str, int]]
+"""One affiliate's figures: local day → metric → amount."""
+
+
+@dataclass
+class TimedStanding:
+    rank: int = 1
+    obtained: date | None = None
+    """The local day the level was obtained (cycles and the single check count from it)."""
+    checked: date | None = None
+    """The local day the level was last looked at by the job or an event."""
+    quota: dict[str, int] = field(default_factory=dict)
+
+
+def _local(at: datetime) -> date:
+    return at.astimezone(TZ).date()
+
+
+def timed_figures(side: Any, facts: list[Any]) -> dict[str, Days]:
+    """Each affiliate's figures per day from the facts applied so far: a customer bound on the day
+    of their click; an order paid for by a bound customer on its payment day (paid orders, received
+    amount, never reduced); once completed (after-sales window 0 days) and not refunded whole, a
+    deal on the day of its completion less what was refunded."""
+    from tests.simulation.timed_levels import CUSTOMERS
+
+    found: dict[str, Days] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    refunded: dict[str, int] = defaultdict(int)
+    completed: dict[str, datetime] = {}
+    for fact in facts:
+        if isinstance(fact, OrderRefunded):
+            refunded[fact.order_id] += sum(line.refund_fen for line in fact.lines)
+        elif isinstance(fact, OrderCompleted):
+            completed.setdefault(fact.order_id, fact.completed_at)
+    for fact in facts:
+        if isinstance(fact, ReferralClicked):
+            found[fact.affiliate_id][_local(fact.clicked_at)]["bound_customers"] += 1
+        elif isinstance(fact, OrderPaid):
+            affiliate, paid = CUSTOMERS[fact.customer_id], sum(line.paid_fen for line in fact.lines)
+            day = found[affiliate][_local(fact.paid_at)]
+            day["paid_orders"] += 1
+            day["received_fen"] += paid
+            taken = refunded[fact.order_id]
+            if fact.order_id in completed and taken < paid:
+                deal = found[affiliate][_local(completed[fact.order_id])]
+                deal["deal_orders"] += 1
+                deal["deal_fen"] += paid - taken
+    return {
+        affiliate: {day: {k: n for k, n in amounts.items() if n} for day, amounts in days.items()}
+        for affiliate, days in found.items()
+    }
+
+
+def _in_window(days: Days, first: date | None, last: date) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for day, amounts in days.items():
+        if day <= last and (first is None or day >= first):
+            for key, n in amounts.items():
+                total[key] += n
+    return total
+
+
+def _period(level: Any, day: date) -> tuple[date | None, date]:
+    return (day - timedelta(days=level.period_days - 1) if level.period_days else None), day
+
+
+def _meets(level: Any, days: Days, day: date, quota: dict[str, int], window: Any = None) -> bool:
+    first, last = window or _period(level, day)
+    return _met(level, _in_window(days, first, last), quota)
+
+
+def _highest_met(
+    levels: Any, days: Days, day: date, quota: dict[str, int], above: int, below: int
+) -> int | None:
+    met = [p for p, level in _automatic(levels) if above < p < below and _meets(level, days, day, quota)]
+    return max(met) if met else None
+
+
+def _retained(level: Any, days: Days, trigger: date) -> bool:
+    rule = level.retention
+    if rule is None:
+        return False
+    figures = _in_window(days, trigger - timedelta(days=rule.days - 1), trigger)
+    held = [_value(figures, c, {}) >= c.at_least for c in rule.conditions]
+    return (all if rule.match.value == "all" else any)(held)
+
+
+def _checks_due(level: Any, standing: TimedStanding, day: date) -> list[tuple[str, date, date]]:
+    """Walking day by day since the level was last looked at: each day that begins right after a
+    cycle or the single check's days ended brings that check (kind, first day, last day)."""
+    kind, start = level.downgrade.kind.value, standing.obtained
+    assert start is not None
+    found = []
+    walked = max(standing.checked or start, start) + timedelta(days=1)
+    while walked <= day:
+        elapsed = (walked - start).days
+        if kind == "single" and elapsed == level.downgrade.after_days:
+            found.append(("single", start, walked - timedelta(days=1)))
+        if kind == "cycle" and elapsed % level.period_days == 0:
+            found.append(("cycle", walked - timedelta(days=level.period_days), walked - timedelta(days=1)))
+        walked += timedelta(days=1)
+    return found
+
+
+class TimedReplay:
+    """The second tenant's levels, replayed from its log."""
+
+    def __init__(self, side: Any) -> None:
+        self.side = side
+        self.levels: Any = None
+        self.standings: dict[str, TimedStanding] = {}
+        self.facts: list[Any] = []
+        self.figures: dict[str, Days] = {}
+        self.seen: dict[str, int] = defaultdict(int)
+        self.owed: set[str] = set()
+        """Affiliates whose figures a payment moved: assessed at the job's next run (decision 87)."""
+        self.pending: str | None = None
+        """A rule change not followed yet: everyone follows it at the job's next run."""
+
+    def run(self) -> dict[str, TimedStanding]:
+        from tests.simulation.timed_levels import AFFILIATES
+
+        self.standings = {affiliate: TimedStanding() for affiliate in AFFILIATES}
+        for kind, at, what in self.side.log:
+            if kind == "rules":
+                settings, mode = what
+                self.levels, self.pending = settings, mode.value if mode is not None else None
+            elif kind == "event":
+                self.facts.append(what)
+                before, self.figures = self.figures, timed_figures(self.side, self.facts)
+                for affiliate in AFFILIATES:
+                    if self.figures.get(affiliate, {}) == before.get(affiliate, {}):
+                        continue
+                    if isinstance(what, OrderPaid):  # within the payment's budget: no assessment
+                        self.owed.add(affiliate)
+                    else:  # assessed right after the event
+                        self.owed.discard(affiliate)
+                        self.assess(affiliate, _local(at), moved=True)
+            elif self.pending is not None:  # the run schedules everyone to follow the change
+                for affiliate in AFFILIATES:
+                    self.follow(affiliate, self.pending, _local(at))
+                self.pending = None
+                self.owed.clear()
+            else:
+                for affiliate in AFFILIATES:
+                    self.assess(affiliate, _local(at), moved=affiliate in self.owed)
+                self.owed.clear()
+        return self.standings
+
+    def _move(self, standing: TimedStanding, rank: int, day: date, why: str) -> None:
+        if rank != standing.rank:
+            standing.rank, standing.obtained = rank, day
+            self.seen[why] += 1
+
+    def follow(self, affiliate: str, mode: str, day: date) -> None:
+        """A rule change, as the job's run that follows it re-levels each affiliate (no other check
+        is made in that assessment)."""
+        standing, days = self.standings[affiliate], self.figures.get(affiliate, {})
+        if mode == "keep":
+            windowed = {id(level): _in_window(days, *_period(level, day)) for level in self.levels.levels}
+            standing.quota = keep_quota(self.levels, standing.rank, {}, lambda level: windowed[id(level)])
+            self.seen["quota"] += bool(standing.quota)
+        else:
+            standing.quota = {}
+            current = self.levels.level(standing.rank)
+            floor = standing.rank if current.strategy.value == "manual" and standing.rank > 1 else 0
+            found = _highest_met(self.levels, days, day, {}, floor, len(self.levels.levels) + 1)
+            self._move(standing, found or max(floor, 1), day, "recalculated")
+        standing.checked = day
+
+    def assess(self, affiliate: str, day: date, *, moved: bool) -> None:
+        standing, days, levels = self.standings[affiliate], self.figures.get(affiliate, {}), self.levels
+        quota, rank = standing.quota, standing.rank
+        last_look, standing.checked = standing.checked, day
+        if moved:
+            higher = _highest_met(levels, days, day, quota, rank, len(levels.levels) + 1)
+            if higher is not None:
+                self._move(standing, higher, day, "upgrade")
+                return
+        level = levels.level(rank)
+        if rank == 1 or level.downgrade.kind.value == "none":
+            return
+        looked = TimedStanding(rank, standing.obtained, last_look, quota)
+        for kind, first, last in _checks_due(level, looked, day):
+            if not _meets(level, days, day, quota, (first, last)):
+                target = level.downgrade.to_rank or rank - 1
+                self._downgrade(standing, level, days, target, last, day, kind)
+                return  # the first check that fails decides (kept or not)
+        stacked = level.downgrade.kind.value == "threshold" or moved
+        if stacked and not _meets(level, days, day, quota):
+            target = _highest_met(levels, days, day, quota, 1, rank) or 1
+            self._downgrade(standing, level, days, target, day, day, "threshold")
+
+    def _downgrade(
+        self,
+        standing: TimedStanding,
+        level: Any,
+        days: Days,
+        target: int,
+        trigger: date,
+        day: date,
+        kind: str,
+    ) -> None:
+        if _retained(level, days, trigger):
+            self.seen[f"{kind} kept by retention"] += 1
+            return
+        self.seen[f"{kind} downgrade" + (" (retention failed)" if level.retention else "")] += 1
+        self._move(standing, target, day, kind)
+
+
+def timed_levels_match_history(world: World) -> list[str]:
+    """After a drain: the second tenant's levels, quotas and the day each level was obtained are
+    what a replay of its history under the seed's rules gives."""
+    from incentives.storage.levels import TableLevelRepository
+    from tests.simulation.timed_levels import CORP
+
+    if world.timed_levels is None:
+        return []
+    replay = TimedReplay(world.timed_levels)
+    expected = replay.run()
+    world.timed_levels.replay = dict(replay.seen)
+    problems = []
+    for affiliate, wanted in expected.items():
+        standing = TableLevelRepository(world.table).standing(CORP, affiliate)
+        since = _local(standing.since) if standing.since and standing.rank > 1 else None
+        obtained = wanted.obtained if wanted.rank > 1 else None
+        if (standing.rank, since) != (wanted.rank, obtained):
+            problems.append(
+                f"{affiliate} (timed levels): level {standing.rank} since {since}; "
+                f"replaying its history gives level {wanted.rank} since {obtained}"
+            )
+        if standing.quota != wanted.quota:
+            problems.append(
+                f"{affiliate} (timed levels): quota {standing.quota}; "
+                f"replaying its history gives {wanted.quota}"
+            )
     return problems

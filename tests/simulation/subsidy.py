@@ -170,7 +170,9 @@ def close_windows(world: World) -> str:
     details = []
     for queued in emitted:
         event = queued.event
-        details.append(world.deliver(event.event_id, event.type, event.data, until_applied=True))
+        details.append(
+            world.deliver(event.event_id, event.type, event.data, until_applied=True, corp=queued.corp_id)
+        )
     return f"closed {len(emitted)} windows" + (f": {details[0]}" if details else "")
 
 

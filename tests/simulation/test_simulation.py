@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -101,7 +102,8 @@ def test_the_replay_command_runs_a_seed() -> None:
 
 def test_affiliate_paths_really_happen() -> None:
     """Commissions reversed and clawed back; withdrawals refused, rejected, settled by hand and
-    paid by transfer; late payments and late clicks."""
+    paid by transfer; late payments and late clicks; the second tenant's levels rose, fell by
+    each downgrade check, were kept by retention, recalculated and given quotas."""
     worlds = [run(seed) for seed in range(60)]
     kinds = {
         entry.entry_id.split(":")[0]
@@ -132,3 +134,15 @@ def test_affiliate_paths_really_happen() -> None:
         "interrupted",
     ):
         assert expected in traces, expected
+    timed = Counter(kind for world in worlds if world.timed_levels for kind in world.timed_levels.replay)
+    for happened in (
+        "upgrade",
+        "cycle",
+        "single",
+        "threshold",
+        "threshold kept by retention",
+        "single kept by retention",
+        "recalculated",
+        "quota",
+    ):
+        assert timed[happened], f"the timed levels never saw: {happened}"

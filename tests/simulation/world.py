@@ -19,8 +19,9 @@ injected between and around side effects:
 
 After every step the structural checks run (ledger identities, the provider's books, no
 settlement before its window); after every drain the oracle (``tests.simulation.oracle``)
-recomputes every account from the world's history and the ledger must agree. A violation
-names the seed and the command that replays it exactly.
+recomputes every account from the world's history and the ledger must agree, and replays the
+levels of a second tenant whose rules are driven by time (``tests.simulation.timed_levels``). A
+violation names the seed and the command that replays it exactly.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import Put, Write
 from infra.local.sandboxes.payments import FAULTS, Merchant, Notice, PaymentsSandbox
 from tests.simulation import affiliates as affiliate_side
-from tests.simulation import oracle
+from tests.simulation import oracle, timed_levels
 from tests.simulation import subsidy as subsidy_side
 from tests.simulation.history import History
 
@@ -254,6 +255,8 @@ class World:
     notify_keys: NotifyKeys | None = None
     subsidy_rng: random.Random | None = None
     """The subsidy side's own random stream (see :meth:`subsidy_step`)."""
+    timed_levels: Any = None
+    """The second tenant, whose levels run on time-driven rules (tests.simulation.timed_levels)."""
 
     @property
     def corp(self) -> str:
@@ -339,6 +342,7 @@ class World:
         world.affiliates = affiliate_side.setup(world)
         world.subsidy_rng = random.Random(f"subsidy-{seed}")
         subsidy_side.setup(world)
+        world.timed_levels = timed_levels.setup(world)
         return world
 
     def setup_guide_incentives(self) -> None:
@@ -379,17 +383,17 @@ class World:
 
     # --- the event backbone and the operators' buttons --------------------------------------------
 
-    def deliver(self, event_id: str, kind: str, fact: Any, *, until_applied: bool) -> str:
+    def deliver(self, event_id: str, kind: str, fact: Any, *, until_applied: bool, corp: str = CORP) -> str:
         """Put one event through the product's dispatch as the event processor receives it.
 
         ``until_applied``: redelivered at once after each interruption, as SQS does after the
         visibility timeout, until it is applied; otherwise one attempt (a later redelivery
-        follows). The first application is written to the history's timeline.
+        follows). The first application is written to the history's timeline (the first tenant's).
         """
         assert self.consumers is not None
         body = json.dumps(
             {
-                "corp_id": CORP,
+                "corp_id": corp,
                 "received_at": self.now.isoformat(),
                 "event": {
                     "event_id": event_id,
@@ -409,8 +413,9 @@ class World:
                     return f"{event_id} interrupted ({type(fault).__name__}), will be redelivered"
                 self.trace.append(f"    {event_id} attempt {attempt} interrupted ({type(fault).__name__})")
                 continue
-            self.history.applied_first(event_id, kind, fact)
-            self.remember_payouts()
+            if corp == CORP:  # the other tenant makes no payouts
+                self.history.applied_first(event_id, kind, fact)
+                self.remember_payouts()
             return outcome.detail
         raise AssertionError(f"{event_id} was never applied")
 
@@ -519,8 +524,17 @@ class World:
         self.history.clawbacks.append((account, amount))
         return f"clawback {amount} from {account.owner_id}"
 
+    def advance(self, delta: timedelta) -> None:
+        """Time passes: the level job runs as each local day begins on the way (its checks are
+        dated at the start of a day: a cycle's end, the single check, a figure leaving its window)."""
+        target = self.now + delta
+        while self.timed_levels is not None and (midnight := next_midnight(self.now)) <= target:
+            self.now = midnight
+            timed_levels.run_job(self)
+        self.now = target
+
     def settle(self) -> str:
-        self.now += timedelta(hours=self.rng.choice([1, 24, 72, 200]))
+        self.advance(timedelta(hours=self.rng.choice([1, 24, 72, 200])))
         self._maybe_fault_table()
         try:
             settled = settle_holds_past(self.ledger, self.now)
@@ -623,7 +637,7 @@ class World:
         return "requeue: nothing failed"
 
     def reconcile(self) -> str:
-        self.now += timedelta(minutes=15)
+        self.advance(timedelta(minutes=15))
         self._maybe_fault_table()
         try:
             result = reconciler.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
@@ -700,7 +714,7 @@ class World:
             line = str(getattr(affiliate_side, name.removeprefix("affiliate:"))(self))
         else:
             line = str(getattr(self, name)())
-        return line + self.subsidy_step()
+        return line + self.subsidy_step() + timed_levels.step(self)
 
     def subsidy_step(self) -> str:
         """Now and then a WeChat Store event as well, drawn from the subsidy side's own random
@@ -732,7 +746,7 @@ class World:
             queue.clear()
         self.books.merchants[MCH_ID].balance_fen += 10**10
         for _day in range(31):  # a month of the daily settlement runs: every hold comes due
-            self.now += timedelta(days=1)
+            self.advance(timedelta(days=1))
             settle_holds_past(self.ledger, self.now)
         main, self.rng = self.rng, self.subsidy_rng or self.rng
         try:
@@ -741,9 +755,11 @@ class World:
             self.rng = main
         affiliate_side.assess_levels(self)  # every deal figure has come due; every assessment owed
         self.trace.append(affiliate_side.change_level_rules(self))  # once, at the first drain
+        if self.timed_levels is not None:
+            self.trace.append(timed_levels.change_rules(self))
         decided: set[str] = set()
         for _ in range(40):  # long enough for an ignored transfer's deadline to pass
-            self.now += timedelta(hours=1)
+            self.advance(timedelta(hours=1))
             affiliate_side.payees_decide(self, decided)
             self._deliver_outbox()
             reconciler.reconcile(self.payouts, lambda corp: self.providers, self.queue, self.now)
@@ -828,7 +844,16 @@ DRAIN_CHECKS: tuple[Invariant, ...] = (
     oracle.ledger_matches_history,
     oracle.level_figures_match_history,
     oracle.levels_match_history,
+    oracle.timed_levels_match_history,
 )
+
+
+def next_midnight(now: datetime) -> datetime:
+    """The next start of a local day of the merchant (Asia/Shanghai) after ``now``."""
+    local = now.astimezone(oracle.TZ)
+    return datetime.combine(
+        local.date() + timedelta(days=1), datetime.min.time(), tzinfo=oracle.TZ
+    ).astimezone(UTC)
 
 
 class InvariantViolation(AssertionError):

@@ -285,3 +285,27 @@ def test_downgrade_rules_are_checked_per_period_type_each_error_naming_its_field
     with pytest.raises(InvalidInput) as refused:
         check(LevelSettings.model_validate({"levels": [{"name": "一"}, level]}))
     assert refused.value.field == field
+
+
+def test_a_cycle_check_into_a_level_whose_threshold_is_not_met_goes_on_down_by_that_threshold_next_day() -> (
+    None
+):
+    """Level 3's cycle check sends A to level 2 (the level below), whose 10-day threshold check
+    finds nothing in its window: the day after, A goes on down to level 1 without any new figure."""
+    world = _world(sh(3, 20))
+    world.set_levels(
+        {"name": "一"},
+        _by_paid(1, name="二", period_days=10, downgrade={"kind": "threshold"}),
+        _by_paid(2, name="三", period_days=10, downgrade={"kind": "cycle"}),
+    )
+    _paid(world, "O1", 10_000, sh(4, 12))
+    _paid(world, "O2", 10_000, sh(4, 12, 11))
+    world.run_job(sh(4, 12, 11, 1))
+    assert world.rank("A") == 3
+    world.run_job(sh(4, 22, 0, 1))  # the cycle 4.12–4.21 had both orders: passed
+    world.run_job(sh(5, 2, 0, 1))  # 4.22–5.1: none, down to level 2, whose window 4.23–5.2 is empty
+    assert world.rank("A") == 2
+    assert world.levels.standing(CORP, "A").due_at == sh(5, 3, 0, 0)
+    world.run_job(sh(5, 3, 0, 1))
+    assert world.rank("A") == 1
+    assert _last_change(world).check is CheckKind.THRESHOLD

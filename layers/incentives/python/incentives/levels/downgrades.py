@@ -146,13 +146,26 @@ def _threshold_keys(level: Level) -> set[str]:
     return keys
 
 
+def _unmet(position: Position, level: Level, figures: MetricHistory, day: date) -> bool:
+    check = check_threshold(position.rank, level, figures, day, position.quota)
+    return check is not None and not check.met
+
+
 def next_check(
-    settings: LevelSettings, position: Position, figures: MetricHistory, day: date, *, kept: bool = False
+    settings: LevelSettings,
+    position: Position,
+    figures: MetricHistory,
+    day: date,
+    *,
+    kept: bool = False,
+    by_hand: bool = False,
 ) -> date | None:
     """The local day at whose start the affiliate's level must be checked again, by time alone:
     the end of the current cycle, the single check's day, for a ``threshold`` rule the day the
-    oldest counted figure of the threshold leaves its window (figures decay with time), or
-    tomorrow while a failing check is kept by retention (its window slides). None: nothing changes
+    oldest counted figure of the threshold leaves its window (figures decay with time) or, when
+    its threshold is not met today (the level was a cycle's or single check's target), tomorrow;
+    tomorrow too while a failing check is kept by retention (its window slides). A level set
+    ``by_hand`` below its threshold holds until figures move (decision 89). None: nothing changes
     by time alone."""
     level = settings.level(position.rank)
     if level is None or position.rank == 1 or level.downgrade.kind is DowngradeKind.NONE:
@@ -166,7 +179,8 @@ def next_check(
     if rule.kind is DowngradeKind.CYCLE and level.period_days:
         n = level.period_days
         found.append(start + timedelta(days=n * ((day - start).days // n + 1)))
-    if kept:
+    below = rule.kind is DowngradeKind.THRESHOLD and not by_hand and _unmet(position, level, figures, day)
+    if kept or below:  # a cycle's or single check's target below its threshold goes on down tomorrow
         found.append(day + timedelta(days=1))
     elif level.period_days and rule.kind is DowngradeKind.THRESHOLD:
         keys = _threshold_keys(level)

@@ -353,7 +353,9 @@ def change_by_hand(
         )
         day = local_date(now, time_zone)
         figures = figures_of(repo, standing, stored, now, time_zone)
-        due = next_check(stored.settings, Position(rank, day, day, standing.quota), figures, day)
+        due = next_check(
+            stored.settings, Position(rank, day, day, standing.quota), figures, day, by_hand=True
+        )
         try:
             repo.commit(
                 standing,
