@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from incentives.affiliates.program import ProgramSettings
 from incentives.ledger.model import Bucket
 from incentives.ledger.service import settle_holds_past
@@ -165,6 +167,41 @@ def test_a_click_from_before_the_payment_that_arrives_after_it_still_attributes_
     bind(table, CORP, "c-late", click, T0 + timedelta(minutes=1))
     assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=1)) == ["O-1"]
     assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=2)) == []  # once
+    balance = effects.ledger.balance(account(CORP, "A"))
+    assert (balance[Bucket.EARNED], balance[Bucket.REVERSED], balance[Bucket.PENDING]) == (1_000, 200, 800)
+
+
+def test_a_late_click_cut_short_after_attributing_follows_the_order_when_redelivered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The late decision commits, then the process dies before the refund that came meanwhile is
+    followed: the redelivered click finds nothing unattributed, and still follows the order."""
+    from incentives.affiliates import late_clicks
+    from incentives.storage.affiliates.earnings import attribute_late_click
+
+    table, effects = _program()
+    _join(table, "A")
+    apply_payment(effects, CORP, "paid-1", _paid("O-1", "C", 10_000, at=T0), WINDOW, T0)
+    refund = OrderRefunded(
+        order_id="O-1", refund_id="R1", refunded_at=T0, lines=[RefundLine(line_id="L0", refund_fen=2_000)]
+    )
+    _follow(effects, "refund-R1", refund, T0)
+    click = ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(minutes=5))
+    bind(table, CORP, "c-late", click, T0 + timedelta(minutes=1))
+
+    def crash(*_: object) -> None:
+        raise RuntimeError("the container died")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(late_clicks, "follow_order", crash)
+        with pytest.raises(RuntimeError):
+            attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=1))
+    balance = effects.ledger.balance(account(CORP, "A"))
+    assert (balance[Bucket.EARNED], balance[Bucket.REVERSED]) == (1_000, 0)  # attributed, refund not followed
+    assert attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=2)) == []
+    assert (
+        attribute_late_click(effects, CORP, "C", click.clicked_at, T0 + timedelta(minutes=3)) == []
+    )  # again
     balance = effects.ledger.balance(account(CORP, "A"))
     assert (balance[Bucket.EARNED], balance[Bucket.REVERSED], balance[Bucket.PENDING]) == (1_000, 200, 800)
 

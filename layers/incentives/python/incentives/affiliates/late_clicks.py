@@ -21,6 +21,11 @@ def attribute_late_click(
     (the click arrived late) are decided again, now that the binding at their payment is known.
 
     Only such orders: they carry no share, so nothing is taken back. Returns the orders attributed.
+
+    The new decision and the order's later refunds or completion are two steps: a crash between
+    them leaves the order attributed but not followed, and the redelivered click finds nothing
+    unattributed. So every order a late click attributed (listed on its decision) is followed
+    again here: following is idempotent, and a click on a customer with such orders is rare.
     """
     affiliates = ports.affiliates
     attributed = []
@@ -44,4 +49,10 @@ def attribute_late_click(
             continue  # decided again meanwhile
         follow_order(ports, corp_id, state, now)  # refunds or a completion that came meanwhile
         attributed.append(state.order_id)
+    for earlier in affiliates.late_attributed(corp_id, customer_id):
+        if earlier["order_id"] in attributed or parse_instant(earlier["paid_at"]) < clicked_at:
+            continue
+        state = ports.orders.get(corp_id, earlier["order_id"])
+        if state is not None and state.paid is not None:
+            follow_order(ports, corp_id, state, now)  # a step a crash may have cut short
     return attributed

@@ -172,6 +172,10 @@ class AffiliateRepository(Protocol):
         """Decisions on the customer's orders that attributed them to nobody, oldest first."""
         ...
 
+    def late_attributed(self, corp_id: str, customer_id: str) -> list[Record]:
+        """Decisions a late click made in place of one that attributed the order to nobody."""
+        ...
+
     def withdrawals(self, corp_id: str, affiliate_id: str | None = None) -> list[Record]: ...
 
     def payment_context(

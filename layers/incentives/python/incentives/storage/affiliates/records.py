@@ -195,6 +195,9 @@ def commission_decided(
     if decision.awaits_binding:
         item["gsi3pk"] = keys.own_list(corp_id, "AFF_UNATTRIBUTED", order.customer_id)
         item["gsi3sk"] = f"{paid_at}#{order.order_id}"
+    elif change.replaces_decided_at is not None:  # attributed by a late click: followed again by later ones
+        item["gsi3pk"] = keys.own_list(corp_id, "AFF_LATE_ATTRIBUTED", order.customer_id)
+        item["gsi3sk"] = f"{paid_at}#{order.order_id}"
     guard = (
         NotExists()
         if change.replaces_decided_at is None

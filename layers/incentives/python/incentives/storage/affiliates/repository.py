@@ -131,6 +131,10 @@ class TableAffiliates:
         partition = keys.own_list(corp_id, "AFF_UNATTRIBUTED", customer_id)
         return self._listing(partition, "gsi3", newest_first=False)
 
+    def late_attributed(self, corp_id: str, customer_id: str) -> list[ports.Record]:
+        partition = keys.own_list(corp_id, "AFF_LATE_ATTRIBUTED", customer_id)
+        return self._listing(partition, "gsi3", newest_first=False)
+
     def withdrawals(self, corp_id: str, affiliate_id: str | None = None) -> list[ports.Record]:
         if affiliate_id:
             return self._listing(keys.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id), "gsi3")
