@@ -14,6 +14,7 @@ tag of the listing and its key bounds, so a cursor of another listing is refused
 from __future__ import annotations
 
 import base64
+import contextvars
 import heapq
 import json
 import zlib
@@ -132,7 +133,10 @@ def merged_page(
     live = [shard for shard in shards if not shard.exhausted]
     if len(live) > 1:  # one round trip of latency for every shard's first read
         with ThreadPoolExecutor(max_workers=len(live)) as pool:
-            list(pool.map(fill, live))
+            # each read in the caller's context (its logging keys, tracing, the caller's identity)
+            reads = [pool.submit(contextvars.copy_context().run, fill, shard) for shard in live]
+            for pending in reads:
+                pending.result()
     else:
         for shard in live:
             fill(shard)
