@@ -120,3 +120,25 @@ def test_withdrawals_page_across_shards_newest_first(stack: StackHandle) -> None
     assert [w["withdrawal_id"] for page in of_a for w in page["items"]] == sorted(asked[1::2], reverse=True)
     rejected = _every_page(stack, "/admin/affiliates/withdrawals", 50, status=["rejected"])
     assert [w for page in rejected for w in page["items"]] == []
+
+
+def test_applications_store_applications_and_affiliates_page_across_shards(stack: StackHandle) -> None:
+    configure(stack, promotable_stores="applied")
+    people = [f"P{n}" for n in range(6)]
+    for who in people:
+        join(stack, who)  # applied and approved at once (review: auto)
+    for n, store in enumerate(("s-1", "s-2", "s-3")):
+        mine(
+            stack,
+            people[n],
+            "POST",
+            "/affiliate/stores/{store_id}/application",
+            path_parameters={"store_id": store},
+        )
+    listed = _every_page(stack, "/admin/affiliates", 2)
+    assert sorted(a["affiliate_id"] for page in listed for a in page["items"]) == people
+    applications = _every_page(stack, "/admin/affiliates/applications", 4, status=["approved"])
+    assert sorted(a["customer_id"] for page in applications for a in page["items"]) == people
+    pending = _every_page(stack, "/admin/affiliates/store-applications", 1, status=["pending_review"])
+    found = [(a["affiliate_id"], a["store_id"]) for page in pending for a in page["items"]]
+    assert sorted(found) == [("P0", "s-1"), ("P1", "s-2"), ("P2", "s-3")]

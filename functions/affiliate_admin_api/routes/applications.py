@@ -10,7 +10,12 @@ from pydantic import BaseModel, Field
 
 from incentives.affiliates.application import Decision
 from incentives.api.app import ListingCursor, RecordPageSize, cursor_checked, principal_of
-from incentives.api.views.affiliates import ApplicationPage, ApplicationView, StoreApplicationView
+from incentives.api.views.affiliates import (
+    ApplicationPage,
+    ApplicationView,
+    StoreApplicationPage,
+    StoreApplicationView,
+)
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
@@ -62,13 +67,21 @@ def review_application(customer_id: Id, body: Review) -> ApplicationView:
 
 
 @router.get(
-    "/admin/affiliates/store-applications", summary="Applications to promote a store", tags=["applications"]
+    "/admin/affiliates/store-applications",
+    summary="Applications to promote a store, paged",
+    tags=["applications"],
 )
 def list_store_applications(
     status: Annotated[Decision | None, Query()] = None,
-) -> list[StoreApplicationView]:
+    limit: RecordPageSize = 50,
+    cursor: ListingCursor = None,
+) -> StoreApplicationPage:
     principal = principal_of(router, ADMINS)
-    return membership.store_applications(wiring.table(), principal.corp_id, status)
+    with cursor_checked():
+        items, next_cursor = membership.store_applications_page(
+            wiring.table(), principal.corp_id, status, limit, cursor
+        )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post(

@@ -210,6 +210,12 @@ class AffiliateRepository(Protocol):
         """A page of the tenant's applications, newest first."""
         ...
 
+    def store_applications_page(
+        self, corp_id: str, limit: int, cursor: str | None, keep: Keep | None = None
+    ) -> RecordPage:
+        """A page of the tenant's applications to promote a store, newest first."""
+        ...
+
     def shares_page(self, corp_id: str, beneficiary_id: str | None, query: ShareQuery) -> RecordPage:
         """A page of commission shares newest first (one beneficiary's, or the tenant's), paid
         within ``query``'s bounds (a key condition)."""

@@ -183,6 +183,12 @@ class ApplicationPage(TypedDict):
 
 
 @with_config(PASS_THROUGH)
+class StoreApplicationPage(TypedDict):
+    items: list[StoreApplicationView]
+    next_cursor: str | None
+
+
+@with_config(PASS_THROUGH)
 class WithdrawalPage(TypedDict):
     """A page of withdrawals, newest first (with a status filter a page may be short)."""
 

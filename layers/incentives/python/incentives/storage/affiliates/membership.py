@@ -48,6 +48,7 @@ my_application = on_table(_joining.my_application)
 apply_for_store = on_table(_promotion.apply_for_store)
 review_store = on_table(_promotion.review_store)
 store_applications = on_table(_promotion.store_applications)
+store_applications_page = on_table(_promotion.store_applications_page)
 
 __all__ = [
     "BOUGHT_CHUNK",
@@ -80,5 +81,6 @@ __all__ = [
     "review_application",
     "review_store",
     "store_applications",
+    "store_applications_page",
     "submit_application",
 ]

@@ -149,6 +149,12 @@ class TableAffiliates:
     def store_applications(self, corp_id: str) -> list[ports.Record]:
         return self._tenant_listing(corp_id, "AFF_STORE_APPLICATIONS")
 
+    def store_applications_page(
+        self, corp_id: str, limit: int, cursor: str | None, keep: ports.Keep | None = None
+    ) -> ports.RecordPage:
+        partitions = keys.tenant_list_shards(corp_id, "AFF_STORE_APPLICATIONS")
+        return self._page(partitions, "gsi2", limit, cursor, keep)
+
     def downline(self, corp_id: str, affiliate_id: str) -> list[ports.Record]:
         return self._listing(keys.own_list(corp_id, "AFF_DOWNLINE", affiliate_id), "gsi3")
 
