@@ -376,7 +376,9 @@ def test_rejecting_releases_and_a_manual_settlement_records_the_reference(stack:
     assert status == 409  # rejected already; and it named no account to transfer to
     ids = {"withdrawal_id": first["withdrawal_id"]}
     [listed] = [
-        w for w in admin(stack, "GET", "/admin/affiliates/withdrawals") if w["withdrawal_id"] in ids.values()
+        w
+        for w in admin(stack, "GET", "/admin/affiliates/withdrawals")["items"]
+        if w["withdrawal_id"] in ids.values()
     ]
     assert listed["payee_account"] == payee  # the reviewing admin sees where to transfer
     approved = admin(stack, "POST", path + "/approve", path_parameters=ids, json={"settlement": "manual"})
@@ -445,7 +447,8 @@ def test_manual_review_and_masked_answers(stack: StackHandle) -> None:
     )
     assert pending["status"] == "pending_review"
     assert pending["answers"]["mobile"] == "138****5678" and "0519491231" not in json.dumps(pending)
-    [listed] = admin(stack, "GET", "/admin/affiliates/applications", query={"status": ["pending_review"]})
+    pending_review = {"status": ["pending_review"]}
+    [listed] = admin(stack, "GET", "/admin/affiliates/applications", query=pending_review)["items"]
     assert "13812345678" not in json.dumps(listed)
     assert call(stack, CENTER_API, "GET", "/affiliate/center", token)[0] == 404  # not an affiliate yet
     admin(

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,24 @@ def test_refunds_and_completions_take_their_floor_and_a_large_order_fits_the_ite
     assert largest <= 400, large
 
 
+def test_listing_pages_cost_the_same_round_trips_in_a_small_and_a_ten_times_larger_tenant() -> None:
+    output = _run("bench.listings", "--small", "200", "--large", "2000")
+    rows = [line for line in output.splitlines() if re.search(r"\d+ / \d+", line)]
+    assert len(rows) == 5 and all(line.endswith("ok") for line in rows), output
+    for line in rows:  # a sharded listing: one query per shard (16), plus the totals' or settings' reads
+        first_page = int(re.findall(r"(\d+) / ", line)[0])
+        assert 16 <= first_page <= 32, line
+
+
+def test_the_listing_benchmark_fails_when_a_page_grows_with_the_tenant(monkeypatch: Any) -> None:
+    import bench.listings as bench
+
+    sizes = iter([{"affiliates": (17, 17)}, {"affiliates": (17, 40)}])
+    monkeypatch.setattr(bench, "fill", lambda table, start, stop: 0.0)
+    monkeypatch.setattr(bench, "measure", lambda table, page: next(sizes))
+    assert bench.main(["--small", "1", "--large", "2"]) == 1
+
+
 def test_cold_start_reports_a_ratio_per_function() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench.cold_start", "--rounds", "1"],
@@ -99,6 +118,7 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         "bench.round_trips",
         "bench.fanout",
         "bench.levels",
+        "bench.listings",
         "bench.contention",
         "bench.throughput",
     ]

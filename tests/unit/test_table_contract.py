@@ -115,6 +115,30 @@ def test_queries_page_in_order_on_the_table_and_an_index(table: Table) -> None:
     rest = table.query("G", index="gsi2", limit=10, newest_first=True, cursor=newest.cursor)
     assert [item["gsi2sk"] for item in rest.items] == ["08", "07", "06", "05", "04"]
     assert [i["sk"] for i in table.query("p", sk_at_most="E#01").items] == ["E#00", "E#01"]
+    assert [i["sk"] for i in table.query("p", sk_at_least="E#05").items] == ["E#05", "E#06"]
+    between = table.query("G", index="gsi2", sk_at_least="05", sk_at_most="07", newest_first=True)
+    assert [i["gsi2sk"] for i in between.items] == ["07", "06", "05"]
+
+
+def test_a_merged_listing_pages_its_shards_in_order_on_both_tables(table: Table) -> None:
+    """The k-way merge continues each shard from the cursor's positions (DynamoDB's
+    ExclusiveStartKey on an index) and keeps its time bounds as a key condition."""
+    from incentives.storage.sharded import merged_page
+
+    shards = [f"L#S{n}" for n in range(3)]
+    table.transact(
+        [Put(_item(f"i{n:02d}", gsi2pk=shards[n % 3], gsi2sk=f"2026-01-{n + 1:02d}#{n}")) for n in range(20)]
+    )
+    seen, cursor = [], None
+    while True:
+        page = merged_page(
+            table, shards, index="gsi2", limit=4, cursor=cursor, newest_first=True, sk_at_least="2026-01-03"
+        )
+        seen += [item["pk"] for item in page.items]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == [f"i{n:02d}" for n in range(19, 1, -1)]
 
 
 def test_a_filtered_page_reads_past_what_it_drops_so_pages_stay_full(table: Table) -> None:

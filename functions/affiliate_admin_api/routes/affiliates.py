@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from incentives.api.app import principal_of
-from incentives.api.views.affiliates import AffiliateProfile, AffiliateWithCenter
+from incentives.api.app import ListingCursor, RecordPageSize, cursor_checked, principal_of
+from incentives.api.views.affiliates import AffiliatePage, AffiliateProfile, AffiliateWithCenter
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
@@ -18,10 +18,12 @@ router = Router()
 clock = SystemClock()
 
 
-@router.get("/admin/affiliates", summary="Affiliates, newest first", tags=["affiliates"])
-def list_affiliates() -> list[AffiliateProfile]:
+@router.get("/admin/affiliates", summary="Affiliates, newest first, paged", tags=["affiliates"])
+def list_affiliates(limit: RecordPageSize = 50, cursor: ListingCursor = None) -> AffiliatePage:
     principal = principal_of(router, ADMINS)
-    return membership.affiliates(wiring.table(), principal.corp_id)
+    with cursor_checked():
+        items, next_cursor = membership.affiliates_page(wiring.table(), principal.corp_id, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get(

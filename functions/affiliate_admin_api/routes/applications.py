@@ -9,8 +9,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
 from incentives.affiliates.application import Decision
-from incentives.api.app import principal_of
-from incentives.api.views.affiliates import ApplicationView, StoreApplicationView
+from incentives.api.app import ListingCursor, RecordPageSize, cursor_checked, principal_of
+from incentives.api.views.affiliates import (
+    ApplicationPage,
+    ApplicationView,
+    StoreApplicationPage,
+    StoreApplicationView,
+)
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
@@ -27,13 +32,21 @@ class Review(BaseModel):
 
 
 @router.get(
-    "/admin/affiliates/applications", summary="Applications to become an affiliate", tags=["applications"]
+    "/admin/affiliates/applications",
+    summary="Applications to become an affiliate, paged",
+    tags=["applications"],
 )
 def list_applications(
     status: Annotated[Decision | None, Query()] = None,
-) -> list[ApplicationView]:
+    limit: RecordPageSize = 50,
+    cursor: ListingCursor = None,
+) -> ApplicationPage:
     principal = principal_of(router, ADMINS)
-    return membership.applications(wiring.table(), principal.corp_id, status)
+    with cursor_checked():
+        items, next_cursor = membership.applications_page(
+            wiring.table(), principal.corp_id, status, limit, cursor
+        )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post(
@@ -54,13 +67,21 @@ def review_application(customer_id: Id, body: Review) -> ApplicationView:
 
 
 @router.get(
-    "/admin/affiliates/store-applications", summary="Applications to promote a store", tags=["applications"]
+    "/admin/affiliates/store-applications",
+    summary="Applications to promote a store, paged",
+    tags=["applications"],
 )
 def list_store_applications(
     status: Annotated[Decision | None, Query()] = None,
-) -> list[StoreApplicationView]:
+    limit: RecordPageSize = 50,
+    cursor: ListingCursor = None,
+) -> StoreApplicationPage:
     principal = principal_of(router, ADMINS)
-    return membership.store_applications(wiring.table(), principal.corp_id, status)
+    with cursor_checked():
+        items, next_cursor = membership.store_applications_page(
+            wiring.table(), principal.corp_id, status, limit, cursor
+        )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post(

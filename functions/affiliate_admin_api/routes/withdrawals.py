@@ -7,8 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from incentives.api.app import principal_of
-from incentives.api.views.affiliates import WithdrawalView
+from incentives.api.app import ListingCursor, RecordPageSize, cursor_checked, principal_of
+from incentives.api.views.affiliates import WithdrawalPage, WithdrawalView
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.storage.affiliates import withdrawals
@@ -19,7 +19,7 @@ router = Router()
 clock = SystemClock()
 
 
-@router.get("/admin/affiliates/withdrawals", summary="Withdrawals, newest first", tags=["withdrawals"])
+@router.get("/admin/affiliates/withdrawals", summary="Withdrawals, newest first, paged", tags=["withdrawals"])
 def list_withdrawals(
     affiliate_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[
@@ -28,13 +28,17 @@ def list_withdrawals(
             pattern="^(pending_review|approved|paying|awaiting_confirmation|paid|failed|cancelled|rejected)$"
         ),
     ] = None,
-) -> list[WithdrawalView]:
+    limit: RecordPageSize = 50,
+    cursor: ListingCursor = None,
+) -> WithdrawalPage:
     principal = principal_of(router, ADMINS)
-    views = [
-        withdrawals.view(item, wiring.payout_repository(), principal.corp_id, reviewer=True)
-        for item in withdrawals.listing(wiring.table(), principal.corp_id, affiliate_id)
-    ]
-    return [v for v in views if status is None or v["status"] == status]
+    with cursor_checked():
+        page = withdrawals.listing_page(
+            wiring.table(), principal.corp_id, affiliate_id, status, limit, cursor
+        )
+    views = withdrawals.views(page.records, wiring.payout_repository(), principal.corp_id, reviewer=True)
+    items = [v for v in views if status is None or v["status"] == status]
+    return {"items": items, "next_cursor": page.cursor}
 
 
 @router.post("/admin/affiliates/withdrawals/<withdrawal_id>/approve", summary="Approve", tags=["withdrawals"])

@@ -183,6 +183,10 @@ class ShareChanged:
     role: str
     expected_version: int
     values: Mapping[str, Any]
+    paid_at: str = ""
+    """The share's ``paid_at``: the day of the tenant's commission totals the change moves."""
+    net_change_fen: int = 0
+    """How much the share's net commission moves (minus what a refund takes back)."""
 
 
 @dataclass(frozen=True)

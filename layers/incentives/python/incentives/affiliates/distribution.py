@@ -14,6 +14,7 @@ An upline's invite rewards count as commission in these figures.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,9 +23,9 @@ from pydantic import BaseModel
 
 from incentives.affiliates.bound_customers import customers_of
 from incentives.affiliates.commission import Role, account
-from incentives.affiliates.ports import AffiliateRepository, Ledger, Record
+from incentives.affiliates.ports import AffiliateRepository, Ledger, Record, ShareQuery, ShareTotals
 from incentives.affiliates.program import Figure
-from incentives.core.clock import local_date, parse_instant
+from incentives.core.clock import iso_utc, local_date, parse_instant
 from incentives.ledger.model import Balance, Bucket
 
 
@@ -199,6 +200,61 @@ def commission_records(
             continue
         found.append(row)
     return found
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """What a commission listing shows: one beneficiary's or the tenant's, of a role, in a state,
+    of a store, paid between two instants (those bounds are the index's key condition)."""
+
+    beneficiary_id: str | None = None
+    role: str | None = None
+    state: str | None = None
+    store_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def keeps(self, item: Record) -> bool:
+        return not (
+            (self.role and item["role"] != self.role)
+            or (self.store_id and item["store_id"] != self.store_id)
+            or (self.state and share_state(item).value != self.state)
+        )
+
+
+def commission_page(
+    affiliates: AffiliateRepository, corp_id: str, matching: RecordFilter, limit: int, cursor: str | None
+) -> tuple[list[CommissionRecord], str | None]:
+    """One page of commission records newest first, read through the index (the time bounds in
+    its key condition); ``cursor`` continues the previous page."""
+    query = ShareQuery(
+        limit,
+        cursor,
+        since=iso_utc(matching.since) if matching.since else None,
+        until=iso_utc(matching.until) if matching.until else None,
+        keep=matching.keeps,
+    )
+    page = affiliates.shares_page(corp_id, matching.beneficiary_id, query)
+    return [record(item) for item in page.records], page.cursor
+
+
+def commission_totals(
+    affiliates: AffiliateRepository, corp_id: str, matching: RecordFilter
+) -> ShareTotals | None:
+    """The tenant's maintained totals for ``matching`` without reading its records: only for the
+    whole tenant over whole UTC days (``None`` for any other filter)."""
+    if matching.beneficiary_id or matching.role or matching.state or matching.store_id:
+        return None
+    first = last = None
+    if matching.since is not None:
+        if iso_utc(matching.since)[10:] != "T00:00:00.000Z":
+            return None
+        first = iso_utc(matching.since)[:10]
+    if matching.until is not None:
+        if iso_utc(matching.until)[10:] != "T23:59:59.999Z":
+            return None
+        last = iso_utc(matching.until)[:10]
+    return affiliates.share_totals(corp_id, first, last)
 
 
 def my_commission_records(

@@ -183,6 +183,15 @@ def application_view(item: Record) -> dict[str, Any]:
     }
 
 
+def applications_page(
+    affiliates: AffiliateRepository, corp_id: str, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of applications newest first, optionally in one ``status``."""
+    keep = None if status is None else (lambda item: item["status"] == status)
+    page = affiliates.applications_page(corp_id, limit, cursor, keep)
+    return [application_view(item) for item in page.records], page.cursor
+
+
 def my_application(affiliates: AffiliateRepository, corp_id: str, customer_id: str) -> dict[str, Any] | None:
     """The customer's own application, as the APIs show it (None: they never applied)."""
     item = affiliates.application(corp_id, customer_id)

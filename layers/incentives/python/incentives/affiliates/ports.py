@@ -10,7 +10,7 @@ and raises :class:`Stale` naming the changes whose precondition no longer held.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -91,6 +91,10 @@ class OrderContext:
 class Payouts(Protocol):
     def get(self, corp_id: str, payout_id: str) -> Payout | None: ...
 
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Payout]:
+        """The payouts of ``(corp_id, payout_id)`` pairs that exist, in one round trip."""
+        ...
+
 
 class Ledger(Protocol):
     """What the affiliate services read of the ledger (their postings commit as :class:`Posted`)."""
@@ -102,6 +106,38 @@ class Ledger(Protocol):
     def schedule(self, account: Account, credit_id: str, hold_until: datetime) -> bool:
         """Give a waiting hold its date; False when the hold is gone (settled or fully reversed)."""
         ...
+
+
+Keep = Callable[[Record], bool]
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """One page of a listing and the cursor of the next (``None``: the last page)."""
+
+    records: list[Record]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class ShareQuery:
+    """A page of commission shares: paid at or after ``since`` and at or before ``until`` (RFC
+    3339 as stored, a key condition), the ones ``keep`` accepts."""
+
+    limit: int
+    cursor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    keep: Keep | None = None
+
+
+@dataclass(frozen=True)
+class ShareTotals:
+    """Maintained with each share: how many, their commission and what is left after refunds."""
+
+    records: int
+    commission_fen: int
+    net_fen: int
 
 
 class AffiliateRepository(Protocol):
@@ -177,6 +213,40 @@ class AffiliateRepository(Protocol):
         ...
 
     def withdrawals(self, corp_id: str, affiliate_id: str | None = None) -> list[Record]: ...
+
+    # Paged listings: each page costs the same round trips whatever the tenant holds; ``keep``
+    # drops records after the index read (a page stays full, see incentives.storage.sharded).
+
+    def affiliates_page(self, corp_id: str, limit: int, cursor: str | None) -> RecordPage:
+        """A page of the tenant's affiliates, newest first."""
+        ...
+
+    def applications_page(
+        self, corp_id: str, limit: int, cursor: str | None, keep: Keep | None = None
+    ) -> RecordPage:
+        """A page of the tenant's applications, newest first."""
+        ...
+
+    def store_applications_page(
+        self, corp_id: str, limit: int, cursor: str | None, keep: Keep | None = None
+    ) -> RecordPage:
+        """A page of the tenant's applications to promote a store, newest first."""
+        ...
+
+    def shares_page(self, corp_id: str, beneficiary_id: str | None, query: ShareQuery) -> RecordPage:
+        """A page of commission shares newest first (one beneficiary's, or the tenant's), paid
+        within ``query``'s bounds (a key condition)."""
+        ...
+
+    def share_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> ShareTotals:
+        """The tenant's maintained commission totals over paid days (UTC, inclusive)."""
+        ...
+
+    def withdrawals_page(
+        self, corp_id: str, affiliate_id: str | None, limit: int, cursor: str | None, keep: Keep | None = None
+    ) -> RecordPage:
+        """A page of withdrawals, newest first (one affiliate's, or the tenant's)."""
+        ...
 
     def payment_context(
         self, corp_id: str, order_id: str, customer_id: str, source_id: str | None, level_source: str

@@ -129,3 +129,12 @@ def affiliates_of(affiliates: AffiliateRepository, corp_id: str) -> list[dict[st
     """Every affiliate of the tenant, as the console lists them."""
     settings = affiliates.settings(corp_id)
     return [profile_view(item, settings) for item in affiliates.affiliates(corp_id)]
+
+
+def affiliates_page(
+    affiliates: AffiliateRepository, corp_id: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the tenant's affiliates newest first, as the console lists them."""
+    settings = affiliates.settings(corp_id)
+    page = affiliates.affiliates_page(corp_id, limit, cursor)
+    return [profile_view(item, settings) for item in page.records], page.cursor

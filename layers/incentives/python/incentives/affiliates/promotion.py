@@ -77,6 +77,15 @@ def _store_view(item: Record) -> dict[str, Any]:
     return {k: item.get(k) for k in ("affiliate_id", "store_id", "status", "submitted_at", "reviewed_at")}
 
 
+def store_applications_page(
+    affiliates: AffiliateRepository, corp_id: str, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of applications to promote a store, newest first, optionally in one ``status``."""
+    keep = None if status is None else (lambda item: item["status"] == status)
+    page = affiliates.store_applications_page(corp_id, limit, cursor, keep)
+    return [_store_view(item) for item in page.records], page.cursor
+
+
 def store_applications(
     affiliates: AffiliateRepository, corp_id: str, status: str | None = None
 ) -> list[dict[str, Any]]:

@@ -100,7 +100,11 @@ def take_back_changes(
         )
         share_update["clawed_back_fen"] = int(share["clawed_back_fen"]) + amount
         share_update["refunds"][refund.refund_id]["kind"] = "clawback"
-    changes.append(ShareChanged(share["order_id"], share["role"], int(share["version"]), share_update))
+    changes.append(
+        ShareChanged(
+            share["order_id"], share["role"], int(share["version"]), share_update, share["paid_at"], -amount
+        )
+    )
     if amount > 0:
         changes.append(
             FiguresAdded(

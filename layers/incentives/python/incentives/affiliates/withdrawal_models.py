@@ -4,6 +4,7 @@ manual transfer (masked but for the reviewing admin), the review's inputs, and t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,7 +14,7 @@ from incentives.affiliates.application import mask_mobile
 from incentives.affiliates.ports import Payouts
 from incentives.core.clock import iso_utc
 from incentives.core.money import Fen
-from incentives.payouts.model import PayoutStatus
+from incentives.payouts.model import Payout, PayoutStatus
 
 if TYPE_CHECKING:
     pass
@@ -106,8 +107,24 @@ def view(item: dict[str, Any], payouts: Payouts, corp_id: str, *, reviewer: bool
     affiliate (``awaiting_confirmation``), ``confirmation`` is what the mini program passes to
     ``wx.requestMerchantTransfer`` (``mchId``, ``appId``, ``package``) before ``confirm_by``; a
     transfer closed unpaid shows ``cancelled`` and its amount is withdrawable again."""
+    payout = payouts.get(corp_id, item["payout_id"]) if item["status"] == "paying" else None
+    return _view(item, payout, reviewer)
+
+
+def views(
+    items: Sequence[dict[str, Any]], payouts: Payouts, corp_id: str, *, reviewer: bool = False
+) -> list[dict[str, Any]]:
+    """A page of withdrawals as :func:`view` shows them, the payouts they follow read together."""
+    wanted = [(corp_id, item["payout_id"]) for item in items if item["status"] == "paying"]
+    found = {payout.payout_id: payout for payout in payouts.get_many(wanted)} if wanted else {}
+    return [
+        _view(item, found.get(item["payout_id"]) if item["status"] == "paying" else None, reviewer)
+        for item in items
+    ]
+
+
+def _view(item: dict[str, Any], payout: Payout | None, reviewer: bool) -> dict[str, Any]:
     status = item["status"]
-    payout = payouts.get(corp_id, item["payout_id"]) if status == "paying" else None
     failure = confirmation = confirm_by = None
     if payout is not None:
         if payout.status is PayoutStatus.PAID:

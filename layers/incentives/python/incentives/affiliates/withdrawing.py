@@ -21,6 +21,7 @@ from incentives.affiliates.ports import (
     PayoutCreated,
     Posted,
     Record,
+    RecordPage,
     Stale,
     WithdrawalMoved,
     WithdrawalRequested,
@@ -298,3 +299,17 @@ def _paying(
 
 def listing(affiliates: AffiliateRepository, corp_id: str, affiliate_id: str | None = None) -> list[Record]:
     return affiliates.withdrawals(corp_id, affiliate_id)
+
+
+def listing_page(
+    affiliates: AffiliateRepository,
+    corp_id: str,
+    affiliate_id: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> RecordPage:
+    """A page of withdrawals newest first. A withdrawal ``paying`` shows its payout's state, so
+    for a ``status`` it stays a candidate until its view is made (that page may come out short)."""
+    keep = None if status is None else (lambda item: item["status"] in (status, "paying"))
+    return affiliates.withdrawals_page(corp_id, affiliate_id, limit, cursor, keep)

@@ -11,7 +11,8 @@ the resolver gets the same two validation middlewares explicitly, after the gate
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -34,6 +35,7 @@ from incentives.core.body import check_size, event_body, parse_json, utf8_text
 from incentives.core.clock import parse_instant
 from incentives.core.errors import InvalidInput, UnsupportedMediaType
 from incentives.core.validation import invalid_input
+from incentives.storage.sharded import BadCursor
 
 API_VERSION = "1.0.0"
 MAX_BODY_BYTES = 384 * 1024
@@ -49,6 +51,10 @@ SecretOf = Callable[[str], str | None]
 ExportFormat = Annotated[str | None, Query(pattern="^(json|csv)$", description="csv exports every match")]
 RecordPageSize = Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")]
 PageCursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+ListingCursor = Annotated[
+    str | None, Query(max_length=4096, description="next_cursor of the previous page (opaque)")
+]
+"""The cursor of a listing read through its index shards (incentives.storage.sharded)."""
 """Query parameters of the consoles' record listings (filtered, paged with :func:`page_of`)."""
 
 
@@ -222,7 +228,8 @@ def principal_of(app: BaseRouter, allowed: Collection[Role]) -> Principal:
 
 
 def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filename: str) -> Response[str]:
-    """A CSV download (UTF-8 with a BOM, so spreadsheet programs read the Chinese right)."""
+    """A CSV download (UTF-8 with a BOM, so spreadsheet programs read the Chinese right). ``rows``
+    is consumed once, row by row: a generator over a listing's pages holds one page at a time."""
     import csv
     import io
 
@@ -250,6 +257,15 @@ def page_of(rows: Sequence[Any], limit: int, cursor: str | None) -> tuple[list[A
         start = int(cursor[1:])
     following = f"o{start + limit}" if start + limit < len(rows) else None
     return list(rows[start : start + limit]), following
+
+
+@contextmanager
+def cursor_checked() -> Iterator[None]:
+    """A cursor the listing did not make (or a malformed one) is a 400 naming ``cursor``."""
+    try:
+        yield
+    except BadCursor as error:
+        raise InvalidInput(str(error), field="cursor") from None
 
 
 def query_instant(text: str | None, field: str) -> datetime | None:

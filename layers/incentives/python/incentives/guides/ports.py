@@ -94,6 +94,10 @@ class GrantOutcome(StrEnum):
 class PayoutLookup(Protocol):
     def get(self, corp_id: str, payout_id: str) -> Payout | None: ...
 
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Payout]:
+        """The payouts of ``(corp_id, payout_id)`` pairs that exist, read together."""
+        ...
+
 
 class GuideRepository(Protocol):
     def settings(self, corp_id: str) -> Record | None:

@@ -13,7 +13,7 @@ from incentives.core.clock import iso_utc, parse_instant
 from incentives.guides.ports import GuideRepository, PayoutLookup, Record
 from incentives.guides.rules import month_of
 from incentives.org.ports import Viewer
-from incentives.payouts.model import payout_id_for
+from incentives.payouts.model import Payout, payout_id_for
 
 
 class RewardRecord(BaseModel):
@@ -53,12 +53,28 @@ PAYOUT_TO_RECORD = {
 EARNED = ("paid", "recorded")
 
 
-def _record(item: Record, payouts: PayoutLookup, corp_id: str) -> RewardRecord:
-    payout = (
-        None
-        if item.get("carried")
-        else payouts.get(corp_id, payout_id_for(corp_id, f"reward:{item['reward_id']}"))
-    )
+PAYOUT_BATCH = 100
+"""Rewards whose payouts are read in one round trip (DynamoDB's BatchGetItem takes 100 keys)."""
+
+
+def _payout_id(corp_id: str, item: Record) -> str:
+    return payout_id_for(corp_id, f"reward:{item['reward_id']}")
+
+
+def _with_payouts(items: list[Record], payouts: PayoutLookup, corp_id: str) -> list[RewardRecord]:
+    """Records of ``items`` (rewards), the payouts of each batch of them read in one round trip."""
+    done: list[RewardRecord] = []
+    for start in range(0, len(items), PAYOUT_BATCH):
+        batch = items[start : start + PAYOUT_BATCH]
+        wanted = [(corp_id, _payout_id(corp_id, item)) for item in batch if not item.get("carried")]
+        found = {payout.payout_id: payout for payout in payouts.get_many(wanted)} if wanted else {}
+        done += [_record(item, found.get(_payout_id(corp_id, item))) for item in batch]
+    return done
+
+
+def _record(item: Record, payout: Payout | None) -> RewardRecord:
+    if item.get("carried"):
+        payout = None
     status = (
         "carried" if item.get("carried") else PAYOUT_TO_RECORD[payout.status.value] if payout else "pending"
     )
@@ -98,7 +114,7 @@ def records(
     only_guide: str | None = None,
 ) -> list[RewardRecord]:
     """Reward records newest first, filtered; operators see their subtrees, a guide only their own."""
-    found = []
+    candidates = []
     for item in repo.rewards(principal.corp_id, only_guide):
         if only_guide is None and not principal.sees_department_path(item.get("dept_path", [])):
             continue
@@ -111,11 +127,9 @@ def records(
             or (until and at > until)
         ):
             continue
-        record = _record(item, payouts, principal.corp_id)
-        if status and record.status != status:
-            continue
-        found.append(record)
-    return found
+        candidates.append(item)
+    found = _with_payouts(candidates, payouts, principal.corp_id)
+    return [record for record in found if not status or record.status == status]
 
 
 def overview(found: list[RewardRecord]) -> dict[str, Any]:

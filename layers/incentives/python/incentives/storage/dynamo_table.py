@@ -174,6 +174,7 @@ class DynamoTable:
         partition: str,
         *,
         index: str | None = None,
+        sk_at_least: str | None = None,
         sk_at_most: str | None = None,
         sk_prefix: str | None = None,
         limit: int = 100,
@@ -184,7 +185,13 @@ class DynamoTable:
         condition = "#pk = :pk"
         values: dict[str, Any] = {":pk": partition}
         names = {"#pk": pk_name}
-        if sk_at_most is not None:
+        if sk_at_least is not None and sk_at_most is not None:
+            condition += " AND #sk BETWEEN :lo AND :sk"
+            names["#sk"], values[":lo"], values[":sk"] = sk_name, sk_at_least, sk_at_most
+        elif sk_at_least is not None:
+            condition += " AND #sk >= :lo"
+            names["#sk"], values[":lo"] = sk_name, sk_at_least
+        elif sk_at_most is not None:
             condition += " AND #sk <= :sk"
             names["#sk"], values[":sk"] = sk_name, sk_at_most
         elif sk_prefix is not None:

@@ -1,8 +1,9 @@
 """Guide incentives in the single table (:class:`incentives.guides.ports.GuideRepository`).
 
 Rules are listed on ``gsi2`` (``T#<corp>#GUIDE_RULES``); rewards on ``gsi2`` for the tenant
-(``T#<corp>#GUIDE_REWARDS``) and on ``gsi3`` per guide, both by creation time. A grant commits its
-occurrence, usage, reward, carry, payout and ledger entries in one transaction.
+(``T#<corp>#GUIDE_REWARDS#S<n>``, 16 write shards) and on ``gsi3`` per guide, both by creation
+time. A grant commits its occurrence, usage, reward, carry, payout and ledger entries in one
+transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from incentives.guides.ports import Counters, Grant, GrantOutcome, GrantRead, Re
 from incentives.storage import keys, org
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository
+from incentives.storage.sharded import merged_all
 from incentives.storage.table import (
     AtLeast,
     AtMost,
@@ -68,7 +70,7 @@ def reward_item(corp_id: str, reward: Record) -> Item:
         **keys.guide_reward_key(corp_id, reward["reward_id"]),
         "kind": "guide_reward",
         **reward,
-        "gsi2pk": keys.collection(corp_id, "GUIDE_REWARDS"),
+        "gsi2pk": keys.listing_partition(keys.guide_rewards_listing(corp_id), reward["reward_id"]),
         "gsi2sk": sort,
         "gsi3pk": keys.collection(corp_id, f"GUIDE_REWARDS#{reward['guide_id']}"),
         "gsi3sk": sort,
@@ -220,9 +222,10 @@ class TableGuideRepository:
     def rewards(self, corp_id: str, guide_id: str | None = None) -> list[Record]:
         if guide_id:
             partition, index = keys.collection(corp_id, f"GUIDE_REWARDS#{guide_id}"), keys.GUIDE_REWARDS_INDEX
+            items = query_all(self._table, partition, index=index, newest_first=True)
         else:
-            partition, index = keys.collection(corp_id, "GUIDE_REWARDS"), keys.COLLECTION_INDEX
-        items = query_all(self._table, partition, index=index, newest_first=True)
+            shards = keys.listing_partitions(keys.guide_rewards_listing(corp_id))
+            items = merged_all(self._table, shards, index=keys.COLLECTION_INDEX, newest_first=True)
         return [org.record(item) or {} for item in items]
 
     def carried(self, corp_id: str, guide_id: str) -> int:

@@ -33,6 +33,22 @@ def shard(identity: str, shards: int = SHARDS) -> int:
     return zlib.crc32(identity.encode()) % shards
 
 
+LISTING_SHARDS = 16
+"""Write shards of every tenant-wide listing partition (``<listing>#S<n>``): a tenant's burst of
+writes spreads over 16 index keys instead of landing on one (docs/data-model.md, "Sharded listings")."""
+
+
+def listing_partition(listing: str, identity: str) -> str:
+    """The shard of a tenant-wide listing partition an item with ``identity`` is written to (a
+    stable hash of its id, so every write of one item lands on the same shard)."""
+    return f"{listing}#S{shard(identity, LISTING_SHARDS)}"
+
+
+def listing_partitions(listing: str) -> list[str]:
+    """Every shard of a tenant-wide listing partition, in shard order (what a listing merges)."""
+    return [f"{listing}#S{number}" for number in range(LISTING_SHARDS)]
+
+
 def collection(corp_id: str, name: str) -> str:
     """The ``gsi2`` partition listing a tenant's ``name`` collection."""
     return f"{tenant(corp_id)}#{name}"
@@ -116,6 +132,11 @@ def guide_rule_key(corp_id: str, rule_id: str) -> dict[str, str]:
     return {"pk": f"{tenant(corp_id)}#GUIDE_RULE#{rule_id}", "sk": "RULE"}
 
 
+def guide_rewards_listing(corp_id: str) -> str:
+    """The tenant's guide rewards by creation time (``gsi2``, write-sharded by reward id)."""
+    return collection(corp_id, "GUIDE_REWARDS")
+
+
 def guide_reward_key(corp_id: str, reward_id: str) -> dict[str, str]:
     return {"pk": f"{tenant(corp_id)}#GUIDE_REWARD#{reward_id}", "sk": "REWARD"}
 
@@ -137,6 +158,15 @@ def guide_occurrences(corp_id: str, rule_id: str, month: str) -> str:
 
 def guide_occurrence_key(corp_id: str, rule_id: str, month: str, at_iso: str, source: str) -> dict[str, str]:
     return {"pk": guide_occurrences(corp_id, rule_id, month), "sk": f"{at_iso}#{source}"}
+
+
+# --- payouts (storage/payouts.py) ----------------------------------------------------------------
+
+
+def payouts_listing(corp_id: str, status: str | None = None) -> str:
+    """The tenant's payouts by creation time: every one (``gsi3``) or those in one ``status``
+    (``gsi2``), both write-sharded by payout id."""
+    return f"{tenant(corp_id)}#PAYOUTS" + (f"#{status}" if status else "")
 
 
 # --- the tag library (storage/tags.py) -------------------------------------------------------------

@@ -201,6 +201,7 @@ class MemoryTable:
         partition: str,
         *,
         index: str | None = None,
+        sk_at_least: str | None = None,
         sk_at_most: str | None = None,
         sk_prefix: str | None = None,
         limit: int = 100,
@@ -215,6 +216,7 @@ class MemoryTable:
                 item
                 for item in (self.items[key] for key in members)
                 if sk_name in item
+                and (sk_at_least is None or item[sk_name] >= sk_at_least)
                 and (sk_at_most is None or item[sk_name] <= sk_at_most)
                 and (sk_prefix is None or str(item[sk_name]).startswith(sk_prefix))
             ]

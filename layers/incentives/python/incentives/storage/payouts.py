@@ -22,7 +22,8 @@ from incentives.payouts.model import (
 from incentives.storage import keys
 from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.ledger import balance_refusal, posting_writes
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, filtered_page
+from incentives.storage.sharded import merged_page
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table
 
 
 def payout_key(corp_id: str, payout_id: str) -> dict[str, str]:
@@ -56,9 +57,11 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         "failure_code": payout.failure_code,
         "failure_reason": payout.failure_reason,
         "history": list(payout.history),
-        "gsi2pk": f"{keys.tenant(payout.corp_id)}#PAYOUTS#{payout.status.value}",
+        "gsi2pk": keys.listing_partition(
+            keys.payouts_listing(payout.corp_id, payout.status.value), payout.payout_id
+        ),
         "gsi2sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
-        "gsi3pk": f"{keys.tenant(payout.corp_id)}#PAYOUTS",
+        "gsi3pk": keys.listing_partition(keys.payouts_listing(payout.corp_id), payout.payout_id),
         "gsi3sk": f"{iso_utc(payout.created_at)}#{payout.payout_id}",
         "confirm_by": iso_utc(payout.confirm_by) if payout.confirm_by else None,
         "check_at": iso_utc(payout.check_at) if payout.check_at else None,
@@ -172,19 +175,16 @@ class PayoutRepository:
         keep: Callable[[Payout], bool] = lambda _: True,
     ) -> tuple[list[Payout], str | None]:
         """Newest first, optionally one status, only those ``keep`` accepts (a caller's scope), in
-        full pages (see :func:`filtered_page`); ``cursor`` continues a previous page."""
-        if status is None:
-            partition, index = f"{keys.tenant(corp_id)}#PAYOUTS", "gsi3"
-        else:
-            partition, index = f"{keys.tenant(corp_id)}#PAYOUTS#{status.value}", "gsi2"
-        page = filtered_page(
+        full pages (see ``storage.sharded.merged_page``); ``cursor`` continues a previous page."""
+        listing = keys.payouts_listing(corp_id, status.value if status else None)
+        page = merged_page(
             self._table,
-            partition,
-            lambda item: keep(payout_from_item(item)),
-            index=index,
+            keys.listing_partitions(listing),
+            index="gsi3" if status is None else "gsi2",
             limit=limit,
             cursor=cursor,
             newest_first=True,
+            keep=lambda item: keep(payout_from_item(item)),
         )
         return [payout_from_item(item) for item in page.items], page.cursor
 

@@ -152,6 +152,7 @@ class Table(Protocol):
         partition: str,
         *,
         index: str | None = None,
+        sk_at_least: str | None = None,
         sk_at_most: str | None = None,
         sk_prefix: str | None = None,
         limit: int = 100,

@@ -10,6 +10,7 @@ from typing_extensions import TypedDict
 
 from incentives.affiliates.application import ApplicationSettings
 from incentives.affiliates.distribution import Center, CommissionRecord
+from incentives.affiliates.ports import ShareTotals
 from incentives.affiliates.program import ProgramSettings, Url
 
 PASS_THROUGH = ConfigDict(extra="allow")
@@ -142,22 +143,54 @@ class ProgramForApplicants(BaseModel):
 
 
 class CommissionPage(BaseModel):
-    """One page of commission records, with the totals of every record that matched."""
+    """One page of commission records, with the tenant's maintained totals of what matched."""
 
     items: list[CommissionRecord]
     next_cursor: str | None
-    records: int = Field(description="Records that matched, on every page")
-    total_commission_fen: int
-    total_net_fen: int
+    records: int | None = Field(
+        description="Records that matched, on every page; kept as the records are written, so given "
+        "for the whole tenant over whole UTC days (from at 00:00:00.000Z, to at 23:59:59.999Z), "
+        "null for other filters (the CSV export has every match)"
+    )
+    total_commission_fen: int | None
+    total_net_fen: int | None
 
     @classmethod
     def of(
-        cls, page: Sequence[CommissionRecord], next_cursor: str | None, found: Sequence[CommissionRecord]
+        cls, page: Sequence[CommissionRecord], next_cursor: str | None, totals: ShareTotals | None
     ) -> CommissionPage:
         return cls(
             items=list(page),
             next_cursor=next_cursor,
-            records=len(found),
-            total_commission_fen=sum(r.commission_fen for r in found),
-            total_net_fen=sum(r.net_fen for r in found),
+            records=totals.records if totals else None,
+            total_commission_fen=totals.commission_fen if totals else None,
+            total_net_fen=totals.net_fen if totals else None,
         )
+
+
+@with_config(PASS_THROUGH)
+class AffiliatePage(TypedDict):
+    """A page of affiliates, newest first; ``next_cursor`` continues it (null: the last page)."""
+
+    items: list[AffiliateProfile]
+    next_cursor: str | None
+
+
+@with_config(PASS_THROUGH)
+class ApplicationPage(TypedDict):
+    items: list[ApplicationView]
+    next_cursor: str | None
+
+
+@with_config(PASS_THROUGH)
+class StoreApplicationPage(TypedDict):
+    items: list[StoreApplicationView]
+    next_cursor: str | None
+
+
+@with_config(PASS_THROUGH)
+class WithdrawalPage(TypedDict):
+    """A page of withdrawals, newest first (with a status filter a page may be short)."""
+
+    items: list[WithdrawalView]
+    next_cursor: str | None

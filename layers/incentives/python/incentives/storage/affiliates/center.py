@@ -10,6 +10,7 @@ from incentives.affiliates.distribution import (
     CommissionRecord,
     Figures,
     Promotion,
+    RecordFilter,
     ShareState,
     Shown,
     figures,
@@ -20,6 +21,8 @@ from incentives.storage.affiliates import on_table
 
 center = on_table(_distribution.center)
 commission_records = on_table(_distribution.commission_records)
+commission_page = on_table(_distribution.commission_page)
+commission_totals = on_table(_distribution.commission_totals)
 my_commission_records = on_table(_distribution.my_commission_records)
 downline = on_table(_distribution.downline)
 
@@ -29,10 +32,13 @@ __all__ = [
     "CommissionRecord",
     "Figures",
     "Promotion",
+    "RecordFilter",
     "ShareState",
     "Shown",
     "center",
+    "commission_page",
     "commission_records",
+    "commission_totals",
     "downline",
     "figures",
     "my_commission_records",

@@ -7,7 +7,7 @@ written before the figures were sharded), the store applications and the invited
 markers. Per customer, the binding and the activity the application conditions are checked
 against sit beside the customer's WeCom record. Per order, one partition holds the commission
 decision and one share item per role. Listings are sparse indexes: per tenant on ``gsi2``
-(:func:`tenant_list`), per affiliate or customer on ``gsi3`` (:func:`own_list`).
+(:func:`tenant_list`, write-sharded), per affiliate or customer on ``gsi3`` (:func:`own_list`).
 """
 
 from __future__ import annotations
@@ -103,13 +103,37 @@ def share_key(corp_id: str, order_id: str, role: str) -> Key:
     return {"pk": f"{_t(corp_id)}#AFF_ORDER#{order_id}", "sk": f"SHARE#{role}"}
 
 
+def share_totals_key(corp_id: str, order_id: str, paid_at: str) -> Key:
+    """The tenant's commission totals of one shard (the order's) and one UTC day of payment:
+    counters kept in the transaction that writes or changes a share (16 shards, no hot item)."""
+    return {
+        "pk": keys.listing_partition(tenant_list(corp_id, "AFF_SHARE_TOTALS"), order_id),
+        "sk": f"DAY#{paid_at[:10]}",
+    }
+
+
+def share_totals_partitions(corp_id: str) -> list[str]:
+    return keys.listing_partitions(tenant_list(corp_id, "AFF_SHARE_TOTALS"))
+
+
 def withdrawal_key(corp_id: str, withdrawal_id: str) -> Key:
     return {"pk": f"{_t(corp_id)}#AFF_WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
 
 
 def tenant_list(corp_id: str, name: str) -> str:
-    """A tenant-wide listing partition (index gsi2): AFFILIATES, AFF_APPLICATIONS, AFF_SHARES …"""
+    """A tenant-wide listing (index gsi2): AFFILIATES, AFF_APPLICATIONS, AFF_SHARES … Items are
+    written to its shards (:func:`tenant_list_shard`), read merged (:func:`tenant_list_shards`)."""
     return f"{_t(corp_id)}#{name}"
+
+
+def tenant_list_shard(corp_id: str, name: str, identity: str) -> str:
+    """The ``gsi2`` partition an item of a tenant-wide listing is written to (by its id)."""
+    return keys.listing_partition(tenant_list(corp_id, name), identity)
+
+
+def tenant_list_shards(corp_id: str, name: str) -> list[str]:
+    """Every ``gsi2`` shard of a tenant-wide listing, as ``storage.sharded.merged_page`` reads them."""
+    return keys.listing_partitions(tenant_list(corp_id, name))
 
 
 def own_list(corp_id: str, name: str, affiliate_id: str) -> str:

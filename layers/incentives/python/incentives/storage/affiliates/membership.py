@@ -28,6 +28,7 @@ require_profile = on_table(_profiles.require_profile)
 chain_of = on_table(_profiles.chain_of)
 change_profile = on_table(_profiles.change_profile)
 affiliates = on_table(_profiles.affiliates_of)
+affiliates_page = on_table(_profiles.affiliates_page)
 
 activity = on_table(_activity.activity)
 eligibility = on_table(_activity.eligibility)
@@ -41,11 +42,13 @@ record_member = on_table(_activity.record_member)
 submit_application = on_table(_joining.submit_application)
 review_application = on_table(_joining.review_application)
 applications = on_table(_joining.applications)
+applications_page = on_table(_joining.applications_page)
 my_application = on_table(_joining.my_application)
 
 apply_for_store = on_table(_promotion.apply_for_store)
 review_store = on_table(_promotion.review_store)
 store_applications = on_table(_promotion.store_applications)
+store_applications_page = on_table(_promotion.store_applications_page)
 
 __all__ = [
     "BOUGHT_CHUNK",
@@ -55,8 +58,10 @@ __all__ = [
     "activity",
     "affiliate_since",
     "affiliates",
+    "affiliates_page",
     "application_view",
     "applications",
+    "applications_page",
     "apply_for_store",
     "approved_stores",
     "chain_of",
@@ -76,5 +81,6 @@ __all__ = [
     "review_application",
     "review_store",
     "store_applications",
+    "store_applications_page",
     "submit_application",
 ]

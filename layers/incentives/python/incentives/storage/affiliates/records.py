@@ -110,7 +110,7 @@ def application_submitted(corp_id: str, change: ports.ApplicationSubmitted) -> l
         "kind": "affiliate_application",
         **app,
         "answers": _storable(app.get("answers", {})),
-        "gsi2pk": keys.tenant_list(corp_id, "AFF_APPLICATIONS"),
+        "gsi2pk": keys.tenant_list_shard(corp_id, "AFF_APPLICATIONS", app["customer_id"]),
         "gsi2sk": f"{app['submitted_at']}#{app['customer_id']}",
     }
     guard = (
@@ -130,7 +130,7 @@ def affiliate_joined(corp_id: str, change: ports.AffiliateJoined) -> list[Write]
         "kind": "affiliate",
         **profile,
         "version": 1,
-        "gsi2pk": keys.tenant_list(corp_id, "AFFILIATES"),
+        "gsi2pk": keys.tenant_list_shard(corp_id, "AFFILIATES", affiliate_id),
         "gsi2sk": f"{joined_at}#{affiliate_id}",
     }
     if profile.get("upline_id"):
@@ -148,7 +148,9 @@ def store_applied(corp_id: str, change: ports.StoreApplied) -> list[Write]:
                 **keys.store_application_key(corp_id, app["affiliate_id"], app["store_id"]),
                 "kind": "store_application",
                 **app,
-                "gsi2pk": keys.tenant_list(corp_id, "AFF_STORE_APPLICATIONS"),
+                "gsi2pk": keys.tenant_list_shard(
+                    corp_id, "AFF_STORE_APPLICATIONS", f"{app['affiliate_id']}#{app['store_id']}"
+                ),
                 "gsi2sk": f"{app['submitted_at']}#{app['affiliate_id']}#{app['store_id']}",
             }
         )
@@ -209,7 +211,17 @@ def commission_decided(
         key = keys.share_key(corp_id, order.order_id, share.role.value)
         writes.append(Put(_share_item(corp_id, change, share, payable, key), (NotExists(),)))
         writes += ledger.open_hold(credit, None, record_key=(key["pk"], key["sk"]))
+    if decision.shares:  # one totals item per order (its shard, its day): one update for every share
+        amount = sum(share.amount_fen for share in decision.shares)
+        counters = {"records": len(decision.shares), "commission_fen": amount, "net_fen": amount}
+        writes.append(_totals_update(corp_id, order.order_id, paid_at, counters))
     return [*writes, *posting_writes(list(change.credits), order.paid_at)]
+
+
+def _totals_update(corp_id: str, order_id: str, paid_at: str, counters: dict[str, int]) -> Update:
+    return Update(
+        keys.share_totals_key(corp_id, order_id, paid_at), add=counters, set={"kind": "commission_totals"}
+    )
 
 
 def _share_item(
@@ -239,7 +251,7 @@ def _share_item(
         "completed_at": None,
         "hold_until": None,
         "settled_at": None,
-        "gsi2pk": keys.tenant_list(corp_id, "AFF_SHARES"),
+        "gsi2pk": keys.tenant_list_shard(corp_id, "AFF_SHARES", order.order_id),
         "gsi2sk": f"{paid_at}#{order.order_id}#{share.role.value}",
         "gsi3pk": keys.own_list(corp_id, "AFF_SHARES", share.beneficiary_id),
         "gsi3sk": f"{paid_at}#{order.order_id}#{share.role.value}",
@@ -257,7 +269,7 @@ def withdrawal_requested(corp_id: str, change: ports.WithdrawalRequested) -> lis
         **keys.withdrawal_key(corp_id, wid),
         "kind": "affiliate_withdrawal",
         **withdrawal,
-        "gsi2pk": keys.tenant_list(corp_id, "AFF_WITHDRAWALS"),
+        "gsi2pk": keys.tenant_list_shard(corp_id, "AFF_WITHDRAWALS", wid),
         "gsi2sk": f"{at}#{wid}",
         "gsi3pk": keys.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id),
         "gsi3sk": f"{at}#{wid}",
@@ -323,12 +335,17 @@ def writes_of(corp_id: str, change: ports.Change, ledger: LedgerRepository) -> l
         case ports.CommissionDecided():
             return commission_decided(corp_id, change, ledger)
         case ports.ShareChanged():
+            moved: list[Write] = []
+            if change.net_change_fen:
+                net = {"net_fen": change.net_change_fen}
+                moved.append(_totals_update(corp_id, change.order_id, change.paid_at, net))
             return [
                 Update(
                     keys.share_key(corp_id, change.order_id, change.role),
                     set={**change.values, "version": change.expected_version + 1},
                     conditions=(Equals("version", change.expected_version),),
-                )
+                ),
+                *moved,
             ]
         case ports.ShareCompleted():
             return [

@@ -24,6 +24,7 @@ from incentives.storage.affiliates.records import (
 from incentives.storage.ledger import LedgerRepository, balance_refusal
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import StoredParts, order_writes, read_order
+from incentives.storage.sharded import merged_all, merged_page
 from incentives.storage.table import MAX_TRANSACTION_ITEMS, ConditionFailed, Put, Table, Write, query_all
 
 
@@ -107,14 +108,59 @@ class TableAffiliates:
         items = query_all(self._table, partition, index=index, newest_first=newest_first)
         return [{k: v for k, v in item.items() if k not in KEY_ATTRIBUTES} for item in items]
 
+    def _tenant_listing(self, corp_id: str, name: str) -> list[ports.Record]:
+        items = merged_all(
+            self._table, keys.tenant_list_shards(corp_id, name), index="gsi2", newest_first=True
+        )
+        return [{k: v for k, v in item.items() if k not in KEY_ATTRIBUTES} for item in items]
+
+    def _page(
+        self,
+        partitions: list[str],
+        index: str,
+        limit: int,
+        cursor: str | None,
+        keep: ports.Keep | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> ports.RecordPage:
+        """A page of a listing (its shards merged, newest first), ``keep`` applied to records."""
+        page = merged_page(
+            self._table,
+            partitions,
+            index=index,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+            sk_at_least=since,
+            # a sort key is <paid_at>#<id>: "$" sorts after every "#" of the last instant
+            sk_at_most=None if until is None else f"{until}$",
+            keep=None if keep is None else (lambda item: keep(record(item) or {})),
+        )
+        return ports.RecordPage([record(item) or {} for item in page.items], page.cursor)
+
     def affiliates(self, corp_id: str) -> list[ports.Record]:
-        return self._listing(keys.tenant_list(corp_id, "AFFILIATES"), "gsi2")
+        return self._tenant_listing(corp_id, "AFFILIATES")
+
+    def affiliates_page(self, corp_id: str, limit: int, cursor: str | None) -> ports.RecordPage:
+        return self._page(keys.tenant_list_shards(corp_id, "AFFILIATES"), "gsi2", limit, cursor)
 
     def applications(self, corp_id: str) -> list[ports.Record]:
-        return self._listing(keys.tenant_list(corp_id, "AFF_APPLICATIONS"), "gsi2")
+        return self._tenant_listing(corp_id, "AFF_APPLICATIONS")
+
+    def applications_page(
+        self, corp_id: str, limit: int, cursor: str | None, keep: ports.Keep | None = None
+    ) -> ports.RecordPage:
+        return self._page(keys.tenant_list_shards(corp_id, "AFF_APPLICATIONS"), "gsi2", limit, cursor, keep)
 
     def store_applications(self, corp_id: str) -> list[ports.Record]:
-        return self._listing(keys.tenant_list(corp_id, "AFF_STORE_APPLICATIONS"), "gsi2")
+        return self._tenant_listing(corp_id, "AFF_STORE_APPLICATIONS")
+
+    def store_applications_page(
+        self, corp_id: str, limit: int, cursor: str | None, keep: ports.Keep | None = None
+    ) -> ports.RecordPage:
+        partitions = keys.tenant_list_shards(corp_id, "AFF_STORE_APPLICATIONS")
+        return self._page(partitions, "gsi2", limit, cursor, keep)
 
     def downline(self, corp_id: str, affiliate_id: str) -> list[ports.Record]:
         return self._listing(keys.own_list(corp_id, "AFF_DOWNLINE", affiliate_id), "gsi3")
@@ -125,7 +171,36 @@ class TableAffiliates:
     def shares(self, corp_id: str, beneficiary_id: str | None = None) -> list[ports.Record]:
         if beneficiary_id:
             return self._listing(keys.own_list(corp_id, "AFF_SHARES", beneficiary_id), "gsi3")
-        return self._listing(keys.tenant_list(corp_id, "AFF_SHARES"), "gsi2")
+        return self._tenant_listing(corp_id, "AFF_SHARES")
+
+    def shares_page(
+        self, corp_id: str, beneficiary_id: str | None, query: ports.ShareQuery
+    ) -> ports.RecordPage:
+        if beneficiary_id:  # one affiliate's own partition: a listing of one shard
+            partitions, index = [keys.own_list(corp_id, "AFF_SHARES", beneficiary_id)], "gsi3"
+        else:
+            partitions, index = keys.tenant_list_shards(corp_id, "AFF_SHARES"), "gsi2"
+        return self._page(partitions, index, query.limit, query.cursor, query.keep, query.since, query.until)
+
+    def share_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> ports.ShareTotals:
+        found = {"records": 0, "commission_fen": 0, "net_fen": 0}
+        for partition in keys.share_totals_partitions(corp_id):
+            cursor = None
+            while True:
+                page = self._table.query(
+                    partition,
+                    sk_at_least=f"DAY#{first_day or ''}",
+                    sk_at_most=f"DAY#{last_day or '9999'}",
+                    limit=500,
+                    cursor=cursor,
+                )
+                for item in page.items:
+                    for name in found:
+                        found[name] += int(item.get(name, 0))
+                cursor = page.cursor
+                if cursor is None:
+                    break
+        return ports.ShareTotals(found["records"], found["commission_fen"], found["net_fen"])
 
     def unattributed(self, corp_id: str, customer_id: str) -> list[ports.Record]:
         partition = keys.own_list(corp_id, "AFF_UNATTRIBUTED", customer_id)
@@ -138,7 +213,21 @@ class TableAffiliates:
     def withdrawals(self, corp_id: str, affiliate_id: str | None = None) -> list[ports.Record]:
         if affiliate_id:
             return self._listing(keys.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id), "gsi3")
-        return self._listing(keys.tenant_list(corp_id, "AFF_WITHDRAWALS"), "gsi2")
+        return self._tenant_listing(corp_id, "AFF_WITHDRAWALS")
+
+    def withdrawals_page(
+        self,
+        corp_id: str,
+        affiliate_id: str | None,
+        limit: int,
+        cursor: str | None,
+        keep: ports.Keep | None = None,
+    ) -> ports.RecordPage:
+        if affiliate_id:
+            partitions, index = [keys.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id)], "gsi3"
+        else:
+            partitions, index = keys.tenant_list_shards(corp_id, "AFF_WITHDRAWALS"), "gsi2"
+        return self._page(partitions, index, limit, cursor, keep)
 
     # --- order.paid in two reads ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from incentives.affiliates.withdrawal_models import (
     Settlement,
     WithdrawalInput,
     view,
+    views,
 )
 from incentives.affiliates.withdrawing import withdrawal_id_for
 from incentives.storage.affiliates import TableAffiliates, on_table
@@ -48,6 +49,7 @@ approve = on_table(_withdrawing.approve)
 settle_manually = on_table(_withdrawing.settle_manually)
 cancel = on_table(_withdrawing.cancel)
 listing = on_table(_withdrawing.listing)
+listing_page = on_table(_withdrawing.listing_page)
 _payout = on_table(_withdrawing.new_payout)
 
 __all__ = [
@@ -65,9 +67,11 @@ __all__ = [
     "cancel",
     "get",
     "listing",
+    "listing_page",
     "reject",
     "request",
     "settle_manually",
     "view",
+    "views",
     "withdrawal_id_for",
 ]
