@@ -25,7 +25,15 @@ from incentives.storage.ledger import LedgerRepository, balance_refusal
 from incentives.storage.levels import TableLevelRepository
 from incentives.storage.orders import StoredParts, order_writes, read_order
 from incentives.storage.sharded import merged_all, merged_page
-from incentives.storage.table import MAX_TRANSACTION_ITEMS, ConditionFailed, Put, Table, Write, query_all
+from incentives.storage.table import (
+    MAX_TRANSACTION_ITEMS,
+    ConditionFailed,
+    Put,
+    Table,
+    Update,
+    Write,
+    query_all,
+)
 
 
 def _settings(item: dict[str, Any] | None) -> ProgramSettings:
@@ -315,8 +323,10 @@ class TableAffiliates:
             else:
                 own = writes_of(corp_id, change, self._ledger)
             entries.update(range(len(writes), len(writes) + entry_count(change)))
-            writes += own
-            owners += [change] * len(own)
+            for write in own:
+                if not _added_into(writes, write):
+                    writes.append(write)
+                    owners.append(change)
         if not writes:
             return
         if len(writes) > MAX_TRANSACTION_ITEMS:
@@ -338,3 +348,25 @@ class TableAffiliates:
             raise ports.Stale(failed) from failure
         for partition, version, names in saved:
             self._parts.remember(partition, version, names)
+
+
+def _added_into(writes: list[Write], write: Write) -> bool:
+    """Fold a pure counter update (``ADD`` only, no condition) into an earlier one on the same item:
+    DynamoDB refuses two operations on one item in a transaction, and additions commute (two shares
+    of one order move the same totals item). Whether it was folded."""
+    if not isinstance(write, Update) or write.conditions or write.remove:
+        return False
+    for position, earlier in enumerate(writes):
+        if (
+            isinstance(earlier, Update)
+            and earlier.key == write.key
+            and not earlier.conditions
+            and not earlier.remove
+            and all(earlier.set.get(name, value) == value for name, value in write.set.items())
+        ):
+            added = dict(earlier.add)
+            for name, amount in write.add.items():
+                added[name] = added.get(name, 0) + amount
+            writes[position] = Update(earlier.key, add=added, set={**earlier.set, **write.set})
+            return True
+    return False
