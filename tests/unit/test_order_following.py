@@ -134,3 +134,44 @@ def test_a_share_behind_on_a_refund_is_caught_up_by_the_general_path() -> None:
     share = table.get({"pk": f"T#{CORP}#AFF_ORDER#O-1", "sk": "SHARE#commission"})
     assert share is not None and set(share["refunds"]) == {"R1"} and share["completed_at"] is not None
     assert effects.ledger.balance(account(CORP, "A"))[Bucket.REVERSED] == 150
+
+
+def test_a_refund_planned_from_nobody_s_decision_does_not_land_after_a_late_click_attributed_the_order(
+    monkeypatch: Any,
+) -> None:
+    """The refund's fast path read the decision that attributed the order to nobody; before its
+    transaction, a late click replaced the decision, created the shares and followed the order
+    (without the refund, not saved yet). The refund's transaction is refused by the decision's
+    guard and the general path brings the new shares in line: nothing is left pending forever."""
+    from incentives.storage.affiliates.earnings import attribute_late_click
+    from incentives.storage.affiliates.repository import TableAffiliates
+
+    table = CountingTable()
+    settings = {
+        "promotion_enabled": True,
+        "invitation_image_url": "https://img.example.com/invite.png",
+        "commission_rate_bp": 1000,
+        "application": {"review": "auto"},
+    }
+    store.save_settings(table, CORP, ProgramSettings.model_validate(settings), T0)
+    submit_application(table, CORP, "A", ApplicationInput(openid="openid-A"), T0)
+    effects = AffiliateEffects(table, LedgerRepository(table), "Asia/Shanghai")
+    apply_payment(effects, CORP, "paid-1", paid_fact("O-1", "C", 6_000, 4_000, paid_at=T0), WINDOW, T0)
+    late = ReferralClicked(customer_id="C", affiliate_id="A", clicked_at=T0 - timedelta(minutes=5))
+    original = TableAffiliates.commit
+    raced: list[bool] = []
+
+    def commit(self: TableAffiliates, corp_id: str, changes: Sequence[Any]) -> None:
+        if not raced and any(type(change).__name__ == "OrderSaved" for change in changes):
+            raced.append(True)  # the late click wins the race, just before the refund commits
+            bind(table, CORP, "click-late", late, T0 + timedelta(hours=2))
+            assert attribute_late_click(effects, CORP, "C", late.clicked_at, T0 + timedelta(hours=2)) == [
+                "O-1"
+            ]
+        original(self, corp_id, changes)
+
+    monkeypatch.setattr(TableAffiliates, "commit", commit)
+    apply_order_change(effects, CORP, "refund-1", _refund("R1", 1_500, T0 + timedelta(hours=1)), WINDOW, T0)
+    assert raced
+    balance = effects.ledger.balance(account(CORP, "A"))
+    assert (balance[Bucket.EARNED], balance[Bucket.REVERSED]) == (1_000, 150), balance

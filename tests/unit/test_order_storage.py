@@ -19,7 +19,7 @@ CORP, WINDOW = "corp-1", AfterSalesWindow()
 PAID_AT = datetime(2026, 11, 11, tzinfo=UTC)
 
 
-def _paid(order_id: str, lines: int) -> OrderPaid:
+def _paid(order_id: str, lines: int, category: tuple[str, ...] = ("服饰",)) -> OrderPaid:
     return OrderPaid(
         order_id=order_id,
         customer_id="c-1",
@@ -30,7 +30,7 @@ def _paid(order_id: str, lines: int) -> OrderPaid:
             OrderLine(
                 line_id=f"L{i:05d}",
                 product_id=f"sku-{i:05d}",
-                category_path=["服饰"],
+                category_path=list(category),
                 quantity=1,
                 payable_fen=100,
                 paid_fen=100,
@@ -75,6 +75,21 @@ def test_a_large_order_keeps_every_item_under_the_limit_and_reads_back_whole() -
     state = TableOrderRepository(table).get(CORP, "O-2")
     assert state is not None and state.paid == order and len(state.refunds) == 5
     assert state.refunded_fen == state.paid_fen == 300_000 and state.version == 6
+
+
+def test_an_order_in_chinese_is_measured_in_bytes_so_its_parts_fit_the_limit() -> None:
+    """Chinese category names are three bytes a character in UTF-8: parts cut by characters of
+    such text passed 400 KB. Stored as ASCII JSON, a character is a byte."""
+    category = tuple(f"珠宝首饰分类第{level}级" * 3 for level in range(5))
+    table, order = MemoryTable(), _paid("O-zh", 1_400, category)
+    repository = TableOrderRepository(table)
+    apply_order_event(repository, CORP, "e-1", order, WINDOW)
+    refund = _refund("O-zh", "R1", [line.line_id for line in order.lines])
+    apply_order_event(repository, CORP, "r-1", refund, WINDOW)
+    items = _partition(table, "O-zh")
+    assert max(item_size(item) for item in items) <= MAX_ITEM_BYTES
+    state = TableOrderRepository(table).get(CORP, "O-zh")
+    assert state is not None and state.paid == order and state.refunded_fen == state.paid_fen
 
 
 def test_a_stored_fact_keeps_its_parts_so_a_refund_writes_only_its_own() -> None:

@@ -176,6 +176,23 @@ def test_a_cursor_of_other_bounds_or_with_a_wrong_position_is_refused() -> None:
         merged_page(table, partitions, index="gsi2", limit=1, cursor=_forged(raw))
 
 
+def test_a_forged_position_outside_the_bounds_or_empty_is_refused_before_any_read() -> None:
+    """Positions naming a sort key outside the listing's bounds, or empty keys, reach DynamoDB as
+    a start key it refuses (a 5xx): the cursor is refused first, as a 400."""
+    table = MemoryTable()
+    _fill(table, ["b", "c", "d"])
+    partitions = keys.listing_partitions(LISTING)
+    first = merged_page(table, partitions, index="gsi2", limit=1, sk_at_least="b", sk_at_most="d")
+    assert first.cursor is not None
+    raw = json.loads(zlib.decompress(base64.urlsafe_b64decode(first.cursor + "=" * (-len(first.cursor) % 4))))
+    for forged in (["a", "pk", "sk"], ["z", "pk", "sk"], ["c", "", "sk"], ["", "pk", "sk"]):
+        raw["p"][0] = forged
+        with pytest.raises(BadCursor):
+            merged_page(
+                table, partitions, index="gsi2", limit=1, cursor=_forged(raw), sk_at_least="b", sk_at_most="d"
+            )
+
+
 def test_an_item_is_always_written_to_the_same_shard_of_sixteen() -> None:
     shards = {keys.listing_partition(LISTING, f"order-{n}") for n in range(2_000)}
     assert shards == set(keys.listing_partitions(LISTING))

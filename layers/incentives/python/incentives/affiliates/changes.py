@@ -190,6 +190,15 @@ class ShareChanged:
 
 
 @dataclass(frozen=True)
+class DecisionUnchanged:
+    """The order's commission decision is still the one read (made at ``decided_at``): a write
+    planned from that decision must not land after a late click replaced it."""
+
+    order_id: str
+    decided_at: str
+
+
+@dataclass(frozen=True)
 class ShareCompleted:
     """The share's order completed: when its hold settles (the share must exist)."""
 
@@ -269,6 +278,7 @@ Change = (
     | CommissionDecided
     | ShareChanged
     | ShareCompleted
+    | DecisionUnchanged
     | Posted
     | HoldReduced
     | HoldScheduled

@@ -19,6 +19,7 @@ from incentives.affiliates.commission import Role, account, credit_id
 from incentives.affiliates.lifecycle import follow_order
 from incentives.affiliates.ports import (
     Change,
+    DecisionUnchanged,
     Earnings,
     HoldScheduled,
     LevelSource,
@@ -76,7 +77,8 @@ def apply_order_change(
         updated, decision, context.level_figures, hold_until, now, ports.time_zone
     )
     try:
-        ports.affiliates.commit(corp_id, [OrderSaved(updated, current.version), *changes, *figures])
+        guard = DecisionUnchanged(updated.order_id, decision["decided_at"])  # no late click meanwhile
+        ports.affiliates.commit(corp_id, [OrderSaved(updated, current.version), guard, *changes, *figures])
     except (Stale, TooLarge):
         return _general(ports, corp_id, event_id, fact, window, now)
     levels = ports.affiliates.levels

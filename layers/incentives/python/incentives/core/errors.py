@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -101,3 +103,39 @@ class UpstreamUnavailable(UpstreamError):
     """The service is busy or rate-limited: the same request may succeed after ``retry_after_seconds``."""
 
     retry_after_seconds = 5
+
+
+class ErrcodeRefusal(UpstreamError):
+    """A Tencent API (WeCom, WeChat Store) answered a non-zero ``errcode``. Each service's error
+    names itself (``service``), what its errcodes mean to a merchant (``meanings``), the errcodes
+    after which the same call can succeed (``retry_after``: seconds) and its unavailable kind."""
+
+    service: ClassVar[str] = "the service"
+    refusal: ClassVar[str] = "the service refused the call"
+    meanings: ClassVar[dict[int, str]] = {}
+    retry_after: ClassVar[dict[int, int]] = {}
+    unavailable: ClassVar[type[ErrcodeRefusal] | None] = None
+
+    def __init__(self, errcode: int, errmsg: str, path: str) -> None:
+        super().__init__(self.meanings.get(errcode, f"{self.refusal}: {errmsg or 'no reason given'}"))
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.path}: errcode {self.errcode}, {self.errmsg}"
+
+    def details(self) -> dict[str, object]:
+        shown: dict[str, object] = {"errcode": self.errcode, "errmsg": self.errmsg, "api": self.path}
+        if self.retry_after_seconds is not None:
+            shown["retry_after_seconds"] = self.retry_after_seconds
+        return shown
+
+    @classmethod
+    def of(cls, errcode: int, errmsg: str, path: str) -> ErrcodeRefusal:
+        """The error for an errcode: the service's unavailable kind when a later call can succeed."""
+        if errcode in cls.retry_after and cls.unavailable is not None:
+            error = cls.unavailable(errcode, errmsg, path)
+            error.retry_after_seconds = cls.retry_after[errcode]
+            return error
+        return cls(errcode, errmsg, path)

@@ -41,14 +41,16 @@ HEAD_FACT_BUDGET = 32_000
 """Characters of facts kept inline in the head; the rest go to parts (the head stays small
 enough to join any transaction of the ``order.paid`` path)."""
 PART_CHARS = 300_000
-"""Characters of one part item (ASCII JSON: bytes), under DynamoDB's 400 KB item limit."""
+"""Characters of one part item, under DynamoDB's 400 KB item limit: facts are stored as ASCII JSON
+(``\\uXXXX`` escapes for Chinese), so a character is a byte."""
 PARTS = "$parts"
 """A fact stored in parts: ``{"$parts": [<sort keys>]}`` in place of its document."""
 PART_PREFIX = "PART#"
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """Compact ASCII JSON: its length is its size in bytes, whatever the language of the text."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
 
 
 def _placed(text: str, room: int, parts: dict[str, str]) -> tuple[Any, int]:
@@ -74,10 +76,10 @@ def state_to_document(state: OrderState) -> tuple[dict[str, Any], dict[str, str]
     room = HEAD_FACT_BUDGET
     paid: Any = None
     if state.paid is not None:
-        paid, room = _placed(state.paid.model_dump_json(), room, parts)
+        paid, room = _placed(_json(state.paid.model_dump(mode="json")), room, parts)
     refunds = []
     for refund_id, refund in state.refunds.items():
-        slot, room = _placed(refund.model_dump_json(), room, parts)
+        slot, room = _placed(_json(refund.model_dump(mode="json")), room, parts)
         refunds.append([refund_id, slot])
     doc = {
         "paid": paid,

@@ -45,8 +45,12 @@ def encode_positions(tag: int, positions: Sequence[Position]) -> str:
     return base64.urlsafe_b64encode(zlib.compress(raw.encode(), 9)).decode().rstrip("=")
 
 
-def decode_positions(cursor: str, tag: int, shards: int) -> list[Position]:
-    """The shard positions of ``cursor``; :class:`BadCursor` unless this listing made it."""
+def decode_positions(
+    cursor: str, tag: int, shards: int, sk_at_least: str | None = None, sk_at_most: str | None = None
+) -> list[Position]:
+    """The shard positions of ``cursor``; :class:`BadCursor` unless this listing made it. A position
+    names a non-empty sort key inside the listing's bounds and non-empty table keys: anything else
+    could only be forged, and would reach the database as a start key it refuses."""
     try:
         raw = zlib.decompress(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         value = json.loads(raw)
@@ -64,7 +68,9 @@ def decode_positions(cursor: str, tag: int, shards: int) -> list[Position]:
             or (
                 isinstance(position, list)
                 and len(position) == 3
-                and all(isinstance(part, str) for part in position)
+                and all(isinstance(part, str) and part for part in position)
+                and (sk_at_least is None or position[0] >= sk_at_least)
+                and (sk_at_most is None or position[0] <= sk_at_most)
             )
         )
         if not valid or position is False:
@@ -113,7 +119,11 @@ def merged_page(
         raise ValueError("limit must be at least 1")
     _, sk_name = key_attributes(index)
     tag = _tag(partitions, index, (newest_first, sk_at_least, sk_at_most))
-    positions = decode_positions(cursor, tag, len(partitions)) if cursor else [None] * len(partitions)
+    positions = (
+        decode_positions(cursor, tag, len(partitions), sk_at_least, sk_at_most)
+        if cursor
+        else [None] * len(partitions)
+    )
     shards = [_Shard(n, p, positions[n]) for n, p in enumerate(partitions)]
 
     def fill(shard: _Shard) -> None:

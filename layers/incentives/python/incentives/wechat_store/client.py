@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from incentives.core.clock import Clock
-from incentives.core.errors import NotFound, UpstreamError, UpstreamUnavailable
+from incentives.core.errors import ErrcodeRefusal, NotFound, UpstreamUnavailable
 from incentives.wecom.client import JsonTransport, urllib_transport
 from incentives.wecom.ports import CachedToken, TokenCache
 
@@ -52,39 +52,21 @@ MEANINGS: dict[int, str] = {
 RETRY_AFTER_SECONDS: dict[int, int] = {-1: 5, 45009: 60}
 
 
-class StoreApiError(UpstreamError):
+class StoreApiError(ErrcodeRefusal):
     """The WeChat Store API answered a non-zero errcode (after the client's own retries)."""
 
     code = "wechat_store_error"
-
-    def __init__(self, errcode: int, errmsg: str, path: str) -> None:
-        super().__init__(
-            MEANINGS.get(errcode, f"the WeChat Store API refused the call: {errmsg or 'no reason'}")
-        )
-        self.errcode = errcode
-        self.errmsg = errmsg
-        self.path = path
-
-    def __str__(self) -> str:
-        return f"WeChat Store {self.path}: errcode {self.errcode}, {self.errmsg}"
-
-    def details(self) -> dict[str, object]:
-        shown: dict[str, object] = {"errcode": self.errcode, "errmsg": self.errmsg, "api": self.path}
-        if self.retry_after_seconds is not None:
-            shown["retry_after_seconds"] = self.retry_after_seconds
-        return shown
-
-    @classmethod
-    def of(cls, errcode: int, errmsg: str, path: str) -> StoreApiError:
-        if errcode in RETRY_AFTER_SECONDS:
-            error: StoreApiError = StoreApiUnavailable(errcode, errmsg, path)
-            error.retry_after_seconds = RETRY_AFTER_SECONDS[errcode]
-            return error
-        return cls(errcode, errmsg, path)
+    service = "WeChat Store"
+    refusal = "the WeChat Store API refused the call"
+    meanings = MEANINGS
+    retry_after = RETRY_AFTER_SECONDS
 
 
 class StoreApiUnavailable(StoreApiError, UpstreamUnavailable):
     """Busy or rate-limited: the same call can succeed after ``retry_after_seconds``."""
+
+
+StoreApiError.unavailable = StoreApiUnavailable
 
 
 class StoreClient:

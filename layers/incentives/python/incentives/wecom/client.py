@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from incentives.core.clock import Clock
-from incentives.core.errors import UpstreamError, UpstreamUnavailable
+from incentives.core.errors import ErrcodeRefusal, UpstreamUnavailable
 from incentives.wecom.ports import CachedToken, TokenCache
 
 PRODUCTION_BASE_URL = "https://qyapi.weixin.qq.com"
@@ -53,38 +53,21 @@ RETRY_AFTER_SECONDS: dict[int, int] = {-1: 5, 45009: 60, 45033: 5}
 """Codes for which the same call can succeed later, and how long to wait before sending it again."""
 
 
-class WeComApiError(UpstreamError):
+class WeComApiError(ErrcodeRefusal):
     """WeCom answered a non-zero errcode (after the client's own retries)."""
 
     code = "wecom_error"
-
-    def __init__(self, errcode: int, errmsg: str, path: str) -> None:
-        super().__init__(MEANINGS.get(errcode, f"WeCom refused the call: {errmsg or 'no reason given'}"))
-        self.errcode = errcode
-        self.errmsg = errmsg
-        self.path = path
-
-    def __str__(self) -> str:
-        return f"WeCom {self.path}: errcode {self.errcode}, {self.errmsg}"
-
-    def details(self) -> dict[str, object]:
-        shown: dict[str, object] = {"errcode": self.errcode, "errmsg": self.errmsg, "api": self.path}
-        if self.retry_after_seconds is not None:
-            shown["retry_after_seconds"] = self.retry_after_seconds
-        return shown
-
-    @classmethod
-    def of(cls, errcode: int, errmsg: str, path: str) -> WeComApiError:
-        """The error for an errcode: :class:`WeComUnavailable` when a later call can succeed."""
-        if errcode in RETRY_AFTER_SECONDS:
-            error: WeComApiError = WeComUnavailable(errcode, errmsg, path)
-            error.retry_after_seconds = RETRY_AFTER_SECONDS[errcode]
-            return error
-        return cls(errcode, errmsg, path)
+    service = "WeCom"
+    refusal = "WeCom refused the call"
+    meanings = MEANINGS
+    retry_after = RETRY_AFTER_SECONDS
 
 
 class WeComUnavailable(WeComApiError, UpstreamUnavailable):
     """WeCom is busy or rate-limited: the same call can succeed after ``retry_after_seconds``."""
+
+
+WeComApiError.unavailable = WeComUnavailable
 
 
 class MemoryTokenCache:

@@ -358,6 +358,14 @@ def writes_of(corp_id: str, change: ports.Change, ledger: LedgerRepository) -> l
                     conditions=(Exists(),),
                 )
             ]
+        case ports.DecisionUnchanged():  # no change: a guard on the decision in the transaction
+            return [
+                Update(
+                    keys.decision_key(corp_id, change.order_id),
+                    set={"decided_at": change.decided_at},
+                    conditions=(Equals("decided_at", change.decided_at),),
+                )
+            ]
         case ports.Posted():
             return posting_writes(change.entries, change.at)
         case ports.HoldReduced():
