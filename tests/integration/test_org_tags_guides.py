@@ -119,6 +119,9 @@ def test_a_scan_binds_the_customer_once_and_welcomes_once(stack: StackHandle) ->
     assert [m["text"] for m in stack.wecom.welcome_sent] == ["欢迎光临"]
     _, outlets = _call(stack, ADMIN, "GET", "/admin/outlets", _admin())
     assert {o["outlet_id"]: o["customer_count"] for o in outlets}["21"] == 1
+    _, tree = _call(stack, ADMIN, "GET", "/admin/org/tree", _admin())
+    counts = {d["dept_id"]: d["customer_count"] for d in tree}  # the outlet, its company, the brand
+    assert (counts["21"], counts["2"], counts["1"], counts["22"]) == (1, 1, 1, 0), counts
 
 
 def test_without_a_qr_message_the_guides_default_welcome_is_sent(stack: StackHandle) -> None:

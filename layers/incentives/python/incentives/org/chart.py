@@ -52,6 +52,8 @@ def org_chart(repo: OrgRepository, principal: Viewer, query: str | None = None) 
     shown = {
         ancestor for d in matched for ancestor in departments[d].get("path", []) if ancestor in departments
     }
+    counted = sorted({o for d in shown for o in outlets_under[d]})
+    customers = dict(zip(counted, repo.outlet_customer_counts(principal.corp_id, counted), strict=True))
     found = []
     for dept_id in sorted(shown, key=lambda d: _order(departments[d])):
         item = departments[dept_id]
@@ -67,7 +69,7 @@ def org_chart(repo: OrgRepository, principal: Viewer, query: str | None = None) 
                 is_data_node=dept_id in nodes,
                 outlet_count=len(outlets),
                 guide_count=sum(1 for g in guides if outlets.intersection(g.get("outlet_ids", []))),
-                customer_count=sum(int(departments[o].get("customer_count", 0)) for o in outlets),
+                customer_count=sum(customers[o] for o in outlets),
                 matched=dept_id in matched,
             )
         )
