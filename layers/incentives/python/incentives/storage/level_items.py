@@ -14,7 +14,7 @@ deleted level (``LEVEL_RELEVEL``: ``T#<corp>#AFF_LEVELS`` / ``RELEVEL``, its rul
 cursor of its next page of affiliates); the rules in force before each such change are kept
 (``RULES_BEFORE#<version>``). A sparse ``gsi1`` work queue holds tenants whose member counts are
 due (``LEVEL_COUNT``). Every standing is listed per tenant on ``gsi2``
-(``T#<corp>#AFF_LEVEL_LIST``), for re-levels and previews.
+(``T#<corp>#AFF_LEVEL_LIST#S<n>``, 16 write shards merged on read), for re-levels and previews.
 
 Member counters are kept per numbering of the levels: ``r<rank>`` before any deletion,
 ``n<version>r<rank>`` in the numbering that the deletion of rule version ``<version>`` began; a
@@ -81,9 +81,15 @@ def relevel_key(corp_id: str) -> dict[str, str]:
     return {"pk": _levels_pk(corp_id), "sk": "RELEVEL"}
 
 
+def standings_list(corp_id: str) -> str:
+    """The tenant's list of standings (gsi2), write-sharded: every order's level figures rewrite
+    a standing, so one index key would take every order of the tenant."""
+    return f"{keys.tenant(corp_id)}#AFF_LEVEL_LIST"
+
+
 def _listed(corp_id: str, affiliate_id: str) -> dict[str, str]:
-    """The standing's place in the tenant's list of standings (gsi2)."""
-    return {"gsi2pk": f"{keys.tenant(corp_id)}#AFF_LEVEL_LIST", "gsi2sk": affiliate_id}
+    """The standing's place in the tenant's list of standings (gsi2, its shard)."""
+    return {"gsi2pk": keys.listing_partition(standings_list(corp_id), affiliate_id), "gsi2sk": affiliate_id}
 
 
 def _affiliate_pk(corp_id: str, affiliate_id: str) -> str:

@@ -49,6 +49,7 @@ from incentives.storage.level_items import (
     source_key,
     source_writes,
     standing_from_item,
+    standings_list,
     state_key,
     stored_levels_from_item,
 )
@@ -61,6 +62,7 @@ from incentives.storage.level_relevels import (
     rules_before_key,
     scheduling,
 )
+from incentives.storage.sharded import merged_page
 from incentives.storage.table import (
     MAX_TRANSACTION_ITEMS,
     AtMost,
@@ -133,9 +135,8 @@ class TableLevelRepository:
         return LevelSettings.model_validate(item["value"]) if item else None
 
     def affiliates(self, corp_id: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
-        page = self._table.query(
-            f"{keys.tenant(corp_id)}#AFF_LEVEL_LIST", index="gsi2", limit=limit, cursor=cursor
-        )
+        partitions = keys.listing_partitions(standings_list(corp_id))
+        page = merged_page(self._table, partitions, index="gsi2", limit=limit, cursor=cursor)
         return [str(item["affiliate_id"]) for item in page.items], page.cursor
 
     def relevel_page(
