@@ -282,3 +282,31 @@ def test_an_index_query_follows_updates_and_deletes_of_its_keys_and_pages(stack:
     assert [n for page in pages for n in page] == expected
     assert [len(page) for page in pages][:2] == [6, 6]
     assert [row["n"] for row in table.query("IDX#two", index="gsi2").items] == [3]
+
+
+def test_a_queue_hands_out_messages_within_their_retention_period_only(stack: StackHandle) -> None:
+    """The embedded SQS reads a queue's retention period directly (not through its whole
+    attribute map) when it hands out a message: a message past the period is still withheld."""
+    from moto.sqs.models import sqs_backends
+
+    from infra.local.config import ACCOUNT_ID
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.config.endpoint_url,
+        region_name=stack.config.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = sqs.create_queue(
+        QueueName="retention-check", Attributes={"MessageRetentionPeriod": "600", "VisibilityTimeout": "0"}
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    queue = sqs_backends[ACCOUNT_ID][stack.config.region].get_queue("retention-check")
+    (message,) = queue._messages
+    message.sent_timestamp -= 601_000  # sent 601 s before: past the queue's 600 s
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+
+    message.sent_timestamp += 301_000  # 300 s before: well within it
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [message["Body"] for message in received] == ["old"]
