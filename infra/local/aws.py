@@ -22,7 +22,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from infra.local import fast_dynamodb
+from infra.local import fast_dynamodb, fast_sqs
 from infra.local.config import ACCOUNT_ID, LocalConfig
 from infra.local.template import Resolver, Stack
 
@@ -78,6 +78,8 @@ class OneAtATime:
 def _backend_app(service: SERVICE_NAMES) -> Flask:
     """moto's app of one service; DynamoDB's serves one request at a time."""
     app = create_backend_app(service)
+    if service == "sqs":
+        fast_sqs.install()
     if service == "dynamodb":
         fast_dynamodb.install()
         app.wsgi_app = OneAtATime(app.wsgi_app)  # type: ignore[method-assign]

@@ -171,3 +171,142 @@ def test_a_query_reads_its_partition_in_order_and_pages_through_it(stack: StackH
     assert table.query("PAGE#p", newest_first=True, limit=3).items == rows[::-1][:3]
     assert table.query("PAGE#p", sk_prefix="S#01", limit=100).items == rows[10:20]
     assert table.query("PAGE#none", limit=5).items == []
+
+
+def test_every_attribute_type_comes_back_as_it_was_written(stack: StackHandle) -> None:
+    """The embedded endpoint writes an attribute value's one member only (moto's serializer tries
+    all ten for each value): strings, numbers, binaries (base64 once), sets, nested maps and
+    lists, null and false must come back exactly as DynamoDB returns them."""
+    client = _table(stack, filler=0)._client
+    name = stack.ref("IncentivesTable")
+    item = {
+        "pk": {"S": "TYPES#a"},
+        "sk": {"S": "ALL"},
+        "s": {"S": "银牌 ✓"},
+        "n": {"N": "-12.5"},
+        "b": {"B": b"\x00\xffraw"},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "m": {"M": {"inner": {"L": [{"S": "z"}, {"N": "3"}, {"NULL": True}]}, "empty": {"M": {}}}},
+        "l": {"L": []},
+        "null": {"NULL": True},
+        "no": {"BOOL": False},
+        "yes": {"BOOL": True},
+    }
+    client.put_item(TableName=name, Item=item)
+
+    def same(found: dict[str, Any]) -> None:
+        assert {key: value for key, value in found.items() if key not in ("ss", "ns", "bs")} == {
+            key: value for key, value in item.items() if key not in ("ss", "ns", "bs")
+        }
+        for key in ("ss", "ns", "bs"):
+            ((kind, members),) = found[key].items()
+            assert (kind, sorted(members)) == next(iter(item[key].items()))
+
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    same(client.get_item(TableName=name, Key=key)["Item"])
+    same(
+        client.query(
+            TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]}
+        )["Items"][0]
+    )
+    updated = client.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET #n = :n",
+        ExpressionAttributeNames={"#n": "n"},
+        ExpressionAttributeValues={":n": {"N": "-12.5"}},
+        ReturnValues="ALL_NEW",
+    )
+    same(updated["Attributes"])
+
+
+def test_one_update_expression_text_applies_its_own_names_and_values_each_time(stack: StackHandle) -> None:
+    """The embedded endpoint parses each update expression text once and reuses the tree: every
+    use must still resolve its own names and values against its own item, in and out of
+    transactions, and a condition failing in a later use must still roll the transaction back."""
+    table = _table(stack, filler=0)
+    accounts = [{"pk": f"REUSE#{n}", "sk": "BALANCE", "n": n, "state": "open"} for n in range(3)]
+    table.transact([Put(account) for account in accounts])
+    for n in range(3):
+        table.transact([Update({"pk": f"REUSE#{n}", "sk": "BALANCE"}, add={"n": 10 * (n + 1)})])
+    assert [table.get({"pk": f"REUSE#{n}", "sk": "BALANCE"})["n"] for n in range(3)] == [10, 21, 32]  # type: ignore[index]
+
+    try:
+        table.transact(
+            [
+                Update(
+                    {"pk": "REUSE#0", "sk": "BALANCE"}, add={"n": 1}, conditions=(Equals("state", "open"),)
+                ),
+                Update(
+                    {"pk": "REUSE#1", "sk": "BALANCE"}, add={"n": 1}, conditions=(Equals("state", "open"),)
+                ),
+                Update(
+                    {"pk": "REUSE#2", "sk": "BALANCE"}, add={"n": 1}, conditions=(Equals("state", "closed"),)
+                ),
+            ]
+        )
+    except ConditionFailed as refused:
+        assert refused.failed == [2]
+    else:
+        raise AssertionError("the last condition should have cancelled the transaction")
+    assert [table.get({"pk": f"REUSE#{n}", "sk": "BALANCE"})["n"] for n in range(3)] == [10, 21, 32]  # type: ignore[index]
+
+
+def test_an_index_query_follows_updates_and_deletes_of_its_keys_and_pages(stack: StackHandle) -> None:
+    """Index queries on the embedded endpoint see index keys that moved or vanished, and page
+    through the index with its cursor."""
+    table = _table(stack, filler=50)
+    rows = [
+        {"pk": f"IDX#{n:02d}", "sk": "ROW", "gsi2pk": "IDX#one", "gsi2sk": f"{n:02d}", "n": n}
+        for n in range(20)
+    ]
+    for start in range(0, len(rows), 10):
+        table.transact([Put(row) for row in rows[start : start + 10]])
+    table.transact(
+        [
+            Update({"pk": "IDX#03", "sk": "ROW"}, set={"gsi2pk": "IDX#two"}),
+            Update({"pk": "IDX#04", "sk": "ROW"}, set={"gsi2sk": "99"}),
+            Delete({"pk": "IDX#05", "sk": "ROW"}),
+        ]
+    )
+    pages, cursor = [], None
+    while True:
+        page = table.query("IDX#one", index="gsi2", limit=6, cursor=cursor)
+        pages.append([row["n"] for row in page.items])
+        cursor = page.cursor
+        if cursor is None:
+            break
+    expected = [n for n in range(20) if n not in (3, 4, 5)] + [4]
+    assert [n for page in pages for n in page] == expected
+    assert [len(page) for page in pages][:2] == [6, 6]
+    assert [row["n"] for row in table.query("IDX#two", index="gsi2").items] == [3]
+
+
+def test_a_queue_hands_out_messages_within_their_retention_period_only(stack: StackHandle) -> None:
+    """The embedded SQS reads a queue's retention period directly (not through its whole
+    attribute map) when it hands out a message: a message past the period is still withheld."""
+    from moto.sqs.models import sqs_backends
+
+    from infra.local.config import ACCOUNT_ID
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.config.endpoint_url,
+        region_name=stack.config.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = sqs.create_queue(
+        QueueName="retention-check", Attributes={"MessageRetentionPeriod": "600", "VisibilityTimeout": "0"}
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    queue = sqs_backends[ACCOUNT_ID][stack.config.region].get_queue("retention-check")
+    (message,) = queue._messages
+    message.sent_timestamp -= 601_000  # sent 601 s before: past the queue's 600 s
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+
+    message.sent_timestamp += 301_000  # 300 s before: well within it
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [message["Body"] for message in received] == ["old"]
