@@ -17,6 +17,7 @@ from unittest import mock
 import pytest
 
 from incentives.wecom import client as wecom_client
+from incentives.wecom import token_client
 from tests.conftest import StackHandle
 from tests.integration.test_org_tags_guides import _contact_way
 from tests.support import api_event, sample, token_for
@@ -34,7 +35,7 @@ class Fault:
 
 BUSY = Fault((-1,), 503, "5")
 NO_PERMISSION = Fault((60011,), 502, None)
-RATE_LIMITED = Fault((wecom_client.FREQUENCY_LIMIT,) * (len(wecom_client.BACKOFF_SECONDS) + 1), 503, "60")
+RATE_LIMITED = Fault((wecom_client.FREQUENCY_LIMIT,) * (len(token_client.BACKOFF_SECONDS) + 1), 503, "60")
 FAULTS = [BUSY, NO_PERMISSION, RATE_LIMITED]
 FAULT_IDS = ["busy -1", "no permission 60011", "rate limit 45009"]
 
@@ -42,7 +43,7 @@ FAULT_IDS = ["busy -1", "no permission 60011", "rate limit 45009"]
 @pytest.fixture(autouse=True)
 def _no_waiting_in_the_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """The client still retries 45009 as many times; the test does not sleep between them."""
-    monkeypatch.setattr(wecom_client, "BACKOFF_SECONDS", (0.0,) * len(wecom_client.BACKOFF_SECONDS))
+    monkeypatch.setattr(token_client, "BACKOFF_SECONDS", (0.0,) * len(token_client.BACKOFF_SECONDS))
 
 
 def _call(stack: StackHandle, method: str, path: str, **request: Any) -> tuple[int, dict[str, str], Any]:

@@ -41,8 +41,9 @@ from incentives.signin.staff import OperatorGrant, SignInStaff, member_identity
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
 from incentives.storage.signin import TableSessions, TableStaffList, refresh_token_key
-from incentives.wecom.client import JsonTransport, MemoryTokenCache, WeComClient
+from incentives.wecom.client import MemoryTokenCache, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
+from incentives.wecom.token_client import JsonTransport
 from infra.local.sandboxes.miniprogram import MiniProgramSandbox
 from infra.local.sandboxes.wecom import WeComSandbox
 

@@ -13,7 +13,7 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
-from incentives.wecom.client import JsonTransport, urllib_transport
+from incentives.wecom.token_client import JsonTransport, urllib_transport
 
 PRODUCTION_BASE_URL = "https://api.weixin.qq.com"
 

@@ -12,23 +12,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from incentives.core.clock import Clock
 from incentives.core.errors import ErrcodeRefusal, NotFound, UpstreamUnavailable
-from incentives.wecom.client import JsonTransport, urllib_transport
-from incentives.wecom.ports import CachedToken, TokenCache
+from incentives.wecom.ports import TokenCache
+from incentives.wecom.token_client import JsonTransport, TokenClient, urllib_transport
 
 PRODUCTION_BASE_URL = "https://api.weixin.qq.com"
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 RETRIED_ERRORS = frozenset({-1, 45009})
-BACKOFF_SECONDS = (0.5, 1.0, 2.0)
-EARLY_REFRESH = timedelta(minutes=5)
 ORDER_NOT_FOUND = 100002
 FLOW_PAGE_SIZE = 100
 
@@ -69,7 +64,11 @@ class StoreApiUnavailable(StoreApiError, UpstreamUnavailable):
 StoreApiError.unavailable = StoreApiUnavailable
 
 
-class StoreClient:
+class StoreClient(TokenClient):
+    error = StoreApiError
+    retried = RETRIED_ERRORS
+    token_path = "/cgi-bin/token"
+
     def __init__(
         self,
         appid: str,
@@ -83,62 +82,25 @@ class StoreClient:
         timeout_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        # The cache's keys start with the tenant (the table partitions by it).
+        super().__init__(
+            cache,
+            clock,
+            f"{tenant}#store#{appid}#{hashlib.sha256(secret.encode()).hexdigest()[:16]}",
+            base_url=base_url,
+            transport=transport,
+            timeout_seconds=timeout_seconds,
+            sleep=sleep,
+        )
         self.appid = appid
         self._secret = secret
-        self._cache = cache
-        self._clock = clock
-        self._base = base_url.rstrip("/")
-        self._transport = transport
-        self._timeout = timeout_seconds
-        self._sleep = sleep
-        # The cache's keys start with the tenant (the table partitions by it).
-        self._cache_key = f"{tenant}#store#{appid}#{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
 
-    def _send(self, method: str, path_and_query: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-        answer = json.loads(self._transport(method, self._base + path_and_query, data, self._timeout))
-        if not isinstance(answer, dict):
-            raise StoreApiError(-2, "the answer is not a JSON object", path_and_query.split("?", 1)[0])
-        return answer
-
-    def _fetch_token(self) -> CachedToken:
-        query = urllib.parse.urlencode(
-            {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
-        )
-        answer = self._send("GET", f"/cgi-bin/token?{query}", None)
-        if answer.get("errcode", 0):
-            raise StoreApiError.of(int(answer["errcode"]), str(answer.get("errmsg", "")), "/cgi-bin/token")
-        token = CachedToken(
-            str(answer["access_token"]),
-            self._clock.now() + timedelta(seconds=int(answer.get("expires_in", 7200))),
-        )
-        self._cache.put(self._cache_key, token)
-        return token
-
-    def access_token(self) -> str:
-        cached = self._cache.get(self._cache_key)
-        if cached is None or cached.expires_at - EARLY_REFRESH <= self._clock.now():
-            cached = self._fetch_token()
-        return cached.token
+    def _token_query(self) -> dict[str, str]:
+        return {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body`` to an API with the access token; token expiry and rate limits are handled here."""
-        token_retried = False
-        backoffs = list(BACKOFF_SECONDS)
-        while True:
-            token = self.access_token()
-            answer = self._send("POST", f"{path}?{urllib.parse.urlencode({'access_token': token})}", body)
-            errcode = int(answer.get("errcode", 0) or 0)
-            if errcode == 0:
-                return answer
-            if errcode in TOKEN_ERRORS and not token_retried:
-                self._cache.drop(self._cache_key, token)
-                token_retried = True
-                continue
-            if errcode in RETRIED_ERRORS and backoffs:
-                self._sleep(backoffs.pop(0))
-                continue
-            raise StoreApiError.of(errcode, str(answer.get("errmsg", "")), path)
+        return self._call("POST", path, None, body)
 
     # --- the APIs the connector uses ------------------------------------------------------------
 

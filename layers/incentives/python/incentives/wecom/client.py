@@ -14,24 +14,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from incentives.core.clock import Clock
 from incentives.core.errors import ErrcodeRefusal, UpstreamUnavailable
 from incentives.wecom.ports import CachedToken, TokenCache
+from incentives.wecom.token_client import (
+    JsonTransport,
+    TokenClient,
+    urllib_transport,
+)
 
 PRODUCTION_BASE_URL = "https://qyapi.weixin.qq.com"
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 FREQUENCY_LIMIT = 45009
-BACKOFF_SECONDS = (0.5, 1.0, 2.0)
-EARLY_REFRESH = timedelta(minutes=5)
 
 
 MEANINGS: dict[int, str] = {
@@ -85,20 +82,11 @@ class MemoryTokenCache:
             del self.tokens[key]
 
 
-JsonTransport = Callable[[str, str, bytes | None, float], bytes]
-"""(method, url, body, timeout) → the answer's body."""
+class WeComClient(TokenClient):
+    error = WeComApiError
+    retried = frozenset({FREQUENCY_LIMIT})
+    token_path = "/cgi-bin/gettoken"
 
-
-def urllib_transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
-    request = urllib.request.Request(  # noqa: S310 - https in production, the sandbox locally
-        url, data=body, method=method, headers={"Content-Type": "application/json; charset=utf-8"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
-        answer: bytes = reply.read()
-        return answer
-
-
-class WeComClient:
     def __init__(
         self,
         corp_id: str,
@@ -111,65 +99,26 @@ class WeComClient:
         timeout_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__(
+            cache,
+            clock,
+            f"{corp_id}#{hashlib.sha256(secret.encode()).hexdigest()[:16]}",
+            base_url=base_url,
+            transport=transport,
+            timeout_seconds=timeout_seconds,
+            sleep=sleep,
+        )
         self.corp_id = corp_id
         self._secret = secret
-        self._cache = cache
-        self._clock = clock
-        self._base = base_url.rstrip("/")
-        self._transport = transport
-        self._timeout = timeout_seconds
-        self._sleep = sleep
-        self._cache_key = f"{corp_id}#{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
 
-    # --- token ------------------------------------------------------------------------------------
-
-    def _fetch_token(self) -> CachedToken:
-        query = urllib.parse.urlencode({"corpid": self.corp_id, "corpsecret": self._secret})
-        answer = self._send("GET", f"/cgi-bin/gettoken?{query}", None)
-        if answer.get("errcode", 0):
-            raise WeComApiError.of(int(answer["errcode"]), str(answer.get("errmsg", "")), "/cgi-bin/gettoken")
-        token = CachedToken(
-            str(answer["access_token"]),
-            self._clock.now() + timedelta(seconds=int(answer.get("expires_in", 7200))),
-        )
-        self._cache.put(self._cache_key, token)
-        return token
-
-    def access_token(self) -> str:
-        cached = self._cache.get(self._cache_key)
-        if cached is None or cached.expires_at - EARLY_REFRESH <= self._clock.now():
-            cached = self._fetch_token()
-        return cached.token
-
-    # --- calls --------------------------------------------------------------------------------------
-
-    def _send(self, method: str, path_and_query: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-        raw = self._transport(method, self._base + path_and_query, data, self._timeout)
-        answer: dict[str, Any] = json.loads(raw)
-        return answer
+    def _token_query(self) -> dict[str, str]:
+        return {"corpid": self.corp_id, "corpsecret": self._secret}
 
     def call(
         self, method: str, path: str, query: dict[str, Any] | None = None, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Call an API with the access token; token expiry and frequency limits are handled here."""
-        token_retried = False
-        backoffs = list(BACKOFF_SECONDS)
-        while True:
-            token = self.access_token()
-            params = urllib.parse.urlencode({"access_token": token, **(query or {})})
-            answer = self._send(method, f"{path}?{params}", body)
-            errcode = int(answer.get("errcode", 0))
-            if errcode == 0:
-                return answer
-            if errcode in TOKEN_ERRORS and not token_retried:
-                self._cache.drop(self._cache_key, token)
-                token_retried = True
-                continue
-            if errcode == FREQUENCY_LIMIT and backoffs:
-                self._sleep(backoffs.pop(0))
-                continue
-            raise WeComApiError.of(errcode, str(answer.get("errmsg", "")), path)
+        return self._call(method, path, query, body)
 
     # --- the APIs we use ------------------------------------------------------------------------------
 
