@@ -16,18 +16,15 @@ Control (what happens in the user's WeChat):
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import threading
 import time
-import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import JsonHandler, SandboxServer
 
 CODE_SECONDS = 300
 
@@ -94,56 +91,31 @@ class MiniProgramSandbox:
             }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     sandbox: MiniProgramSandbox
     resets: list[Callable[[], None]]
+    not_json = (400, {"error": "the body is not JSON"})
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def _reply(self, status: int, document: Any) -> None:
-        body = json.dumps(document, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _handle(self, method: str) -> None:
-        parsed = urllib.parse.urlparse(self.path)
-        query = dict(urllib.parse.parse_qsl(parsed.query))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            self._reply(400, {"error": "the body is not JSON"})
-            return
-        if parsed.path == "/sns/jscode2session" and method == "GET":
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> None:
+        if path == "/sns/jscode2session" and method == "GET":
             self._reply(200, self.sandbox.jscode2session(query))
-        elif parsed.path == "/sandbox/miniprogram/code" and method == "POST":
+        elif path == "/sandbox/miniprogram/code" and method == "POST":
             try:
                 self._reply(200, self.sandbox.issue_code(body))
             except (KeyError, ValueError) as error:
                 self._reply(400, {"error": f"openid is required ({error})"})
-        elif parsed.path == "/sandbox/miniprogram/faults" and method == "POST":
+        elif path == "/sandbox/miniprogram/faults" and method == "POST":
             with self.sandbox.lock:
                 self.sandbox.faults.extend(int(code) for code in body.get("faults", []))
                 self._reply(200, {"faults": list(self.sandbox.faults)})
-        elif parsed.path == "/sandbox/reset" and method == "POST":
+        elif path == "/sandbox/reset" and method == "POST":
             for reset in self.resets:
                 reset()
             self._reply(200, {"reset": True})
-        elif parsed.path == "/sandbox/miniprogram/state":
+        elif path == "/sandbox/miniprogram/state":
             self._reply(200, self.sandbox.state())
         else:
-            self._reply(404, {"error": f"no route {parsed.path}"})
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
+            self._reply(404, {"error": f"no route {path}"})
 
 
 class MiniProgramSandboxServer(SandboxServer):

@@ -8,12 +8,55 @@ start and stop every sandbox per test.
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 POLL_SECONDS = 0.05
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A sandbox's requests: quiet, the path, query and JSON body parsed, answers in JSON. A
+    sandbox routes them in ``_route``; a body that is not JSON gets ``not_json`` (WeChat's own
+    answer by default)."""
+
+    sandbox: Any
+    resets: list[Callable[[], None]]
+    not_json: tuple[int, Any] = (200, {"errcode": 47001, "errmsg": "data format error"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def _reply(self, status: int, document: Any) -> None:
+        body = json.dumps(document, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> None:
+        raise NotImplementedError
+
+    def _dispatch(self, method: str) -> None:
+        parsed = urllib.parse.urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            self._reply(*self.not_json)
+            return
+        self._route(method, parsed.path, dict(urllib.parse.parse_qsl(parsed.query)), body)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
 
 
 class SandboxServer:

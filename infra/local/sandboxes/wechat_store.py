@@ -42,11 +42,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from incentives.wecom.crypto import CallbackCrypto
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import JsonHandler, SandboxServer
 
 SCENE_FIELDS: dict[str, Callable[[str], dict[str, Any]]] = {
     "promoter": lambda n: {
@@ -433,35 +432,15 @@ class WeChatStoreSandbox:
             }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     sandbox: WeChatStoreSandbox
     resets: list[Callable[[], None]]
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def _reply(self, status: int, document: Any) -> None:
-        body = json.dumps(document, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _handle(self, method: str) -> None:
-        parsed = urllib.parse.urlparse(self.path)
-        query = dict(urllib.parse.parse_qsl(parsed.query))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            self._reply(200, {"errcode": 47001, "errmsg": "data format error"})
-            return
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> None:
         store = self.sandbox
-        parts = parsed.path.strip("/").split("/")
+        parts = path.strip("/").split("/")
         try:
-            if parsed.path == "/sandbox/wechat-store/orders" and method == "POST":
+            if path == "/sandbox/wechat-store/orders" and method == "POST":
                 self._reply(200, store.create_order(body))
             elif parts[:3] == ["sandbox", "wechat-store", "orders"] and len(parts) == 5 and method == "POST":
                 actions = {
@@ -474,29 +453,23 @@ class _Handler(BaseHTTPRequestHandler):
                     self._reply(404, {"error": f"no action {parts[4]}"})
                     return
                 self._reply(200, actions[parts[4]](parts[3], body))
-            elif parsed.path == "/sandbox/wechat-store/flows" and method == "POST":
+            elif path == "/sandbox/wechat-store/flows" and method == "POST":
                 self._reply(200, store.add_flow(body))
-            elif parsed.path == "/sandbox/wechat-store/faults" and method == "POST":
+            elif path == "/sandbox/wechat-store/faults" and method == "POST":
                 store.faults.extend(int(code) for code in body.get("faults", []))
                 self._reply(200, {"faults": list(store.faults)})
-            elif parsed.path == "/sandbox/reset" and method == "POST":
+            elif path == "/sandbox/reset" and method == "POST":
                 for reset in self.resets:
                     reset()
                 self._reply(200, {"reset": True})
-            elif parsed.path == "/sandbox/wechat-store/state":
+            elif path == "/sandbox/wechat-store/state":
                 self._reply(200, store.state())
-            elif parsed.path.startswith(("/cgi-bin/", "/channels/ec/")):
-                self._reply(200, store.api(method, parsed.path, query, body))
+            elif path.startswith(("/cgi-bin/", "/channels/ec/")):
+                self._reply(200, store.api(method, path, query, body))
             else:
-                self._reply(404, {"error": f"no route {parsed.path}"})
+                self._reply(404, {"error": f"no route {path}"})
         except (KeyError, ValueError, TypeError) as error:
             self._reply(400, {"error": f"{type(error).__name__}: {error}"})
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
 
 
 class WeChatStoreSandboxServer(SandboxServer):

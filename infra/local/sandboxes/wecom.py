@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import threading
 import time
 import urllib.parse
@@ -42,11 +41,10 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from incentives.wecom.crypto import CallbackCrypto
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import JsonHandler, SandboxServer
 
 WELCOME_CODE_SECONDS = 20
 LOGIN_CODE_SECONDS = 300
@@ -495,31 +493,11 @@ class WeComSandbox:
             }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     sandbox: WeComSandbox
     resets: list[Callable[[], None]]
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def _reply(self, status: int, document: Any) -> None:
-        body = json.dumps(document, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _handle(self, method: str) -> None:
-        parsed = urllib.parse.urlparse(self.path)
-        query = dict(urllib.parse.parse_qsl(parsed.query))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            self._reply(200, {"errcode": 47001, "errmsg": "data format error"})
-            return
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> None:
         control = {
             "/sandbox/wecom/departments": self.sandbox.upsert_department,
             "/sandbox/wecom/departments/delete": self.sandbox.delete_department,
@@ -528,30 +506,24 @@ class _Handler(BaseHTTPRequestHandler):
             "/sandbox/oauth/code": self.sandbox.login_code,
             "/sandbox/wecom/scan": self.sandbox.scan,
         }
-        if parsed.path in control and method == "POST":
+        if path in control and method == "POST":
             try:
-                self._reply(200, control[parsed.path](body))
+                self._reply(200, control[path](body))
             except (KeyError, ValueError) as error:
                 self._reply(400, {"error": str(error)})
-        elif parsed.path == "/sandbox/wecom/faults" and method == "POST":
+        elif path == "/sandbox/wecom/faults" and method == "POST":
             self.sandbox.faults.extend(int(code) for code in body.get("faults", []))
             self._reply(200, {"faults": list(self.sandbox.faults)})
-        elif parsed.path == "/sandbox/reset" and method == "POST":
+        elif path == "/sandbox/reset" and method == "POST":
             for reset in self.resets:
                 reset()
             self._reply(200, {"reset": True})
-        elif parsed.path == "/sandbox/wecom/state":
+        elif path == "/sandbox/wecom/state":
             self._reply(200, self.sandbox.state())
-        elif parsed.path.startswith("/cgi-bin/"):
-            self._reply(200, self.sandbox.api(method, parsed.path, query, body))
+        elif path.startswith("/cgi-bin/"):
+            self._reply(200, self.sandbox.api(method, path, query, body))
         else:
-            self._reply(404, {"error": f"no route {parsed.path}"})
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
+            self._reply(404, {"error": f"no route {path}"})
 
 
 class WeComSandboxServer(SandboxServer):
