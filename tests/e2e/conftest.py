@@ -16,9 +16,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import ROOT, free_port
+from tests.support import LOCAL_SECRET, ROOT, free_port
 
 READY_TIMEOUT_SECONDS = 90
+LEVELS_TENANT = "ww-e2e-levels"
+"""The tenant of the affiliate-level scenarios (rules of their own, apart from the default tenant's)."""
 
 
 @dataclass
@@ -117,7 +119,13 @@ def running_stack() -> Iterator[RunningStack]:
                 "wx5823bf96d3bd56c7": {
                     "wecom_callback_token": "QDG6eK",
                     "wecom_encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-                }
+                },
+                # The level scenarios' own tenant: their rules never meet the README's, which a
+                # reader runs on the default tenant.
+                LEVELS_TENANT: {
+                    "order_webhook_secret": LOCAL_SECRET,
+                    "api_jwt_secret": "local-api-jwt-secret-for-development-only",
+                },
             }
         ),
         "LOCAL_QUEUE_VISIBILITY_TIMEOUT": "1",

@@ -14,7 +14,7 @@ import requests
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_wecom_over_http import _token
-from tests.support import sample_body, signed_headers
+from tests.support import LOCAL_CORP, sample_body, signed_headers
 
 pytestmark = pytest.mark.e2e
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -39,13 +39,15 @@ def _call(stack: RunningStack, method: str, path: str, token: str, **kwargs: Any
     return response.json()
 
 
-def _send(stack: RunningStack, name: str, event_id: str, at: datetime, **data: Any) -> None:
+def _send(
+    stack: RunningStack, name: str, event_id: str, at: datetime, tenant: str = LOCAL_CORP, **data: Any
+) -> None:
     body = sample_body(name)
     body.update(event_id=event_id, occurred_at=at.isoformat())
     body["data"].update(data)
     raw = json.dumps(body).encode()
     response = requests.post(
-        f"{stack.api_url}/webhooks/orders", data=raw, headers=signed_headers(raw), timeout=10
+        f"{stack.api_url}/webhooks/orders", data=raw, headers=signed_headers(raw, corp_id=tenant), timeout=10
     )
     assert response.status_code == 202, response.text
 

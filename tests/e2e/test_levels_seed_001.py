@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import LEVELS_TENANT, RunningStack
 from tests.e2e.test_affiliates_seed_003 import SEED_003_PROGRAM, _call, _send
 from tests.e2e.test_wecom_over_http import _token
 from tests.support import sample_body
@@ -57,6 +57,7 @@ def _deal(stack: RunningStack, affiliate: str, customer: str, order_id: str, fen
         customer_id=customer,
         affiliate_id=affiliate,
         clicked_at=clicked.isoformat(),
+        tenant=LEVELS_TENANT,
     )
     line = dict(sample_body("order_paid")["data"]["lines"][0], line_id="L1", paid_fen=fen, payable_fen=fen)
     paid_at, completed_at = NOW - timedelta(days=11), NOW - timedelta(days=10)
@@ -70,6 +71,7 @@ def _deal(stack: RunningStack, affiliate: str, customer: str, order_id: str, fen
         paid_at=paid_at.isoformat(),
         source={"scene": "share"},
         lines=[line],
+        tenant=LEVELS_TENANT,
     )
     _send(
         stack,
@@ -78,13 +80,17 @@ def _deal(stack: RunningStack, affiliate: str, customer: str, order_id: str, fen
         completed_at,
         order_id=order_id,
         completed_at=completed_at.isoformat(),
+        tenant=LEVELS_TENANT,
     )
 
 
 def test_seed_001_moved_by_hand_to_level_5_rises_to_6_7_8_over_http(running_stack: RunningStack) -> None:
     stack = running_stack
-    admin = _token(stack, "--role", "admin")
-    x, y = (_token(stack, "--role", "affiliate", "--sub", who) for who in ("e2e-lv-X", "e2e-lv-Y"))
+    admin = _token(stack, "--corp", LEVELS_TENANT, "--role", "admin")
+    x, y = (
+        _token(stack, "--corp", LEVELS_TENANT, "--role", "affiliate", "--sub", who)
+        for who in ("e2e-lv-X", "e2e-lv-Y")
+    )
     _call(
         stack,
         "PUT",
@@ -118,7 +124,7 @@ def test_seed_001_moved_by_hand_to_level_5_rises_to_6_7_8_over_http(running_stac
     stack.wait_for(lambda: _call(stack, "GET", "/affiliate/orders", x), what="X's commission on the order")
 
     for number, rank in ((1, 6), (2, 7), (3, 8)):
-        invited = _token(stack, "--role", "affiliate", "--sub", f"e2e-lv-Z{number}")
+        invited = _token(stack, "--corp", LEVELS_TENANT, "--role", "affiliate", "--sub", f"e2e-lv-Z{number}")
         _call(
             stack,
             "POST",
