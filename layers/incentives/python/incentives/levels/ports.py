@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -77,6 +77,9 @@ class Standing:
     """The last assessment (the periodic checks due after it are still to make)."""
     due_at: datetime | None = None
     """The next time-driven check (None: none)."""
+    marks: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Storage's own: the ``(owed, assessed)`` of each item ``owed`` and ``assessed`` are summed
+    from, as read (an assessment's commit guards and marks each one it covered)."""
 
     @property
     def owes_assessment(self) -> bool:

@@ -1,7 +1,15 @@
-"""The ledger on the single table: immutable entry items, one balance item per account, holds.
+"""The ledger on the single table: immutable entry items, balance items per account, holds.
 
 Posting writes the entries (each ``NotExists``, so a repeat is detected, not doubled) and
 the balance deltas in one transaction; a balance is therefore always the sum of its entries.
+
+A people's account keeps its balance on several items, so that its credits do not all write one
+item: the credit-scoped buckets (``earned``, ``reversed``, ``pending``) on ``BALANCE#<shard>``,
+the shard a pure function of the credit (:func:`balance_shard` of the credit's id, which its
+reversals and its settlement name as their ``ref``), so each decrement of ``pending`` is guarded
+on the shard that holds its credit; the account-scoped ones (``settled``, ``reserved``, ``paid``,
+``clawed_back``) on ``BALANCE``, so the withdrawable balance and its guard stay one item. A balance
+is read as the sum of these items (one BatchGetItem). Another book's accounts keep one ``BALANCE``.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from incentives.ledger.model import (
     SubsidyBalance,
     SubsidyBucket,
     deltas,
+    effects_of,
     entry_kind,
 )
 from incentives.ledger.postings import Hold
@@ -37,6 +46,7 @@ from incentives.storage.table import (
     Delete,
     Equals,
     Exists,
+    Item,
     NotExists,
     Put,
     Table,
@@ -60,6 +70,39 @@ def _hold_key(account: Account, credit_id: str) -> dict[str, str]:
 
 def _bucket_attribute(bucket: AnyBucket) -> str:
     return f"b_{bucket.value}"
+
+
+BALANCE_SHARDS = 8
+"""Items the credit-scoped buckets of a people's account are spread over (``BALANCE#<shard>``)."""
+CREDIT_SCOPED = frozenset({Bucket.EARNED, Bucket.REVERSED, Bucket.PENDING})
+"""Buckets only a credit, its reversals and its settlement move: kept on the credit's shard."""
+
+
+def balance_shard(credit_id: str) -> int:
+    """The balance shard of a credit's pending amount (stable: its reversals and settlement land there)."""
+    return keys.shard(credit_id, BALANCE_SHARDS)
+
+
+def balance_keys(account: Account) -> list[dict[str, str]]:
+    """Every item an account's balance is the sum of: ``BALANCE``, then each shard (people's book)."""
+    pk = account_pk(account)
+    shards = range(BALANCE_SHARDS) if account.book is Book.PEOPLE else range(0)
+    return [{"pk": pk, "sk": "BALANCE"}, *({"pk": pk, "sk": f"BALANCE#{shard}"} for shard in shards)]
+
+
+def _balance_sk(entry: Entry, bucket: AnyBucket) -> str:
+    """The balance item ``entry`` moves ``bucket`` on: its credit's shard for a credit-scoped one."""
+    if entry.account.book is not Book.PEOPLE or bucket not in CREDIT_SCOPED:
+        return "BALANCE"
+    credit_id = entry.entry_id if entry.kind is EntryKind.CREDIT else entry.ref
+    return f"BALANCE#{balance_shard(credit_id)}"
+
+
+def _summed(items: Sequence[Item | None], buckets: Sequence[AnyBucket]) -> dict[AnyBucket, int]:
+    return {
+        bucket: sum(int((item or {}).get(_bucket_attribute(bucket), 0)) for item in items)
+        for bucket in buckets
+    }
 
 
 def entry_item(entry: Entry) -> dict[str, Any]:
@@ -116,20 +159,26 @@ def guarded_decrements(entries: Sequence[Entry]) -> dict[AnyBucket, int]:
 
 
 def posting_writes(entries: Sequence[Entry], at: datetime) -> list[Write]:
-    """Entry puts and one balance update per account, each refusing to take a bucket below zero."""
+    """Entry puts and one update per balance item moved (``BALANCE``, a credit's ``BALANCE#<shard>``),
+    each refusing to take a bucket of its own below zero."""
     writes: list[Write] = [Put(entry_item(entry), (NotExists(),)) for entry in entries]
-    by_account: dict[Account, list[Entry]] = {}
+    by_item: dict[tuple[Account, str], list[Entry]] = {}
     for entry in entries:
-        by_account.setdefault(entry.account, []).append(entry)
-    for account, own in by_account.items():
-        moved = deltas(own)
+        for sk in sorted({_balance_sk(entry, bucket) for bucket in effects_of(entry.kind)}):
+            by_item.setdefault((entry.account, sk), []).append(entry)
+    for (account, sk), own in by_item.items():
+        mine = {
+            bucket for entry in own for bucket in effects_of(entry.kind) if _balance_sk(entry, bucket) == sk
+        }
+        moved = {bucket: amount for bucket, amount in deltas(own).items() if bucket in mine}
         conditions = tuple(
             AtLeast(_bucket_attribute(bucket), amount)
             for bucket, amount in sorted(guarded_decrements(own).items())
+            if bucket in mine
         )
         writes.append(
             Update(
-                key={"pk": account_pk(account), "sk": "BALANCE"},
+                key={"pk": account_pk(account), "sk": sk},
                 add={_bucket_attribute(bucket): amount for bucket, amount in moved.items()},
                 set={
                     "kind": "ledger_balance",
@@ -146,7 +195,7 @@ def posting_writes(entries: Sequence[Entry], at: datetime) -> list[Write]:
 
 
 def _is_balance(write: Write) -> bool:
-    return isinstance(write, Update) and write.key.get("sk") == "BALANCE"
+    return isinstance(write, Update) and str(write.key.get("sk", "")).split("#")[0] == "BALANCE"
 
 
 def _guards_withdrawable(write: Write) -> bool:
@@ -292,8 +341,9 @@ class LedgerRepository:
         return _hold_from_item(entry)
 
     def balance(self, account: Account) -> Balance:
-        item = self._table.get({"pk": account_pk(account), "sk": "BALANCE"}) or {}
-        return Balance({bucket: int(item.get(_bucket_attribute(bucket), 0)) for bucket in Bucket})
+        """The account's buckets: the sum of its balance items (one batched read)."""
+        summed = _summed(self._table.get_many(balance_keys(account)), list(Bucket))
+        return Balance({bucket: summed[bucket] for bucket in Bucket})
 
     def subsidy_balance(self, account: Account) -> SubsidyBalance:
         """The buckets of a subsidy-book account (what its entries add up to)."""

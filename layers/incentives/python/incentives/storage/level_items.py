@@ -2,9 +2,13 @@
 
 Per tenant: the level settings (``T#<corp>#SETTINGS#AFF_LEVELS``), live member counters in 8
 shards and the member-count snapshot (``T#<corp>#AFF_LEVELS``). Per affiliate, one partition
-``T#<corp>#AFF_LEVEL#<id>``: the standing (``STATE``: rank, version, running totals of every
-metric, owed assessments), one item per local day with that day's figures (``DAY#<date>``) and
-one item per level change with its explanation (``CHANGE#<version>``). Per source of figures
+``T#<corp>#AFF_LEVEL#<id>``: the standing (``STATE``: rank, version, quota, the next time-driven
+check), the figures' running totals written to 8 shards (``STATE#<shard>``: totals of every metric,
+owed assessments and the last trigger, each with its own place in the due queue while owed), each
+local day's figures written to 8 shards (``DAY#<date>#<shard>``), the shard of a figure move a pure
+function of its source, so one affiliate's orders do not all write one item; a standing is read as
+``STATE`` plus its shards (one BatchGetItem), a day as the sum of its shards. One item per level
+change with its explanation (``CHANGE#<version>``). Per source of figures
 (an order, a customer's bindings), what it contributed so far (``T#<corp>#LEVEL_SOURCE#<source>``).
 
 Three queues of the due index (``storage/due.py``) drive the assessment job: affiliates owed an
@@ -100,8 +104,21 @@ def state_key(corp_id: str, affiliate_id: str) -> dict[str, str]:
     return {"pk": _affiliate_pk(corp_id, affiliate_id), "sk": "STATE"}
 
 
-def day_key(corp_id: str, affiliate_id: str, day: date) -> dict[str, str]:
-    return {"pk": _affiliate_pk(corp_id, affiliate_id), "sk": f"DAY#{day.isoformat()}"}
+STANDING_SHARDS = 8
+"""Items an affiliate's figure moves are spread over (``STATE#<shard>``, ``DAY#<date>#<shard>``)."""
+
+
+def figure_shard(source: str) -> int:
+    """The shard a source's figure moves land on (stable: every move of one order on one shard)."""
+    return keys.shard(source, STANDING_SHARDS)
+
+
+def totals_key(corp_id: str, affiliate_id: str, shard: int) -> dict[str, str]:
+    return {"pk": _affiliate_pk(corp_id, affiliate_id), "sk": f"STATE#{shard}"}
+
+
+def day_key(corp_id: str, affiliate_id: str, day: date, shard: int) -> dict[str, str]:
+    return {"pk": _affiliate_pk(corp_id, affiliate_id), "sk": f"DAY#{day.isoformat()}#{shard}"}
 
 
 def change_key(corp_id: str, affiliate_id: str, version: int) -> dict[str, str]:
@@ -161,7 +178,9 @@ def _metric_attribute(prefix: str, key: str) -> str:
 
 def contribution_writes(corp_id: str, delta: Mapping[Key, int], trigger: Trigger) -> list[Write]:
     """Move figures by ``delta``: each day's amounts, each affiliate's running totals, and an owed
-    assessment per affiliate concerned (its place in the ``LEVEL_DUE`` queue) with ``trigger``."""
+    assessment per affiliate concerned (its place in the ``LEVEL_DUE`` queue) with ``trigger``, all
+    on the shard of the trigger's source."""
+    shard = figure_shard(trigger.source)
     by_day: dict[tuple[str, date], dict[str, int]] = defaultdict(dict)
     by_affiliate: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (affiliate, day, key), amount in sorted(delta.items()):
@@ -169,7 +188,7 @@ def contribution_writes(corp_id: str, delta: Mapping[Key, int], trigger: Trigger
         by_affiliate[affiliate][_metric_attribute("t_", key)] += amount
     writes: list[Write] = [
         Update(
-            day_key(corp_id, affiliate, day),
+            day_key(corp_id, affiliate, day, shard),
             add=amounts,
             set={"kind": "affiliate_level_day", "day": day.isoformat()},
         )
@@ -181,14 +200,13 @@ def contribution_writes(corp_id: str, delta: Mapping[Key, int], trigger: Trigger
         )
         writes.append(
             Update(
-                state_key(corp_id, affiliate),
+                totals_key(corp_id, affiliate, shard),
                 add={**{key: n for key, n in totals.items() if n}, "owed": 1},
                 set={
-                    "kind": "affiliate_level",
+                    "kind": "affiliate_level_figures",
                     "corp_id": corp_id,
                     "affiliate_id": affiliate,
                     "trigger": own.model_dump(mode="json"),
-                    **_listed(corp_id, affiliate),
                     **_assessment_due(corp_id, affiliate, trigger.at),
                 },
             )

@@ -48,7 +48,6 @@ from incentives.storage.level_items import (
     settings_key,
     source_key,
     source_writes,
-    standing_from_item,
     standings_list,
     state_key,
     stored_levels_from_item,
@@ -62,6 +61,7 @@ from incentives.storage.level_relevels import (
     rules_before_key,
     scheduling,
 )
+from incentives.storage.level_standings import covered_shards, standing_from_items, standing_keys
 from incentives.storage.sharded import merged_page
 from incentives.storage.table import (
     MAX_TRANSACTION_ITEMS,
@@ -206,7 +206,9 @@ class TableLevelRepository:
     # standings, figures, changes
 
     def standing(self, corp_id: str, affiliate_id: str) -> Standing:
-        return standing_from_item(corp_id, affiliate_id, self._table.get(state_key(corp_id, affiliate_id)))
+        return standing_from_items(
+            corp_id, affiliate_id, self._table.get_many(standing_keys(corp_id, affiliate_id))
+        )
 
     def figures(self, corp_id: str, standing: Standing, first_day: date) -> MetricHistory:
         days: dict[date, dict[str, int]] = {}
@@ -214,11 +216,14 @@ class TableLevelRepository:
         pk = _affiliate_pk(corp_id, standing.affiliate_id)
         while True:  # newest first, down to the first day needed
             page = self._table.query(pk, sk_prefix="DAY#", newest_first=True, limit=100, cursor=cursor)
-            for item in page.items:
-                day = date.fromisoformat(str(item["sk"]).removeprefix("DAY#"))
+            for item in page.items:  # a day's shards (and its unsharded item) are read together
+                day = date.fromisoformat(str(item["sk"]).split("#")[1])
                 if day < first_day:
                     return MetricHistory(standing.totals, days)
-                days[day] = {name[2:]: int(value) for name, value in item.items() if name.startswith("m_")}
+                figures = days.setdefault(day, {})
+                for name, value in item.items():
+                    if name.startswith("m_"):
+                        figures[name[2:]] = figures.get(name[2:], 0) + int(value)
             cursor = page.cursor
             if cursor is None:
                 return MetricHistory(standing.totals, days)
@@ -248,16 +253,18 @@ class TableLevelRepository:
             values["quota"] = dict(quota)
         if rule_version is not None:
             values["rule_version"] = rule_version
+        writes: list[Write] = []
         if assessed:
-            values["assessed"] = standing.owed
+            owed = standing.marks.get("STATE", (0, 0))[0] if standing.marks else standing.owed
+            values["assessed"] = owed
             values["checked_at"] = iso_utc(now)
-            conditions.append(Equals("owed", standing.owed) if standing.owed else AtMost("owed", 0))
+            conditions.append(Equals("owed", owed) if owed else AtMost("owed", 0))
             if due_at is None:
                 removed += ["gsi4pk", "gsi4sk", "due_at"]
+            writes += covered_shards(standing)
         if due_at is not None:
             values["due_at"] = iso_utc(due_at)
             values.update(_assessment_due(corp_id, affiliate_id, due_at))
-        writes: list[Write] = []
         if change is not None:
             values.update(rank=change.to_rank, version=change.version)
             if change.to_rank != standing.rank or standing.since is None:  # a quota keeps the level
@@ -353,7 +360,12 @@ class TableLevelRepository:
     def due_affiliates(self, now: datetime, limit: int | None = None) -> list[Due]:
         """Affiliates owed an assessment by ``now`` (all tenants; all of them unless ``limit``)."""
         entries = TableDueIndex(self._table).due(DueQueue.LEVEL_ASSESSMENTS, now)
-        return [self.due_affiliate(entry) for entry in islice(entries, limit)]
+        found: dict[Due, None] = {}  # an affiliate is due once however many of their items are
+        for entry in entries:
+            found.setdefault(self.due_affiliate(entry))
+            if len(found) == limit:
+                break
+        return list(found)
 
     def due_sources(self, now: datetime, limit: int | None = None) -> list[Due]:
         """Sources whose deal figures are due by ``now`` (all tenants; all of them unless ``limit``)."""

@@ -198,7 +198,7 @@ class TableAffiliates:
                 page = self._table.query(
                     partition,
                     sk_at_least=f"DAY#{first_day or ''}",
-                    sk_at_most=f"DAY#{last_day or '9999'}",
+                    sk_at_most=f"DAY#{last_day or '9999'}#~",  # every item of the last day
                     limit=500,
                     cursor=cursor,
                 )
