@@ -1,5 +1,5 @@
 """Per-credit balance buckets: a people's account keeps ``earned`` / ``reversed`` / ``pending`` on the
-shard of each credit (``BALANCE#<n>``) and the withdrawable buckets on ``BALANCE`` (decision 200)."""
+shard of each credit (``BALANCE#<n>``) and the withdrawable buckets on ``BALANCE`` (decision 147)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Write-sharded level figures: each figure move lands on its source's shard (``STATE#<n>``,
 ``DAY#<date>#<n>``), a standing and a day are read as their sums, and an assessment covers exactly
-the shards it read (decision 200)."""
+the shards it read (decision 147)."""
 
 from __future__ import annotations
 
