@@ -19,6 +19,9 @@ Floors (reads + writes + queue sends the path cannot do without):
 - processor, ``order.refunded`` / ``order.completed`` with affiliate + upline: 2 (one batched
   read of the order, its decision, both shares and the figures; one transaction).
 - a 2,000-line order and 20 refunds: its items against DynamoDB's 400 KB item limit.
+- webhook, accept that order (with long product names: larger than an SQS message): 3 (keep the
+  raw event, put its body's chunks in one transaction, send the claim check).
+- processor, that claim check: 3 (read the chunks in one batch; then ``order.paid``'s 2).
 - window job, one due order: 1 (send the closing event; the index projection carries the
   order, so there is nothing to read).
 - processor, ``order.after_sales_window_closed`` of a commissioned order: 2 (read the order,
@@ -97,6 +100,8 @@ def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
     from infra.local.poller import sqs_event
     from tests.support.large_orders import large_order, total_paid
 
+    _large_order_through_the_webhook(functions, resolver, config)
+
     corp = setup.CORP
     paid, *refunds = large_order(
         corp, "O-large", LARGE_LINES, LARGE_REFUNDS, datetime(2026, 11, 11, tzinfo=UTC)
@@ -122,6 +127,39 @@ def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
         f"{'' if within else '  OVER THE LIMIT'}"
     )
     return within
+
+
+def _large_order_through_the_webhook(functions: Any, resolver: Any, config: Any) -> None:
+    """The same order sent by the merchant (long product names, larger than an SQS message): the
+    webhook keeps its body in chunks and queues a claim check; the processor resolves it."""
+    import json
+
+    from infra.local import aws
+    from infra.local.poller import sqs_event
+    from tests.support import webhook_event
+    from tests.support.large_orders import large_order_events, total_paid
+
+    [paid] = large_order_events(
+        "O-large-hook", LARGE_LINES, 0, datetime(2026, 11, 11, tzinfo=UTC), names=True
+    )
+    raw = json.dumps(paid, ensure_ascii=False).encode()
+    with counting() as calls:
+        answer = functions.invoke("OrderWebhookFunction", webhook_event(raw))
+    assert answer["statusCode"] == 202, answer
+    report(f"webhook: accept order.paid, {LARGE_LINES:,} lines ({len(raw) // 1024} KB)", calls, 3)
+    sqs, url = aws.client("sqs", config), resolver.refs["EventsQueue"]
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert "claim_check" in json.loads(message["Body"]), message["Body"][:200]
+    arn = resolver.attributes[("EventsQueue", "Arn")]
+    with counting() as calls:
+        answer = functions.invoke("EventProcessorFunction", sqs_event([message], arn, config.region))
+    assert answer == {"batchItemFailures": []}, answer
+    report(f"processor: its claim check ({len(message['Body'])} B message)", calls, 3)
+    from incentives.runtime import wiring
+
+    state = wiring.order_repository().get(setup.CORP, "O-large-hook")
+    assert state is not None and state.paid_fen == total_paid(LARGE_LINES), state
 
 
 def _drop_event_source_calls(calls: Counter[str]) -> None:

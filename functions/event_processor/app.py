@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from incentives.events.claim_check import read_message
 from incentives.events.dispatch import apply_queued_event
-from incentives.messages.queued import QueuedEvent
 from incentives.runtime import wiring
 
 logger = Logger(service="event-processor")
@@ -26,7 +26,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def apply_record(record: SQSRecord) -> str:
-    queued = QueuedEvent.model_validate_json(record.body)
+    queued = read_message(record.body, wiring.body_chunk_store())
     outcome = apply_queued_event(queued, wiring.consumers())
     logger.info(
         "event applied",

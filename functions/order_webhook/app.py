@@ -1,6 +1,7 @@
 """POST /webhooks/orders — the merchant's order / member system (SPEC §3.2).
 
-Verify, validate, keep the raw event, enqueue, answer 202: two AWS calls, nothing slow.
+Verify, validate, keep the raw event, enqueue, answer 202: two AWS calls, nothing slow (three for a
+body too large for one queue message: its chunks are written too, ``incentives.events.intake``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def receive_order_event() -> Response[dict[str, Any]]:
         lambda corp_id: tenant_secret(corp_id, SecretPurpose.WEBHOOK).get("order_webhook_secret"),
     )
     answer, first_delivery = keep_and_enqueue(
-        delivery, wiring.raw_event_store(), wiring.event_queue(), clock.now()
+        delivery, wiring.raw_event_store(), wiring.body_chunk_store(), wiring.event_queue(), clock.now()
     )
     logger.info(
         "webhook event accepted",

@@ -165,6 +165,22 @@ def test_a_binary_body_arrives_base64_encoded(gateway: tuple[str, CapturingFunct
     assert base64.b64decode(event["body"]) == payload
 
 
+def test_a_body_as_large_as_the_webhook_takes_arrives_whole(gateway: tuple[str, CapturingFunctions]) -> None:
+    """The local gateway has no body limit below the webhook's own (API Gateway's is 10 MB)."""
+    from incentives.events.intake import MAX_BODY_BYTES
+
+    url, functions = gateway
+    payload = ('{"note": "' + "价" * ((MAX_BODY_BYTES - 12) // 3) + '"}').encode()
+    assert MAX_BODY_BYTES - 3 < len(payload) <= MAX_BODY_BYTES
+    response = requests.post(
+        f"{url}/webhooks/orders", data=payload, headers={"Content-Type": "application/json"}, timeout=60
+    )
+    assert response.status_code == 200
+    [event] = functions.events
+    assert event["isBase64Encoded"] is False
+    assert event["body"].encode() == payload
+
+
 def test_the_proxy_response_is_returned_faithfully(gateway: tuple[str, CapturingFunctions]) -> None:
     url, functions = gateway
     functions.response = {

@@ -68,8 +68,10 @@ def test_a_missing_field_is_400_naming_it_and_changes_nothing(stack: StackHandle
 
 
 def test_an_oversized_body_is_413_and_changes_nothing(stack: StackHandle) -> None:
+    from incentives.events.intake import MAX_BODY_BYTES
+
     body = order_paid()
-    body["data"]["padding"] = "x" * 300_000
+    body["data"]["padding"] = "x" * MAX_BODY_BYTES
     status, _ = _post(stack, body)
     assert status == 413
     _nothing_changed(stack)

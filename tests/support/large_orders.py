@@ -1,5 +1,6 @@
-"""A large order and its refunds as the events queue delivers them (too large for the webhook's
-body limit: a store sync or a claim check brings such an order in), for the test and the bench."""
+"""A large order and its refunds as the merchant sends them to the webhook (the order with long
+product names, which the contract ignores) and as the events queue delivers them, for the tests
+and the bench."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
+
+PRODUCT_NAME = "冬季加厚保暖羽绒服男款中长款连帽白鸭绒外套 · 经典黑 · XL 码（赠送收纳袋与洗护套装）"
+"""A long product name, as a merchant's order system sends it with each line (about 130 bytes)."""
 
 
 def line(index: int) -> dict[str, Any]:
@@ -44,21 +48,23 @@ def queued(
     }
 
 
-def large_order(
-    corp_id: str, order_id: str, lines: int, refunds: int, paid_at: datetime
+def large_order_events(
+    order_id: str, lines: int, refunds: int, paid_at: datetime, *, names: bool = False
 ) -> list[dict[str, Any]]:
-    """``order.paid`` with ``lines`` lines, then ``refunds`` refunds that each refund a share of
-    the lines in full (together: every line)."""
+    """The events of ``order.paid`` with ``lines`` lines (each with a long product name when
+    ``names``), then ``refunds`` refunds that each refund a share of the lines in full (together:
+    every line)."""
     every = [line(index) for index in range(lines)]
+    sent = [dict(item, product_name=f"{PRODUCT_NAME} #{index}") for index, item in enumerate(every)]
     paid = {
         "order_id": order_id,
         "customer_id": f"oUnion-{order_id}",
         "store_id": "store-sh-jingan",
         "paid_at": paid_at.isoformat(),
         "source": {"scene": "direct"},
-        "lines": every,
+        "lines": sent if names else every,
     }
-    messages = [queued(corp_id, "order.paid", f"paid-{order_id}", paid_at, paid)]
+    events = [_event("order.paid", f"paid-{order_id}", paid_at, paid)]
     for number in range(refunds):
         at = paid_at + timedelta(hours=number + 1)
         data = {
@@ -70,8 +76,28 @@ def large_order(
                 for item in every[number::refunds]
             ],
         }
-        messages.append(queued(corp_id, "order.refunded", f"refund-{order_id}-R{number:02d}", at, data))
-    return messages
+        events.append(_event("order.refunded", f"refund-{order_id}-R{number:02d}", at, data))
+    return events
+
+
+def _event(event_type: str, event_id: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": event_id, "type": event_type, "occurred_at": at.isoformat(), "data": data}
+
+
+def large_order(
+    corp_id: str, order_id: str, lines: int, refunds: int, paid_at: datetime
+) -> list[dict[str, Any]]:
+    """:func:`large_order_events` as received messages of the events queue."""
+    return [
+        queued(
+            corp_id,
+            event["type"],
+            event["event_id"],
+            datetime.fromisoformat(event["occurred_at"]),
+            event["data"],
+        )
+        for event in large_order_events(order_id, lines, refunds, paid_at)
+    ]
 
 
 def total_paid(lines: int) -> int:

@@ -1,5 +1,7 @@
 """Accepting one webhook delivery onto the event backbone: size, signature, the merchant's
-contract (``webhook.models``), then keep the raw body and enqueue it as a ``QueuedEvent``.
+contract (``webhook.models``), then keep the raw body and enqueue it as a ``QueuedEvent`` — or,
+when that message would be larger than SQS takes, keep the body in chunks of the table and
+enqueue a ``ClaimedEvent`` naming them (a claim check, resolved by ``events.claim_check``).
 
 Validation happens before anything is stored, so a rejected request changes nothing.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -17,12 +19,24 @@ from pydantic import TypeAdapter, ValidationError
 from incentives.core.body import check_size, parse_json
 from incentives.core.errors import InvalidInput, Unauthenticated
 from incentives.core.validation import invalid_input
-from incentives.messages.queued import EventQueue, QueuedEvent
+from incentives.messages.queued import ClaimCheck, ClaimedEvent, EventQueue, QueuedEvent
 from incentives.webhook import signature
 from incentives.webhook.models import WebhookEventBody
-from incentives.webhook.ports import RawEvent, RawEventStore
+from incentives.webhook.ports import BodyChunkStore, RawEvent, RawEventStore
 
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 3_000_000
+"""The largest webhook body accepted (a 2,000-line order with long product names is about 1 MB).
+Bound by Lambda's 6 MB synchronous invocation payload, not API Gateway's 10 MB: the body travels
+inside the proxy event as a JSON string, where escaping can double it (docs/decisions.md)."""
+SQS_MESSAGE_BYTES = 256 * 1024
+"""The largest message the events queue is sent; a larger event travels as a claim check."""
+INLINE_BODY_BYTES = 256 * 1024
+"""The largest body kept in the raw event's own item (well under DynamoDB's 400 KB)."""
+CHUNK_BYTES = 300_000
+"""UTF-8 bytes of one chunk of a large body: with its key and attributes, under 400 KB."""
+CHUNK_TTL = timedelta(days=30)
+"""How long a large body's chunks are kept: past the events queue's 4 days and its dead-letter
+queue's 14 (a message keeps its first enqueue time there), with room for a redrive after that."""
 CORP_HEADER = "x-corp-id"
 
 _webhook_event = TypeAdapter[Any](WebhookEventBody)
@@ -72,17 +86,41 @@ def verify_delivery(
     )
 
 
+def utf8_chunks(raw: bytes, size: int = CHUNK_BYTES) -> list[str]:
+    """``raw`` (UTF-8) in pieces of at most ``size`` bytes, each cut between two characters."""
+    chunks: list[str] = []
+    start = 0
+    while start < len(raw):
+        end = min(start + size, len(raw))
+        while end < len(raw) and raw[end] & 0xC0 == 0x80:  # a continuation byte: back off
+            end -= 1
+        chunks.append(raw[start:end].decode("utf-8"))
+        start = end
+    return chunks
+
+
 def keep_and_enqueue(
-    delivery: VerifiedDelivery, store: RawEventStore, queue: EventQueue, received_at: datetime
+    delivery: VerifiedDelivery,
+    store: RawEventStore,
+    chunks: BodyChunkStore,
+    queue: EventQueue,
+    received_at: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Keep the raw body for audit, then enqueue the event; return the answer and whether it was new.
 
+    A body too large for the raw event's item, or an event too large for a queue message, is
+    kept in chunks after the raw event; the message is then a claim check naming them.
+
     The answer depends only on the event, so a repeat with the same body gets the same answer.
-    That repeat is enqueued again (the processor deduplicates by event id), so a crash between
-    keeping and enqueueing never loses the event. A repeat with another body raises
-    ``Conflict`` before anything is enqueued.
+    That repeat writes the same chunks and is enqueued again (the processor deduplicates by event
+    id), so a crash between keeping and enqueueing never loses the event. A repeat with another
+    body raises ``Conflict`` before anything else is written or enqueued.
     """
     event = delivery.event
+    queued = QueuedEvent(corp_id=delivery.corp_id, received_at=received_at, event=event)
+    raw = delivery.body.encode()
+    claim = len(queued.model_dump_json().encode()) > SQS_MESSAGE_BYTES
+    pieces = utf8_chunks(raw) if claim or len(raw) > INLINE_BODY_BYTES else []
     first_time = store.keep(
         RawEvent(
             corp_id=delivery.corp_id,
@@ -91,7 +129,20 @@ def keep_and_enqueue(
             body=delivery.body,
             body_sha256=delivery.body_sha256,
             received_at=received_at,
+            body_chunks=len(pieces),
         )
     )
-    queue.send([QueuedEvent(corp_id=delivery.corp_id, received_at=received_at, event=event)])
+    if pieces:
+        chunks.put(delivery.corp_id, event.event_id, delivery.body_sha256, pieces, received_at + CHUNK_TTL)
+    message: QueuedEvent | ClaimedEvent = queued
+    if claim:
+        check = ClaimCheck(
+            event_id=event.event_id,
+            type=event.type,
+            body_sha256=delivery.body_sha256,
+            body_bytes=len(raw),
+            chunks=len(pieces),
+        )
+        message = ClaimedEvent(corp_id=delivery.corp_id, received_at=received_at, claim_check=check)
+    queue.send([message])
     return {"event_id": event.event_id, "type": event.type, "status": "accepted"}, first_time

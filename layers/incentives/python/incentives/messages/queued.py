@@ -9,9 +9,9 @@ it back with the same models, then hands it to the consumers subscribed to its t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from incentives.messages.internal import InternalEvent
 from incentives.webhook.models import Identifier, WebhookEvent, event_types
@@ -32,7 +32,46 @@ class QueuedEvent(BaseModel):
     event: QueuedEventBody
 
 
+class ClaimCheck(BaseModel):
+    """Where a webhook event too large for a queue message waits: its raw body, verbatim, in
+    ``chunks`` content-addressed items of the table (``incentives.events.claim_check``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Identifier
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    body_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    body_bytes: Annotated[int, Field(ge=1)]
+    chunks: Annotated[int, Field(ge=1, le=100)]
+    """At most 100: the chunks are read back in one ``BatchGetItem``."""
+
+
+class ClaimedEvent(BaseModel):
+    """The message on the inbound events queue in place of a :class:`QueuedEvent` larger than an
+    SQS message: the event processor reads the body back and validates it as the webhook did."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corp_id: Identifier
+    received_at: AwareDatetime
+    claim_check: ClaimCheck
+
+
+def _message_kind(value: Any) -> str:
+    has_claim = isinstance(value, dict) and "claim_check" in value
+    return "claim_check" if has_claim or isinstance(value, ClaimedEvent) else "event"
+
+
+QueuedMessage = Annotated[
+    Annotated[QueuedEvent, Tag("event")] | Annotated[ClaimedEvent, Tag("claim_check")],
+    Discriminator(_message_kind),
+]
+"""Any message of the inbound events queue: an event, or a claim check for one."""
+
+queued_message = TypeAdapter[QueuedEvent | ClaimedEvent](QueuedMessage)
+
+
 class EventQueue(Protocol):
-    def send(self, events: Sequence[QueuedEvent]) -> None:
+    def send(self, events: Sequence[QueuedEvent | ClaimedEvent]) -> None:
         """Put events on the inbound events queue; raises if any could not be sent."""
         ...

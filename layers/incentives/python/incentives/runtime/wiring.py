@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from incentives.signin.service import SignInPorts
     from incentives.storage.due import TableDueIndex
     from incentives.storage.dynamo_table import DynamoTable
+    from incentives.storage.event_chunks import TableBodyChunkStore
     from incentives.storage.guides import TableGuideRepository
     from incentives.storage.ledger import LedgerRepository
     from incentives.storage.levels import TableLevelRepository
@@ -99,6 +100,13 @@ def raw_event_store() -> DynamoRawEventStore:
     from incentives.storage.raw_events import DynamoRawEventStore
 
     return DynamoRawEventStore(aws.dynamodb(), settings().table_name)
+
+
+@cache
+def body_chunk_store() -> TableBodyChunkStore:
+    from incentives.storage.event_chunks import TableBodyChunkStore
+
+    return TableBodyChunkStore(table())
 
 
 @cache
@@ -306,6 +314,7 @@ def reset() -> None:
         tag_repository,
         subsidy_repository,
         raw_event_store,
+        body_chunk_store,
         event_queue,
         due_index,
         work_queue,

@@ -65,6 +65,12 @@ def raw_event_key(corp_id: str, event_id: str) -> dict[str, str]:
     return {"pk": f"{tenant(corp_id)}#EVENT#{event_id}", "sk": "RAW"}
 
 
+def event_chunk_key(corp_id: str, event_id: str, body_sha256: str, index: int) -> dict[str, str]:
+    """One chunk of a large webhook body, beside its raw event: named by the body's hash and the
+    chunk's position, so the same body always lands on the same items."""
+    return {"pk": f"{tenant(corp_id)}#EVENT#{event_id}", "sk": f"CHUNK#{body_sha256[:32]}#{index:03d}"}
+
+
 # --- customers (bound by WeCom callbacks, read and edited by guides) -------------------------------
 
 

@@ -27,13 +27,12 @@ from incentives.orders.ports import DueOrder
 from incentives.storage import keys
 from incentives.storage.due import TableDueIndex, due_at, due_attributes
 from incentives.storage.table import (
-    MAX_TRANSACTION_BYTES,
-    MAX_TRANSACTION_ITEMS,
     ConditionFailed,
     Equals,
     NotExists,
     Put,
     Table,
+    put_all,
 )
 from incentives.webhook.models import OrderCompleted, OrderPaid, OrderRefunded
 
@@ -149,22 +148,10 @@ def part_items(state: OrderState, parts: dict[str, str]) -> list[dict[str, Any]]
 
 
 def write_parts(table: Table, items: Sequence[dict[str, Any]]) -> None:
-    """Put part items, as few transactions as DynamoDB's count and size limits allow.
-
-    Unconditional and idempotent: a part's key is its content's hash, so a retry or a racing
-    writer puts the same text again. Nothing names them until a head is committed.
-    """
-    batch: list[Put] = []
-    size = 0
-    for item in items:
-        weight = len(item["body"]) + 200
-        if batch and (len(batch) == MAX_TRANSACTION_ITEMS or size + weight > MAX_TRANSACTION_BYTES * 0.9):
-            table.transact(batch)
-            batch, size = [], 0
-        batch.append(Put(item))
-        size += weight
-    if batch:
-        table.transact(batch)
+    """Put part items (:func:`~incentives.storage.table.put_all`): a part's key is its content's
+    hash, so a retry or a racing writer puts the same text again. Nothing names them until a head
+    is committed."""
+    put_all(table, items)
 
 
 def head_put(state: OrderState, expected_version: int, doc: dict[str, Any]) -> Put:

@@ -1,4 +1,5 @@
-"""Raw inbound events kept verbatim for audit, one item per (tenant, event id)."""
+"""Raw inbound events kept verbatim for audit, one item per (tenant, event id); a body too large
+for the item is kept in chunks (``storage/event_chunks.py``) and the item names their count."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ class DynamoRawEventStore:
             "corp_id": raw.corp_id,
             "event_id": raw.event_id,
             "event_type": raw.event_type,
-            "body": raw.body,
+            "body": None if raw.body_chunks else raw.body,
             "body_sha256": raw.body_sha256,
+            "body_bytes": len(raw.body.encode()),
+            "body_chunks": raw.body_chunks or None,
             "received_at": iso_utc(raw.received_at),
         }
         try:

@@ -161,6 +161,25 @@ class Table(Protocol):
     ) -> Page: ...
 
 
+def put_all(table: Table, items: Sequence[Item]) -> None:
+    """Put immutable, content-addressed items (the same key always holds the same value), as few
+    transactions as DynamoDB's count and size limits allow.
+
+    Unconditional and idempotent: a retry or a racing writer puts the same items again.
+    """
+    batch: list[Write] = []
+    size = 0
+    for item in items:
+        weight = item_size(item) + 200
+        if batch and (len(batch) == MAX_TRANSACTION_ITEMS or size + weight > MAX_TRANSACTION_BYTES * 0.9):
+            table.transact(batch)
+            batch, size = [], 0
+        batch.append(Put(item))
+        size += weight
+    if batch:
+        table.transact(batch)
+
+
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
