@@ -28,6 +28,8 @@ CORP = "bench-listings"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BENEFICIARIES = 1_000
 """Affiliates the shares are spread over (their balances are separate items)."""
+OWN = "A-OWN"
+"""The affiliate of every tenth order and withdrawal: their own listings grow with the tenant."""
 
 
 def _counting_table() -> Any:
@@ -72,7 +74,7 @@ def _commission(table: Any, n: int) -> None:
     from incentives.storage.affiliates import TableAffiliates
     from incentives.webhook.models import OrderLine, OrderPaid, OrderSource
 
-    order_id, beneficiary = f"SO-{n:07d}", f"A{n % BENEFICIARIES:04d}"
+    order_id, beneficiary = f"SO-{n:07d}", OWN if n % 10 == 0 else f"A{n % BENEFICIARIES:04d}"
     paid_at = START + timedelta(minutes=n)
     order = OrderPaid(
         order_id=order_id,
@@ -108,7 +110,12 @@ def _commission(table: Any, n: int) -> None:
 
 def _people(table: Any, n: int) -> None:
     """Affiliate ``n`` applied, joined and asked to withdraw (the product's changes)."""
-    from incentives.affiliates.ports import AffiliateJoined, ApplicationSubmitted, WithdrawalRequested
+    from incentives.affiliates.ports import (
+        AffiliateJoined,
+        ApplicationSubmitted,
+        WithdrawalMoved,
+        WithdrawalRequested,
+    )
     from incentives.core.clock import iso_utc
     from incentives.storage.affiliates import TableAffiliates
 
@@ -118,7 +125,7 @@ def _people(table: Any, n: int) -> None:
     profile = {"affiliate_id": who, "name": who, "status": "active", "joined_at": at, "upline_id": None}
     withdrawal = {
         "withdrawal_id": f"W{n:07d}",
-        "affiliate_id": who,
+        "affiliate_id": OWN if n % 10 == 0 else who,
         "amount_fen": 100,
         "status": "pending_review",
         "payout_id": f"PO{n:07d}",
@@ -129,6 +136,8 @@ def _people(table: Any, n: int) -> None:
     affiliates.commit(CORP, [ApplicationSubmitted(application, None)])
     affiliates.commit(CORP, [AffiliateJoined(profile, None)])
     affiliates.commit(CORP, [WithdrawalRequested(withdrawal)])
+    if n % 2 == 1:  # every other one refused: the listing of that status is half the tenant's
+        affiliates.commit(CORP, [WithdrawalMoved(f"W{n:07d}", "pending_review", {"status": "rejected"})])
 
 
 def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | None]]:
@@ -159,6 +168,23 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         assert len(found.records) == page
         return found.cursor
 
+    def rejected(cursor: str | None) -> str | None:
+        found = withdrawals.listing_page(table, CORP, None, "rejected", page, cursor)
+        shown = withdrawals.views(found.records, payouts, CORP, reviewer=True)
+        assert len(shown) == page and all(w["status"] == "rejected" for w in shown)
+        return found.cursor
+
+    def own_commissions(cursor: str | None) -> str | None:
+        found, following = center.my_commission_page(table, CORP, OWN, RecordFilter(), page, cursor)
+        assert len(found) == page and all(r.beneficiary_id == OWN for r in found)
+        return following
+
+    def own_withdrawals(cursor: str | None) -> str | None:
+        found = withdrawals.listing_page(table, CORP, OWN, None, page, cursor)
+        shown = withdrawals.views(found.records, payouts, CORP)
+        assert len(shown) == page and all(w["affiliate_id"] == OWN for w in shown)
+        return found.cursor
+
     def applications(cursor: str | None) -> str | None:
         found, following = membership.applications_page(table, CORP, "pending_review", page, cursor)
         assert len(found) == page
@@ -173,6 +199,9 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         "commission records (+ totals)": commissions,
         "commission records, one day (+ totals)": by_day,
         "withdrawals": withdrawal_page,
+        "withdrawals, rejected (status key)": rejected,
+        "an affiliate's own commission records": own_commissions,
+        "an affiliate's own withdrawals": own_withdrawals,
         "applications, pending": applications,
         "affiliates": affiliates,
     }

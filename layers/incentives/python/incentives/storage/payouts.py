@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from incentives.affiliates.withdrawal_models import progress
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.fanout.model import DueQueue
@@ -23,7 +24,7 @@ from incentives.storage import keys
 from incentives.storage.due import TableDueIndex, due_attributes
 from incentives.storage.ledger import balance_refusal, posting_writes
 from incentives.storage.sharded import merged_page
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
 
 
 def payout_key(corp_id: str, payout_id: str) -> dict[str, str]:
@@ -120,6 +121,17 @@ def payout_from_item(item: dict[str, Any]) -> Payout:
     )
 
 
+def _followers(payout: Payout) -> list[Write]:
+    """The writes a transition makes to what follows the payout: a withdrawal paying through it
+    is listed under the payout's progress (``keys.withdrawal_status_attributes``)."""
+    kind, _, withdrawal_id = payout.source.partition(":")
+    if kind != "withdrawal" or not withdrawal_id:
+        return []
+    corp_id = payout.corp_id
+    shown = keys.withdrawal_status_attributes(corp_id, withdrawal_id, progress(payout))
+    return [Update(keys.affiliate_withdrawal_key(corp_id, withdrawal_id), set=shown)]
+
+
 class PayoutRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -153,6 +165,7 @@ class PayoutRepository:
         writes = [
             Put(payout_item(payout), (Equals("version", expected_version),)),
             *posting_writes(entries, payout.updated_at),
+            *_followers(payout),
         ]
         try:
             self._table.transact(writes)
