@@ -52,12 +52,10 @@ SecretOf = Callable[[str], str | None]
 
 ExportFormat = Annotated[str | None, Query(pattern="^(json|csv)$", description="csv exports every match")]
 RecordPageSize = Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")]
-PageCursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
 ListingCursor = Annotated[
     str | None, Query(max_length=4096, description="next_cursor of the previous page (opaque)")
 ]
-"""The cursor of a listing read through its index shards (incentives.storage.sharded)."""
-"""Query parameters of the consoles' record listings (filtered, paged with :func:`page_of`)."""
+"""The cursor of a listing read through its index (incentives.storage.sharded)."""
 
 
 ERROR_RESPONSES: dict[HTTPStatus, str] = {
@@ -273,20 +271,6 @@ def list_page(items: Sequence[Any], next_cursor: str | None) -> Response[Any]:
     the next page's cursor in the ``Next-Cursor`` header (none on the last page)."""
     headers = {NEXT_CURSOR: next_cursor} if next_cursor else None
     return Response(200, "application/json", list(items), headers=headers)
-
-
-def page_of(rows: Sequence[Any], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
-    """One page of a filtered, newest-first list and the cursor of the next (an offset, ``o<n>``).
-
-    Filters apply before paging, so every page but the last is full.
-    """
-    start = 0
-    if cursor:
-        if not cursor.startswith("o") or not cursor[1:].isdigit():
-            raise InvalidInput("cursor is not one this API returned", field="cursor")
-        start = int(cursor[1:])
-    following = f"o{start + limit}" if start + limit < len(rows) else None
-    return list(rows[start : start + limit]), following
 
 
 @contextmanager

@@ -23,11 +23,14 @@ from incentives.guides.programs import (
 from incentives.guides.records import (
     PAYOUT_TO_RECORD,
     Earnings,
+    RecordQuery,
     RewardRecord,
     carried,
     earnings,
+    every_record,
     overview,
     records,
+    records_page,
 )
 from incentives.guides.settings import IncentiveSettings, load_settings, save_settings
 
@@ -39,6 +42,7 @@ __all__ = [
     "Earnings",
     "GuideEffects",
     "IncentiveSettings",
+    "RecordQuery",
     "RewardRecord",
     "RuleEdit",
     "RuleInput",
@@ -48,6 +52,7 @@ __all__ = [
     "earnings",
     "edit_rule",
     "ensure_templates",
+    "every_record",
     "get_rule",
     "grant",
     "list_rules",
@@ -55,6 +60,7 @@ __all__ = [
     "overview",
     "preview_edit",
     "records",
+    "records_page",
     "rule_view",
     "save_settings",
     "set_enabled",
