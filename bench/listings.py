@@ -140,12 +140,61 @@ def _people(table: Any, n: int) -> None:
         affiliates.commit(CORP, [WithdrawalMoved(f"W{n:07d}", "pending_review", {"status": "rejected"})])
 
 
+GUIDES = ("G-OWN", "G-OTHER")
+"""Every other reward is the first guide's: their own listing grows with the tenant."""
+
+
+class _Unsent:
+    """The payout queue of the grants: offline payouts are recorded at once, nothing is sent."""
+
+    def send(self, corp_id: str, payout_id: str, generation: int) -> None:
+        raise AssertionError(f"an offline payout was queued: {payout_id}")
+
+
+def _guide_program(table: Any) -> None:
+    """Two guides of one outlet and a store-visit rule of 200 fen, paid offline (the default)."""
+    from incentives.guides.programs import RuleInput, create_custom_rule
+    from incentives.storage.guides import TableGuideRepository
+    from incentives.storage.org import guide_item
+    from incentives.storage.table import Put
+
+    for guide in GUIDES:
+        profile = {"user_id": guide, "name": guide, "dept_path": ["1", "2"], "outlet_ids": ["21"]}
+        table.transact([Put(guide_item(CORP, profile))])
+    rule = RuleInput(name="到店打卡", behavior="store_visit", amount_fen=200)
+    create_custom_rule(TableGuideRepository(table), CORP, rule, START - timedelta(hours=1))
+
+
+def _reward(table: Any, n: int) -> None:
+    """Store visit ``n`` rewarded as the processor grants it (one read, one transaction)."""
+    from incentives.guides.grant import GuideEffects, grant
+    from incentives.guides.triggers import trigger_for_behavior
+    from incentives.storage.guides import TableGuideRepository
+    from incentives.storage.payouts import PayoutRepository
+
+    effects = GuideEffects(
+        TableGuideRepository(table),
+        PayoutRepository(table),
+        _Unsent(),
+        lambda corp, guide: "",
+        "Asia/Shanghai",
+    )
+    at = START + timedelta(minutes=n)
+    trigger = trigger_for_behavior(f"visit-{n}", "store_visit", f"C{n:07d}", GUIDES[n % 2], at)
+    assert "payout" in grant(effects, CORP, trigger)
+
+
 def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | None]]:
+    from incentives.core.access import Principal, Role
+    from incentives.guides.records import RecordQuery, maintained_overview, records_page
     from incentives.storage.affiliates import center, membership, withdrawals
     from incentives.storage.affiliates.center import RecordFilter
+    from incentives.storage.guides import TableGuideRepository
     from incentives.storage.payouts import PayoutRepository
 
     payouts = PayoutRepository(table)
+    guides = TableGuideRepository(table)
+    admin = Principal(CORP, "admin", Role.ADMIN)
 
     def commissions(cursor: str | None) -> str | None:
         matching = RecordFilter()
@@ -185,6 +234,21 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         assert len(shown) == page and all(w["affiliate_id"] == OWN for w in shown)
         return found.cursor
 
+    def guide_records(cursor: str | None) -> str | None:
+        query = RecordQuery()
+        found, following = records_page(guides, payouts, admin, query, page, cursor)
+        summary = maintained_overview(guides, admin, query)
+        assert len(found) == page and summary is not None and summary["records"] >= page
+        return following
+
+    def own_rewards(cursor: str | None) -> str | None:
+        query = RecordQuery(only_guide=GUIDES[0])
+        found, following = records_page(
+            guides, payouts, Principal(CORP, GUIDES[0], Role.GUIDE), query, page, cursor
+        )
+        assert len(found) == page and all(r.guide_id == GUIDES[0] for r in found)
+        return following
+
     def applications(cursor: str | None) -> str | None:
         found, following = membership.applications_page(table, CORP, "pending_review", page, cursor)
         assert len(found) == page
@@ -202,6 +266,8 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         "withdrawals, rejected (status key)": rejected,
         "an affiliate's own commission records": own_commissions,
         "an affiliate's own withdrawals": own_withdrawals,
+        "guide reward records (+ overview)": guide_records,
+        "a guide's own reward records": own_rewards,
         "applications, pending": applications,
         "affiliates": affiliates,
     }
@@ -223,9 +289,12 @@ def measure(table: Any, page: int) -> dict[str, tuple[int, int]]:
 
 def fill(table: Any, start: int, stop: int) -> float:
     began = time.perf_counter()
+    if start == 0:
+        _guide_program(table)
     for n in range(start, stop):
         _commission(table, n)
         _people(table, n)
+        _reward(table, n)
     return time.perf_counter() - began
 
 

@@ -135,5 +135,7 @@ def get_incentive_records(
         return csv_response(rows, list(RewardRecord.model_fields), "guide-incentive-records.csv")
     with cursor_checked():
         page, next_cursor = incentives.records_page(repo, payouts, principal, query, limit, cursor)
-    matched = incentives.overview(incentives.every_record(repo, payouts, principal, query))
+    matched = incentives.maintained_overview(repo, principal, query)
+    if matched is None:  # a filter no counter answers: every match, read page by page
+        matched = incentives.overview(incentives.every_record(repo, payouts, principal, query))
     return Response(200, "application/json", RewardRecordPage.of(page, next_cursor, matched))

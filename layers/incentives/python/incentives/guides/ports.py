@@ -167,4 +167,9 @@ class GuideRepository(Protocol):
         ``query``'s bounds (a key condition), only those ``query.keep`` accepts."""
         ...
 
+    def reward_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> Record:
+        """The tenant's maintained totals of rewards created on those UTC days (inclusive):
+        ``records``, ``carried_fen``, ``paid_fen``, ``paid_by_rule_fen``."""
+        ...
+
     def carried(self, corp_id: str, guide_id: str) -> int: ...

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.guides.ports import GuideRepository, PayoutLookup, Record, RewardQuery
 from incentives.guides.rules import month_of
-from incentives.org.ports import Viewer
+from incentives.org.ports import ADMIN, Viewer
 from incentives.payouts.model import Payout, payout_id_for
 
 
@@ -209,6 +209,32 @@ def every_record(
         yield from found
         if cursor is None:
             return
+
+
+def maintained_overview(
+    repo: GuideRepository, principal: Viewer, query: RecordQuery
+) -> dict[str, Any] | None:
+    """:func:`overview` from the tenant's maintained totals, without reading the records: for an
+    admin (who sees the whole tenant) with no filter but whole UTC days of creation (from at
+    00:00:00.000Z, to at 23:59:59.999Z); ``None`` for anything else."""
+    filters = (query.guide_id, query.outlet_id, query.rule_id, query.behavior, query.status)
+    if principal.role != ADMIN or query.only_guide or query.paid_since or query.paid_until or any(filters):
+        return None
+    days = []
+    for bound, time_of_day in ((query.since, "T00:00:00.000Z"), (query.until, "T23:59:59.999Z")):
+        if bound is not None and iso_utc(bound)[10:] != time_of_day:
+            return None
+        days.append(iso_utc(bound)[:10] if bound is not None else None)
+    totals = repo.reward_totals(principal.corp_id, days[0], days[1])
+    names = {rule.rule_id: rule.name for rule in repo.rules(principal.corp_id)}
+    per_rule: dict[str, int] = totals["paid_by_rule_fen"]
+    return {
+        "total_paid_fen": totals["paid_fen"],
+        "paid_by_rule_fen": per_rule,
+        "rule_names": {rule_id: names.get(rule_id, rule_id) for rule_id in per_rule},
+        "carried_fen": totals["carried_fen"],
+        "records": totals["records"],
+    }
 
 
 def overview(found: Iterable[RewardRecord]) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from incentives.guides.ports import (
     RewardQuery,
     StoredRule,
 )
+from incentives.payouts.model import PayoutStatus
 from incentives.storage import keys, org
+from incentives.storage.guide_totals import reward_totals, totals_write
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.sharded import merged_all, merged_page
@@ -114,6 +116,8 @@ def grant_writes(grant: Grant) -> tuple[list[Write], list[str]]:
     ]
     if grant.reward is not None:
         writes.append((REWARD, Put(reward_item(corp_id, grant.reward), (NotExists(),))))
+        recorded = grant.payout is not None and grant.payout.status is PayoutStatus.RECORDED
+        writes.append(("totals", totals_write(corp_id, grant.reward, granted=True, paid=recorded)))
     if grant.carried_fen:
         writes.append(("carry", Update(carry, add={"carried_fen": grant.carried_fen})))
     if grant.payout is not None:
@@ -260,6 +264,9 @@ class TableGuideRepository:
             keep=None if keep is None else (lambda item: keep(org.record(item) or {})),
         )
         return RewardPage([org.record(item) or {} for item in page.items], page.cursor)
+
+    def reward_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> Record:
+        return reward_totals(self._table, corp_id, first_day, last_day)
 
     def carried(self, corp_id: str, guide_id: str) -> int:
         item = self._table.get(keys.guide_carry_key(corp_id, guide_id))
