@@ -1,11 +1,13 @@
-"""Round trips per page of the consoles' tenant-wide listings, at 1,000 and 100,000 rows.
+"""Round trips per page of the listings (the consoles', an affiliate's and a guide's own), at
+1,000 and 100,000 rows.
 
     python -m bench.listings [--small 1000] [--large 100000] [--page 50]
 
 Fills the in-memory table (the Table port's MemoryTable, through the product's own writes: each
-commission share with its decision, hold, credit and totals; withdrawals; applications;
-affiliates) with ``--small`` rows of each listing, reads a first and a following page of each
-listing as the console's handlers do, counting every table round trip, then grows the tenant to
+commission share with its decision, hold, credit and totals; withdrawals, half of them then
+rejected; applications; affiliates; guide rewards granted with their payouts and totals) with
+``--small`` rows of each listing, reads a first and a following page of each listing as the
+handlers do, counting every table round trip, then grows the tenant to
 ``--large`` rows and reads them again. Prints both side by side and exits 1 if a page costs more
 round trips in the large tenant than in the small one (a listing that reads the whole tenant).
 """
