@@ -1,11 +1,13 @@
-"""Round trips per page of the consoles' tenant-wide listings, at 1,000 and 100,000 rows.
+"""Round trips per page of the listings (the consoles', an affiliate's and a guide's own), at
+1,000 and 100,000 rows.
 
     python -m bench.listings [--small 1000] [--large 100000] [--page 50]
 
 Fills the in-memory table (the Table port's MemoryTable, through the product's own writes: each
-commission share with its decision, hold, credit and totals; withdrawals; applications;
-affiliates) with ``--small`` rows of each listing, reads a first and a following page of each
-listing as the console's handlers do, counting every table round trip, then grows the tenant to
+commission share with its decision, hold, credit and totals; withdrawals, half of them then
+rejected; applications; affiliates; guide rewards granted with their payouts and totals) with
+``--small`` rows of each listing, reads a first and a following page of each listing as the
+handlers do, counting every table round trip, then grows the tenant to
 ``--large`` rows and reads them again. Prints both side by side and exits 1 if a page costs more
 round trips in the large tenant than in the small one (a listing that reads the whole tenant).
 """
@@ -28,6 +30,8 @@ CORP = "bench-listings"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BENEFICIARIES = 1_000
 """Affiliates the shares are spread over (their balances are separate items)."""
+OWN = "A-OWN"
+"""The affiliate of every tenth order and withdrawal: their own listings grow with the tenant."""
 
 
 def _counting_table() -> Any:
@@ -72,7 +76,7 @@ def _commission(table: Any, n: int) -> None:
     from incentives.storage.affiliates import TableAffiliates
     from incentives.webhook.models import OrderLine, OrderPaid, OrderSource
 
-    order_id, beneficiary = f"SO-{n:07d}", f"A{n % BENEFICIARIES:04d}"
+    order_id, beneficiary = f"SO-{n:07d}", OWN if n % 10 == 0 else f"A{n % BENEFICIARIES:04d}"
     paid_at = START + timedelta(minutes=n)
     order = OrderPaid(
         order_id=order_id,
@@ -108,7 +112,12 @@ def _commission(table: Any, n: int) -> None:
 
 def _people(table: Any, n: int) -> None:
     """Affiliate ``n`` applied, joined and asked to withdraw (the product's changes)."""
-    from incentives.affiliates.ports import AffiliateJoined, ApplicationSubmitted, WithdrawalRequested
+    from incentives.affiliates.ports import (
+        AffiliateJoined,
+        ApplicationSubmitted,
+        WithdrawalMoved,
+        WithdrawalRequested,
+    )
     from incentives.core.clock import iso_utc
     from incentives.storage.affiliates import TableAffiliates
 
@@ -118,7 +127,7 @@ def _people(table: Any, n: int) -> None:
     profile = {"affiliate_id": who, "name": who, "status": "active", "joined_at": at, "upline_id": None}
     withdrawal = {
         "withdrawal_id": f"W{n:07d}",
-        "affiliate_id": who,
+        "affiliate_id": OWN if n % 10 == 0 else who,
         "amount_fen": 100,
         "status": "pending_review",
         "payout_id": f"PO{n:07d}",
@@ -129,14 +138,65 @@ def _people(table: Any, n: int) -> None:
     affiliates.commit(CORP, [ApplicationSubmitted(application, None)])
     affiliates.commit(CORP, [AffiliateJoined(profile, None)])
     affiliates.commit(CORP, [WithdrawalRequested(withdrawal)])
+    if n % 2 == 1:  # every other one refused: the listing of that status is half the tenant's
+        affiliates.commit(CORP, [WithdrawalMoved(f"W{n:07d}", "pending_review", {"status": "rejected"})])
+
+
+GUIDES = ("G-OWN", "G-OTHER")
+"""Every other reward is the first guide's: their own listing grows with the tenant."""
+
+
+class _Unsent:
+    """The payout queue of the grants: offline payouts are recorded at once, nothing is sent."""
+
+    def send(self, corp_id: str, payout_id: str, generation: int) -> None:
+        raise AssertionError(f"an offline payout was queued: {payout_id}")
+
+
+def _guide_program(table: Any) -> None:
+    """Two guides of one outlet and a store-visit rule of 200 fen, paid offline (the default)."""
+    from incentives.guides.programs import RuleInput, create_custom_rule
+    from incentives.storage.guides import TableGuideRepository
+    from incentives.storage.org import guide_item
+    from incentives.storage.table import Put
+
+    for guide in GUIDES:
+        profile = {"user_id": guide, "name": guide, "dept_path": ["1", "2"], "outlet_ids": ["21"]}
+        table.transact([Put(guide_item(CORP, profile))])
+    rule = RuleInput(name="到店打卡", behavior="store_visit", amount_fen=200)
+    create_custom_rule(TableGuideRepository(table), CORP, rule, START - timedelta(hours=1))
+
+
+def _reward(table: Any, n: int) -> None:
+    """Store visit ``n`` rewarded as the processor grants it (one read, one transaction)."""
+    from incentives.guides.grant import GuideEffects, grant
+    from incentives.guides.triggers import trigger_for_behavior
+    from incentives.storage.guides import TableGuideRepository
+    from incentives.storage.payouts import PayoutRepository
+
+    effects = GuideEffects(
+        TableGuideRepository(table),
+        PayoutRepository(table),
+        _Unsent(),
+        lambda corp, guide: "",
+        "Asia/Shanghai",
+    )
+    at = START + timedelta(minutes=n)
+    trigger = trigger_for_behavior(f"visit-{n}", "store_visit", f"C{n:07d}", GUIDES[n % 2], at)
+    assert "payout" in grant(effects, CORP, trigger)
 
 
 def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | None]]:
+    from incentives.core.access import Principal, Role
+    from incentives.guides.records import RecordQuery, maintained_overview, records_page
     from incentives.storage.affiliates import center, membership, withdrawals
     from incentives.storage.affiliates.center import RecordFilter
+    from incentives.storage.guides import TableGuideRepository
     from incentives.storage.payouts import PayoutRepository
 
     payouts = PayoutRepository(table)
+    guides = TableGuideRepository(table)
+    admin = Principal(CORP, "admin", Role.ADMIN)
 
     def commissions(cursor: str | None) -> str | None:
         matching = RecordFilter()
@@ -159,6 +219,38 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         assert len(found.records) == page
         return found.cursor
 
+    def rejected(cursor: str | None) -> str | None:
+        found = withdrawals.listing_page(table, CORP, None, "rejected", page, cursor)
+        shown = withdrawals.views(found.records, payouts, CORP, reviewer=True)
+        assert len(shown) == page and all(w["status"] == "rejected" for w in shown)
+        return found.cursor
+
+    def own_commissions(cursor: str | None) -> str | None:
+        found, following = center.my_commission_page(table, CORP, OWN, RecordFilter(), page, cursor)
+        assert len(found) == page and all(r.beneficiary_id == OWN for r in found)
+        return following
+
+    def own_withdrawals(cursor: str | None) -> str | None:
+        found = withdrawals.listing_page(table, CORP, OWN, None, page, cursor)
+        shown = withdrawals.views(found.records, payouts, CORP)
+        assert len(shown) == page and all(w["affiliate_id"] == OWN for w in shown)
+        return found.cursor
+
+    def guide_records(cursor: str | None) -> str | None:
+        query = RecordQuery()
+        found, following = records_page(guides, payouts, admin, query, page, cursor)
+        summary = maintained_overview(guides, admin, query)
+        assert len(found) == page and summary is not None and summary["records"] >= page
+        return following
+
+    def own_rewards(cursor: str | None) -> str | None:
+        query = RecordQuery(only_guide=GUIDES[0])
+        found, following = records_page(
+            guides, payouts, Principal(CORP, GUIDES[0], Role.GUIDE), query, page, cursor
+        )
+        assert len(found) == page and all(r.guide_id == GUIDES[0] for r in found)
+        return following
+
     def applications(cursor: str | None) -> str | None:
         found, following = membership.applications_page(table, CORP, "pending_review", page, cursor)
         assert len(found) == page
@@ -173,6 +265,11 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         "commission records (+ totals)": commissions,
         "commission records, one day (+ totals)": by_day,
         "withdrawals": withdrawal_page,
+        "withdrawals, rejected (status key)": rejected,
+        "an affiliate's own commission records": own_commissions,
+        "an affiliate's own withdrawals": own_withdrawals,
+        "guide reward records (+ overview)": guide_records,
+        "a guide's own reward records": own_rewards,
         "applications, pending": applications,
         "affiliates": affiliates,
     }
@@ -194,9 +291,12 @@ def measure(table: Any, page: int) -> dict[str, tuple[int, int]]:
 
 def fill(table: Any, start: int, stop: int) -> float:
     began = time.perf_counter()
+    if start == 0:
+        _guide_program(table)
     for n in range(start, stop):
         _commission(table, n)
         _people(table, n)
+        _reward(table, n)
     return time.perf_counter() - began
 
 

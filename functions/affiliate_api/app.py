@@ -10,12 +10,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.affiliates.commission import Role as ShareRole
-from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.app import (
+    ListingCursor,
+    RecordPageSize,
+    create_api,
+    cursor_checked,
+    list_page,
+    listed,
+    principal_of,
+    query_instant,
+)
 from incentives.api.views.affiliates import (
     ApplicationView,
     BoundCustomer,
@@ -32,7 +42,7 @@ from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 from incentives.storage.affiliates import center, membership, withdrawals
 from incentives.storage.affiliates import store as affiliate_store
-from incentives.storage.affiliates.center import Center, CommissionRecord, ShareState
+from incentives.storage.affiliates.center import Center, CommissionRecord, RecordFilter, ShareState
 from incentives.storage.affiliates.membership import ApplicationInput
 from incentives.storage.affiliates.referrals import customers_of
 from incentives.storage.affiliates.withdrawals import WithdrawalInput
@@ -137,24 +147,31 @@ def my_downline() -> list[DownlineMember]:
 
 
 @app.get(
-    "/affiliate/orders", summary="My commission orders, each with its commission and state", tags=["center"]
+    "/affiliate/orders",
+    summary="My commission orders, each with its commission and state, newest first, paged",
+    tags=["center"],
+    responses=listed(list[CommissionRecord]),
 )
 def my_orders(
     role: Annotated[ShareRole | None, Query()] = None,
     state: Annotated[ShareState | None, Query()] = None,
     paid_from: Annotated[str | None, Query(description="RFC 3339")] = None,
     paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
-) -> list[CommissionRecord]:
+    limit: RecordPageSize = 50,
+    cursor: ListingCursor = None,
+) -> Response[list[CommissionRecord]]:
     principal = _affiliate()
-    return center.my_commission_records(
-        wiring.table(),
-        principal.corp_id,
-        principal.subject,
+    matching = RecordFilter(
         role=role,
         state=state,
         since=query_instant(paid_from, "paid_from"),
         until=query_instant(paid_to, "paid_to"),
     )
+    with cursor_checked():
+        page, next_cursor = center.my_commission_page(
+            wiring.table(), principal.corp_id, principal.subject, matching, limit, cursor
+        )
+    return list_page(page, next_cursor)
 
 
 @app.post("/affiliate/stores/<store_id>/application", summary="Ask to promote a store", tags=["promotion"])
@@ -167,13 +184,23 @@ def apply_for_store(
     )
 
 
-@app.get("/affiliate/withdrawals", summary="My withdrawals", tags=["withdrawals"])
-def my_withdrawals() -> list[WithdrawalView]:
+@app.get(
+    "/affiliate/withdrawals",
+    summary="My withdrawals, newest first, paged",
+    tags=["withdrawals"],
+    responses=listed(list[WithdrawalView]),
+)
+def my_withdrawals(
+    limit: RecordPageSize = 50, cursor: ListingCursor = None
+) -> Response[list[WithdrawalView]]:
     principal = _affiliate()
-    return [
-        withdrawals.view(item, wiring.payout_repository(), principal.corp_id)
-        for item in withdrawals.listing(wiring.table(), principal.corp_id, principal.subject)
-    ]
+    with cursor_checked():
+        page = withdrawals.listing_page(
+            wiring.table(), principal.corp_id, principal.subject, None, limit, cursor
+        )
+    return list_page(
+        withdrawals.views(page.records, wiring.payout_repository(), principal.corp_id), page.cursor
+    )
 
 
 @app.post("/affiliate/withdrawals", summary="Withdraw settled commission", tags=["withdrawals"])

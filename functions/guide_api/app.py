@@ -13,15 +13,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from incentives.api.app import create_api, principal_of, query_instant
+from incentives.api.app import (
+    ListingCursor,
+    RecordPageSize,
+    create_api,
+    cursor_checked,
+    list_page,
+    listed,
+    principal_of,
+    query_instant,
+)
 from incentives.api.views.guides import CustomerTags, CustomerView, GuideIncentives
 from incentives.core.access import Principal, Role
-from incentives.core.clock import SystemClock, parse_instant
+from incentives.core.clock import SystemClock
 from incentives.guides import service as incentives
 from incentives.guides.service import RewardRecord
 from incentives.org import customers
@@ -130,26 +140,33 @@ def my_incentives() -> GuideIncentives:
     )
 
 
-@app.get("/guide/rewards", summary="My reward records", tags=["incentives"])
+@app.get(
+    "/guide/rewards",
+    summary="My reward records, newest first, paged",
+    tags=["incentives"],
+    responses=listed(list[RewardRecord]),
+)
 def my_rewards(
     type: Annotated[
         str | None, Query(max_length=80, description="A rule behavior, e.g. new_customer")
     ] = None,
     paid_from: Annotated[str | None, Query(description="RFC 3339")] = None,
     paid_to: Annotated[str | None, Query(description="RFC 3339")] = None,
-) -> list[RewardRecord]:
+    limit: RecordPageSize = 50,
+    cursor: ListingCursor = None,
+) -> Response[list[RewardRecord]]:
     principal = principal_of(app, GUIDES)
-    mine = incentives.records(
-        wiring.guide_repository(), wiring.payout_repository(), principal, only_guide=principal.subject
+    query = incentives.RecordQuery(
+        behavior=type,
+        paid_since=query_instant(paid_from, "paid_from"),
+        paid_until=query_instant(paid_to, "paid_to"),
+        only_guide=principal.subject,
     )
-    since, until = query_instant(paid_from, "paid_from"), query_instant(paid_to, "paid_to")
-    return [
-        r
-        for r in mine
-        if (type is None or r.behavior == type)
-        and (since is None or (r.paid_at is not None and parse_instant(r.paid_at) >= since))
-        and (until is None or (r.paid_at is not None and parse_instant(r.paid_at) <= until))
-    ]
+    with cursor_checked():
+        page, next_cursor = incentives.records_page(
+            wiring.guide_repository(), wiring.payout_repository(), principal, query, limit, cursor
+        )
+    return list_page(page, next_cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -174,8 +174,10 @@ WRITABLE_KINDS: dict[str, set[str]] = {
     "OrderWebhookFunction": {"EVENT"},  # the raw event, nothing else: it is public
     "WecomCallbackFunction": set(),  # decrypts and queues
     "AfterSalesWindowFunction": set(),  # emits events; the processor applies them
-    "PayoutWorkerFunction": {"PAYOUT", "ACCT"},  # PayoutRepository: a payout and its ledger entries
-    "PayoutReconcilerFunction": {"PAYOUT", "ACCT"},
+    # PayoutRepository: a payout, its ledger entries, the listed status of the withdrawal it
+    # pays, the reward totals a guide reward's payment adds to
+    "PayoutWorkerFunction": {"PAYOUT", "ACCT", "AFF_WITHDRAWAL", "GUIDE_REWARD_TOTALS"},
+    "PayoutReconcilerFunction": {"PAYOUT", "ACCT", "AFF_WITHDRAWAL", "GUIDE_REWARD_TOTALS"},
     "LedgerSettlementFunction": {"ACCT", "AFF_ORDER"},  # holds, and the commission shares they settle
     "OrgSyncFunction": {"DEPT", "GUIDE", "WECOM_TOKEN"},  # the organization and the WeCom token cache
 }

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 
 from incentives.api.app import (
     ExportFormat,
-    PageCursor,
+    ListingCursor,
     RecordPageSize,
     csv_response,
-    page_of,
+    cursor_checked,
     principal_of,
     query_instant,
 )
@@ -23,7 +23,7 @@ from incentives.api.scope import CONSOLE, admin_only
 from incentives.api.views.console import PreviewView, RewardRecordPage
 from incentives.core.clock import SystemClock
 from incentives.guides import service as incentives
-from incentives.guides.service import IncentiveSettings, RuleEdit, RuleInput, RuleView
+from incentives.guides.service import IncentiveSettings, RewardRecord, RuleEdit, RuleInput, RuleView
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
 
@@ -118,13 +118,11 @@ def get_incentive_records(
     until: Annotated[str | None, Query(alias="to", description="RFC 3339")] = None,
     format: ExportFormat = None,
     limit: RecordPageSize = 50,
-    cursor: PageCursor = None,
+    cursor: ListingCursor = None,
 ) -> Response[RewardRecordPage | str]:
     principal = principal_of(router, CONSOLE)
-    found = incentives.records(
-        wiring.guide_repository(),
-        wiring.payout_repository(),
-        principal,
+    repo, payouts = wiring.guide_repository(), wiring.payout_repository()
+    query = incentives.RecordQuery(
         guide_id=guide_id,
         outlet_id=outlet_id,
         rule_id=rule_id,
@@ -132,9 +130,12 @@ def get_incentive_records(
         since=query_instant(since, "from"),
         until=query_instant(until, "to"),
     )
-    if format == "csv":
-        columns = list(found[0].model_dump()) if found else ["reward_id"]
-        return csv_response((r.model_dump() for r in found), columns, "guide-incentive-records.csv")
-    page, next_cursor = page_of(found, limit, cursor)
-    answer = RewardRecordPage.of(page, next_cursor, incentives.overview(found))
-    return Response(200, "application/json", answer)
+    if format == "csv":  # every match, read page by page
+        rows = (r.model_dump() for r in incentives.every_record(repo, payouts, principal, query))
+        return csv_response(rows, list(RewardRecord.model_fields), "guide-incentive-records.csv")
+    with cursor_checked():
+        page, next_cursor = incentives.records_page(repo, payouts, principal, query, limit, cursor)
+    matched = incentives.maintained_overview(repo, principal, query)
+    if matched is None:  # a filter no counter answers: every match, read page by page
+        matched = incentives.overview(incentives.every_record(repo, payouts, principal, query))
+    return Response(200, "application/json", RewardRecordPage.of(page, next_cursor, matched))

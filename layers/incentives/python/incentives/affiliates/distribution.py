@@ -14,7 +14,7 @@ An upline's invite rewards count as commission in these figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -257,22 +257,24 @@ def commission_totals(
     return affiliates.share_totals(corp_id, first, last)
 
 
-def my_commission_records(
+def my_commission_page(
     affiliates: AffiliateRepository,
     corp_id: str,
     affiliate_id: str,
-    *,
-    role: str | None = None,
-    state: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[CommissionRecord]:
-    """An affiliate's own commission records, newest first. An upline sees which downline
-    affiliate earned an invite reward, not who their customers are."""
-    found = commission_records(
-        affiliates, corp_id, beneficiary_id=affiliate_id, role=role, state=state, since=since, until=until
-    )
-    return [r.model_copy(update={"customer_id": ""}) if r.role == Role.INVITE else r for r in found]
+    matching: RecordFilter,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CommissionRecord], str | None]:
+    """A page of an affiliate's own commission records newest first, read through their own index
+    partition (whatever ``matching`` names as the beneficiary, it is ``affiliate_id``)."""
+    own = replace(matching, beneficiary_id=affiliate_id)
+    found, following = commission_page(affiliates, corp_id, own, limit, cursor)
+    return [_as_beneficiary_sees(r) for r in found], following
+
+
+def _as_beneficiary_sees(found: CommissionRecord) -> CommissionRecord:
+    """An upline sees which downline affiliate earned an invite reward, not who their customers are."""
+    return found.model_copy(update={"customer_id": ""}) if found.role == Role.INVITE else found
 
 
 def downline(affiliates: AffiliateRepository, corp_id: str, affiliate_id: str) -> list[dict[str, Any]]:

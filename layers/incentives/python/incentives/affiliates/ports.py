@@ -249,6 +249,13 @@ class AffiliateRepository(Protocol):
         """A page of withdrawals, newest first (one affiliate's, or the tenant's)."""
         ...
 
+    def withdrawals_by_status_page(
+        self, corp_id: str, status: str, limit: int, cursor: str | None
+    ) -> RecordPage:
+        """A page of the tenant's withdrawals that show ``status``, newest first (the status is the
+        index key: every page but the last is full)."""
+        ...
+
     def payment_context(
         self, corp_id: str, order_id: str, customer_id: str, source_id: str | None, level_source: str
     ) -> PaymentContext:

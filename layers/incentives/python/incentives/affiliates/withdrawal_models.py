@@ -123,18 +123,25 @@ def views(
     ]
 
 
+def progress(payout: Payout) -> str:
+    """The status a withdrawal paying through ``payout`` shows (in its view and in the listing by
+    status, whose key the payout's writes move)."""
+    if payout.status is PayoutStatus.PAID:
+        return "paid"
+    if payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED):
+        return payout.status.value
+    if payout.status is PayoutStatus.AWAITING_CONFIRMATION and payout.confirmation is not None:
+        return "awaiting_confirmation"
+    return "paying"
+
+
 def _view(item: dict[str, Any], payout: Payout | None, reviewer: bool) -> dict[str, Any]:
-    status = item["status"]
+    status = item["status"] if payout is None else progress(payout)
     failure = confirmation = confirm_by = None
     if payout is not None:
-        if payout.status is PayoutStatus.PAID:
-            status = "paid"
-        elif payout.status is PayoutStatus.FAILED:
-            status, failure = "failed", payout.failure_reason
-        elif payout.status is PayoutStatus.CANCELLED:
-            status, failure = "cancelled", payout.failure_reason
-        elif payout.status is PayoutStatus.AWAITING_CONFIRMATION and payout.confirmation is not None:
-            status = "awaiting_confirmation"
+        if status in ("failed", "cancelled"):
+            failure = payout.failure_reason
+        elif status == "awaiting_confirmation" and payout.confirmation is not None:
             confirmation = {
                 "mch_id": payout.confirmation.mch_id,
                 "app_id": payout.confirmation.app_id,

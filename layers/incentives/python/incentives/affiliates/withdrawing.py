@@ -309,7 +309,15 @@ def listing_page(
     limit: int,
     cursor: str | None,
 ) -> RecordPage:
-    """A page of withdrawals newest first. A withdrawal ``paying`` shows its payout's state, so
-    for a ``status`` it stays a candidate until its view is made (that page may come out short)."""
-    keep = None if status is None else (lambda item: item["status"] in (status, "paying"))
-    return affiliates.withdrawals_page(corp_id, affiliate_id, limit, cursor, keep)
+    """A page of withdrawals newest first, optionally those that show ``status`` (a withdrawal
+    paying shows its payout's progress, which the payout's writes keep on the withdrawal as
+    ``listed_status``): the tenant's through the index of that status, one affiliate's through
+    their own partition, kept by it. Every page but the last is full."""
+    if status is None:
+        return affiliates.withdrawals_page(corp_id, affiliate_id, limit, cursor)
+    if affiliate_id is None:
+        return affiliates.withdrawals_by_status_page(corp_id, status, limit, cursor)
+    shows = status
+    return affiliates.withdrawals_page(
+        corp_id, affiliate_id, limit, cursor, lambda item: item.get("listed_status") == shows
+    )

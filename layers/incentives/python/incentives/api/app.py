@@ -28,6 +28,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import Components, HTTPBearer, OpenAPI, Schema
 from aws_lambda_powertools.event_handler.openapi.models import Response as OpenAPIResponse
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse as ResponseSpec
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseHeader
 
 from incentives.api.errors import ErrorAnswer, error_response, register_error_handlers
 from incentives.core.access import Principal, Role, authenticate, require_role
@@ -50,12 +52,10 @@ SecretOf = Callable[[str], str | None]
 
 ExportFormat = Annotated[str | None, Query(pattern="^(json|csv)$", description="csv exports every match")]
 RecordPageSize = Annotated[int, Query(ge=1, le=500, description="Page size (JSON)")]
-PageCursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
 ListingCursor = Annotated[
     str | None, Query(max_length=4096, description="next_cursor of the previous page (opaque)")
 ]
-"""The cursor of a listing read through its index shards (incentives.storage.sharded)."""
-"""Query parameters of the consoles' record listings (filtered, paged with :func:`page_of`)."""
+"""The cursor of a listing read through its index (incentives.storage.sharded)."""
 
 
 ERROR_RESPONSES: dict[HTTPStatus, str] = {
@@ -245,18 +245,32 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filenam
     )
 
 
-def page_of(rows: Sequence[Any], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
-    """One page of a filtered, newest-first list and the cursor of the next (an offset, ``o<n>``).
+NEXT_CURSOR = "Next-Cursor"
+"""The header of a listing answered as a JSON list that holds the cursor of its next page."""
+NEXT_CURSOR_HEADER: dict[str, OpenAPIResponseHeader] = {
+    NEXT_CURSOR: {
+        "description": "Pass as `cursor` for the next page; absent on the last page",
+        "schema": {"type": "string"},
+    }
+}
 
-    Filters apply before paging, so every page but the last is full.
-    """
-    start = 0
-    if cursor:
-        if not cursor.startswith("o") or not cursor[1:].isdigit():
-            raise InvalidInput("cursor is not one this API returned", field="cursor")
-        start = int(cursor[1:])
-    following = f"o{start + limit}" if start + limit < len(rows) else None
-    return list(rows[start : start + limit]), following
+
+def listed(model: Any) -> dict[int, ResponseSpec]:
+    """The OpenAPI answer of a listing answered by :func:`list_page`: the list and the header."""
+    return {
+        200: {
+            "description": "A page, newest first; the next page's cursor in the Next-Cursor header",
+            "headers": NEXT_CURSOR_HEADER,
+            "content": {"application/json": {"model": model}},
+        }
+    }
+
+
+def list_page(items: Sequence[Any], next_cursor: str | None) -> Response[Any]:
+    """A page of a listing whose answer is a JSON list (as before it was paged): the list, and
+    the next page's cursor in the ``Next-Cursor`` header (none on the last page)."""
+    headers = {NEXT_CURSOR: next_cursor} if next_cursor else None
+    return Response(200, "application/json", list(items), headers=headers)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ documents. A grant is decided here and committed by the repository in one transa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,6 +99,26 @@ class PayoutLookup(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RewardQuery:
+    """A page of rewards: created at or after ``since`` and at or before ``until`` (RFC 3339 as
+    stored, the index's key condition), those ``keep`` accepts, continuing ``cursor``."""
+
+    limit: int
+    cursor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    keep: Callable[[Record], bool] | None = None
+
+
+@dataclass(frozen=True)
+class RewardPage:
+    """Reward documents of one page, and the cursor of the next (``None``: the last page)."""
+
+    rewards: list[Record]
+    cursor: str | None
+
+
 class GuideRepository(Protocol):
     def settings(self, corp_id: str) -> Record | None:
         """The incentive settings document, None before the first save."""
@@ -140,6 +160,16 @@ class GuideRepository(Protocol):
 
     def rewards(self, corp_id: str, guide_id: str | None = None) -> list[Record]:
         """Reward documents newest first: the tenant's, or one guide's."""
+        ...
+
+    def rewards_page(self, corp_id: str, guide_id: str | None, query: RewardQuery) -> RewardPage:
+        """A page of reward documents newest first (the tenant's, or one guide's), created within
+        ``query``'s bounds (a key condition), only those ``query.keep`` accepts."""
+        ...
+
+    def reward_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> Record:
+        """The tenant's maintained totals of rewards created on those UTC days (inclusive):
+        ``records``, ``carried_fen``, ``paid_fen``, ``paid_by_rule_fen``."""
         ...
 
     def carried(self, corp_id: str, guide_id: str) -> int: ...

@@ -3,16 +3,17 @@ earnings ("their earnings for the current month", total earnings)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from incentives.core.clock import iso_utc, parse_instant
-from incentives.guides.ports import GuideRepository, PayoutLookup, Record
+from incentives.guides.ports import GuideRepository, PayoutLookup, Record, RewardQuery
 from incentives.guides.rules import month_of
-from incentives.org.ports import Viewer
+from incentives.org.ports import ADMIN, Viewer
 from incentives.payouts.model import Payout, payout_id_for
 
 
@@ -113,42 +114,152 @@ def records(
     until: datetime | None = None,
     only_guide: str | None = None,
 ) -> list[RewardRecord]:
-    """Reward records newest first, filtered; operators see their subtrees, a guide only their own."""
-    candidates = []
-    for item in repo.rewards(principal.corp_id, only_guide):
-        if only_guide is None and not principal.sees_department_path(item.get("dept_path", [])):
-            continue
-        at = parse_instant(item["created_at"])
-        if (
-            (guide_id and item["guide_id"] != guide_id)
-            or (outlet_id and item.get("outlet_id") != outlet_id)
-            or (rule_id and item["rule_id"] != rule_id)
-            or (since and at < since)
-            or (until and at > until)
-        ):
-            continue
-        candidates.append(item)
-    found = _with_payouts(candidates, payouts, principal.corp_id)
-    return [record for record in found if not status or record.status == status]
+    """Every reward record that matches, newest first; operators see their subtrees, a guide only
+    their own (the earnings read them all; listings read :func:`records_page`)."""
+    query = RecordQuery(
+        guide_id=guide_id,
+        outlet_id=outlet_id,
+        rule_id=rule_id,
+        status=status,
+        since=since,
+        until=until,
+        only_guide=only_guide,
+    )
+    return list(every_record(repo, payouts, principal, query))
 
 
-def overview(found: list[RewardRecord]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RecordQuery:
+    """What a reward listing shows: one guide's or the caller's scope, of an outlet, a rule, a
+    behavior, a status, created between two instants (the index's key condition), paid between
+    two others. ``only_guide`` is the guide who asks (their own partition, no scope check)."""
+
+    guide_id: str | None = None
+    outlet_id: str | None = None
+    rule_id: str | None = None
+    behavior: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    paid_since: datetime | None = None
+    paid_until: datetime | None = None
+    only_guide: str | None = None
+
+    def keeps(self, principal: Viewer, item: Record) -> bool:
+        """The filters on the reward itself, applied as the index is read."""
+        if self.only_guide is None and not principal.sees_department_path(item.get("dept_path", [])):
+            return False
+        return not (
+            (self.guide_id and item["guide_id"] != self.guide_id)
+            or (self.outlet_id and item.get("outlet_id") != self.outlet_id)
+            or (self.rule_id and item["rule_id"] != self.rule_id)
+            or (self.behavior and item["behavior"] != self.behavior)
+        )
+
+    def paid_keeps(self, record: RewardRecord) -> bool:
+        """The filters on the reward's payment, applied once the page's payouts are read."""
+        paid = parse_instant(record.paid_at) if record.paid_at else None
+        return not (
+            (self.status and record.status != self.status)
+            or (self.paid_since and (paid is None or paid < self.paid_since))
+            or (self.paid_until and (paid is None or paid > self.paid_until))
+        )
+
+
+READ_BUDGET = 2_000
+"""Rewards read at most for one page when its payment filters drop most (then a short page and a
+cursor that goes on)."""
+
+
+def records_page(
+    repo: GuideRepository,
+    payouts: PayoutLookup,
+    principal: Viewer,
+    query: RecordQuery,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[RewardRecord], str | None]:
+    """A page of reward records newest first through the index (one guide's partition, or the
+    tenant's shards merged), the creation bounds in its key condition, the reward's own filters and
+    the caller's scope as it is read, the payouts of each batch read together; reads on while
+    the payment filters leave the page short. ``cursor`` continues the previous page."""
+    corp_id, read = principal.corp_id, 0
+    found: list[RewardRecord] = []
+    guide = query.only_guide or query.guide_id
+    since, until = (iso_utc(t) if t else None for t in (query.since, query.until))
+    while True:
+        wanted = RewardQuery(
+            limit - len(found), cursor, since, until, lambda item: query.keeps(principal, item)
+        )
+        page = repo.rewards_page(corp_id, guide, wanted)
+        read += len(page.rewards)
+        found += [r for r in _with_payouts(page.rewards, payouts, corp_id) if query.paid_keeps(r)]
+        cursor = page.cursor
+        if cursor is None or len(found) >= limit or read >= READ_BUDGET:
+            return found, cursor
+
+
+def every_record(
+    repo: GuideRepository, payouts: PayoutLookup, principal: Viewer, query: RecordQuery, page: int = 500
+) -> Iterator[RewardRecord]:
+    """Every match newest first, read page by page (one page in memory): the export, the overview."""
+    cursor: str | None = None
+    while True:
+        found, cursor = records_page(repo, payouts, principal, query, page, cursor)
+        yield from found
+        if cursor is None:
+            return
+
+
+def maintained_overview(
+    repo: GuideRepository, principal: Viewer, query: RecordQuery
+) -> dict[str, Any] | None:
+    """:func:`overview` from the tenant's maintained totals, without reading the records: for an
+    admin (who sees the whole tenant) with no filter but whole UTC days of creation (from at
+    00:00:00.000Z, to at 23:59:59.999Z); ``None`` for anything else."""
+    filters = (query.guide_id, query.outlet_id, query.rule_id, query.behavior, query.status)
+    if principal.role != ADMIN or query.only_guide or query.paid_since or query.paid_until or any(filters):
+        return None
+    days = []
+    for bound, time_of_day in ((query.since, "T00:00:00.000Z"), (query.until, "T23:59:59.999Z")):
+        if bound is not None and iso_utc(bound)[10:] != time_of_day:
+            return None
+        days.append(iso_utc(bound)[:10] if bound is not None else None)
+    totals = repo.reward_totals(principal.corp_id, days[0], days[1])
+    names = {rule.rule_id: rule.name for rule in repo.rules(principal.corp_id)}
+    per_rule: dict[str, int] = totals["paid_by_rule_fen"]
+    return {
+        "total_paid_fen": totals["paid_fen"],
+        "paid_by_rule_fen": per_rule,
+        "rule_names": {rule_id: names.get(rule_id, rule_id) for rule_id in per_rule},
+        "carried_fen": totals["carried_fen"],
+        "records": totals["records"],
+    }
+
+
+def overview(found: Iterable[RewardRecord]) -> dict[str, Any]:
     """Total paid, and paid per rule (seed 000's "incentive amount"), keyed by rule id: a renamed
     rule keeps one total and two rules of one name keep two. Per rule, each paid or recorded
     reward counts its own amount; rewards carried below WeCom Pay's minimum are in
     ``carried_fen``, and the payment they are carried into counts them in ``total_paid_fen``."""
-    paid = [r for r in found if r.status in EARNED]
     per_rule: dict[str, int] = {}
     names: dict[str, str] = {}
-    for record in paid:
+    total = carried_fen = count = 0
+    for record in found:  # once: ``found`` may be a generator over the listing's pages
+        count += 1
+        if record.status == "carried":
+            carried_fen += record.amount_fen
+        if record.status not in EARNED:
+            continue
+        total += record.amount_fen + record.carried_in_fen
         per_rule[record.rule_id] = per_rule.get(record.rule_id, 0) + record.amount_fen
         names.setdefault(record.rule_id, record.rule_name)  # newest first: the name it has now
     return {
-        "total_paid_fen": sum(r.amount_fen + r.carried_in_fen for r in paid),
+        "total_paid_fen": total,
         "paid_by_rule_fen": per_rule,
         "rule_names": names,
-        "carried_fen": sum(r.amount_fen for r in found if r.status == "carried"),
-        "records": len(found),
+        "carried_fen": carried_fen,
+        "records": count,
     }
 
 

@@ -11,11 +11,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from incentives.core.clock import iso_utc
-from incentives.guides.ports import Counters, Grant, GrantOutcome, GrantRead, Record, StoredRule
+from incentives.guides.ports import (
+    Counters,
+    Grant,
+    GrantOutcome,
+    GrantRead,
+    Record,
+    RewardPage,
+    RewardQuery,
+    StoredRule,
+)
+from incentives.payouts.model import PayoutStatus
 from incentives.storage import keys, org
+from incentives.storage.guide_totals import reward_totals, totals_write
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.sharded import merged_all
+from incentives.storage.sharded import merged_all, merged_page
 from incentives.storage.table import (
     AtLeast,
     AtMost,
@@ -105,6 +116,8 @@ def grant_writes(grant: Grant) -> tuple[list[Write], list[str]]:
     ]
     if grant.reward is not None:
         writes.append((REWARD, Put(reward_item(corp_id, grant.reward), (NotExists(),))))
+        recorded = grant.payout is not None and grant.payout.status is PayoutStatus.RECORDED
+        writes.append(("totals", totals_write(corp_id, grant.reward, granted=True, paid=recorded)))
     if grant.carried_fen:
         writes.append(("carry", Update(carry, add={"carried_fen": grant.carried_fen})))
     if grant.payout is not None:
@@ -227,6 +240,33 @@ class TableGuideRepository:
             shards = keys.listing_partitions(keys.guide_rewards_listing(corp_id))
             items = merged_all(self._table, shards, index=keys.COLLECTION_INDEX, newest_first=True)
         return [org.record(item) or {} for item in items]
+
+    def rewards_page(self, corp_id: str, guide_id: str | None, query: RewardQuery) -> RewardPage:
+        if guide_id:  # one guide's own partition: a listing of one shard
+            partitions = [keys.collection(corp_id, f"GUIDE_REWARDS#{guide_id}")]
+            index = keys.GUIDE_REWARDS_INDEX
+        else:
+            partitions, index = (
+                keys.listing_partitions(keys.guide_rewards_listing(corp_id)),
+                keys.COLLECTION_INDEX,
+            )
+        keep = query.keep
+        page = merged_page(
+            self._table,
+            partitions,
+            index=index,
+            limit=query.limit,
+            cursor=query.cursor,
+            newest_first=True,
+            sk_at_least=query.since,
+            # a sort key is <created_at>#<reward_id>: "$" sorts after every "#" of the last instant
+            sk_at_most=None if query.until is None else f"{query.until}$",
+            keep=None if keep is None else (lambda item: keep(org.record(item) or {})),
+        )
+        return RewardPage([org.record(item) or {} for item in page.items], page.cursor)
+
+    def reward_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> Record:
+        return reward_totals(self._table, corp_id, first_day, last_day)
 
     def carried(self, corp_id: str, guide_id: str) -> int:
         item = self._table.get(keys.guide_carry_key(corp_id, guide_id))

@@ -175,6 +175,29 @@ def payouts_listing(corp_id: str, status: str | None = None) -> str:
     return f"{tenant(corp_id)}#PAYOUTS" + (f"#{status}" if status else "")
 
 
+# --- affiliate withdrawals, listed by the status they show (storage/affiliates, storage/payouts) ---
+
+WITHDRAWAL_STATUS_INDEX = "gsi1"
+"""Withdrawals by the status they show (``AFF_WITHDRAWALS_BY_STATUS#<status>#S<n>``, newest first):
+the index projects keys only, so a page reads its withdrawals in one BatchGetItem."""
+
+
+def affiliate_withdrawal_key(corp_id: str, withdrawal_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant(corp_id)}#AFF_WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
+
+
+def withdrawals_by_status(corp_id: str, status: str) -> str:
+    """The tenant's withdrawals showing ``status`` (``gsi1``, write-sharded by withdrawal id)."""
+    return f"{tenant(corp_id)}#AFF_WITHDRAWALS_BY_STATUS#{status}"
+
+
+def withdrawal_status_attributes(corp_id: str, withdrawal_id: str, status: str) -> dict[str, str]:
+    """What lists a withdrawal under the status it shows (its own, or its payout's progress while
+    it pays): set by every write that moves that status, the withdrawal's and its payout's."""
+    partition = listing_partition(withdrawals_by_status(corp_id, status), withdrawal_id)
+    return {"listed_status": status, "gsi1pk": partition}
+
+
 # --- the tag library (storage/tags.py) -------------------------------------------------------------
 
 

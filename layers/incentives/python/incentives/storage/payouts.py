@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from incentives.affiliates.withdrawal_models import progress
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.fanout.model import DueQueue
@@ -21,9 +22,10 @@ from incentives.payouts.model import (
 )
 from incentives.storage import keys
 from incentives.storage.due import TableDueIndex, due_attributes
+from incentives.storage.guide_totals import totals_write
 from incentives.storage.ledger import balance_refusal, posting_writes
 from incentives.storage.sharded import merged_page
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
 
 
 def payout_key(corp_id: str, payout_id: str) -> dict[str, str]:
@@ -120,6 +122,22 @@ def payout_from_item(item: dict[str, Any]) -> Payout:
     )
 
 
+def _followers(table: Table, payout: Payout, entries: Sequence[Entry]) -> list[Write]:
+    """The writes a transition makes to what follows the payout: a withdrawal paying through it
+    is listed under the payout's progress (``keys.withdrawal_status_attributes``); a guide
+    reward's move to paid (the transition that writes its payout entry, once) adds to the
+    tenant's reward totals (``storage.guide_totals``)."""
+    kind, _, source_id = payout.source.partition(":")
+    corp_id = payout.corp_id
+    if kind == "withdrawal" and source_id:
+        shown = keys.withdrawal_status_attributes(corp_id, source_id, progress(payout))
+        return [Update(keys.affiliate_withdrawal_key(corp_id, source_id), set=shown)]
+    if kind == "reward" and source_id and payout.status is PayoutStatus.PAID and entries:
+        reward = table.get(keys.guide_reward_key(corp_id, source_id))
+        return [totals_write(corp_id, reward, paid=True)] if reward else []
+    return []
+
+
 class PayoutRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -153,6 +171,7 @@ class PayoutRepository:
         writes = [
             Put(payout_item(payout), (Equals("version", expected_version),)),
             *posting_writes(entries, payout.updated_at),
+            *_followers(self._table, payout, entries),
         ]
         try:
             self._table.transact(writes)

@@ -190,7 +190,7 @@ class StoreApplicationPage(TypedDict):
 
 @with_config(PASS_THROUGH)
 class WithdrawalPage(TypedDict):
-    """A page of withdrawals, newest first (with a status filter a page may be short)."""
+    """A page of withdrawals, newest first (a status is the index key: every page but the last is full)."""
 
     items: list[WithdrawalView]
     next_cursor: str | None

@@ -23,7 +23,7 @@ center = on_table(_distribution.center)
 commission_records = on_table(_distribution.commission_records)
 commission_page = on_table(_distribution.commission_page)
 commission_totals = on_table(_distribution.commission_totals)
-my_commission_records = on_table(_distribution.my_commission_records)
+my_commission_page = on_table(_distribution.my_commission_page)
 downline = on_table(_distribution.downline)
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "commission_totals",
     "downline",
     "figures",
-    "my_commission_records",
+    "my_commission_page",
     "record",
     "share_state",
 ]

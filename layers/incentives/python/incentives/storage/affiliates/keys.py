@@ -123,7 +123,7 @@ def share_totals_partitions(corp_id: str) -> list[str]:
 
 
 def withdrawal_key(corp_id: str, withdrawal_id: str) -> Key:
-    return {"pk": f"{_t(corp_id)}#AFF_WITHDRAWAL#{withdrawal_id}", "sk": "WITHDRAWAL"}
+    return keys.affiliate_withdrawal_key(corp_id, withdrawal_id)  # a payout moves its status too
 
 
 def tenant_list(corp_id: str, name: str) -> str:

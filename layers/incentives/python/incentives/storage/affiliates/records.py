@@ -8,6 +8,7 @@ from typing import Any
 
 from incentives.affiliates import ports
 from incentives.core.clock import iso_utc, parse_instant
+from incentives.storage import keys as table_keys
 from incentives.storage import level_items as level_storage
 from incentives.storage.affiliates import keys
 from incentives.storage.ledger import LedgerRepository, posting_writes
@@ -273,6 +274,8 @@ def withdrawal_requested(corp_id: str, change: ports.WithdrawalRequested) -> lis
         "gsi2sk": f"{at}#{wid}",
         "gsi3pk": keys.own_list(corp_id, "AFF_WITHDRAWALS", affiliate_id),
         "gsi3sk": f"{at}#{wid}",
+        **table_keys.withdrawal_status_attributes(corp_id, wid, withdrawal["status"]),
+        "gsi1sk": f"{at}#{wid}",
     }
     return [Put(item, (NotExists(),))]
 
@@ -376,14 +379,12 @@ def writes_of(corp_id: str, change: ports.Change, ledger: LedgerRepository) -> l
             return [order_put(change.state, change.expected_version)]
         case ports.WithdrawalRequested():
             return withdrawal_requested(corp_id, change)
-        case ports.WithdrawalMoved():
-            return [
-                Update(
-                    keys.withdrawal_key(corp_id, change.withdrawal_id),
-                    set=dict(change.values),
-                    conditions=(Equals("status", change.from_status),),
-                )
-            ]
+        case ports.WithdrawalMoved():  # a move to "paying" shows "paying" (its payout is queued)
+            wid, shown = change.withdrawal_id, dict(change.values)
+            if "status" in shown:
+                shown.update(table_keys.withdrawal_status_attributes(corp_id, wid, shown["status"]))
+            conditions = (Equals("status", change.from_status),)
+            return [Update(keys.withdrawal_key(corp_id, wid), set=shown, conditions=conditions)]
         case ports.PayoutCreated():
             return [PayoutRepository.creation_write(change.payout)]
     raise TypeError(f"not a change of the affiliates area: {change!r}")

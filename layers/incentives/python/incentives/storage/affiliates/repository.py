@@ -237,6 +237,20 @@ class TableAffiliates:
             partitions, index = keys.tenant_list_shards(corp_id, "AFF_WITHDRAWALS"), "gsi2"
         return self._page(partitions, index, limit, cursor, keep)
 
+    def withdrawals_by_status_page(
+        self, corp_id: str, status: str, limit: int, cursor: str | None
+    ) -> ports.RecordPage:
+        partitions = table_keys.listing_partitions(table_keys.withdrawals_by_status(corp_id, status))
+        index = table_keys.WITHDRAWAL_STATUS_INDEX
+        page = merged_page(
+            self._table, partitions, index=index, limit=limit, cursor=cursor, newest_first=True
+        )
+        found = self._table.get_many([{"pk": item["pk"], "sk": item["sk"]} for item in page.items])
+        # the index projects keys only: the withdrawals of the page in one BatchGetItem, in order
+        return ports.RecordPage(
+            [record(item) or {} for item in found if item and "withdrawal_id" in item], page.cursor
+        )
+
     # --- order.paid in two reads ---------------------------------------------------------------
 
     def payment_context(
