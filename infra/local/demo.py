@@ -155,6 +155,26 @@ def _failed_sample_payout(api: _Api, config: LocalConfig) -> str:
     raise DemoError(f"the sample payout did not fail as arranged (status {status!r}): is `make run` polling?")
 
 
+def _claimed_sample_body(config: LocalConfig) -> str:
+    """The chunks the claim-check sample (``events/event_processor/claim_check.json``) names: the
+    ``order.paid`` sample's body, stored as the webhook stores a body too large for a message."""
+    import hashlib
+
+    from incentives.events.intake import CHUNK_TTL, utf8_chunks
+    from incentives.storage.dynamo_table import DynamoTable
+    from incentives.storage.event_chunks import TableBodyChunkStore
+
+    sample = json.loads((ROOT / "events" / "order_webhook" / "order_paid.json").read_text(encoding="utf-8"))
+    raw = sample["body"].encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    table = DynamoTable(aws.client("dynamodb", config), f"{config.stack_name}-IncentivesTable")
+    event_id = json.loads(raw)["event_id"]
+    TableBodyChunkStore(table).put(
+        config.corp_id, event_id, digest, utf8_chunks(raw), datetime.now(UTC) + CHUNK_TTL
+    )
+    return digest
+
+
 def run_demo(config: LocalConfig) -> dict[str, Any]:
     if not aws.port_open(config.host, config.api_port) or not aws.port_open(config.host, config.aws_port):
         raise DemoError(f"no local stack on {config.api_url}: start it first (make run)")
@@ -265,6 +285,11 @@ def run_demo(config: LocalConfig) -> dict[str, Any]:
     print(
         f"payout of {SAMPLE_PAYOUT_SOURCE}: {made['payout']}; "
         "events/admin_api/requeue_payout.json re-queues it"
+    )
+
+    made["claimed_body"] = _claimed_sample_body(config)
+    print(
+        f"order.paid sample's body kept in chunks ({made['claimed_body'][:12]}…) for the claim-check sample"
     )
 
     print("\ntokens (12 h):")
