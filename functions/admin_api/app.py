@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from routes import guide_incentives, org, payouts, tags
@@ -19,9 +19,9 @@ from routes import guide_incentives, org, payouts, tags
 from incentives.api.app import create_api
 from incentives.api.scope import CONSOLE
 from incentives.runtime import wiring
+from incentives.runtime.tracing import trace_handler
 
 logger = Logger(service="admin-api")
-tracer = Tracer()
 metrics = Metrics()
 
 app = create_api(
@@ -37,7 +37,7 @@ for area in (payouts, org, tags, guide_incentives):
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

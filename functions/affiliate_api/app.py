@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -40,6 +40,7 @@ from incentives.core.errors import NotFound
 from incentives.levels.views import LevelHistory, MyLevel, history, my_level
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler
 from incentives.storage.affiliates import center, membership, withdrawals
 from incentives.storage.affiliates import store as affiliate_store
 from incentives.storage.affiliates.center import Center, CommissionRecord, RecordFilter, ShareState
@@ -48,7 +49,6 @@ from incentives.storage.affiliates.referrals import customers_of
 from incentives.storage.affiliates.withdrawals import WithdrawalInput
 
 logger = Logger(service="affiliate-api")
-tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
 AFFILIATES = (Role.AFFILIATE,)
@@ -213,7 +213,7 @@ def withdraw(body: WithdrawalInput) -> WithdrawalView:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,9 +19,9 @@ from incentives.fanout.model import DueQueue
 from incentives.orders.service import close_window
 from incentives.runtime import wiring
 from incentives.runtime.fanout import ScheduledJob, handle
+from incentives.runtime.tracing import trace_handler
 
 logger = Logger(service="after-sales-window")
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -41,7 +41,7 @@ JOB = ScheduledJob(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(JOB, event, context)

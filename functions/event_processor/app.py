@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -17,14 +17,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from incentives.events.claim_check import read_message
 from incentives.events.dispatch import apply_queued_event
 from incentives.runtime import wiring
+from incentives.runtime.tracing import trace_handler, trace_method
 
 logger = Logger(service="event-processor")
-tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@tracer.capture_method
+@trace_method
 def apply_record(record: SQSRecord) -> str:
     queued = read_message(record.body, wiring.body_chunk_store())
     outcome = apply_queued_event(queued, wiring.consumers())
@@ -37,7 +37,7 @@ def apply_record(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(

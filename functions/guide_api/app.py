@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -38,10 +38,10 @@ from incentives.org import customers
 from incentives.org.permissions import customer_view, load_permissions
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler
 from incentives.tags.service import TagView, guide_tag_ids, list_tags, mark_customer_tags
 
 logger = Logger(service="guide-api")
-tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
 GUIDES = (Role.GUIDE,)
@@ -170,7 +170,7 @@ def my_rewards(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -16,7 +16,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -26,9 +26,9 @@ from incentives.levels.service import RELEVEL_PAGE, assess_due_affiliate, bring_
 from incentives.runtime import wiring
 from incentives.runtime.fanout import ScheduledJob, handle
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler
 
 logger = Logger(service="level-assessment")
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -82,7 +82,7 @@ JOB = ScheduledJob(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(JOB, event, context)

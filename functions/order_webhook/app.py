@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,9 +21,9 @@ from incentives.events.intake import keep_and_enqueue, verify_delivery
 from incentives.runtime import wiring
 from incentives.runtime.secrets import SecretPurpose, tenant_secret
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler, trace_method
 
 logger = Logger(service="order-webhook")
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 register_error_handlers(app)
@@ -31,7 +31,7 @@ clock = SystemClock()
 
 
 @app.post("/webhooks/orders")
-@tracer.capture_method
+@trace_method
 def receive_order_event() -> Response[dict[str, Any]]:
     event = app.current_event
     raw_body = event_body(event.body, bool(event.is_base64_encoded))
@@ -54,7 +54,7 @@ def receive_order_event() -> Response[dict[str, Any]]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -20,10 +20,10 @@ from incentives.core.clock import SystemClock
 from incentives.payouts import pipeline
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler, trace_method
 from incentives.storage.payout_queue import PayoutMessage
 
 logger = Logger(service="payout-worker")
-tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 clock = SystemClock()
@@ -43,7 +43,7 @@ def attempt(message: PayoutMessage, final_attempt: bool) -> dict[str, Any]:
     return {"payout_id": payout.payout_id, "status": payout.status.value}
 
 
-@tracer.capture_method
+@trace_method
 def handle_record(record: SQSRecord) -> dict[str, Any]:
     message = PayoutMessage.model_validate_json(record.body)
     final = int(record.attributes.approximate_receive_count or 1) >= settings().payout_max_receives
@@ -61,7 +61,7 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,12 +27,12 @@ from incentives.core.access import Role
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler
 from incentives.signin import service
 from incentives.signin.service import Tokens, load_staff, save_staff
 from incentives.signin.staff import SignInStaff
 
 logger = Logger(service="sign-in-api")
-tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
 app = create_api(
@@ -176,7 +176,7 @@ def put_staff(staff: SignInStaff) -> SignInStaff:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

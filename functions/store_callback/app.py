@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,10 +24,10 @@ from incentives.core.errors import Unauthenticated
 from incentives.runtime import aws
 from incentives.runtime import wechat_store as store
 from incentives.runtime.secrets import is_corp_id
+from incentives.runtime.tracing import trace_handler, trace_method
 from incentives.wechat_store.push import open_push, verify_url
 
 logger = Logger(service="wechat-store-callback")
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 register_error_handlers(app)
@@ -48,7 +48,7 @@ def verify(corp_id: str) -> Response[str]:
 
 
 @app.post("/wechat-store/callback/<corp_id>")
-@tracer.capture_method
+@trace_method
 def receive(corp_id: str) -> Response[str]:
     event = app.current_event
     body = event_body(event.body, bool(event.is_base64_encoded))
@@ -76,7 +76,7 @@ def receive(corp_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -22,15 +22,15 @@ from incentives.core.errors import UpstreamError
 from incentives.runtime import wechat_store as store
 from incentives.runtime.secrets import SecretPurpose, tenants_with
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler
 from incentives.wechat_store.sync import pull_flows
 
 logger = Logger(service="wechat-store-flows")
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -19,16 +19,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incentives.core.clock import SystemClock
 from incentives.runtime import wechat_store as store
+from incentives.runtime.tracing import trace_handler, trace_method
 from incentives.wechat_store.sync import reread_due_orders, sync_order
 
 logger = Logger(service="wechat-store-sync")
-tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 clock = SystemClock()
 
 
-@tracer.capture_method
+@trace_method
 def sync_record(record: SQSRecord) -> list[str]:
     work = json.loads(record.body)
     result = sync_order(
@@ -45,7 +45,7 @@ def sync_record(record: SQSRecord) -> list[str]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -25,12 +25,12 @@ from incentives.core.clock import SystemClock
 from incentives.core.errors import NotFound
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler
 from incentives.subsidy.campaign import Campaign, CampaignId, CampaignTerms
 from incentives.subsidy.report import CSV_COLUMNS, ReportFilter, ReportRow, report
 from incentives.subsidy.views import OrderTrail, trail_of
 
 logger = Logger(service="subsidy-admin-api")
-tracer = Tracer()
 metrics = Metrics()
 clock = SystemClock()
 app = create_api(
@@ -177,7 +177,7 @@ def order_trail(order_id: Id) -> OrderTrail:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

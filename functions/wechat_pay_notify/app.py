@@ -14,7 +14,7 @@ import base64
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,9 +27,9 @@ from incentives.payouts import pipeline
 from incentives.payouts.wechat_notify import open_notice
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler, trace_method
 
 logger = Logger(service="wechat-notify")
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 clock = SystemClock()
@@ -84,14 +84,14 @@ def _receive(corp_id: str) -> Response[str]:
 
 
 @app.post("/payments/wechat/notify")
-@tracer.capture_method
+@trace_method
 def receive_for_query_tenant() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     return _receive(query.get("corp_id") or settings().default_corp_id)
 
 
 @app.post("/payments/wechat/notify/<corp_id>")
-@tracer.capture_method
+@trace_method
 def receive_for_path_tenant(corp_id: str) -> Response[str]:
     if not corp_id or len(corp_id) > 64:
         raise NotFound("no such tenant", field="corp_id")
@@ -99,7 +99,7 @@ def receive_for_path_tenant(corp_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

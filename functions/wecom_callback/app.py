@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,10 +20,10 @@ from incentives.core.body import event_body
 from incentives.core.clock import SystemClock
 from incentives.runtime import wiring
 from incentives.runtime.settings import settings
+from incentives.runtime.tracing import trace_handler, trace_method
 from incentives.wecom.callback import is_handled, open_envelope
 
 logger = Logger(service="wecom-callback")
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 register_error_handlers(app)
@@ -42,7 +42,7 @@ def verify_url() -> Response[str]:
 
 
 @app.post("/wecom/callback")
-@tracer.capture_method
+@trace_method
 def receive_event() -> Response[str]:
     event = app.current_event
     body = event_body(event.body, bool(event.is_base64_encoded))
@@ -65,7 +65,7 @@ def receive_event() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

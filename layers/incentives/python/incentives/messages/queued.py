@@ -25,7 +25,7 @@ QUEUED_EVENT_TYPES = event_types(WebhookEvent | InternalEvent)
 class QueuedEvent(BaseModel):
     """The message on the inbound events queue: one event, its tenant and its arrival time."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # as ``Contract``
 
     corp_id: Identifier
     received_at: AwareDatetime

@@ -35,9 +35,14 @@ Name = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class Contract(BaseModel):
-    """Base of every inbound model: unknown fields ignored, values immutable once parsed."""
+    """Base of every inbound model: unknown fields ignored, values immutable once parsed.
 
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    Validators are built on first use (``defer_build``), not at import: a function validates one
+    or two of these types (the processor, the queued event; the webhook, its union), and building
+    the outer type's validator builds what it holds once, not every model's own as well (SPEC §6).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 SceneKind = Literal[
@@ -71,7 +76,9 @@ LEGACY_SCENES: dict[str, SceneKind] = {
 class SceneSignal(Contract):
     """One scene signal of an order's source (several may be present; the subsidy plan ranks them)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, strict=True)
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, str_strip_whitespace=True, strict=True, defer_build=True
+    )
 
     kind: SceneKind
     share_channel: Literal["group", "private_chat", "moments"] | None = None
@@ -157,7 +164,7 @@ class OrderPaid(Contract):
     store_id: Identifier
     paid_at: AwareDatetime
     source: OrderSource
-    shop: Shop = Shop()
+    shop: Shop = Field(default_factory=Shop)  # no instance at import: validators are deferred
     lines: Annotated[list[OrderLine], Field(min_length=1)]
     coupon_codes: list[Identifier] = []
     is_group_buy: bool = False
