@@ -21,7 +21,7 @@ validators are built on first use (``defer_build``), so what leaves the import a
 the first event is printed, not hidden.
 
 Every interpreter runs with the deployed defaults: tracing as the template's ``TraceSubsegments``
-sets it (off: Lambda's active tracing, no X-Ray SDK in the function; decision 200).
+sets it (off: Lambda's active tracing, no X-Ray SDK in the function; decision 150).
 
 The budget: each function ≤ 1.3 × the bare handler. The ratio function / same imports (what our
 own modules add to the third-party code the function loads) is printed too. Prints medians and
