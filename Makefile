@@ -64,7 +64,7 @@ fire: $(STAMP)
 
 # SPEC §6 budgets, measured side by side: cold starts and AWS round trips. Every benchmark runs
 # and prints all its figures; the target fails at the end if any figure was over budget.
-BENCHMARKS := bench.cold_start bench.round_trips bench.fanout bench.levels bench.listings bench.contention bench.throughput
+BENCHMARKS := bench.cold_start bench.round_trips bench.fanout bench.levels bench.listings bench.contention bench.throughput bench.org_sync
 bench: $(STAMP)
 	@over=""; \
 	for benchmark in $(BENCHMARKS); do \

@@ -133,6 +133,7 @@ def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Pat
         "bench.listings",
         "bench.contention",
         "bench.throughput",
+        "bench.org_sync",
     ]
     assert result.returncode != 0
     assert "bench.cold_start" in result.stdout
@@ -159,3 +160,11 @@ def test_throughput_prints_orders_a_second_and_ten_thousand_orders_checking_ever
     assert re.search(r"10,000 orders at [\d.]+/s: [\d.]+ min", output), output
     assert "every order applied and every commission credited: yes" in output, output
     assert result.returncode == (0 if "OVER BUDGET" not in output else 1), output
+
+
+def test_org_sync_prints_its_memory_per_guide_and_the_guides_128_mb_holds() -> None:
+    output = _run("bench.org_sync", "--guides", "1000", "4000", "--budget", "1000")
+    assert re.search(r"4,000 guides, 80 written, 40 removed, names and welcome messages kept: yes", output), (
+        output
+    )
+    assert re.search(r"[\d,]+ B per guide .* 128 MB holds [\d,]+ guides — budget ≥ 1,000 ok", output), output

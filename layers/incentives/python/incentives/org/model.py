@@ -13,7 +13,7 @@ class Department:
     parent_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     user_id: str
     name: str

@@ -6,7 +6,7 @@ Records are plain attribute documents (no keys, no index attributes): department
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -72,6 +72,11 @@ class OrgRepository(Protocol):
         ...
 
     def guide(self, corp_id: str, user_id: str) -> Record | None: ...
+
+    def guides_in_order(self, corp_id: str) -> Iterator[Record]:
+        """Every stored guide in ascending user id order, read a page at a time (a sync holds one
+        page, whatever the organization's size)."""
+        ...
 
     def apply(self, corp_id: str, changes: OrgChanges) -> None:
         """Store and remove what ``changes`` says, one item per write (an organization has no

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from incentives.core.clock import iso_utc
@@ -110,32 +111,38 @@ def _departments_of(answers: list[dict[str, Any]]) -> list[Department]:
     ]
 
 
-def _members_by_pages(
-    client: WeComClient, tree: OrgTree, known: dict[str, Record]
-) -> dict[str, Member] | None:
+def _members_by_pages(client: WeComClient, tree: OrgTree) -> dict[str, Member] | None:
     """Every member of an outlet from ``user/list_id`` pages (one call per 10,000 member-department
-    pairs), or None when WeCom refuses that API for this app. The pages carry no names: a member
-    keeps the name stored for them (``user/get`` on their ``change_contact`` events names them),
-    else their userid."""
-    pairs: dict[str, set[str]] = {}
+    pairs), or None when WeCom refuses that API for this app. The pages carry no names: the members
+    are unnamed here (``name`` empty) and keep the name stored for them when compared (``user/get``
+    on their ``change_contact`` events names them), else their userid.
+
+    Held compactly, as a brand's 100,000 guides must fit in the function's memory with room to
+    spare: one string per department id and one tuple per set of departments, shared by every
+    member in them."""
+    members: dict[str, Member] = {}
+    dept_ids: dict[str, str] = {}
+    dept_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
     cursor = ""
     while True:
         try:
             page, cursor = client.member_ids(cursor, MEMBER_PAGE_SIZE)
         except WeComApiError as error:
-            if error.errcode == LIST_ID_NOT_GRANTED and not pairs:
+            if error.errcode == LIST_ID_NOT_GRANTED and not members:
                 return None
             raise
         for entry in page:
-            pairs.setdefault(str(entry["userid"]), set()).add(str(entry["department"]))
+            user_id, dept_id = str(entry["userid"]), str(entry["department"])
+            known = members.get(user_id)
+            joined = tuple(
+                sorted({*(known.dept_ids if known else ()), dept_ids.setdefault(dept_id, dept_id)})
+            )
+            members[user_id] = Member(user_id, "", dept_sets.setdefault(joined, joined))
+        del page
         if not cursor:
             break
-    members = {}
-    for user_id, dept_ids in pairs.items():
-        if not any(tree.is_outlet(d) for d in dept_ids):
-            continue
-        name = known.get(user_id, {}).get("name") or user_id
-        members[user_id] = Member(user_id, str(name), tuple(sorted(dept_ids)))
+    for user_id in [u for u, m in members.items() if not any(tree.is_outlet(d) for d in m.dept_ids)]:
+        del members[user_id]
     return members
 
 
@@ -162,49 +169,97 @@ def _synchronise(
     departments = _departments_of(client.departments())
     tree = OrgTree.of(departments)
     progress(f"{corp_id}: {len(departments)} departments, {len(tree.outlets())} outlets")
-    have_depts, have_guides = repo.departments(corp_id), repo.guides(corp_id)
-    members = _members_by_pages(client, tree, have_guides)
+    members = _members_by_pages(client, tree)
     if members is None:
         progress(f"{corp_id}: user/list_id not granted; reading members per outlet")
         members = _members_per_outlet(client, tree, progress)
-    written, removed = _reconcile(repo, corp_id, departments, members, have_depts, have_guides, now)
+    # Everything is read from WeCom: the stored guides are now read page by page against it.
+    written, removed = _reconcile(
+        repo, corp_id, departments, members, repo.departments(corp_id), repo.guides_in_order(corp_id), now
+    )
     progress(f"{corp_id}: {len(members)} guides; {written} items written, {removed} removed")
     return SyncResult(len(departments), len(tree.outlets()), len(members), written, removed)
+
+
+WRITE_BATCH = 100
+"""Guide writes and removals handed to storage at a time (only these are held as whole records)."""
 
 
 def _reconcile(
     repo: OrgRepository,
     corp_id: str,
     departments: list[Department],
-    members: dict[str, Member],
+    members: Mapping[str, Member],
     have_depts: dict[str, Record],
-    have_guides: dict[str, Record],
+    stored_guides: Iterable[Record],
     now: datetime,
 ) -> tuple[int, int]:
-    """Write the departments and guides that differ from what is stored, remove the rest."""
+    """Write the departments and guides that differ from what is stored, remove the rest.
+
+    ``stored_guides`` come in user id order (read page by page) and are merged with the members
+    sorted by user id: a stored guide is held only while it is compared, the changes are written a
+    batch at a time. A write lands at or before the merge's place in that order, so it never shows
+    up again in the pages still to read."""
     tree = OrgTree.of(departments)
-    changed_depts, changed_guides = [], []
+    changed_depts = []
     for department in departments:
         old = have_depts.get(department.dept_id, {})
         new = department_record(corp_id, tree, department)
         new.update({k: old[k] for k in ("welcome_message",) if k in old})
         if _comparable(old) != _comparable(new):
             changed_depts.append({**new, "synced_at": iso_utc(now)})
-    for member in members.values():
-        old = have_guides.get(member.user_id, {})
-        new = guide_record(corp_id, tree, member)
-        new.update({k: old[k] for k in ("welcome_message",) if k in old})
-        if _comparable(old) != _comparable(new):
-            changed_guides.append({**new, "synced_at": iso_utc(now)})
     wanted_depts = {department.dept_id for department in departments}
-    changes = OrgChanges(
-        changed_depts,
-        changed_guides,
-        [dept_id for dept_id in have_depts if dept_id not in wanted_depts],
-        [user_id for user_id in have_guides if user_id not in members],
-    )
+    changes = OrgChanges(changed_depts, (), [d for d in have_depts if d not in wanted_depts], ())
     repo.apply(corp_id, changes)
-    return changes.written, changes.removed
+    written, removed = changes.written, changes.removed
+    batch: list[Record | str] = []
+    for change in chain(_guide_changes(corp_id, tree, members, stored_guides, now), [None]):
+        if change is not None:
+            batch.append(change)
+        if batch and (change is None or len(batch) == WRITE_BATCH):
+            guides = OrgChanges(
+                guides=[c for c in batch if not isinstance(c, str)],
+                removed_guides=[c for c in batch if isinstance(c, str)],
+            )
+            repo.apply(corp_id, guides)
+            written, removed, batch = written + guides.written, removed + guides.removed, []
+    return written, removed
+
+
+def _guide_changes(
+    corp_id: str, tree: OrgTree, members: Mapping[str, Member], stored: Iterable[Record], now: datetime
+) -> Iterator[Record | str]:
+    """In user id order: each guide record that differs from the stored one (whole, to store) and
+    the user id of each stored guide that is no longer a member (to remove)."""
+    order = sorted(members)
+    position, previous = 0, ""
+    for old in stored:
+        user_id = str(old["user_id"])
+        if user_id < previous:
+            raise ValueError(f"stored guides are not in user id order: {user_id!r} after {previous!r}")
+        previous = user_id
+        while position < len(order) and order[position] < user_id:
+            yield from _guide_change(corp_id, tree, members[order[position]], {}, now)
+            position += 1
+        if position < len(order) and order[position] == user_id:
+            yield from _guide_change(corp_id, tree, members[user_id], old, now)
+            position += 1
+        else:
+            yield user_id
+    for user_id in order[position:]:
+        yield from _guide_change(corp_id, tree, members[user_id], {}, now)
+
+
+def _guide_change(
+    corp_id: str, tree: OrgTree, member: Member, old: Record, now: datetime
+) -> Iterator[Record]:
+    """The guide's record to store if it differs from ``old`` (the stored one, or empty). An unnamed
+    member keeps the stored name, else is named by their userid; the welcome message is kept."""
+    named = Member(member.user_id, member.name or str(old.get("name") or member.user_id), member.dept_ids)
+    new = guide_record(corp_id, tree, named)
+    new.update({k: old[k] for k in ("welcome_message",) if k in old})
+    if _comparable(old) != _comparable(new):
+        yield {**new, "synced_at": iso_utc(now)}
 
 
 def apply_contact_change(
@@ -267,7 +322,6 @@ def apply_contact_change(
     guides = {
         key: member for key, member in members.items() if any(tree.is_outlet(d) for d in member.dept_ids)
     }
-    written, removed = _reconcile(
-        repo, corp_id, list(departments.values()), guides, have_depts, have_guides, now
-    )
+    stored = [have_guides[user_id] for user_id in sorted(have_guides)]
+    written, removed = _reconcile(repo, corp_id, list(departments.values()), guides, have_depts, stored, now)
     return f"change_contact {change_type}: {written} written, {removed} removed"

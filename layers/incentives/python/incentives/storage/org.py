@@ -7,7 +7,7 @@ a guide's customers on ``T#<corp>#GUIDE_CUSTOMERS#<guide>``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from incentives.org.ports import OrgChanges, Record, StoredDataNodes
@@ -26,6 +26,8 @@ from incentives.storage.table import (
     query_all,
 )
 
+GUIDE_PAGE = 1_000
+"""Guides a page when a sync reads them in order (a few hundred KB: DynamoDB answers up to 1 MB)."""
 STORAGE_ATTRIBUTES = frozenset(
     {"pk", "sk", "kind", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"}
 )
@@ -100,6 +102,20 @@ class TableOrgRepository:
 
     def guide(self, corp_id: str, user_id: str) -> Record | None:
         return guide(self._table, corp_id, user_id)
+
+    def guides_in_order(self, corp_id: str) -> Iterator[Record]:
+        cursor = None
+        while True:
+            page = self._table.query(
+                keys.collection(corp_id, "GUIDES"),
+                index=keys.COLLECTION_INDEX,
+                limit=GUIDE_PAGE,
+                cursor=cursor,
+            )
+            yield from (record(item) or {} for item in page.items)
+            if page.cursor is None:
+                return
+            cursor = page.cursor
 
     def apply(self, corp_id: str, changes: OrgChanges) -> None:
         writes: list[Write] = [
