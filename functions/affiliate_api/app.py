@@ -85,6 +85,7 @@ def apply(body: ApplicationInput) -> ApplicationView:
         body,
         clock.now(),
         time_zone=settings().time_zone,
+        signed_openid=principal.openid,
     )
 
 

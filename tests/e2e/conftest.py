@@ -25,7 +25,7 @@ LEVELS_TENANT = "ww-e2e-levels"
 
 @dataclass
 class RunningStack:
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)
     api_url: str
     endpoint_url: str
     stack_name: str
@@ -33,7 +33,7 @@ class RunningStack:
     wecom_url: str = ""
     miniprogram_url: str = ""
     store_url: str = ""
-    output: list[str] = field(default_factory=list)
+    output: list[str] = field(default_factory=list, repr=False)
 
     def client(self, service: str) -> Any:
         return boto3.client(

@@ -153,8 +153,10 @@ CHECKS = {
 @pytest.mark.parametrize(("name", "body"), _blocks(), ids=[name for name, _ in _blocks()])
 def test_a_runnable_readme_block_runs_as_shown(running_stack: RunningStack, name: str, body: str) -> None:
     result = _run(running_stack, body)
+    stack_tail = "\n".join(running_stack.output[-60:])
     assert result.returncode == 0, (
-        f"{name} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        f"{name} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
+        f"the stack's last lines:\n{stack_tail}"
     )
     check = CHECKS.get(name)
     if check is not None:

@@ -38,7 +38,12 @@ OPENID = r"^[A-Za-z0-9_\-]{6,64}$"
 
 class ApplicationInput(BaseModel):
     answers: dict[str, Any] = Field(default_factory=dict, description="Form answers by field key")
-    openid: str = Field(pattern=OPENID, description="The applicant's openid under the merchant's app")
+    openid: str | None = Field(
+        default=None,
+        pattern=OPENID,
+        description="The applicant's openid under the merchant's app: taken from the sign-in when it "
+        "verified one (then this may be left out, and must match if sent); required otherwise",
+    )
     invited_by: str | None = Field(
         default=None, max_length=128, description="The affiliate whose invitation link was opened"
     )
@@ -82,6 +87,18 @@ def _joined(
         assess_owed(affiliates.levels, corp_id, [app["invited_by"]], now, time_zone)
 
 
+def applicant_openid(sent: str | None, signed: str | None) -> str:
+    """The openid an affiliate is paid at: the one their sign-in verified; one sent in the body only
+    when the sign-in carried none (a token the merchant's own sign-in issued), never another."""
+    if signed is not None:
+        if sent is not None and sent != signed:
+            raise InvalidInput("openid must be the one you signed in with (or left out)", field="openid")
+        return signed
+    if sent is None:
+        raise InvalidInput("openid is required: the sign-in carried none", field="openid")
+    return sent
+
+
 def submit_application(
     affiliates: AffiliateRepository,
     corp_id: str,
@@ -90,8 +107,11 @@ def submit_application(
     now: datetime,
     *,
     time_zone: str = DEFAULT_TIME_ZONE,
+    signed_openid: str | None = None,
 ) -> dict[str, Any]:
-    """Apply (or, in mode ``auto``, become an affiliate at once). Nothing is stored when refused."""
+    """Apply (or, in mode ``auto``, become an affiliate at once). Nothing is stored when refused.
+    ``signed_openid``: the openid the caller's sign-in verified, which transfers will pay."""
+    openid = applicant_openid(body.openid, signed_openid)
     settings = affiliates.settings(corp_id)
     if affiliates.profile(corp_id, customer_id) is not None:
         raise Conflict("you are an affiliate already", field="customer_id")
@@ -114,7 +134,7 @@ def submit_application(
     app = {
         "customer_id": customer_id,
         "answers": answers,
-        "openid": body.openid,
+        "openid": openid,
         "invited_by": body.invited_by,
         "status": decision.value,
         "reason": reason,

@@ -36,6 +36,8 @@ class Principal:
     subject: str
     role: Role
     dept_ids: tuple[str, ...] = ()
+    openid: str | None = None
+    """The WeChat openid the mini program sign-in verified (``jscode2session``), when it carried one."""
 
     def sees_department_path(self, dept_path: Iterable[str]) -> bool:
         """Admins see the whole tenant; operators their departments and every sub-department.
@@ -113,6 +115,7 @@ def authenticate(authorization: str | None, secret_for: Callable[[str], str | No
         subject=str(claims["sub"]),
         role=role,
         dept_ids=tuple(str(dept) for dept in dept_ids),
+        openid=claims["openid"] if isinstance(claims.get("openid"), str) and claims["openid"] else None,
     )
 
 
