@@ -75,11 +75,11 @@ EVENTS = ROOT / "events"
 FIRST_EVENTS = {
     "EventProcessorFunction": f"""
 import glob, json
-from incentives.messages.queued import QueuedEvent
+from incentives.messages.queued import queued_message
 for name in sorted(glob.glob({str(EVENTS / "event_processor" / "*.json")!r})):
     with open(name, encoding="utf-8") as sample:
         for record in json.load(sample)["Records"]:
-            QueuedEvent.model_validate_json(record["body"])
+            queued_message.validate_json(record["body"])
 """,
     "OrderWebhookFunction": f"""
 import glob, json

@@ -101,7 +101,13 @@ def _name(user_id: str) -> str:
 
 
 def _rss_mb() -> float:
-    """The process's peak resident memory so far (Linux reports KiB)."""
+    """The process's resident memory now (``VmRSS``). Not ``ru_maxrss``: Linux carries a peak over
+    ``exec``, so a bench started by a large parent (a test run) would report the parent's peak."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -225,7 +225,7 @@ def test_an_unknown_tenant_is_refused_before_wecom_is_asked(world: World) -> Non
 
 def test_a_customer_signs_in_with_the_mini_program_as_affiliate_keyed_by_unionid(world: World) -> None:
     tokens = service.sign_in_with_miniprogram(world.ports, CORP, world.js_code("oOpen1", "oUnion1"), NOW)
-    assert _principal(tokens.access_token) == Principal(CORP, "oUnion1", Role.AFFILIATE)
+    assert _principal(tokens.access_token) == Principal(CORP, "oUnion1", Role.AFFILIATE, openid="oOpen1")
     claims = jwt.decode(tokens.access_token, JWT_SECRET, algorithms=["HS256"])
     assert claims["openid"] == "oOpen1" and claims["typ"] == "access"
 
