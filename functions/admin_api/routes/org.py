@@ -77,7 +77,7 @@ def sync_org() -> Response[SyncStatus]:
 )
 def get_sync_status() -> SyncStatus:
     principal = admin_only(router)
-    return sync_status(wiring.org_repository(), principal.corp_id)
+    return sync_status(wiring.org_repository(), principal.corp_id, clock.now())
 
 
 @router.get(

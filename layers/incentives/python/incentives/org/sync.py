@@ -12,7 +12,7 @@ from incentives.core.clock import iso_utc
 from incentives.core.errors import UpstreamError
 from incentives.org.model import Department, Member, OrgTree
 from incentives.org.ports import OrgChanges, OrgRepository, Record
-from incentives.org.sync_status import SyncState, put_status, record_outcome, sync_status
+from incentives.org.sync_status import SyncState, SyncStopped, put_status, record_outcome, sync_status
 from incentives.wecom.client import WeComApiError, WeComClient
 
 
@@ -81,6 +81,10 @@ def sync_organization(
         result = _synchronise(repo, client, now, stage)
     except UpstreamError as failure:
         record_outcome(repo, corp_id, now, failure, None)
+        raise
+    except Exception as crash:  # ours (the table, a bug): said on the status, then raised as it was
+        stopped = SyncStopped(f"the sync stopped on an internal error ({type(crash).__name__}); run it again")
+        record_outcome(repo, corp_id, now, stopped, None)
         raise
     record_outcome(repo, corp_id, now, None, vars(result))
     return result

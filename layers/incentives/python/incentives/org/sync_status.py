@@ -3,14 +3,14 @@ finished or failed (with what WeCom answered)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from incentives.core.clock import iso_utc
-from incentives.core.errors import UpstreamError
+from incentives.core.clock import iso_utc, parse_instant
+from incentives.core.errors import DomainError
 from incentives.org.ports import OrgRepository
 
 
@@ -39,9 +39,40 @@ class SyncStatus(BaseModel):
     result: dict[str, int] | None = Field(default=None, description="Counts of the last successful sync")
 
 
-def sync_status(repo: OrgRepository, corp_id: str) -> SyncStatus:
+RUN_LIMIT = timedelta(minutes=15)
+"""The longest a sync can run: Lambda's limit for the function that runs it. A sync still
+"running" after it was stopped without a word (its function timed out or its container died)."""
+
+
+class SyncStopped(DomainError):
+    """The sync stopped on an error of ours, not WeCom's (recorded on the status, then raised)."""
+
+    code = "internal_error"
+
+
+def sync_status(repo: OrgRepository, corp_id: str, now: datetime | None = None) -> SyncStatus:
+    """The stored status; seen at ``now``, a sync "running" for longer than any run can last is
+    shown as failed (``interrupted``): nothing else would ever say it stopped."""
     stored = repo.sync_status(corp_id)
-    return SyncStatus.model_validate({k: v for k, v in stored.items() if k in SyncStatus.model_fields})
+    status = SyncStatus.model_validate({k: v for k, v in stored.items() if k in SyncStatus.model_fields})
+    if (
+        now is not None
+        and status.state is SyncState.RUNNING
+        and status.started_at
+        and parse_instant(status.started_at) + RUN_LIMIT < now
+    ):
+        return status.model_copy(
+            update={
+                "state": SyncState.FAILED,
+                "outcome": "failed",
+                "failure": {
+                    "code": "interrupted",
+                    "message": f"the sync started at {status.started_at} stopped before it finished "
+                    "(its run ended without a word); the next sync repairs whatever it left half done",
+                },
+            }
+        )
+    return status
 
 
 def put_status(repo: OrgRepository, corp_id: str, status: SyncStatus) -> SyncStatus:
@@ -61,7 +92,7 @@ def record_outcome(
     repo: OrgRepository,
     corp_id: str,
     now: datetime,
-    failure: UpstreamError | None,
+    failure: DomainError | None,
     result: dict[str, int] | None,
 ) -> None:
     """Keep the last attempt's outcome: when, the last success, and what WeCom answered if it failed."""
