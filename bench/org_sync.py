@@ -112,7 +112,13 @@ def _name(user_id: str) -> str:
 
 
 def _rss_mb() -> float:
-    """The process's peak resident memory so far (Linux reports KiB)."""
+    """The process's peak resident memory so far, in MiB: Linux's ``VmHWM`` (this program's own;
+    ``ru_maxrss`` keeps a larger parent's peak across fork and exec), else ``ru_maxrss`` (KiB)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
