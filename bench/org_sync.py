@@ -13,6 +13,11 @@ client does). Checks the result (written and removed counts, names and welcome m
 Prints the peak per guide and, with the process's own baseline (the interpreter and the
 handler's imports), how many guides fit in a 128 MB function; exits 1 if fewer than
 ``--budget`` (100,000) do, or if the result is wrong.
+
+Then one ``change_contact`` ``update_user`` event (a guide with a welcome message moves to another
+outlet): its table reads (round trips, and the stored guides they hand over) and its peak; exits 1
+if the reads grow with the number of guides (they read the departments and that one guide) or the
+move is not stored (decision 200).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,30 +101,82 @@ class BenchWeCom:
     def department_members(self, department_id: int) -> list[dict[str, Any]]:
         return list(self._answer(self._members.get(department_id, [])))
 
+    def member(self, user_id: str) -> dict[str, Any]:
+        """``user/get``."""
+        answer = {"userid": user_id, "name": _name(user_id), "department": self.users[user_id]}
+        return dict(self._answer(answer))
+
 
 def _name(user_id: str) -> str:
     return "导购" + user_id.removeprefix("guide-")
 
 
 def _rss_mb() -> float:
-    """The process's resident memory now (``VmRSS``). Not ``ru_maxrss``: Linux carries a peak over
-    ``exec``, so a bench started by a large parent (a test run) would report the parent's peak."""
+    """The process's peak resident memory so far, in MiB: Linux's ``VmHWM`` (this program's own;
+    ``ru_maxrss`` keeps a larger parent's peak across fork and exec), else ``ru_maxrss`` (KiB)."""
     status = Path("/proc/self/status")
     if status.exists():
         for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(guides: int) -> tuple[int, bool]:
-    """Build a tenant of ``guides``, change 3% of it in WeCom, sync it measured: (peak bytes, right)."""
-    from incentives.org.service import sync_organization
+def _counting_table() -> Any:
     from incentives.storage.memory_table import MemoryTable
+
+    class ReadCountingTable(MemoryTable):
+        """The in-memory table, counting read round trips (those answering departments apart) and
+        the stored guides they hand over."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads, self.department_reads, self.guides_read = 0, 0, 0
+
+        def _seen(self, items: Sequence[Any]) -> None:
+            kinds = [item.get("kind") for item in items if item]
+            self.reads += 1
+            self.department_reads += "department" in kinds
+            self.guides_read += kinds.count("guide")
+
+        def get(self, key: Any) -> Any:
+            item = super().get(key)
+            self._seen([item])
+            return item
+
+        def get_many(self, keys: Sequence[Any]) -> Any:
+            items = [MemoryTable.get(self, key) for key in keys]  # one BatchGetItem
+            self._seen(items)
+            return items
+
+        def query(self, partition: str, **options: Any) -> Any:
+            page = super().query(partition, **options)
+            self._seen(page.items)
+            return page
+
+    return ReadCountingTable()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ``update_user`` event measured: the table's read round trips (those of the departments,
+    the others) and the stored guides they read."""
+
+    department_reads: int
+    other_reads: int
+    guides_read: int
+    peak: int
+    right: bool
+
+
+def measure(guides: int) -> tuple[int, bool, Event]:
+    """Build a tenant of ``guides``, change 3% of it in WeCom, sync it measured: (peak bytes, right),
+    then one member's event measured."""
+    from incentives.org.service import sync_organization
     from incentives.storage.org import TableOrgRepository
 
     started = time.perf_counter()
-    table = MemoryTable()
+    table = _counting_table()
     repo, wecom = TableOrgRepository(table), BenchWeCom(guides)
     wecom.list_id_granted = False  # the first sync reads per outlet: names are stored
     first = sync_organization(repo, wecom, NOW)  # type: ignore[arg-type]
@@ -170,7 +228,41 @@ def measure(guides: int) -> tuple[int, bool]:
     )
     if not right:
         print(f"org sync: WRONG result at {guides:,} guides: {result}")
-    return peak, right
+    del stored
+    return peak, right, measure_event(table, repo, wecom, guides)
+
+
+def measure_event(table: Any, repo: Any, wecom: BenchWeCom, guides: int) -> Event:
+    """One ``update_user`` event: a guide with a welcome message moves to the next outlet."""
+    from incentives.org.service import apply_contact_change
+
+    user = "guide-0000030"  # one outlet, a welcome message
+    outlet = 1000 + (30 // PER_OUTLET + 1)
+    wecom.users[user] = [outlet]
+    gc.collect()
+    table.reads, table.department_reads, table.guides_read = 0, 0, 0
+    tracemalloc.start()
+    started = time.perf_counter()
+    detail = apply_contact_change(repo, wecom, "update_user", user, "", NOW)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    department_reads, guides_read = table.department_reads, table.guides_read
+    other_reads = table.reads - department_reads
+    guide = repo.guide(CORP, user) or {}
+    right = (
+        detail == "change_contact update_user: 1 written, 0 removed"
+        and guide.get("outlet_ids") == [str(outlet)]
+        and guide.get("welcome_message") == "欢迎30"
+        and guide.get("name") == _name(user)
+    )
+    print(
+        f"org change event: one update_user at {guides:,} guides: the {len(wecom.departments_list):,} "
+        f"departments in {department_reads} read(s), {guides_read:,} stored guide(s) in {other_reads} "
+        f"read(s); peak {peak / 2**20:.1f} MiB, {elapsed * 1000:.0f} ms locally; the move stored, "
+        f"welcome message kept: {'yes' if right else 'NO'}"
+    )
+    return Event(department_reads, other_reads, guides_read, peak, right)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,10 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline = _rss_mb()
     print(f"org sync: process baseline (interpreter and the handler's imports) {baseline:.0f} MiB")
     sizes = sorted(options.guides)
-    peaks, right = {}, True
+    peaks, events, right = {}, {}, True
     for guides in sizes:
-        peaks[guides], correct = measure(guides)
-        right = right and correct
+        peaks[guides], correct, events[guides] = measure(guides)
+        right = right and correct and events[guides].right
     largest = sizes[-1]
     per_guide = peaks[largest] / largest
     if len(sizes) > 1:  # the slope between the smallest and largest size: fixed costs apart
@@ -205,7 +297,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"baseline: {FUNCTION_MB} MB holds {ceiling:,} guides — budget ≥ {options.budget:,} "
         f"{'ok' if within else 'OVER BUDGET'}"
     )
-    return 0 if within and right else 1
+    same = len({(event.other_reads, event.guides_read) for event in events.values()}) == 1
+    steady = same and all(event.guides_read <= 1 for event in events.values())
+    print(
+        f"org change event: update_user reads {events[largest].guides_read:,} stored guide(s) in "
+        f"{events[largest].other_reads} round trip(s) besides the departments at every size "
+        f"({', '.join(f'{g:,}' for g in sizes)} guides) — budget: independent of the number of guides "
+        f"{'ok' if steady else 'OVER BUDGET'}"
+    )
+    return 0 if within and right and steady else 1
 
 
 if __name__ == "__main__":

@@ -168,3 +168,6 @@ def test_org_sync_prints_its_memory_per_guide_and_the_guides_128_mb_holds() -> N
         output
     )
     assert re.search(r"[\d,]+ B per guide .* 128 MB holds [\d,]+ guides — budget ≥ 1,000 ok", output), output
+    event = r"update_user at 4,000 guides: the 421 departments in \d+ read\(s\), 1 stored guide\(s\) in 1 "
+    assert re.search(event + r".*welcome message kept: yes", output), output
+    assert "budget: independent of the number of guides ok" in output, output

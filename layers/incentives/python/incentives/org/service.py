@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+from incentives.org.contact_change import apply_contact_change
 from incentives.org.sync import (
     MEMBER_PAGE_SIZE,
     SyncResult,
-    apply_contact_change,
     run_requested_sync,
     sync_organization,
 )

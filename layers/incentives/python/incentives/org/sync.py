@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -108,7 +108,7 @@ UNKNOWN_DEPARTMENT = 60123
 UNKNOWN_MEMBER = 60111
 
 
-def _departments_of(answers: list[dict[str, Any]]) -> list[Department]:
+def departments_of(answers: list[dict[str, Any]]) -> list[Department]:
     return [
         Department(str(d["id"]), str(d["name"]), str(d["parentid"]) if d.get("parentid") else None)
         for d in answers
@@ -170,7 +170,7 @@ def _synchronise(
     repo: OrgRepository, client: WeComClient, now: datetime, progress: Callable[[str], None]
 ) -> SyncResult:
     corp_id = client.corp_id
-    departments = _departments_of(client.departments())
+    departments = departments_of(client.departments())
     tree = OrgTree.of(departments)
     progress(f"{corp_id}: {len(departments)} departments, {len(tree.outlets())} outlets")
     members = _members_by_pages(client, tree)
@@ -178,8 +178,13 @@ def _synchronise(
         progress(f"{corp_id}: user/list_id not granted; reading members per outlet")
         members = _members_per_outlet(client, tree, progress)
     # Everything is read from WeCom: the stored guides are now read page by page against it.
-    written, removed = _reconcile(
-        repo, corp_id, departments, members, repo.departments(corp_id), repo.guides_in_order(corp_id), now
+    written, removed = reconcile(
+        repo,
+        corp_id,
+        departments,
+        repo.departments(corp_id),
+        GuideChanges(members, lambda user_id, _: members.get(user_id), repo.guides_in_order(corp_id)),
+        now,
     )
     progress(f"{corp_id}: {len(members)} guides; {written} items written, {removed} removed")
     return SyncResult(len(departments), len(tree.outlets()), len(members), written, removed)
@@ -189,19 +194,31 @@ WRITE_BATCH = 100
 """Guide writes and removals handed to storage at a time (only these are held as whole records)."""
 
 
-def _reconcile(
+@dataclass(frozen=True)
+class GuideChanges:
+    """Which guides to compare: the stored ones in ``stored`` (user id order), and the user ids
+    ``read`` from WeCom (any order); ``member_of(user_id, stored record or None)`` is the member to
+    store for it, None if it is no guide (a stored one is then removed). A full sync reads every
+    member (a stored guide not read is gone); a change event reads one member or an outlet's and
+    keeps the stored guides' members otherwise."""
+
+    read: Iterable[str]
+    member_of: Callable[[str, Record | None], Member | None]
+    stored: Iterable[Record]
+
+
+def reconcile(
     repo: OrgRepository,
     corp_id: str,
     departments: list[Department],
-    members: Mapping[str, Member],
     have_depts: dict[str, Record],
-    stored_guides: Iterable[Record],
+    guides: GuideChanges,
     now: datetime,
 ) -> tuple[int, int]:
     """Write the departments and guides that differ from what is stored, remove the rest.
 
-    ``stored_guides`` come in user id order (read page by page) and are merged with the members
-    sorted by user id: a stored guide is held only while it is compared, the changes are written a
+    The stored guides come in user id order (read page by page) and are merged with the user ids
+    read, sorted: a stored guide is held only while it is compared, the changes are written a
     batch at a time. A write lands at or before the merge's place in that order, so it never shows
     up again in the pages still to read."""
     tree = OrgTree.of(departments)
@@ -217,115 +234,53 @@ def _reconcile(
     repo.apply(corp_id, changes)
     written, removed = changes.written, changes.removed
     batch: list[Record | str] = []
-    for change in chain(_guide_changes(corp_id, tree, members, stored_guides, now), [None]):
+    for change in chain(_guide_changes(corp_id, tree, guides, now), [None]):
         if change is not None:
             batch.append(change)
         if batch and (change is None or len(batch) == WRITE_BATCH):
-            guides = OrgChanges(
+            written_guides = OrgChanges(
                 guides=[c for c in batch if not isinstance(c, str)],
                 removed_guides=[c for c in batch if isinstance(c, str)],
             )
-            repo.apply(corp_id, guides)
-            written, removed, batch = written + guides.written, removed + guides.removed, []
+            repo.apply(corp_id, written_guides)
+            written, removed, batch = written + written_guides.written, removed + written_guides.removed, []
     return written, removed
 
 
 def _guide_changes(
-    corp_id: str, tree: OrgTree, members: Mapping[str, Member], stored: Iterable[Record], now: datetime
+    corp_id: str, tree: OrgTree, guides: GuideChanges, now: datetime
 ) -> Iterator[Record | str]:
     """In user id order: each guide record that differs from the stored one (whole, to store) and
-    the user id of each stored guide that is no longer a member (to remove)."""
-    order = sorted(members)
+    the user id of each stored guide that is no longer a guide (to remove)."""
+    order, member_of = sorted(guides.read), guides.member_of
     position, previous = 0, ""
-    for old in stored:
+    for old in guides.stored:
         user_id = str(old["user_id"])
         if user_id < previous:
             raise ValueError(f"stored guides are not in user id order: {user_id!r} after {previous!r}")
         previous = user_id
         while position < len(order) and order[position] < user_id:
-            yield from _guide_change(corp_id, tree, members[order[position]], {}, now)
+            yield from _guide_change(corp_id, tree, member_of(order[position], None), {}, now)
             position += 1
         if position < len(order) and order[position] == user_id:
-            yield from _guide_change(corp_id, tree, members[user_id], old, now)
             position += 1
-        else:
-            yield user_id
+        yield from _guide_change(corp_id, tree, member_of(user_id, old), old, now)
     for user_id in order[position:]:
-        yield from _guide_change(corp_id, tree, members[user_id], {}, now)
+        yield from _guide_change(corp_id, tree, member_of(user_id, None), {}, now)
 
 
 def _guide_change(
-    corp_id: str, tree: OrgTree, member: Member, old: Record, now: datetime
-) -> Iterator[Record]:
-    """The guide's record to store if it differs from ``old`` (the stored one, or empty). An unnamed
-    member keeps the stored name, else is named by their userid; the welcome message is kept."""
+    corp_id: str, tree: OrgTree, member: Member | None, old: Record, now: datetime
+) -> Iterator[Record | str]:
+    """The guide's record to store if it differs from ``old`` (the stored one, or empty), or its
+    user id to remove if it is stored and no longer a guide (``member`` None). An unnamed member
+    keeps the stored name, else is named by their userid; the welcome message is kept."""
+    if member is None:
+        if old:
+            yield str(old["user_id"])
+        return
     named = Member(member.user_id, member.name or str(old.get("name") or member.user_id), member.dept_ids)
     new = guide_record(corp_id, tree, named)
     new.update({k: old[k] for k in ("welcome_message",) if k in old})
     if _comparable(old) != _comparable(new):
         yield {**new, "synced_at": iso_utc(now)}
-
-
-def apply_contact_change(
-    repo: OrgRepository, client: WeComClient, change_type: str, user_id: str, party_id: str, now: datetime
-) -> str:
-    """A ``change_contact`` event (SPEC §4.2): re-fetch only what it names, then re-derive paths,
-    outlets and guides from what is stored, writing the differences only.
-
-    ``create_user`` / ``update_user`` → ``user/get`` of that member; ``delete_user`` → none;
-    ``create_party`` / ``update_party`` → ``department/get`` of that department; ``delete_party`` →
-    none. Members are re-read (``user/simplelist``) only of a department that just became an
-    outlet; members moving arrive as their own user events.
-    Before the first full sync (nothing stored) the event runs one.
-    """
-    corp_id = client.corp_id
-    have_depts, have_guides = repo.departments(corp_id), repo.guides(corp_id)
-    if not have_depts:
-        result = sync_organization(repo, client, now)
-        return f"organization synced: {result.written} written, {result.removed} removed"
-    departments = {
-        item["dept_id"]: Department(item["dept_id"], item["name"], item.get("parent_id") or None)
-        for item in have_depts.values()
-    }
-    members = {
-        item["user_id"]: Member(item["user_id"], item["name"], tuple(item.get("dept_ids", [])))
-        for item in have_guides.values()
-    }
-    if change_type in ("create_party", "update_party") and party_id:
-        try:
-            [answer] = _departments_of([client.department(party_id)])
-            departments[answer.dept_id] = answer
-        except WeComApiError as error:
-            if error.errcode != UNKNOWN_DEPARTMENT:
-                raise
-            departments.pop(party_id, None)
-    elif change_type == "delete_party" and party_id:
-        departments.pop(party_id, None)
-    elif change_type in ("create_user", "update_user") and user_id:
-        try:
-            user = client.member(user_id)
-        except WeComApiError as error:
-            if error.errcode != UNKNOWN_MEMBER:
-                raise
-            members.pop(user_id, None)
-        else:
-            dept_ids = tuple(sorted(str(d) for d in user.get("department", [])))
-            members[user_id] = Member(user_id, str(user.get("name") or user_id), dept_ids)
-    elif change_type == "delete_user" and user_id:
-        members.pop(user_id, None)
-    else:
-        return f"change_contact {change_type or '?'}: nothing named, nothing re-fetched"
-    tree = OrgTree.of(departments.values())
-    for outlet in tree.outlets():  # a department that just became an outlet: read its members
-        if not have_depts.get(outlet, {}).get("is_outlet"):
-            for user in client.department_members(int(outlet)):
-                known = members.get(user["userid"])
-                joined = {*(known.dept_ids if known else ()), *(str(d) for d in user.get("department", []))}
-                name = known.name if known else str(user.get("name") or user["userid"])
-                members[user["userid"]] = Member(user["userid"], name, tuple(sorted(joined)))
-    guides = {
-        key: member for key, member in members.items() if any(tree.is_outlet(d) for d in member.dept_ids)
-    }
-    stored = [have_guides[user_id] for user_id in sorted(have_guides)]
-    written, removed = _reconcile(repo, corp_id, list(departments.values()), guides, have_depts, stored, now)
-    return f"change_contact {change_type}: {written} written, {removed} removed"
