@@ -23,7 +23,9 @@ def _grant(reward_id: str, used_fen: int, amount_fen: int = 100) -> Grant:
     reward = {
         "reward_id": reward_id,
         "guide_id": "g1",
+        "outlet_id": "o1",
         "rule_id": "r1",
+        "month": "2026-03",
         "amount_fen": amount_fen,
         "created_at": "2026-03-01T09:30:00Z",
     }
