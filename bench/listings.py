@@ -154,12 +154,16 @@ class _Unsent:
 
 
 def _guide_program(table: Any) -> None:
-    """Two guides of one outlet and a store-visit rule of 200 fen, paid offline (the default)."""
+    """Two guides of one outlet (21, in department 2) and a store-visit rule of 200 fen, paid
+    offline (the default)."""
     from incentives.guides.programs import RuleInput, create_custom_rule
     from incentives.storage.guides import TableGuideRepository
-    from incentives.storage.org import guide_item
+    from incentives.storage.org import department_item, guide_item
     from incentives.storage.table import Put
 
+    for dept_id, path in (("2", ["1", "2"]), ("21", ["1", "2", "21"])):
+        department = {"dept_id": dept_id, "name": dept_id, "path": path, "is_outlet": dept_id == "21"}
+        table.transact([Put(department_item(CORP, department))])
     for guide in GUIDES:
         profile = {"user_id": guide, "name": guide, "dept_path": ["1", "2"], "outlet_ids": ["21"]}
         table.transact([Put(guide_item(CORP, profile))])
@@ -188,7 +192,12 @@ def _reward(table: Any, n: int) -> None:
 
 def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | None]]:
     from incentives.core.access import Principal, Role
-    from incentives.guides.records import RecordQuery, maintained_overview, records_page
+    from incentives.guides.records import (
+        RecordQuery,
+        maintained_earnings,
+        maintained_overview,
+        records_page,
+    )
     from incentives.storage.affiliates import center, membership, withdrawals
     from incentives.storage.affiliates.center import RecordFilter
     from incentives.storage.guides import TableGuideRepository
@@ -197,6 +206,7 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
     payouts = PayoutRepository(table)
     guides = TableGuideRepository(table)
     admin = Principal(CORP, "admin", Role.ADMIN)
+    operator = Principal(CORP, "ops", Role.OPERATOR, dept_ids=("2",))
 
     def commissions(cursor: str | None) -> str | None:
         matching = RecordFilter()
@@ -243,6 +253,19 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         assert len(found) == page and summary is not None and summary["records"] >= page
         return following
 
+    def operator_records(cursor: str | None) -> str | None:
+        query = RecordQuery()
+        found, following = records_page(guides, payouts, operator, query, page, cursor)
+        summary = maintained_overview(guides, operator, query)
+        assert len(found) == page and summary is not None and summary["records"] >= page
+        return following
+
+    def month_earnings(cursor: str | None) -> str | None:
+        now = START + timedelta(days=1)
+        earned = maintained_earnings(guides, CORP, GUIDES[0], now, "Asia/Shanghai")
+        assert earned.this_month_fen >= 200 * page // 2 and earned.total_fen >= earned.this_month_fen
+        return cursor
+
     def own_rewards(cursor: str | None) -> str | None:
         query = RecordQuery(only_guide=GUIDES[0])
         found, following = records_page(
@@ -269,7 +292,9 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         "an affiliate's own commission records": own_commissions,
         "an affiliate's own withdrawals": own_withdrawals,
         "guide reward records (+ overview)": guide_records,
+        "guide records, an operator (+ overview)": operator_records,
         "a guide's own reward records": own_rewards,
+        "a guide's month earnings": month_earnings,
         "applications, pending": applications,
         "affiliates": affiliates,
     }

@@ -128,10 +128,9 @@ def my_incentives() -> GuideIncentives:
         for rule in incentives.list_rules(wiring.guide_repository(), principal.corp_id, now)
         if rule.enabled
     ]
-    mine = incentives.records(
-        wiring.guide_repository(), wiring.payout_repository(), principal, only_guide=principal.subject
+    earned = incentives.maintained_earnings(
+        wiring.guide_repository(), principal.corp_id, principal.subject, now, settings().time_zone
     )
-    earned = incentives.earnings(mine, now, settings().time_zone)
     return GuideIncentives(
         programs=rules,
         this_month_fen=earned.this_month_fen,

@@ -23,7 +23,9 @@ def _grant(reward_id: str, used_fen: int, amount_fen: int = 100) -> Grant:
     reward = {
         "reward_id": reward_id,
         "guide_id": "g1",
+        "outlet_id": "o1",
         "rule_id": "r1",
+        "month": "2026-03",
         "amount_fen": amount_fen,
         "created_at": "2026-03-01T09:30:00Z",
     }
@@ -70,3 +72,17 @@ def test_query_all_reads_every_page() -> None:
     for n in range(1_203):
         table.transact([Put({"pk": "T#ww-1#MANY", "sk": f"{n:05d}"})])
     assert [item["sk"] for item in query_all(table, "T#ww-1#MANY")] == [f"{n:05d}" for n in range(1_203)]
+
+
+def test_a_grant_adds_to_the_tenants_its_outlets_and_its_guides_counters_once() -> None:
+    table = MemoryTable()
+    repo = TableGuideRepository(table)
+    repo.commit_grant(_grant("rw-a", used_fen=0))
+    assert repo.commit_grant(_grant("rw-a", used_fen=100)) is GrantOutcome.ALREADY_APPLIED
+    assert repo.reward_totals("ww-1", "2026-03-01", "2026-03-01")["records"] == 1
+    assert repo.outlet_totals("ww-1", ["o1"], None, None)["records"] == 1
+    assert repo.outlet_totals("ww-1", ["o2"], None, None)["records"] == 0
+    assert repo.guide_totals("ww-1", "g1", "2026-03-01", "2026-03-01", lambda _: True)["records"] == 1
+    assert repo.guide_totals("ww-1", "g1", None, None, lambda outlet: outlet != "o1")["records"] == 0
+    assert repo.guide_totals("ww-1", "g1", "2026-03-02", None, lambda _: True)["records"] == 0
+    assert repo.month_earnings("ww-1", "g1") == {"2026-03": 0}

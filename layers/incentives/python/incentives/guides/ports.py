@@ -172,4 +172,29 @@ class GuideRepository(Protocol):
         ``records``, ``carried_fen``, ``paid_fen``, ``paid_by_rule_fen``."""
         ...
 
+    def outlet_totals(
+        self, corp_id: str, outlet_ids: Sequence[str], first_day: str | None, last_day: str | None
+    ) -> Record:
+        """The same totals of the rewards of those outlets, from their counters per UTC day."""
+        ...
+
+    def guide_totals(
+        self,
+        corp_id: str,
+        guide_id: str,
+        first_day: str | None,
+        last_day: str | None,
+        outlet_kept: Callable[[str], bool],
+    ) -> Record:
+        """The same totals of a guide's rewards at the outlets ``outlet_kept`` accepts."""
+        ...
+
+    def month_earnings(self, corp_id: str, guide_id: str) -> dict[str, int]:
+        """A guide's paid (or recorded) amount per month of creation (merchant time)."""
+        ...
+
+    def outlet_paths(self, corp_id: str) -> dict[str, list[str]]:
+        """Each outlet of the tenant's department tree, with its path from the root."""
+        ...
+
     def carried(self, corp_id: str, guide_id: str) -> int: ...

@@ -214,19 +214,39 @@ def every_record(
 def maintained_overview(
     repo: GuideRepository, principal: Viewer, query: RecordQuery
 ) -> dict[str, Any] | None:
-    """:func:`overview` from the tenant's maintained totals, without reading the records: for an
-    admin (who sees the whole tenant) with no filter but whole UTC days of creation (from at
-    00:00:00.000Z, to at 23:59:59.999Z); ``None`` for anything else."""
-    filters = (query.guide_id, query.outlet_id, query.rule_id, query.behavior, query.status)
-    if principal.role != ADMIN or query.only_guide or query.paid_since or query.paid_until or any(filters):
+    """:func:`overview` from the maintained counters, without reading the records, for whole UTC
+    days of creation (from at 00:00:00.000Z, to at 23:59:59.999Z): a guide's counters with
+    ``guide_id`` (of one outlet with ``outlet_id``), an outlet's with ``outlet_id``, else the
+    tenant's for an admin, the outlets' in their scope for an operator (the department tree as it
+    is now). ``None`` for anything else (a rule, behavior, status or payment filter)."""
+    filters = (query.rule_id, query.behavior, query.status, query.only_guide)
+    if query.paid_since or query.paid_until or any(filters):
         return None
     days = []
     for bound, time_of_day in ((query.since, "T00:00:00.000Z"), (query.until, "T23:59:59.999Z")):
         if bound is not None and iso_utc(bound)[10:] != time_of_day:
             return None
         days.append(iso_utc(bound)[:10] if bound is not None else None)
-    totals = repo.reward_totals(principal.corp_id, days[0], days[1])
-    names = {rule.rule_id: rule.name for rule in repo.rules(principal.corp_id)}
+    corp_id, first, last = principal.corp_id, days[0], days[1]
+    scope: set[str] | None = None  # an admin's: every outlet
+    if principal.role != ADMIN:
+        paths = repo.outlet_paths(corp_id)
+        scope = {outlet for outlet, path in paths.items() if principal.sees_department_path(path)}
+    if query.guide_id:
+        outlet, guide = query.outlet_id, query.guide_id
+
+        def kept(at: str) -> bool:
+            return (outlet is None or at == outlet) and (scope is None or at in scope)
+
+        totals = repo.guide_totals(corp_id, guide, first, last, kept)
+    elif query.outlet_id:
+        wanted = [query.outlet_id] if scope is None or query.outlet_id in scope else []
+        totals = repo.outlet_totals(corp_id, wanted, first, last)
+    elif scope is not None:
+        totals = repo.outlet_totals(corp_id, sorted(scope), first, last)
+    else:
+        totals = repo.reward_totals(corp_id, first, last)
+    names = {rule.rule_id: rule.name for rule in repo.rules(corp_id)}
     per_rule: dict[str, int] = totals["paid_by_rule_fen"]
     return {
         "total_paid_fen": totals["paid_fen"],
@@ -282,6 +302,15 @@ def earnings(mine: Iterable[RewardRecord], now: datetime, time_zone: str) -> Ear
         ),
         total_fen=sum(r.amount_fen + r.carried_in_fen for r in earned),
     )
+
+
+def maintained_earnings(
+    repo: GuideRepository, corp_id: str, guide_id: str, now: datetime, time_zone: str
+) -> Earnings:
+    """:func:`earnings` from the guide's counters per month of creation (the merchant's time
+    zone, the month the grant counted its rule's limit in), without reading the rewards."""
+    months = repo.month_earnings(corp_id, guide_id)
+    return Earnings(this_month_fen=months.get(month_of(now, time_zone), 0), total_fen=sum(months.values()))
 
 
 def carried(repo: GuideRepository, corp_id: str, guide_id: str) -> int:

@@ -8,6 +8,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from incentives.core.clock import iso_utc
@@ -23,7 +24,13 @@ from incentives.guides.ports import (
 )
 from incentives.payouts.model import PayoutStatus
 from incentives.storage import keys, org
-from incentives.storage.guide_totals import reward_totals, totals_write
+from incentives.storage.guide_totals import (
+    guide_totals,
+    month_earnings,
+    outlet_totals,
+    reward_totals,
+    totals_writes,
+)
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.sharded import merged_all, merged_page
@@ -117,7 +124,8 @@ def grant_writes(grant: Grant) -> tuple[list[Write], list[str]]:
     if grant.reward is not None:
         writes.append((REWARD, Put(reward_item(corp_id, grant.reward), (NotExists(),))))
         recorded = grant.payout is not None and grant.payout.status is PayoutStatus.RECORDED
-        writes.append(("totals", totals_write(corp_id, grant.reward, granted=True, paid=recorded)))
+        totals = totals_writes(corp_id, grant.reward, granted=True, paid=recorded)
+        writes += [("totals", write) for write in totals]
     if grant.carried_fen:
         writes.append(("carry", Update(carry, add={"carried_fen": grant.carried_fen})))
     if grant.payout is not None:
@@ -267,6 +275,28 @@ class TableGuideRepository:
 
     def reward_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> Record:
         return reward_totals(self._table, corp_id, first_day, last_day)
+
+    def outlet_totals(
+        self, corp_id: str, outlet_ids: Sequence[str], first_day: str | None, last_day: str | None
+    ) -> Record:
+        return outlet_totals(self._table, corp_id, outlet_ids, first_day, last_day)
+
+    def guide_totals(
+        self,
+        corp_id: str,
+        guide_id: str,
+        first_day: str | None,
+        last_day: str | None,
+        outlet_kept: Callable[[str], bool],
+    ) -> Record:
+        return guide_totals(self._table, corp_id, guide_id, first_day, last_day, outlet_kept)
+
+    def month_earnings(self, corp_id: str, guide_id: str) -> dict[str, int]:
+        return month_earnings(self._table, corp_id, guide_id)
+
+    def outlet_paths(self, corp_id: str) -> dict[str, list[str]]:
+        departments = org.collection(self._table, corp_id, "DEPTS")
+        return {str(d["dept_id"]): list(d.get("path", [])) for d in departments if d.get("is_outlet")}
 
     def carried(self, corp_id: str, guide_id: str) -> int:
         item = self._table.get(keys.guide_carry_key(corp_id, guide_id))

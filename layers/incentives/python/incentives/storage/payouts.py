@@ -22,7 +22,7 @@ from incentives.payouts.model import (
 )
 from incentives.storage import keys
 from incentives.storage.due import TableDueIndex, due_attributes
-from incentives.storage.guide_totals import totals_write
+from incentives.storage.guide_totals import totals_writes
 from incentives.storage.ledger import balance_refusal, posting_writes
 from incentives.storage.sharded import merged_page
 from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, Update, Write
@@ -126,7 +126,7 @@ def _followers(table: Table, payout: Payout, entries: Sequence[Entry]) -> list[W
     """The writes a transition makes to what follows the payout: a withdrawal paying through it
     is listed under the payout's progress (``keys.withdrawal_status_attributes``); a guide
     reward's move to paid (the transition that writes its payout entry, once) adds to the
-    tenant's reward totals (``storage.guide_totals``)."""
+    reward totals (``storage.guide_totals``)."""
     kind, _, source_id = payout.source.partition(":")
     corp_id = payout.corp_id
     if kind == "withdrawal" and source_id:
@@ -134,7 +134,7 @@ def _followers(table: Table, payout: Payout, entries: Sequence[Entry]) -> list[W
         return [Update(keys.affiliate_withdrawal_key(corp_id, source_id), set=shown)]
     if kind == "reward" and source_id and payout.status is PayoutStatus.PAID and entries:
         reward = table.get(keys.guide_reward_key(corp_id, source_id))
-        return [totals_write(corp_id, reward, paid=True)] if reward else []
+        return [*totals_writes(corp_id, reward, paid=True)] if reward else []
     return []
 
 
