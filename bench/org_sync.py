@@ -17,7 +17,7 @@ handler's imports), how many guides fit in a 128 MB function; exits 1 if fewer t
 Then one ``change_contact`` ``update_user`` event (a guide with a welcome message moves to another
 outlet): its table reads (round trips, and the stored guides they hand over) and its peak; exits 1
 if the reads grow with the number of guides (they read the departments and that one guide) or the
-move is not stored (decision 200).
+move is not stored (decision 154).
 """
 
 from __future__ import annotations

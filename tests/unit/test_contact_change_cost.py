@@ -1,4 +1,4 @@
-"""A ``change_contact`` event costs what it names (decision 200): a member's event reads the
+"""A ``change_contact`` event costs what it names (decision 154): a member's event reads the
 departments and that one guide; a department's event reads the stored guides page by page. Either
 way the organization stored after it is what re-deriving the whole tenant gave."""
 
@@ -71,7 +71,7 @@ class StreamingOnly(TableOrgRepository):
 def whole_tenant_change(
     repo: OrgRepository, client: WeComClient, change_type: str, user_id: str, party_id: str, now: datetime
 ) -> str:
-    """The event as it was before decision 200: every stored guide and department loaded, the
+    """The event as it was before decision 154: every stored guide and department loaded, the
     event applied to them, the whole tenant re-derived and compared (the expected result)."""
     corp_id = client.corp_id
     have_depts, have_guides = repo.departments(corp_id), repo.guides(corp_id)

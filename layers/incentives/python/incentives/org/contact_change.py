@@ -1,5 +1,5 @@
 """A WeCom ``change_contact`` event (SPEC §4.2): what it names is re-fetched and re-derived, at the
-cost of what it names (decision 200)."""
+cost of what it names (decision 154)."""
 
 from __future__ import annotations
 
