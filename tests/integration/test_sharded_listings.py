@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from incentives.runtime import wiring
 from incentives.storage import keys
+from incentives.storage.affiliates import keys as affiliate_keys
+from incentives.storage.table import Update
 from tests.conftest import StackHandle
 from tests.integration.test_affiliates import (
     ADMIN_API,
@@ -22,7 +25,7 @@ from tests.integration.test_affiliates import (
     pay,
     refund,
 )
-from tests.support import token_for
+from tests.support import LOCAL_CORP, token_for
 
 DAY = (NOW - timedelta(days=3)).astimezone(UTC).date()
 """A whole UTC day of its own: the totals of [00:00:00.000Z, 23:59:59.999Z] are the counters'."""
@@ -98,6 +101,30 @@ def test_commission_records_page_across_shards_in_order_with_maintained_totals(s
         query={"cursor": [first["next_cursor"]]},  # made with other bounds
     )
     assert status == 400 and body["error"]["field"] == "cursor"
+
+
+def test_all_time_totals_read_the_all_time_counters_and_agree_with_the_days(stack: StackHandle) -> None:
+    configure(stack)
+    join(stack, "A")
+    start = datetime.combine(DAY, time(1), tzinfo=UTC)
+    click(stack, "C", "A", start - timedelta(minutes=30))
+    for n in range(5):  # two days, several shards
+        pay(stack, f"SO-T{n}", "C", 10_000, start + timedelta(days=n % 2, minutes=n))
+    refund(stack, "SO-T0", "R-T0", 5_000, start + timedelta(hours=1))
+    everything = admin(stack, "GET", "/admin/affiliates/commissions")
+    bounds = {"from": [f"{DAY}T00:00:00.000Z"], "to": [f"{DAY + timedelta(days=1)}T23:59:59.999Z"]}
+    days = admin(stack, "GET", "/admin/affiliates/commissions", query=bounds)
+    assert (everything["records"], everything["total_commission_fen"], everything["total_net_fen"]) == (
+        5,
+        5_000,
+        4_500,
+    )
+    assert (days["records"], days["total_net_fen"]) == (everything["records"], everything["total_net_fen"])
+
+    counter = affiliate_keys.share_totals_all_key(LOCAL_CORP, "SO-T1")  # moved by hand: all time reads it
+    wiring.table().transact([Update(counter, add={"net_fen": 7})])
+    assert admin(stack, "GET", "/admin/affiliates/commissions")["total_net_fen"] == 4_507
+    assert admin(stack, "GET", "/admin/affiliates/commissions", query=bounds)["total_net_fen"] == 4_500
 
 
 def test_withdrawals_page_across_shards_newest_first(stack: StackHandle) -> None:

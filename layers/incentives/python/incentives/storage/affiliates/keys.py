@@ -118,6 +118,18 @@ def share_totals_key(corp_id: str, order_id: str, paid_at: str) -> Key:
     }
 
 
+def share_totals_all_key(corp_id: str, order_id: str) -> Key:
+    """The tenant's commission totals of all time, of one shard (the order's): kept beside the day
+    items by the same transactions, so all-time totals read one page a shard whatever the days."""
+    day = share_totals_key(corp_id, order_id, "")
+    return {"pk": day["pk"], "sk": "ALL#" + day["sk"].rsplit("#", 1)[1]}
+
+
+def share_totals_keys(corp_id: str, order_id: str, paid_at: str) -> list[Key]:
+    """The totals an order's commissions move: its day, and the all-time item of its shard."""
+    return [share_totals_key(corp_id, order_id, paid_at), share_totals_all_key(corp_id, order_id)]
+
+
 def share_totals_partitions(corp_id: str) -> list[str]:
     return keys.listing_partitions(tenant_list(corp_id, "AFF_SHARE_TOTALS"))
 

@@ -215,14 +215,15 @@ def commission_decided(
     if decision.shares:  # one totals item per order (its shard, its day): one update for every share
         amount = sum(share.amount_fen for share in decision.shares)
         counters = {"records": len(decision.shares), "commission_fen": amount, "net_fen": amount}
-        writes.append(_totals_update(corp_id, order.order_id, paid_at, counters))
+        writes += _totals_updates(corp_id, order.order_id, paid_at, counters)
     return [*writes, *posting_writes(list(change.credits), order.paid_at)]
 
 
-def _totals_update(corp_id: str, order_id: str, paid_at: str, counters: dict[str, int]) -> Update:
-    return Update(
-        keys.share_totals_key(corp_id, order_id, paid_at), add=counters, set={"kind": "commission_totals"}
-    )
+def _totals_updates(corp_id: str, order_id: str, paid_at: str, counters: dict[str, int]) -> list[Write]:
+    return [
+        Update(key, add=counters, set={"kind": "commission_totals"})
+        for key in keys.share_totals_keys(corp_id, order_id, paid_at)
+    ]
 
 
 def _share_item(
@@ -341,7 +342,7 @@ def writes_of(corp_id: str, change: ports.Change, ledger: LedgerRepository) -> l
             moved: list[Write] = []
             if change.net_change_fen:
                 net = {"net_fen": change.net_change_fen}
-                moved.append(_totals_update(corp_id, change.order_id, change.paid_at, net))
+                moved += _totals_updates(corp_id, change.order_id, change.paid_at, net)
             return [
                 Update(
                     keys.share_key(corp_id, change.order_id, change.role),

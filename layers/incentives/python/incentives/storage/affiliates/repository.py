@@ -195,13 +195,16 @@ class TableAffiliates:
         for partition in keys.share_totals_partitions(corp_id):
             cursor = None
             while True:
-                page = self._table.query(
-                    partition,
-                    sk_at_least=f"DAY#{first_day or ''}",
-                    sk_at_most=f"DAY#{last_day or '9999'}#~",  # every item of the last day
-                    limit=500,
-                    cursor=cursor,
-                )
+                if first_day is None and last_day is None:  # all time: the shard's all-time items
+                    page = self._table.query(partition, sk_prefix="ALL#", limit=500, cursor=cursor)
+                else:
+                    page = self._table.query(
+                        partition,
+                        sk_at_least=f"DAY#{first_day or ''}",
+                        sk_at_most=f"DAY#{last_day or '9999'}#~",  # every item of the last day
+                        limit=500,
+                        cursor=cursor,
+                    )
                 for item in page.items:
                     for name in found:
                         found[name] += int(item.get(name, 0))
