@@ -254,6 +254,7 @@ def stack(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHand
     store_server.stop()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``make test``'s two workers (``--dist loadgroup``): a test file runs whole on one
     worker, and the end-to-end files all on the same one, in order, against one local stack (they
