@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 
-from incentives.events.intake import parse_webhook_event
 from incentives.messages.queued import ClaimedEvent, QueuedEvent, queued_message
 from incentives.webhook.ports import BodyChunkStore
 
@@ -34,6 +33,9 @@ def resolve(message: ClaimedEvent, chunks: BodyChunkStore) -> QueuedEvent:
             f"{name}: the chunks hold {len(raw)} bytes with sha256 {digest}, "
             f"not {check.body_bytes} bytes with sha256 {check.body_sha256}"
         )
+    # The webhook's contract parser is built on import; only a claim check needs it here.
+    from incentives.events.intake import parse_webhook_event
+
     event = parse_webhook_event(raw)
     if event.event_id != check.event_id or event.type != check.type:
         raise ClaimCheckFailed(f"{name}: the body is event {event.event_id} of type {event.type}")
