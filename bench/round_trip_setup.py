@@ -8,29 +8,16 @@ from typing import Any
 CORP = "ww-local-corp"
 
 
-def payout_waiting() -> str:
-    """A settled credit and a queued payout for it."""
-    from incentives.ledger import postings
-    from incentives.ledger.model import Account, OwnerKind
-    from incentives.payouts.creation import PayoutRequest, create_payout
-    from incentives.payouts.model import Payee, ProviderName
+def payout_waiting(reward_id: str) -> str:
+    """The payout of an online guide reward, as its grant made it, queued alone for the worker."""
+    from incentives.payouts.model import payout_id_for
     from incentives.runtime import wiring
 
-    wiring.reset()
-    now = datetime.now(UTC)
-    guide = Account(CORP, OwnerKind.GUIDE, "guide-bench")
-    ledger = wiring.ledger_repository()
-    ledger.credit(postings.credit(guide, "credit:bench", 5_000, now), hold_until=now)
-    hold = ledger.hold(guide, "credit:bench")
-    assert hold is not None
-    ledger.settle(hold, postings.settlement(hold, now), now)
-    payout = create_payout(
-        wiring.payout_repository(),
-        wiring.payout_queue(),
-        PayoutRequest("reward:bench", Payee(guide, "oBench"), 5_000, ProviderName.WECOM_PAY, "bench"),
-        now,
-    )
-    return payout.payout_id
+    payout_id = payout_id_for(CORP, f"reward:{reward_id}")
+    payout = wiring.payout_repository().get(CORP, payout_id)
+    assert payout is not None and payout.status.value == "queued", payout
+    wiring.payout_queue().send(CORP, payout_id, payout.generation)
+    return payout_id
 
 
 def affiliate_program(paid_at: datetime) -> None:

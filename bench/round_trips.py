@@ -372,9 +372,9 @@ def main() -> int:
     assert answer == {"batchItemFailures": []}, answer
     [online] = [r for r in setup.rewards_of_guide() if r["source_event_id"] == "visit-online"]
     assert online["payment_method"] == "online" and online["amount_fen"] == 200, online
-    purge("PayoutQueue")
+    purge("PayoutQueue")  # the warm-up's payout and this one's: the worker is measured on this one
 
-    payout_id = setup.payout_waiting()
+    payout_id = setup.payout_waiting(str(online["reward_id"]))
     answer = measured(
         "payout worker: one clean payout", through_queue("PayoutQueue", "PayoutWorkerFunction"), 3
     )

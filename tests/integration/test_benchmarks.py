@@ -57,6 +57,15 @@ def test_refunds_and_completions_take_their_floor_and_a_large_order_fits_the_ite
     assert largest <= 400, large
 
 
+def test_a_rewards_clean_payout_takes_its_floor(round_trips: str) -> None:
+    """Its move to paid adds to the reward counters from the facts the payout carries (decision
+    158): reading the reward again would make it 4."""
+    line = next(
+        line for line in round_trips.splitlines() if line.startswith("payout worker: one clean payout")
+    )
+    assert int(re.search(r"(\d+) round trips", line).group(1)) == 3, line  # type: ignore[union-attr]
+
+
 def test_listing_pages_cost_the_same_round_trips_in_a_small_and_a_ten_times_larger_tenant() -> None:
     output = _run("bench.listings", "--small", "200", "--large", "2000", "--page", "10")
     rows = [line for line in output.splitlines() if re.search(r"\d+ / \d+", line)]

@@ -129,13 +129,27 @@ def decide(context: GrantContext, counters: Counters, openid_of: Callable[[str, 
     )
     if carried_in:
         reward["carried_in_fen"] = carried_in
+    facts = {name: reward[name] for name in PAID_FACTS if name in reward}
     return replace(
         grant,
         reward=reward,
         entries=[credit, settled, *payout_entries],
-        payout=payout,
+        payout=replace(payout, source_facts=facts),
         carried_in_fen=carried_in,
     )
+
+
+PAID_FACTS = (
+    "reward_id",
+    "guide_id",
+    "outlet_id",
+    "rule_id",
+    "created_at",
+    "month",
+    "amount_fen",
+    "carried_in_fen",
+)
+"""What a reward's payout keeps of it: all its move to paid adds to the reward totals."""
 
 
 def _reward(context: GrantContext, amount: int) -> Record:

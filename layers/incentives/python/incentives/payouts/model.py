@@ -17,6 +17,7 @@ The payout id is deterministic from its cause and is the provider's idempotency 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -112,6 +113,9 @@ class Payout:
     """While ``awaiting_confirmation``: the deadline after which the reconciler cancels the bill."""
     check_at: datetime | None = None
     """While ``awaiting_confirmation``: when the reconciler next asks the provider about it."""
+    source_facts: Mapping[str, Any] | None = None
+    """What its source's maintained totals need once it is paid (a guide reward's rule, day,
+    outlet, month and amounts), kept with it so that the move to paid reads nothing more."""
 
     @property
     def unresolved(self) -> bool:

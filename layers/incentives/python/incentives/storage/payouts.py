@@ -68,6 +68,8 @@ def payout_item(payout: Payout) -> dict[str, Any]:
         "confirm_by": iso_utc(payout.confirm_by) if payout.confirm_by else None,
         "check_at": iso_utc(payout.check_at) if payout.check_at else None,
     }
+    if payout.source_facts is not None:
+        item["source_facts"] = dict(payout.source_facts)
     if payout.confirmation is not None:
         item["confirm_mch_id"] = payout.confirmation.mch_id
         item["confirm_app_id"] = payout.confirmation.app_id
@@ -119,6 +121,7 @@ def payout_from_item(item: dict[str, Any]) -> Payout:
         ),
         confirm_by=parse_instant(item["confirm_by"]) if item.get("confirm_by") else None,
         check_at=parse_instant(item["check_at"]) if item.get("check_at") else None,
+        source_facts=item.get("source_facts"),
     )
 
 
@@ -133,7 +136,7 @@ def _followers(table: Table, payout: Payout, entries: Sequence[Entry]) -> list[W
         shown = keys.withdrawal_status_attributes(corp_id, source_id, progress(payout))
         return [Update(keys.affiliate_withdrawal_key(corp_id, source_id), set=shown)]
     if kind == "reward" and source_id and payout.status is PayoutStatus.PAID and entries:
-        reward = table.get(keys.guide_reward_key(corp_id, source_id))
+        reward = payout.source_facts or table.get(keys.guide_reward_key(corp_id, source_id))
         return [*totals_writes(corp_id, reward, paid=True)] if reward else []
     return []
 
