@@ -4,16 +4,13 @@ way the organization stored after it is what re-deriving the whole tenant gave."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from incentives.core.clock import FixedClock
 from incentives.org.model import Department, Member, OrgTree
 from incentives.org.ports import OrgRepository, Record
 from incentives.org.service import apply_contact_change, sync_organization
@@ -21,9 +18,10 @@ from incentives.org.sync import GuideChanges, departments_of, reconcile
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import Item, Key, Page
-from incentives.wecom.client import MemoryTokenCache, WeComApiError, WeComClient
+from incentives.wecom.client import WeComApiError, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
+from tests.support.wecom import sandbox_client
 
 CORP = "ww-1"
 FIRST = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
@@ -122,12 +120,7 @@ def whole_tenant_change(
 
 
 def _client(sandbox: WeComSandbox) -> WeComClient:
-    def transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
-        parsed = urlparse(url)
-        query, payload = dict(parse_qsl(parsed.query)), json.loads(body) if body else {}
-        return json.dumps(sandbox.api(method, parsed.path, query, payload)).encode()
-
-    return WeComClient(CORP, "app-secret", MemoryTokenCache(), FixedClock(FIRST), transport=transport)
+    return sandbox_client(sandbox, CORP, FIRST)
 
 
 World = tuple[WeComSandbox, ReadCountingTable, StreamingOnly, WeComClient]

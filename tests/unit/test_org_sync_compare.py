@@ -3,22 +3,21 @@ holding every stored guide: what changed is still found, and only that is writte
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from unittest import mock
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from incentives.core.clock import FixedClock, iso_utc
+from incentives.core.clock import iso_utc
 from incentives.org.ports import Record
 from incentives.org.service import sync_organization
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
-from incentives.wecom.client import MemoryTokenCache, WeComApiError, WeComClient
+from incentives.wecom.client import WeComApiError, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
+from tests.support.wecom import sandbox_client
 
 CORP = "ww-1"
 FIRST = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
@@ -35,12 +34,7 @@ class StreamingOnly(TableOrgRepository):
 
 
 def _client(sandbox: WeComSandbox) -> WeComClient:
-    def transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
-        parsed = urlparse(url)
-        query, payload = dict(parse_qsl(parsed.query)), json.loads(body) if body else {}
-        return json.dumps(sandbox.api(method, parsed.path, query, payload)).encode()
-
-    return WeComClient(CORP, "app-secret", MemoryTokenCache(), FixedClock(FIRST), transport=transport)
+    return sandbox_client(sandbox, CORP, FIRST)
 
 
 @pytest.fixture

@@ -4,21 +4,20 @@ container) is shown as interrupted once no run could still be going."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from incentives.core.clock import FixedClock, iso_utc
+from incentives.core.clock import iso_utc
 from incentives.org.ports import OrgChanges
 from incentives.org.service import SyncState, sync_organization, sync_status
 from incentives.org.sync_status import RUN_LIMIT, SyncStatus, put_status
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
-from incentives.wecom.client import MemoryTokenCache, WeComClient
+from incentives.wecom.client import WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
+from tests.support.wecom import sandbox_client
 
 CORP = "ww-1"
 NOW = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
@@ -34,12 +33,7 @@ class FailingWrites(TableOrgRepository):
 
 
 def _client(sandbox: WeComSandbox) -> WeComClient:
-    def transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
-        parsed = urlparse(url)
-        query, payload = dict(parse_qsl(parsed.query)), json.loads(body) if body else {}
-        return json.dumps(sandbox.api(method, parsed.path, query, payload)).encode()
-
-    return WeComClient(CORP, "app-secret", MemoryTokenCache(), FixedClock(NOW), transport=transport)
+    return sandbox_client(sandbox, CORP, NOW)
 
 
 def test_a_sync_stopped_by_an_error_of_ours_is_failed_on_its_status_and_the_error_raised() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
@@ -14,6 +13,7 @@ from incentives.core.clock import FixedClock
 from incentives.wecom.client import MemoryTokenCache, WeComApiError, WeComClient, WeComUnavailable
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
+from tests.support.wecom import in_process
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -28,20 +28,12 @@ def _client(
     cache: MemoryTokenCache | None = None,
     slept: list[float] | None = None,
 ) -> WeComClient:
-    def transport(method: str, url: str, body: bytes | None, timeout: float) -> bytes:
-        import json
-
-        parsed = urlparse(url)
-        return json.dumps(
-            sandbox.api(method, parsed.path, dict(parse_qsl(parsed.query)), json.loads(body) if body else {})
-        ).encode()
-
     return WeComClient(
         "ww-1",
         "app-secret",
         cache or MemoryTokenCache(),
         clock,
-        transport=transport,
+        transport=in_process(sandbox),
         sleep=(slept.append if slept is not None else lambda _: None),
     )
 
