@@ -80,16 +80,21 @@ class _Api:
         return answer.json()
 
 
+def _table(config: LocalConfig) -> Any:
+    """The stack's table, written directly where no API writes what a sample needs."""
+    from incentives.storage.dynamo_table import DynamoTable
+
+    return DynamoTable(aws.client("dynamodb", config), f"{config.stack_name}-IncentivesTable")
+
+
 def _credit_affiliate(config: LocalConfig) -> None:
     """A settled commission for the sample affiliate, as settlement leaves it (no API posts one)."""
     from incentives.ledger import postings
     from incentives.ledger.model import Account, OwnerKind
-    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.ledger import LedgerRepository
 
     now = datetime.now(UTC)
-    table = DynamoTable(aws.client("dynamodb", config), f"{config.stack_name}-IncentivesTable")
-    ledger = LedgerRepository(table)
+    ledger = LedgerRepository(_table(config))
     account = Account(config.corp_id, OwnerKind.AFFILIATE, SAMPLE_AFFILIATE)
     source = "credit:demo-affiliate-1"
     if ledger.credit(postings.credit(account, source, AFFILIATE_CREDIT_FEN, now), hold_until=now):
@@ -161,15 +166,13 @@ def _claimed_sample_body(config: LocalConfig) -> str:
     import hashlib
 
     from incentives.events.intake import CHUNK_TTL, utf8_chunks
-    from incentives.storage.dynamo_table import DynamoTable
     from incentives.storage.event_chunks import TableBodyChunkStore
 
     sample = json.loads((ROOT / "events" / "order_webhook" / "order_paid.json").read_text(encoding="utf-8"))
     raw = sample["body"].encode()
     digest = hashlib.sha256(raw).hexdigest()
-    table = DynamoTable(aws.client("dynamodb", config), f"{config.stack_name}-IncentivesTable")
     event_id = json.loads(raw)["event_id"]
-    TableBodyChunkStore(table).put(
+    TableBodyChunkStore(_table(config)).put(
         config.corp_id, event_id, digest, utf8_chunks(raw), datetime.now(UTC) + CHUNK_TTL
     )
     return digest
