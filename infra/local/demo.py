@@ -165,16 +165,15 @@ def _claimed_sample_body(config: LocalConfig) -> str:
     ``order.paid`` sample's body, stored as the webhook stores a body too large for a message."""
     import hashlib
 
-    from incentives.events.intake import CHUNK_TTL, utf8_chunks
+    from incentives.events.intake import keep_chunks, utf8_chunks
     from incentives.storage.event_chunks import TableBodyChunkStore
 
     sample = json.loads((ROOT / "events" / "order_webhook" / "order_paid.json").read_text(encoding="utf-8"))
     raw = sample["body"].encode()
     digest = hashlib.sha256(raw).hexdigest()
     event_id = json.loads(raw)["event_id"]
-    TableBodyChunkStore(_table(config)).put(
-        config.corp_id, event_id, digest, utf8_chunks(raw), datetime.now(UTC) + CHUNK_TTL
-    )
+    store = TableBodyChunkStore(_table(config))
+    keep_chunks(store, config.corp_id, event_id, digest, utf8_chunks(raw), datetime.now(UTC))
     return digest
 
 

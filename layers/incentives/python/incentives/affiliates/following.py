@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from incentives.affiliates.commission import Role, account, credit_id
-from incentives.affiliates.lifecycle import follow_order
+from incentives.affiliates.lifecycle import apply_and_follow
 from incentives.affiliates.ports import (
     Change,
     DecisionUnchanged,
@@ -38,7 +38,6 @@ from incentives.levels.metrics import affiliates_of, deal_pending, minus, order_
 from incentives.levels.ports import AppliedSource
 from incentives.levels.service import assess_owed, order_inputs, order_source
 from incentives.orders.aggregate import AfterSalesWindow, OrderFact, OrderState, apply_fact
-from incentives.orders.service import apply_order_event
 from incentives.webhook.models import OrderCompleted, OrderRefunded
 
 ROLES = tuple(role.value for role in Role)
@@ -52,9 +51,10 @@ def apply_order_change(
     window: AfterSalesWindow,
     now: datetime,
 ) -> tuple[OrderState, str]:
-    """Apply a refund, a completion or a closed window to the order, then to its commissions."""
+    """Apply a refund or a completion to the order, then to its commissions (any other fact takes
+    the general path)."""
     if not isinstance(fact, OrderRefunded | OrderCompleted):
-        return _general(ports, corp_id, event_id, fact, window, now)
+        return apply_and_follow(ports, corp_id, event_id, fact, window, now)
     source = order_source(fact.order_id)
     context = ports.affiliates.order_context(corp_id, fact.order_id, ROLES, source)
     current = context.order or OrderState(corp_id=corp_id, order_id=fact.order_id)
@@ -63,7 +63,7 @@ def apply_order_change(
     # a decision is made only after the order was counted in the customer's activity (in the
     # payment's transaction, or before it on the general path): no activity to record here
     if updated is current or updated.paid is None or decision is None:
-        return _general(ports, corp_id, event_id, fact, window, now)
+        return apply_and_follow(ports, corp_id, event_id, fact, window, now)
     hold_until = (
         updated.completed.completed_at + timedelta(days=context.settings.after_sales_window_days)
         if updated.completed
@@ -71,7 +71,7 @@ def apply_order_change(
     )
     planned = _share_changes(corp_id, updated, decision, context, hold_until, now, ports.time_zone)
     if planned is None:
-        return _general(ports, corp_id, event_id, fact, window, now)
+        return apply_and_follow(ports, corp_id, event_id, fact, window, now)
     changes, notes = planned
     figures, moved = _level_figures(
         updated, decision, context.level_figures, hold_until, now, ports.time_zone
@@ -80,7 +80,7 @@ def apply_order_change(
         guard = DecisionUnchanged(updated.order_id, decision["decided_at"])  # no late click meanwhile
         ports.affiliates.commit(corp_id, [OrderSaved(updated, current.version), guard, *changes, *figures])
     except (Stale, TooLarge):
-        return _general(ports, corp_id, event_id, fact, window, now)
+        return apply_and_follow(ports, corp_id, event_id, fact, window, now)
     levels = ports.affiliates.levels
     notes += [f"level figures of {', '.join(moved)} moved"] if moved else []
     notes += [
@@ -162,15 +162,3 @@ def _level_figures(
     target = AppliedSource(source, (previous.version if previous else 0) + 1, contributions, inputs, pending)
     moved = affiliates_of(minus(contributions, previous.applied if previous else {}))
     return [LevelSource(previous, target, Trigger(source=source, at=now))], moved
-
-
-def _general(
-    ports: Earnings,
-    corp_id: str,
-    event_id: str,
-    fact: OrderFact,
-    window: AfterSalesWindow,
-    now: datetime,
-) -> tuple[OrderState, str]:
-    state = apply_order_event(ports.orders, corp_id, event_id, fact, window)
-    return state, follow_order(ports, corp_id, state, now)

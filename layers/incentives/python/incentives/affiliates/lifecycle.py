@@ -24,9 +24,18 @@ from incentives.affiliates.commission import account, credit_id
 from incentives.affiliates.ports import Earnings, Record, ShareCompleted
 from incentives.core.errors import ConcurrentModification
 from incentives.levels.service import apply_order, assess_owed
-from incentives.orders.aggregate import OrderState
+from incentives.orders.aggregate import AfterSalesWindow, OrderFact, OrderState
+from incentives.orders.service import apply_order_event
 
 MAX_ATTEMPTS = 5
+
+
+def apply_and_follow(
+    ports: Earnings, corp_id: str, event_id: str, fact: OrderFact, window: AfterSalesWindow, now: datetime
+) -> tuple[OrderState, str]:
+    """The general path of any order fact: the order aggregate, then its commissions follow."""
+    state = apply_order_event(ports.orders, corp_id, event_id, fact, window)
+    return state, follow_order(ports, corp_id, state, now)
 
 
 def follow_order(ports: Earnings, corp_id: str, state: OrderState, now: datetime) -> str:

@@ -15,14 +15,13 @@ from incentives.affiliates.attribution import active, buyer_promoter, decision_c
 from incentives.affiliates.binding import bound_at
 from incentives.affiliates.bound_customers import clicks_of
 from incentives.affiliates.commission import Decision, Promoter, decide
-from incentives.affiliates.lifecycle import follow_order
+from incentives.affiliates.lifecycle import apply_and_follow, follow_order
 from incentives.affiliates.ports import Change, Earnings, LevelSource, OrderSaved, Stale, TooLarge
 from incentives.levels.assessment import Trigger
 from incentives.levels.metrics import OrderInputs, order_contributions
 from incentives.levels.ports import AppliedSource, Standing, StoredLevels
 from incentives.levels.service import current_rank, order_source
 from incentives.orders.aggregate import AfterSalesWindow, OrderState, apply_fact
-from incentives.orders.service import apply_order_event
 from incentives.webhook.models import OrderPaid
 
 
@@ -44,7 +43,7 @@ def apply_payment(
     updated = apply_fact(current, event_id, order, window)
     if context.decided or context.level_figures_seen or updated is current or updated.paid != order:
         # decided before, seen before, or another payment of this order came first (it stands)
-        return _general(ports, corp_id, event_id, order, window, now)
+        return apply_and_follow(ports, corp_id, event_id, order, window, now)
     settings, levels = context.settings, context.levels
     buyer = buyer_promoter(context.buyer, order, settings)
     bound_id = (
@@ -66,7 +65,7 @@ def apply_payment(
     if bound_id and bound_standing is not None:
         ranks[bound_id] = _rank_at_payment(bound_standing, order, levels)
     if None in ranks.values():  # a level changed since the payment: the general path reads its history
-        return _general(ports, corp_id, event_id, order, window, now)
+        return apply_and_follow(ports, corp_id, event_id, order, window, now)
     buyer = leveled(buyer, ranks.get(order.customer_id), levels)
     bound = leveled(active(second.get(bound_id), settings), ranks[bound_id], levels) if bound_id else None
     earner = buyer or bound
@@ -87,7 +86,7 @@ def apply_payment(
     try:
         affiliates.commit(corp_id, changes)
     except (Stale, TooLarge):
-        return _general(ports, corp_id, event_id, order, window, now)
+        return apply_and_follow(ports, corp_id, event_id, order, window, now)
     if updated.refunds or updated.completed:  # refunds or a completion came before the payment
         return updated, follow_order(ports, corp_id, updated, now)
     return updated, decision.reason
@@ -121,15 +120,3 @@ def _payment_figures(
     source = order_source(state.order_id)
     record = AppliedSource(source, 1, figures, inputs)
     return [LevelSource(None, record, Trigger(source=source, event_id=event_id, at=now))]
-
-
-def _general(
-    ports: Earnings,
-    corp_id: str,
-    event_id: str,
-    fact: OrderPaid,
-    window: AfterSalesWindow,
-    now: datetime,
-) -> tuple[OrderState, str]:
-    state = apply_order_event(ports.orders, corp_id, event_id, fact, window)
-    return state, follow_order(ports, corp_id, state, now)

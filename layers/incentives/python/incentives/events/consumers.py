@@ -73,11 +73,8 @@ def build_consumers(ports: EventPorts) -> Consumers:
 
         return AffiliateEffects(table=ports.table, ledger=ports.ledger, time_zone=ports.time_zone)
 
-    def payments(delivery: Delivery) -> str:
-        """The order and its commissions in one transaction."""
-        from incentives.storage.affiliates.earnings import apply_payment
-
-        state, commissions = apply_payment(
+    def _applied(apply: Callable[..., tuple[OrderState, str]], delivery: Delivery) -> str:
+        state, commissions = apply(
             affiliate_effects(),
             delivery.corp_id,
             delivery.event_id,
@@ -86,20 +83,18 @@ def build_consumers(ports: EventPorts) -> Consumers:
             ports.clock.now(),
         )
         return _order_detail(state, commissions)
+
+    def payments(delivery: Delivery) -> str:
+        """The order and its commissions in one transaction."""
+        from incentives.storage.affiliates.earnings import apply_payment
+
+        return _applied(apply_payment, delivery)
 
     def orders(delivery: Delivery) -> str:
         """A refund or a completion on the order, then on its commissions."""
         from incentives.storage.affiliates.earnings import apply_order_change
 
-        state, commissions = apply_order_change(
-            affiliate_effects(),
-            delivery.corp_id,
-            delivery.event_id,
-            delivery.data,
-            ports.window,
-            ports.clock.now(),
-        )
-        return _order_detail(state, commissions)
+        return _applied(apply_order_change, delivery)
 
     closed: dict[tuple[str, str], OrderState] = {}
     """The order its window-closed event left, for the consumers after ``window_closed`` (one entry)."""

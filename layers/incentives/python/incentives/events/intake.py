@@ -99,6 +99,18 @@ def utf8_chunks(raw: bytes, size: int = CHUNK_BYTES) -> list[str]:
     return chunks
 
 
+def keep_chunks(
+    chunks: BodyChunkStore,
+    corp_id: str,
+    event_id: str,
+    body_sha256: str,
+    pieces: list[str],
+    received_at: datetime,
+) -> None:
+    """Keep a body's pieces (:func:`utf8_chunks`) for its claim check, until ``CHUNK_TTL`` after receipt."""
+    chunks.put(corp_id, event_id, body_sha256, pieces, received_at + CHUNK_TTL)
+
+
 def keep_and_enqueue(
     delivery: VerifiedDelivery,
     store: RawEventStore,
@@ -133,7 +145,7 @@ def keep_and_enqueue(
         )
     )
     if pieces:
-        chunks.put(delivery.corp_id, event.event_id, delivery.body_sha256, pieces, received_at + CHUNK_TTL)
+        keep_chunks(chunks, delivery.corp_id, event.event_id, delivery.body_sha256, pieces, received_at)
     message: QueuedEvent | ClaimedEvent = queued
     if claim:
         check = ClaimCheck(

@@ -159,8 +159,10 @@ class TableLevelRepository:
     due_relevel = staticmethod(due_relevel)
 
     def members(self, corp_id: str) -> dict[int, int]:
-        stored = self.settings(corp_id)
-        counts: dict[int, int] = defaultdict(int)
+        return self._members(corp_id, self.settings(corp_id))
+
+    def _members(self, corp_id: str, stored: StoredLevels | None) -> dict[int, int]:
+        counts: dict[int, int] = defaultdict(int)  # renumbered by the settings the caller read
         for item in self._table.get_many([members_key(corp_id, shard) for shard in range(SHARDS)]):
             for (numbering, rank), value in counted(item).items():
                 counts[stored.renumbered(numbering, rank) if stored else rank] += value
@@ -180,7 +182,7 @@ class TableLevelRepository:
 
     def refresh_member_counts(self, corp_id: str, now: datetime) -> MemberCounts:
         stored = self.settings(corp_id)
-        counts = self.members(corp_id)
+        counts = self._members(corp_id, stored)
         self._table.transact(
             [
                 Put(

@@ -60,7 +60,7 @@ def apply_order_change(
     window: AfterSalesWindow,
     now: datetime,
 ) -> tuple[OrderState, str]:
-    """A refund, a completion or a closed window, on the order then its commissions
+    """A refund or a completion, on the order then its commissions
     (``affiliates.following``: two round trips for a refund or a completion)."""
     return following.apply_order_change(effects.ports(), corp_id, event_id, fact, window, now)
 

@@ -12,8 +12,6 @@ decision and one share item per role. Listings are sparse indexes: per tenant on
 
 from __future__ import annotations
 
-import zlib
-
 from incentives.storage import keys
 
 Key = dict[str, str]
@@ -45,7 +43,7 @@ def day_key(corp_id: str, affiliate_id: str, day: str) -> Key:
 
 def figure_shard(spread_by: str) -> int:
     """The shard a figures write lands on (stable for the same ``spread_by``)."""
-    return zlib.crc32(spread_by.encode()) % FIGURE_SHARDS
+    return keys.shard(spread_by, FIGURE_SHARDS)
 
 
 def stats_shard_key(corp_id: str, affiliate_id: str, shard: int) -> Key:
@@ -108,21 +106,25 @@ TOTALS_SPREAD = 8
 so 1,000 orders a second write each about 8 times a second (one Query per partition reads them)."""
 
 
-def share_totals_key(corp_id: str, order_id: str, paid_at: str) -> Key:
-    """The tenant's commission totals of one shard (the order's) and one UTC day of payment:
-    counters kept in the transaction that writes or changes a share (16 × 8 items a day, none hot)."""
+def _totals_item(corp_id: str, order_id: str, sk_head: str) -> Key:
+    """An order's commission totals item in its shard's partition: ``<sk_head>#<spread>``."""
     spread = keys.shard(order_id, keys.LISTING_SHARDS * TOTALS_SPREAD) // keys.LISTING_SHARDS
     return {
         "pk": keys.listing_partition(tenant_list(corp_id, "AFF_SHARE_TOTALS"), order_id),
-        "sk": f"DAY#{paid_at[:10]}#{spread}",
+        "sk": f"{sk_head}#{spread}",
     }
+
+
+def share_totals_key(corp_id: str, order_id: str, paid_at: str) -> Key:
+    """The tenant's commission totals of one shard (the order's) and one UTC day of payment:
+    counters kept in the transaction that writes or changes a share (16 × 8 items a day, none hot)."""
+    return _totals_item(corp_id, order_id, f"DAY#{paid_at[:10]}")
 
 
 def share_totals_all_key(corp_id: str, order_id: str) -> Key:
     """The tenant's commission totals of all time, of one shard (the order's): kept beside the day
     items by the same transactions, so all-time totals read one page a shard whatever the days."""
-    day = share_totals_key(corp_id, order_id, "")
-    return {"pk": day["pk"], "sk": "ALL#" + day["sk"].rsplit("#", 1)[1]}
+    return _totals_item(corp_id, order_id, "ALL")
 
 
 def share_totals_keys(corp_id: str, order_id: str, paid_at: str) -> list[Key]:
