@@ -20,6 +20,8 @@ from tests.support import LOCAL_SECRET, ROOT, free_port
 
 READY_TIMEOUT_SECONDS = 90
 LEVELS_TENANT = "ww-e2e-levels"
+DOWNGRADES_TENANT = "ww-e2e-downgrades"
+"""The downgrade scenarios' tenant (their 2-level rules apart from seed 001's eight)."""
 """The tenant of the affiliate-level scenarios (rules of their own, apart from the default tenant's)."""
 
 
@@ -120,11 +122,14 @@ def running_stack() -> Iterator[RunningStack]:
                     "wecom_callback_token": "QDG6eK",
                     "wecom_encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
                 },
-                # The level scenarios' own tenant: their rules never meet the README's, which a
-                # reader runs on the default tenant.
-                LEVELS_TENANT: {
-                    "order_webhook_secret": LOCAL_SECRET,
-                    "api_jwt_secret": "local-api-jwt-secret-for-development-only",
+                # The level scenarios' own tenants: their rules never meet the README's, which a
+                # reader runs on the default tenant, nor each other's.
+                **{
+                    tenant: {
+                        "order_webhook_secret": LOCAL_SECRET,
+                        "api_jwt_secret": "local-api-jwt-secret-for-development-only",
+                    }
+                    for tenant in (LEVELS_TENANT, DOWNGRADES_TENANT)
                 },
             }
         ),

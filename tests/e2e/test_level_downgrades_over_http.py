@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import LEVELS_TENANT, RunningStack
+from tests.e2e.conftest import DOWNGRADES_TENANT, RunningStack
 from tests.e2e.test_affiliates_seed_003 import SEED_003_PROGRAM, _call, _send
 from tests.e2e.test_wecom_over_http import _token
 from tests.support import sample_body
@@ -42,7 +42,7 @@ def _fire(stack: RunningStack, at: datetime) -> None:
 
 def _affiliate_with_a_paid_order(stack: RunningStack, admin: str, who: str, paid_at: datetime) -> str:
     """``who`` joins; their customer pays an order at ``paid_at``; the job assesses them now."""
-    token = _token(stack, "--corp", LEVELS_TENANT, "--role", "affiliate", "--sub", who)
+    token = _token(stack, "--corp", DOWNGRADES_TENANT, "--role", "affiliate", "--sub", who)
     _call(stack, "POST", "/affiliate/application", token, json={"openid": f"openid-{who}"})
     customer = f"{who}-C"
     _send(
@@ -53,7 +53,7 @@ def _affiliate_with_a_paid_order(stack: RunningStack, admin: str, who: str, paid
         customer_id=customer,
         affiliate_id=who,
         clicked_at=(paid_at - timedelta(hours=1)).isoformat(),
-        tenant=LEVELS_TENANT,
+        tenant=DOWNGRADES_TENANT,
     )
     line = dict(
         sample_body("order_paid")["data"]["lines"][0], line_id="L1", paid_fen=10_000, payable_fen=10_000
@@ -68,7 +68,7 @@ def _affiliate_with_a_paid_order(stack: RunningStack, admin: str, who: str, paid
         paid_at=paid_at.isoformat(),
         source={"scene": "share"},
         lines=[line],
-        tenant=LEVELS_TENANT,
+        tenant=DOWNGRADES_TENANT,
     )
 
     def risen() -> bool:  # the order is applied in the background; the job then raises them
@@ -83,7 +83,7 @@ def test_single_check_x_3_obtained_on_d_checks_d_to_d_plus_2_and_downgrades_as_d
     running_stack: RunningStack,
 ) -> None:
     stack = running_stack
-    admin = _token(stack, "--corp", LEVELS_TENANT, "--role", "admin")
+    admin = _token(stack, "--corp", DOWNGRADES_TENANT, "--role", "admin")
     _call(stack, "PUT", "/admin/affiliates/settings", admin, json=SEED_003_PROGRAM)
     levels = {
         "levels": [{"name": "普通"}, _by_paid_orders("单次", downgrade={"kind": "single", "after_days": 3})]
@@ -112,7 +112,7 @@ def test_cycle_of_10_days_obtained_on_d_passes_d_to_d_plus_9_and_fails_d_plus_10
     running_stack: RunningStack,
 ) -> None:
     stack = running_stack
-    admin = _token(stack, "--corp", LEVELS_TENANT, "--role", "admin")
+    admin = _token(stack, "--corp", DOWNGRADES_TENANT, "--role", "admin")
     _call(stack, "PUT", "/admin/affiliates/settings", admin, json=SEED_003_PROGRAM)
     levels = {
         "levels": [{"name": "普通"}, _by_paid_orders("循环", period_days=10, downgrade={"kind": "cycle"})]

@@ -20,7 +20,9 @@ from tests.support import sample_body, token_for, webhook_event
 
 ADMIN_API, CENTER_API = "AffiliateAdminApiFunction", "AffiliateApiFunction"
 NOW = datetime.combine(
-    datetime.now(UTC).date() - timedelta(days=1), time(12), tzinfo=ZoneInfo("Asia/Shanghai")
+    datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1),
+    time(12),
+    tzinfo=ZoneInfo("Asia/Shanghai"),
 ).astimezone(UTC)
 """Yesterday noon in the merchant's zone: "today" in the center's figures never straddles midnight."""
 PROGRAM: dict[str, Any] = {

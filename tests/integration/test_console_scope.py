@@ -214,7 +214,7 @@ def _campaign_change() -> dict[str, Any]:
 
 
 SETTINGS_ONLY = "a tenant setting, no department owns it"
-SUBSIDY = "the WeChat Store shop and its platform subsidy belong to no department (decision: subsidy scope)"
+SUBSIDY = "the WeChat Store shop and its platform subsidy belong to no department (decision 128)"
 AFFILIATES = "affiliates belong to no department (decision 40)"
 STORE = "the WeChat Store and the platform's fees belong to the tenant, no department owns them"
 

@@ -1,6 +1,6 @@
 """Orders larger than an SQS message through POST /webhooks/orders: the body is kept in chunks of
 the table and the queue carries a claim check, which the event processor resolves (decision
-"claim check"). A 2,000-line order with long product names and its 20 refunds, on the embedded
+148). A 2,000-line order with long product names and its 20 refunds, on the embedded
 endpoint, through the real handlers."""
 
 from __future__ import annotations

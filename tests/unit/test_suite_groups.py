@@ -32,6 +32,9 @@ def test_the_end_to_end_files_run_on_one_worker(tmp_path: Path) -> None:
     e2e.mkdir(parents=True)
     for name in ("test_first.py", "test_second.py"):
         (e2e / name).write_text(GROUPED)
+    control = tmp_path / "suite" / "tests" / "unit"  # a file of its own group: the other worker's
+    control.mkdir(parents=True)
+    (control / "test_control.py").write_text(GROUPED)
     log = tmp_path / "workers.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GROUP_LOG": str(log)}
     run = subprocess.run(
@@ -60,6 +63,10 @@ def test_the_end_to_end_files_run_on_one_worker(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    workers = {line.split()[1] for line in log.read_text().splitlines()}
-    assert len(log.read_text().splitlines()) == 8
+    ran = [line.split() for line in log.read_text().splitlines()]
+    end_to_end = [worker for module, worker in ran if module != "test_control"]
+    workers = set(end_to_end)
+    assert len(end_to_end) == 8
     assert len(workers) == 1, f"the end-to-end files ran on {sorted(workers)}"
+    # The suite really had two workers to spread over: the other group ran on the other one.
+    assert {worker for module, worker in ran if module == "test_control"} - workers, ran
