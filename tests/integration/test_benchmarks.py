@@ -109,13 +109,18 @@ def test_cold_start_reports_a_ratio_per_function() -> None:
     for function in read_stack().functions:
         first_event = r"[\d.]+" if function in FIRST_EVENTS else "-"
         row = re.search(
-            rf"^{function}\s+([\d.]+)\s+({first_event})" + r"(\s+[\d.]+){4}\s+(ok|OVER BUDGET)$",
+            rf"^{function}\s+([\d.]+)\s+({first_event})" + r"(\s+[\d.]+){5}\s+(ok|OVER BUDGET)$",
             result.stdout,
             re.M,
         )
         assert row, result.stdout + result.stderr
         if function in FIRST_EVENTS:  # the first event is measured after the import, in the same interpreter
             assert float(row[2]) >= float(row[1]), row[0]
+    over = re.search(r"^over budget: (.+)$", result.stdout, re.M)
+    if over:  # the failure says how many are over on their third-party imports alone
+        counted = re.search(r"third-party imports alone .*: (\d+) of (\d+)", result.stdout)
+        assert counted and int(counted[2]) == len(over[1].split(", ")), result.stdout
+        assert result.returncode == 1
 
 
 def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Path) -> None:
