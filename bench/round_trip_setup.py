@@ -125,6 +125,6 @@ def store_visit(event_id: str) -> dict[str, Any]:
 
 def rewards_of_guide() -> list[dict[str, Any]]:
     from incentives.runtime import wiring
-    from incentives.storage.guides import TableGuideRepository
+    from tests.support.guide_rewards import stored_rewards
 
-    return TableGuideRepository(wiring.table()).rewards(CORP, GUIDE)
+    return stored_rewards(wiring.guide_repository(), CORP, GUIDE)

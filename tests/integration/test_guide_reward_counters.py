@@ -24,6 +24,7 @@ from tests.integration.test_guide_incentives import ADMIN, GUIDE, _admin, _behav
 from tests.integration.test_guide_listings import _granted
 from tests.integration.test_org_tags_guides import _call, _synced
 from tests.support import token_for
+from tests.support.guide_rewards import earnings
 
 CORP = "ww-local-corp"
 READ_ALL = "2030-01-01T00:00:00Z"
@@ -94,7 +95,8 @@ def test_a_guides_month_earnings_come_from_their_counters_by_the_merchant_month(
     _behavior(stack, "g-december", "2026-12-01T01:00:00+08:00", guide="zhangwei")
     repo, payouts = wiring.guide_repository(), wiring.payout_repository()
     time_zone = "Asia/Shanghai"
-    mine = incentives.records(repo, payouts, Principal(CORP, "zhangwei", Role.GUIDE), only_guide="zhangwei")
+    asking, query = Principal(CORP, "zhangwei", Role.GUIDE), incentives.RecordQuery(only_guide="zhangwei")
+    mine = list(incentives.every_record(repo, payouts, asking, query))
     for now in (
         datetime(2026, 11, 15, tzinfo=UTC),
         datetime(2026, 11, 30, 15, 59, tzinfo=UTC),  # 23:59 on 30 November in Shanghai
@@ -102,7 +104,7 @@ def test_a_guides_month_earnings_come_from_their_counters_by_the_merchant_month(
         datetime(2027, 1, 1, tzinfo=UTC),
     ):
         counted = incentives.maintained_earnings(repo, CORP, "zhangwei", now, time_zone)
-        assert counted == incentives.earnings(mine, now, time_zone), now
+        assert counted == earnings(mine, now, time_zone), now
     november = incentives.maintained_earnings(
         repo, CORP, "zhangwei", datetime(2026, 11, 15, tzinfo=UTC), time_zone
     )

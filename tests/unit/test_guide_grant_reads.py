@@ -14,6 +14,7 @@ from incentives.storage.org import guide_item
 from incentives.storage.payouts import PayoutRepository
 from incentives.storage.table import Put
 from tests.support.fanout import CountingTable
+from tests.support.guide_rewards import stored_rewards
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 GUIDE = "g-zhang"
@@ -41,7 +42,7 @@ def _visit(effects: GuideEffects, corp: str, event_id: str, at: datetime) -> str
 
 
 def _granted(effects: GuideEffects, corp: str) -> dict[str, int]:
-    rewards = effects.guides.rewards(corp, GUIDE)
+    rewards = stored_rewards(effects.guides, corp, GUIDE)
     return {reward["source_event_id"]: reward["amount_fen"] for reward in rewards}
 
 

@@ -9,6 +9,7 @@ from incentives.guides.ports import Grant, GrantOutcome
 from incentives.storage.guides import TableGuideRepository
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.table import Put, query_all
+from tests.support.guide_rewards import stored_rewards
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -61,10 +62,11 @@ def test_rewards_are_listed_newest_first_for_the_tenant_and_per_guide() -> None:
     later = _grant("rw-b", used_fen=100)
     assert later.reward is not None
     repo.commit_grant(replace(later, reward={**later.reward, "created_at": "2026-03-02T09:30:00Z"}))
-    assert [r["reward_id"] for r in repo.rewards("ww-1")] == ["rw-b", "rw-a"]
-    assert [r["reward_id"] for r in repo.rewards("ww-1", "g1")] == ["rw-b", "rw-a"]
-    assert repo.rewards("ww-1", "g2") == []
-    assert all("pk" not in r and "gsi2pk" not in r for r in repo.rewards("ww-1"))
+    for page in (1, 10):  # one reward a page: the cursor goes on
+        assert [r["reward_id"] for r in stored_rewards(repo, "ww-1", page=page)] == ["rw-b", "rw-a"]
+        assert [r["reward_id"] for r in stored_rewards(repo, "ww-1", "g1", page)] == ["rw-b", "rw-a"]
+    assert stored_rewards(repo, "ww-1", "g2") == []
+    assert all("pk" not in r and "gsi2pk" not in r for r in stored_rewards(repo, "ww-1"))
 
 
 def test_query_all_reads_every_page() -> None:

@@ -97,6 +97,23 @@ def test_list_id_pages_keep_the_stored_names_and_find_a_move(
     assert "zhangwei" not in after
 
 
+def test_a_member_listed_per_outlet_without_a_name_keeps_the_stored_name_or_is_named_by_userid(
+    world: tuple[WeComSandbox, StreamingOnly, WeComClient],
+) -> None:
+    sandbox, repo, client = world
+    sandbox.faults.extend(LIST_ID_REFUSED)
+    sync_organization(repo, client, FIRST)
+
+    sandbox.users["g3"]["name"] = ""  # listed unnamed: the stored name stays, nothing is written
+    sandbox.users["nameless"] = {"userid": "nameless", "name": "", "department": [22]}
+    sandbox.faults.extend(LIST_ID_REFUSED)
+    result = sync_organization(repo, client, NEXT)
+
+    after = _stored(repo)
+    assert (result.written, result.removed) == (1, 0)
+    assert after["g3"]["name"] == "导购3" and after["nameless"]["name"] == "nameless"
+
+
 def test_the_welcome_message_is_kept_when_the_guide_is_rewritten_or_not(
     world: tuple[WeComSandbox, StreamingOnly, WeComClient],
 ) -> None:

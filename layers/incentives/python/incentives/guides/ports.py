@@ -158,10 +158,6 @@ class GuideRepository(Protocol):
 
     def commit_grant(self, grant: Grant) -> GrantOutcome: ...
 
-    def rewards(self, corp_id: str, guide_id: str | None = None) -> list[Record]:
-        """Reward documents newest first: the tenant's, or one guide's."""
-        ...
-
     def rewards_page(self, corp_id: str, guide_id: str | None, query: RewardQuery) -> RewardPage:
         """A page of reward documents newest first (the tenant's, or one guide's), created within
         ``query``'s bounds (a key condition), only those ``query.keep`` accepts."""

@@ -101,33 +101,6 @@ def _record(item: Record, payout: Payout | None) -> RewardRecord:
     )
 
 
-def records(
-    repo: GuideRepository,
-    payouts: PayoutLookup,
-    principal: Viewer,
-    *,
-    guide_id: str | None = None,
-    outlet_id: str | None = None,
-    rule_id: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    only_guide: str | None = None,
-) -> list[RewardRecord]:
-    """Every reward record that matches, newest first; operators see their subtrees, a guide only
-    their own (the earnings read them all; listings read :func:`records_page`)."""
-    query = RecordQuery(
-        guide_id=guide_id,
-        outlet_id=outlet_id,
-        rule_id=rule_id,
-        status=status,
-        since=since,
-        until=until,
-        only_guide=only_guide,
-    )
-    return list(every_record(repo, payouts, principal, query))
-
-
 @dataclass(frozen=True)
 class RecordQuery:
     """What a reward listing shows: one guide's or the caller's scope, of an outlet, a rule, a
@@ -291,23 +264,10 @@ class Earnings(BaseModel):
     total_fen: int
 
 
-def earnings(mine: Iterable[RewardRecord], now: datetime, time_zone: str) -> Earnings:
-    earned = [r for r in mine if r.status in EARNED]
-    month = month_of(now, time_zone)
-    return Earnings(
-        this_month_fen=sum(
-            r.amount_fen + r.carried_in_fen
-            for r in earned
-            if month_of(parse_instant(r.created_at), time_zone) == month
-        ),
-        total_fen=sum(r.amount_fen + r.carried_in_fen for r in earned),
-    )
-
-
 def maintained_earnings(
     repo: GuideRepository, corp_id: str, guide_id: str, now: datetime, time_zone: str
 ) -> Earnings:
-    """:func:`earnings` from the guide's counters per month of creation (the merchant's time
+    """A guide's :class:`Earnings` from their counters per month of creation (the merchant's time
     zone, the month the grant counted its rule's limit in), without reading the rewards."""
     months = repo.month_earnings(corp_id, guide_id)
     return Earnings(this_month_fen=months.get(month_of(now, time_zone), 0), total_fen=sum(months.values()))

@@ -26,12 +26,10 @@ from incentives.guides.records import (
     RecordQuery,
     RewardRecord,
     carried,
-    earnings,
     every_record,
     maintained_earnings,
     maintained_overview,
     overview,
-    records,
     records_page,
 )
 from incentives.guides.settings import IncentiveSettings, load_settings, save_settings
@@ -51,7 +49,6 @@ __all__ = [
     "RuleView",
     "carried",
     "create_custom_rule",
-    "earnings",
     "edit_rule",
     "ensure_templates",
     "every_record",
@@ -63,7 +60,6 @@ __all__ = [
     "maintained_overview",
     "overview",
     "preview_edit",
-    "records",
     "records_page",
     "rule_view",
     "save_settings",

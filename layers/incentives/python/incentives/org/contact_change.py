@@ -13,6 +13,7 @@ from incentives.org.sync import (
     UNKNOWN_MEMBER,
     GuideChanges,
     departments_of,
+    members_of_outlets,
     reconcile,
     sync_organization,
 )
@@ -73,14 +74,8 @@ def apply_contact_change(
     else:
         return f"change_contact {change_type or '?'}: nothing named, nothing re-fetched"
     tree = OrgTree.of(departments.values())
-    joined: dict[str, Member] = {}  # members of a department that just became an outlet
-    for outlet in tree.outlets():
-        if not have_depts.get(outlet, {}).get("is_outlet"):
-            for user in client.department_members(int(outlet)):
-                known = joined.get(user["userid"])
-                depts = {*(known.dept_ids if known else ()), *(str(d) for d in user.get("department", []))}
-                name = known.name if known else str(user.get("name") or user["userid"])
-                joined[user["userid"]] = Member(user["userid"], name, tuple(sorted(depts)))
+    new_outlets = [outlet for outlet in tree.outlets() if not have_depts.get(outlet, {}).get("is_outlet")]
+    joined = members_of_outlets(client, new_outlets)  # members of a department that just became an outlet
 
     def member_of(guide_id: str, stored: Record | None) -> Member | None:
         """The stored guide's member, unless the event replaced it, joined by the outlets read."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -150,19 +150,24 @@ def _members_by_pages(client: WeComClient, tree: OrgTree) -> dict[str, Member] |
     return members
 
 
-def _members_per_outlet(
-    client: WeComClient, tree: OrgTree, progress: Callable[[str], None]
+def members_of_outlets(
+    client: WeComClient, outlets: Sequence[str], progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Member]:
+    """The members of ``outlets`` read per outlet (``user/simplelist``), each once with every
+    department they are listed in (the full sync without ``user/list_id``; a ``change_contact``
+    event, of the departments that just became outlets). A member listed without a name is unnamed
+    here (``name`` empty): compared, they keep the name stored for them, else their userid."""
     members: dict[str, Member] = {}
-    for number, outlet in enumerate(tree.outlets(), 1):
+    for number, outlet in enumerate(outlets, 1):
         for user in client.department_members(int(outlet)):
-            known = members.get(user["userid"])
+            user_id = str(user["userid"])
+            known = members.get(user_id)
             dept_ids = tuple(
                 sorted({*(known.dept_ids if known else ()), *(str(d) for d in user.get("department", []))})
             )
-            members[user["userid"]] = Member(user["userid"], user.get("name", user["userid"]), dept_ids)
+            members[user_id] = Member(user_id, str(user.get("name") or ""), dept_ids)
         if number % 50 == 0:
-            progress(f"{client.corp_id}: members of {number} / {len(tree.outlets())} outlets read")
+            progress(f"{client.corp_id}: members of {number} / {len(outlets)} outlets read")
     return members
 
 
@@ -176,7 +181,7 @@ def _synchronise(
     members = _members_by_pages(client, tree)
     if members is None:
         progress(f"{corp_id}: user/list_id not granted; reading members per outlet")
-        members = _members_per_outlet(client, tree, progress)
+        members = members_of_outlets(client, tree.outlets(), progress)
     # Everything is read from WeCom: the stored guides are now read page by page against it.
     written, removed = reconcile(
         repo,

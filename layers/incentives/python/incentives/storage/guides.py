@@ -33,7 +33,7 @@ from incentives.storage.guide_totals import (
 )
 from incentives.storage.ledger import posting_writes
 from incentives.storage.payouts import PayoutRepository
-from incentives.storage.sharded import merged_all, merged_page
+from incentives.storage.sharded import merged_page
 from incentives.storage.table import (
     AtLeast,
     AtMost,
@@ -239,15 +239,6 @@ class TableGuideRepository:
                 return GrantOutcome.ALREADY_APPLIED
             return GrantOutcome.COUNTERS_MOVED
         return GrantOutcome.APPLIED
-
-    def rewards(self, corp_id: str, guide_id: str | None = None) -> list[Record]:
-        if guide_id:
-            partition, index = keys.collection(corp_id, f"GUIDE_REWARDS#{guide_id}"), keys.GUIDE_REWARDS_INDEX
-            items = query_all(self._table, partition, index=index, newest_first=True)
-        else:
-            shards = keys.listing_partitions(keys.guide_rewards_listing(corp_id))
-            items = merged_all(self._table, shards, index=keys.COLLECTION_INDEX, newest_first=True)
-        return [org.record(item) or {} for item in items]
 
     def rewards_page(self, corp_id: str, guide_id: str | None, query: RewardQuery) -> RewardPage:
         if guide_id:  # one guide's own partition: a listing of one shard
