@@ -6,13 +6,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from incentives.events.claim_check import ClaimCheckFailed, read_message
-from incentives.events.intake import utf8_chunks
+from incentives.events.intake import (
+    SQS_MESSAGE_BYTES,
+    VerifiedDelivery,
+    keep_and_enqueue,
+    parse_webhook_event,
+    utf8_chunks,
+)
+from incentives.messages.queued import ClaimedEvent, QueuedEvent, queued_message
+from incentives.storage.queue import SqsEventQueue
+from incentives.webhook.ports import RawEvent
 from tests.support import order_paid
+from tests.support.large_orders import large_order_events
 
 
 class Chunks:
@@ -78,3 +89,43 @@ def test_an_event_that_mentions_claim_check_is_read_as_an_event() -> None:
     event = order_paid("O-claim_check", event_id="claim_check")
     message = json.dumps({"corp_id": "c1", "received_at": "2026-11-11T00:00:00+00:00", "event": event})
     assert read_message(message, Chunks()).event.event_id == "claim_check"
+
+
+class _Sqs:
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> None:
+        self.bodies.append(MessageBody)
+
+
+class _RawEvents:
+    def keep(self, raw: RawEvent) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("lines", [1, 2_000])
+def test_the_webhook_serialises_the_event_once_and_sends_that_text(
+    lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = datetime(2026, 11, 11, 0, 5, tzinfo=UTC)
+    raw = json.dumps(large_order_events("O-1", lines, 0, at, names=True)[0], ensure_ascii=False).encode()
+    delivery = VerifiedDelivery("c1", parse_webhook_event(raw), raw.decode(), hashlib.sha256(raw).hexdigest())
+    serialised: list[str] = []
+    dump = QueuedEvent.model_dump_json
+
+    def counted(self: QueuedEvent, **options: Any) -> str:
+        serialised.append(dump(self, **options))
+        return serialised[-1]
+
+    monkeypatch.setattr(QueuedEvent, "model_dump_json", counted)
+    sqs, chunks = _Sqs(), Chunks()
+    keep_and_enqueue(delivery, _RawEvents(), chunks, SqsEventQueue(sqs, "queue"), at)  # type: ignore[arg-type]
+    assert len(serialised) == 1
+    [body] = sqs.bodies
+    message = queued_message.validate_json(body)
+    if len(serialised[0].encode()) > SQS_MESSAGE_BYTES:
+        assert lines == 2_000 and isinstance(message, ClaimedEvent) and chunks.texts
+    else:
+        assert lines == 1 and body == serialised[0]
+        assert isinstance(message, QueuedEvent) and message.event.data.order_id == "O-1"

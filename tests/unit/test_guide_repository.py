@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from incentives.guides.ports import Grant, GrantOutcome
 from incentives.storage.guides import TableGuideRepository
 from incentives.storage.memory_table import MemoryTable
-from incentives.storage.table import Put, query_all
+from incentives.storage.table import Page, Put, query_all, query_iter
 from tests.support.guide_rewards import stored_rewards
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -74,6 +75,30 @@ def test_query_all_reads_every_page() -> None:
     for n in range(1_203):
         table.transact([Put({"pk": "T#ww-1#MANY", "sk": f"{n:05d}"})])
     assert [item["sk"] for item in query_all(table, "T#ww-1#MANY")] == [f"{n:05d}" for n in range(1_203)]
+
+
+class _CountingTable(MemoryTable):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = 0
+
+    def query(self, partition: str, **options: Any) -> Page:
+        self.queries += 1
+        return super().query(partition, **options)
+
+
+def test_query_iter_reads_the_next_page_only_when_the_caller_reaches_it() -> None:
+    table = _CountingTable()
+    for n in range(25):
+        table.transact([Put({"pk": "T#ww-1#MANY", "sk": f"{n:05d}"})])
+    items = query_iter(table, "T#ww-1#MANY", sk_at_least="00003", sk_at_most="00021", page_size=5)
+    assert table.queries == 0
+    assert [next(items)["sk"] for _ in range(5)] == [f"{n:05d}" for n in range(3, 8)]
+    assert table.queries == 1
+    assert next(items)["sk"] == "00008"
+    assert table.queries == 2
+    assert [item["sk"] for item in items] == [f"{n:05d}" for n in range(9, 22)]
+    assert table.queries == 4
 
 
 def test_a_grant_adds_to_the_tenants_its_outlets_and_its_guides_counters_once() -> None:

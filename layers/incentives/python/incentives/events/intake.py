@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from incentives.core.body import check_size, parse_json
 from incentives.core.errors import InvalidInput, Unauthenticated
 from incentives.core.validation import invalid_input
-from incentives.messages.queued import ClaimCheck, ClaimedEvent, EventQueue, QueuedEvent
+from incentives.messages.queued import ClaimCheck, ClaimedEvent, EventQueue, MessageBody, QueuedEvent
 from incentives.webhook import signature
 from incentives.webhook.models import WebhookEventBody
 from incentives.webhook.ports import BodyChunkStore, RawEvent, RawEventStore
@@ -131,7 +131,8 @@ def keep_and_enqueue(
     event = delivery.event
     queued = QueuedEvent(corp_id=delivery.corp_id, received_at=received_at, event=event)
     raw = delivery.body.encode()
-    claim = len(queued.model_dump_json().encode()) > SQS_MESSAGE_BYTES
+    queued_json = queued.model_dump_json()  # serialised once: measured here, sent as it is
+    claim = len(queued_json.encode()) > SQS_MESSAGE_BYTES
     pieces = utf8_chunks(raw) if claim or len(raw) > INLINE_BODY_BYTES else []
     first_time = store.keep(
         RawEvent(
@@ -146,7 +147,7 @@ def keep_and_enqueue(
     )
     if pieces:
         keep_chunks(chunks, delivery.corp_id, event.event_id, delivery.body_sha256, pieces, received_at)
-    message: QueuedEvent | ClaimedEvent = queued
+    message: MessageBody | ClaimedEvent = MessageBody(queued_json)
     if claim:
         check = ClaimCheck(
             event_id=event.event_id,

@@ -9,6 +9,7 @@ it back with the same models, then hands it to the consumers subscribed to its t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
@@ -71,7 +72,16 @@ QueuedMessage = Annotated[
 queued_message = TypeAdapter[QueuedEvent | ClaimedEvent](QueuedMessage)
 
 
+@dataclass(frozen=True)
+class MessageBody:
+    """A message of the inbound events queue already serialised (``model_dump_json`` of a
+    :class:`QueuedEvent`), sent as it is: the webhook serialises a possibly large event once to
+    measure it, and sends that text rather than serialising the event a second time."""
+
+    text: str
+
+
 class EventQueue(Protocol):
-    def send(self, events: Sequence[QueuedEvent | ClaimedEvent]) -> None:
+    def send(self, events: Sequence[QueuedEvent | ClaimedEvent | MessageBody]) -> None:
         """Put events on the inbound events queue; raises if any could not be sent."""
         ...

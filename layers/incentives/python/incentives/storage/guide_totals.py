@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from incentives.storage import keys
-from incentives.storage.table import Item, Table, Update
+from incentives.storage.table import Item, Table, Update, query_iter
 
 RULE_PAID = "paid_fen#"
 """The prefix of a rule's paid amount (``paid_fen#<rule_id>``)."""
@@ -93,13 +93,7 @@ def summed(items: Iterable[Item]) -> dict[str, Any]:
 
 
 def _days(table: Table, partition: str, first: str, last: str) -> Iterable[Item]:
-    cursor = None
-    while True:
-        page = table.query(partition, sk_at_least=first, sk_at_most=last, limit=500, cursor=cursor)
-        yield from page.items
-        cursor = page.cursor
-        if cursor is None:
-            return
+    return query_iter(table, partition, sk_at_least=first, sk_at_most=last)
 
 
 def reward_totals(table: Table, corp_id: str, first_day: str | None, last_day: str | None) -> dict[str, Any]:

@@ -162,14 +162,17 @@ def posting_writes(entries: Sequence[Entry], at: datetime) -> list[Write]:
     """Entry puts and one update per balance item moved (``BALANCE``, a credit's ``BALANCE#<shard>``),
     each refusing to take a bucket of its own below zero."""
     writes: list[Write] = [Put(entry_item(entry), (NotExists(),)) for entry in entries]
-    by_item: dict[tuple[Account, str], list[Entry]] = {}
+    # balance item → the entries that move it, and the buckets it holds of theirs
+    by_item: dict[tuple[Account, str], tuple[list[Entry], set[AnyBucket]]] = {}
     for entry in entries:
-        for sk in sorted({_balance_sk(entry, bucket) for bucket in effects_of(entry.kind)}):
-            by_item.setdefault((entry.account, sk), []).append(entry)
-    for (account, sk), own in by_item.items():
-        mine = {
-            bucket for entry in own for bucket in effects_of(entry.kind) if _balance_sk(entry, bucket) == sk
-        }
+        buckets_at: dict[str, set[AnyBucket]] = {}
+        for bucket in effects_of(entry.kind):  # each bucket's balance item named once
+            buckets_at.setdefault(_balance_sk(entry, bucket), set()).add(bucket)
+        for sk in sorted(buckets_at):
+            own, mine = by_item.setdefault((entry.account, sk), ([], set()))
+            own.append(entry)
+            mine.update(buckets_at[sk])
+    for (account, sk), (own, mine) in by_item.items():
         moved = {bucket: amount for bucket, amount in deltas(own).items() if bucket in mine}
         conditions = tuple(
             AtLeast(_bucket_attribute(bucket), amount)

@@ -76,6 +76,7 @@ from incentives.storage.table import (
     Write,
     due_items,
     query_all,
+    query_iter,
 )
 
 
@@ -214,21 +215,17 @@ class TableLevelRepository:
 
     def figures(self, corp_id: str, standing: Standing, first_day: date) -> MetricHistory:
         days: dict[date, dict[str, int]] = {}
-        cursor = None
         pk = _affiliate_pk(corp_id, standing.affiliate_id)
-        while True:  # newest first, down to the first day needed
-            page = self._table.query(pk, sk_prefix="DAY#", newest_first=True, limit=100, cursor=cursor)
-            for item in page.items:  # a day's shards (and its unsharded item) are read together
-                day = date.fromisoformat(str(item["sk"]).split("#")[1])
-                if day < first_day:
-                    return MetricHistory(standing.totals, days)
-                figures = days.setdefault(day, {})
-                for name, value in item.items():
-                    if name.startswith("m_"):
-                        figures[name[2:]] = figures.get(name[2:], 0) + int(value)
-            cursor = page.cursor
-            if cursor is None:
-                return MetricHistory(standing.totals, days)
+        # newest first, down to the first day needed; a day's shards (and its unsharded item) together
+        for item in query_iter(self._table, pk, sk_prefix="DAY#", newest_first=True, page_size=100):
+            day = date.fromisoformat(str(item["sk"]).split("#")[1])
+            if day < first_day:
+                break
+            figures = days.setdefault(day, {})
+            for name, value in item.items():
+                if name.startswith("m_"):
+                    figures[name[2:]] = figures.get(name[2:], 0) + int(value)
+        return MetricHistory(standing.totals, days)
 
     def commit(
         self,
@@ -293,17 +290,11 @@ class TableLevelRepository:
 
     def rank_at(self, corp_id: str, affiliate_id: str, at: datetime) -> tuple[int, int]:
         """The rank in force at ``at``: that of the latest change made at or before it (else 1)."""
-        cursor = None
-        while True:
-            page = self._table.query(
-                _affiliate_pk(corp_id, affiliate_id), sk_prefix="CHANGE#", newest_first=True, cursor=cursor
-            )
-            for item in page.items:
-                if parse_instant(item["at"]) <= at:
-                    return int(item["to_rank"]), LevelChange.model_validate_json(item["doc"]).rule_version
-            cursor = page.cursor
-            if cursor is None:
-                return 1, 0
+        pk = _affiliate_pk(corp_id, affiliate_id)
+        for item in query_iter(self._table, pk, sk_prefix="CHANGE#", newest_first=True, page_size=100):
+            if parse_instant(item["at"]) <= at:
+                return int(item["to_rank"]), LevelChange.model_validate_json(item["doc"]).rule_version
+        return 1, 0
 
     # sources of figures
 

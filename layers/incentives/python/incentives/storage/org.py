@@ -24,6 +24,7 @@ from incentives.storage.table import (
     Update,
     Write,
     query_all,
+    query_iter,
 )
 
 GUIDE_PAGE = 1_000
@@ -104,18 +105,10 @@ class TableOrgRepository:
         return guide(self._table, corp_id, user_id)
 
     def guides_in_order(self, corp_id: str) -> Iterator[Record]:
-        cursor = None
-        while True:
-            page = self._table.query(
-                keys.collection(corp_id, "GUIDES"),
-                index=keys.COLLECTION_INDEX,
-                limit=GUIDE_PAGE,
-                cursor=cursor,
-            )
-            yield from (record(item) or {} for item in page.items)
-            if page.cursor is None:
-                return
-            cursor = page.cursor
+        items = query_iter(
+            self._table, keys.collection(corp_id, "GUIDES"), index=keys.COLLECTION_INDEX, page_size=GUIDE_PAGE
+        )
+        return (record(item) or {} for item in items)
 
     def apply(self, corp_id: str, changes: OrgChanges) -> None:
         writes: list[Write] = [

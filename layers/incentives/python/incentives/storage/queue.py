@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from incentives.messages.queued import ClaimedEvent, QueuedEvent
+from incentives.messages.queued import ClaimedEvent, MessageBody, QueuedEvent
 from incentives.storage.sqs import send_bodies
 
 if TYPE_CHECKING:
@@ -17,5 +17,8 @@ class SqsEventQueue:
         self._client = client
         self._url = queue_url
 
-    def send(self, events: Sequence[QueuedEvent | ClaimedEvent]) -> None:
-        send_bodies(self._client, self._url, [event.model_dump_json() for event in events], "events")
+    def send(self, events: Sequence[QueuedEvent | ClaimedEvent | MessageBody]) -> None:
+        bodies = [
+            event.text if isinstance(event, MessageBody) else event.model_dump_json() for event in events
+        ]
+        send_bodies(self._client, self._url, bodies, "events")

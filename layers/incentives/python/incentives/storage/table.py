@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -243,6 +243,38 @@ def filtered_page(
         batch = min(batch * 2, 500)
 
 
+def query_iter(
+    table: Table,
+    partition: str,
+    *,
+    index: str | None = None,
+    sk_at_least: str | None = None,
+    sk_at_most: str | None = None,
+    sk_prefix: str | None = None,
+    newest_first: bool = False,
+    page_size: int = 500,
+) -> Iterator[Item]:
+    """Every item of a partition (or of the part its sort-key bounds select), one page of
+    ``page_size`` in memory at a time: the next page is read only when the caller reaches it, so a
+    caller that stops early reads no further."""
+    cursor = None
+    while True:
+        page = table.query(
+            partition,
+            index=index,
+            sk_at_least=sk_at_least,
+            sk_at_most=sk_at_most,
+            sk_prefix=sk_prefix,
+            limit=page_size,
+            cursor=cursor,
+            newest_first=newest_first,
+        )
+        yield from page.items
+        cursor = page.cursor
+        if cursor is None:
+            return
+
+
 def query_all(
     table: Table,
     partition: str,
@@ -252,16 +284,7 @@ def query_all(
     newest_first: bool = False,
 ) -> list[Item]:
     """Every item of a partition (or of its ``sk_prefix`` part), reading every page of 500."""
-    found: list[Item] = []
-    cursor = None
-    while True:
-        page = table.query(
-            partition, index=index, sk_prefix=sk_prefix, limit=500, cursor=cursor, newest_first=newest_first
-        )
-        found += page.items
-        cursor = page.cursor
-        if cursor is None:
-            return found
+    return list(query_iter(table, partition, index=index, sk_prefix=sk_prefix, newest_first=newest_first))
 
 
 def due_items(table: Table, queue: str, shards: int, at_most: str, limit: int) -> list[Item]:

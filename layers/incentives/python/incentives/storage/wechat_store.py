@@ -19,7 +19,7 @@ from typing import Any
 from incentives.core.clock import iso_utc, parse_instant
 from incentives.core.errors import ConcurrentModification
 from incentives.storage.keys import tenant
-from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items
+from incentives.storage.table import ConditionFailed, Equals, NotExists, Put, Table, due_items, query_iter
 from incentives.wechat_store.flows import Flow, QuarantinedFlow
 from incentives.wechat_store.ports import OrderRecord
 
@@ -146,28 +146,23 @@ class TableStoreRecords:
     def flows(self, corp_id: str, day: date) -> tuple[list[Flow], list[QuarantinedFlow]]:
         flows: list[Flow] = []
         quarantined: list[QuarantinedFlow] = []
-        cursor = None
-        while True:
-            page = self._table.query(flows_partition(corp_id, day), limit=200, cursor=cursor)
-            for item in page.items:
-                if item["sk"].startswith("FLOW#"):
-                    flows.append(
-                        Flow(
-                            flow_id=item["flow_id"],
-                            funds_type=int(item["funds_type"]),
-                            flow_type=int(item["flow_type"]),
-                            amount_fen=int(item["amount_fen"]),
-                            order_id=item.get("order_id") or None,
-                            booked_at=parse_instant(item["booked_at"]) if item.get("booked_at") else None,
-                            notes=tuple(item.get("notes") or ()),
-                        )
+        for item in query_iter(self._table, flows_partition(corp_id, day), page_size=200):
+            if item["sk"].startswith("FLOW#"):
+                flows.append(
+                    Flow(
+                        flow_id=item["flow_id"],
+                        funds_type=int(item["funds_type"]),
+                        flow_type=int(item["flow_type"]),
+                        amount_fen=int(item["amount_fen"]),
+                        order_id=item.get("order_id") or None,
+                        booked_at=parse_instant(item["booked_at"]) if item.get("booked_at") else None,
+                        notes=tuple(item.get("notes") or ()),
                     )
-                elif item["sk"].startswith("QUARANTINE#"):
-                    quarantined.append(
-                        QuarantinedFlow(
-                            item["flow_id"], item["reason"], item.get("order_id") or None, item.get("raw", "")
-                        )
+                )
+            elif item["sk"].startswith("QUARANTINE#"):
+                quarantined.append(
+                    QuarantinedFlow(
+                        item["flow_id"], item["reason"], item.get("order_id") or None, item.get("raw", "")
                     )
-            cursor = page.cursor
-            if cursor is None:
-                return flows, quarantined
+                )
+        return flows, quarantined

@@ -33,6 +33,7 @@ from incentives.storage.table import (
     Update,
     Write,
     query_all,
+    query_iter,
 )
 
 
@@ -192,25 +193,17 @@ class TableAffiliates:
 
     def share_totals(self, corp_id: str, first_day: str | None, last_day: str | None) -> ports.ShareTotals:
         found = {"records": 0, "commission_fen": 0, "net_fen": 0}
+        prefix: str | None = None
+        least: str | None = f"DAY#{first_day or ''}"
+        most: str | None = f"DAY#{last_day or '9999'}#~"  # every item of the last day
+        if first_day is None and last_day is None:  # all time: each shard's all-time items
+            prefix, least, most = "ALL#", None, None
         for partition in keys.share_totals_partitions(corp_id):
-            cursor = None
-            while True:
-                if first_day is None and last_day is None:  # all time: the shard's all-time items
-                    page = self._table.query(partition, sk_prefix="ALL#", limit=500, cursor=cursor)
-                else:
-                    page = self._table.query(
-                        partition,
-                        sk_at_least=f"DAY#{first_day or ''}",
-                        sk_at_most=f"DAY#{last_day or '9999'}#~",  # every item of the last day
-                        limit=500,
-                        cursor=cursor,
-                    )
-                for item in page.items:
-                    for name in found:
-                        found[name] += int(item.get(name, 0))
-                cursor = page.cursor
-                if cursor is None:
-                    break
+            for item in query_iter(
+                self._table, partition, sk_prefix=prefix, sk_at_least=least, sk_at_most=most
+            ):
+                for name in found:
+                    found[name] += int(item.get(name, 0))
         return ports.ShareTotals(found["records"], found["commission_fen"], found["net_fen"])
 
     def unattributed(self, corp_id: str, customer_id: str) -> list[ports.Record]:
