@@ -18,10 +18,13 @@ Floors (reads + writes + queue sends the path cannot do without):
   from the customer's binding: a second batched read; one transaction). SPEC's budget: 3.
 - processor, ``order.refunded`` / ``order.completed`` with affiliate + upline: 2 (one batched
   read of the order, its decision, both shares and the figures; one transaction).
-- a 2,000-line order and 20 refunds: its items against DynamoDB's 400 KB item limit.
+- a 2,000-line order and 20 refunds: its items against DynamoDB's 400 KB item limit. Its
+  ``order.paid``: 2 plus one transaction per 100 of its distinct products (the customer's
+  products-bought markers the application conditions read, seed 001 §2.2; DynamoDB takes at most
+  100 items in a transaction): 22 for 2,000 products.
 - webhook, accept that order (with long product names: larger than an SQS message): 3 (keep the
   raw event, put its body's chunks in one transaction, send the claim check).
-- processor, that claim check: 3 (read the chunks in one batch; then ``order.paid``'s 2).
+- processor, that claim check: 1 more than its ``order.paid`` (read the chunks in one batch).
 - window job, one due order: 1 (send the closing event; the index projection carries the
   order, so there is nothing to read).
 - processor, ``order.after_sales_window_closed`` of a commissioned order: 2 (read the order,
@@ -98,7 +101,7 @@ def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
     from incentives.runtime import wiring
     from incentives.storage.table import MAX_ITEM_BYTES, item_size, query_all
     from infra.local.poller import sqs_event
-    from tests.support.large_orders import large_order, total_paid
+    from tests.support.large_orders import large_order, large_order_events, total_paid
 
     _large_order_through_the_webhook(functions, resolver, config)
 
@@ -110,7 +113,8 @@ def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
     with counting() as calls:
         answer = functions.invoke("EventProcessorFunction", sqs_event([paid], arn, config.region))
     assert answer == {"batchItemFailures": []}, answer
-    report(f"processor: order.paid, {LARGE_LINES:,} lines", calls, 2)
+    [sent] = large_order_events("O-large", LARGE_LINES, 0, datetime(2026, 11, 11, tzinfo=UTC))
+    report(f"processor: order.paid, {LARGE_LINES:,} lines", calls, _paid_floor(sent["data"]["lines"]))
     with counting() as calls:
         for refund in refunds:
             answer = functions.invoke("EventProcessorFunction", sqs_event([refund], arn, config.region))
@@ -127,6 +131,15 @@ def _large_order(functions: Any, resolver: Any, config: Any) -> bool:
         f"{'' if within else '  OVER THE LIMIT'}"
     )
     return within
+
+
+def _paid_floor(lines: list[dict[str, Any]]) -> int:
+    """An ``order.paid``'s floor: one batched read, one transaction, and one transaction per
+    100 distinct products for the customer's products-bought markers."""
+    from incentives.storage.table import MAX_TRANSACTION_ITEMS
+
+    products = {line["product_id"] for line in lines}
+    return 2 + -(-len(products) // MAX_TRANSACTION_ITEMS)
 
 
 def _large_order_through_the_webhook(functions: Any, resolver: Any, config: Any) -> None:
@@ -155,7 +168,11 @@ def _large_order_through_the_webhook(functions: Any, resolver: Any, config: Any)
     with counting() as calls:
         answer = functions.invoke("EventProcessorFunction", sqs_event([message], arn, config.region))
     assert answer == {"batchItemFailures": []}, answer
-    report(f"processor: its claim check ({len(message['Body'])} B message)", calls, 3)
+    report(
+        f"processor: its claim check ({len(message['Body'])} B message)",
+        calls,
+        1 + _paid_floor(paid["data"]["lines"]),
+    )
     from incentives.runtime import wiring
 
     state = wiring.order_repository().get(setup.CORP, "O-large-hook")

@@ -52,6 +52,10 @@ def test_refunds_and_completions_take_their_floor_and_a_large_order_fits_the_ite
     for path in ("processor: order.refunded", "processor: order.completed"):
         line = next(line for line in output.splitlines() if line.startswith(path))
         assert int(re.search(r"(\d+) round trips", line).group(1)) == 2, line  # type: ignore[union-attr]
+    for path in ("processor: order.paid, 2,000 lines", "processor: its claim check"):
+        line = next(line for line in output.splitlines() if line.startswith(path))
+        found = re.search(r"(\d+) round trips\s+floor\s+(\d+)", line)
+        assert found and found[1] == found[2], line  # products' markers 100 to a transaction
     large = next(line for line in output.splitlines() if line.startswith("order of 2,000 lines"))
     largest = int(re.search(r"largest (\d+) KB of the 400 KB limit", large).group(1))  # type: ignore[union-attr]
     assert largest <= 400, large

@@ -26,8 +26,9 @@ from incentives.levels.assessment import Trigger
 from incentives.levels.metrics import Metric, one
 from incentives.levels.service import assess_owed
 
-BOUGHT_CHUNK = 25
-"""Products recorded per transaction, so an order of any size fits one."""
+BOUGHT_CHUNK = 100
+"""Products recorded per transaction (DynamoDB's limit on a transaction's items; each marker is
+about 150 bytes, far under its 4 MB), so an order of any size takes as few as it can."""
 
 if TYPE_CHECKING:
     from incentives.webhook.models import CustomerUpdated, MemberRegistered, OrderPaid, RechargePaid
