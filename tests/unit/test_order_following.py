@@ -175,3 +175,19 @@ def test_a_refund_planned_from_nobody_s_decision_does_not_land_after_a_late_clic
     assert raced
     balance = effects.ledger.balance(account(CORP, "A"))
     assert (balance[Bucket.EARNED], balance[Bucket.REVERSED]) == (1_000, 150), balance
+
+
+def test_a_basket_too_large_to_join_the_payment_records_its_products_first_in_one_transaction() -> None:
+    """95 products: one transaction of markers, then the payment's own (not a transaction over
+    DynamoDB's 100 items that falls back to the general path, nor one per 25 products)."""
+    table, effects = _world()
+    click = ReferralClicked(customer_id="D", affiliate_id="A", clicked_at=T0 - timedelta(hours=1))
+    bind(table, CORP, "click-D", click, T0)
+    products = tuple(f"p{n:03d}" for n in range(95))
+    basket = paid_fact("O-2", "D", *[100] * len(products), paid_at=T0, products=products)
+    before = table.trips
+    apply_payment(effects, CORP, "paid-2", basket, WINDOW, T0)
+    assert table.trips - before == 4  # two batched reads, the markers, the payment
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.PENDING] == 1_000 + 950
+    bought = [key for key in table.items if "D" in key[0] and "p0" in key[1]]
+    assert len(bought) == len(products), bought[:3]

@@ -30,6 +30,10 @@ BOUGHT_CHUNK = 100
 """Products recorded per transaction (DynamoDB's limit on a transaction's items; each marker is
 about 150 bytes, far under its 4 MB), so an order of any size takes as few as it can."""
 
+BOUGHT_INLINE = 25
+"""Products that join a payment's own transaction; more are recorded first, on their own (the
+payment's order, activity, decision and figures need the rest of the transaction's 100 items)."""
+
 if TYPE_CHECKING:
     from incentives.webhook.models import CustomerUpdated, MemberRegistered, OrderPaid, RechargePaid
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from incentives.affiliates.activity import order_counted, products_bought, record_bought
+from incentives.affiliates.activity import BOUGHT_INLINE, order_counted, products_bought, record_bought
 from incentives.affiliates.attribution import active, buyer_promoter, decision_changes, leveled, promoter_of
 from incentives.affiliates.binding import bound_at
 from incentives.affiliates.bound_customers import clicks_of
@@ -77,7 +77,7 @@ def apply_payment(
     changes: list[Change] = [OrderSaved(updated, current.version)]
     if not context.counted:
         bought = products_bought(order)
-        if len(bought) > 1:  # a large basket: its products first, on their own
+        if sum(len(chunk.product_ids) for chunk in bought) > BOUGHT_INLINE:  # a large basket: first
             record_bought(affiliates, corp_id, order)
             bought = []
         changes += [order_counted(order, now), *bought]
