@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support import ROOT
@@ -70,3 +71,26 @@ def test_the_end_to_end_files_run_on_one_worker(tmp_path: Path) -> None:
     assert len(workers) == 1, f"the end-to-end files ran on {sorted(workers)}"
     # The suite really had two workers to spread over: the other group ran on the other one.
     assert {worker for module, worker in ran if module == "test_control"} - workers, ran
+
+
+def _collected() -> list[str]:
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "tests"],  # one id a line (addopts has -q)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return [line for line in run.stdout.splitlines() if "::" in line]
+
+
+def test_two_collections_seconds_apart_name_the_same_tests() -> None:
+    """Each xdist worker collects the suite itself and the run stops if they disagree: a test id
+    made from the clock (a token minted at collection, a timestamp) differs between workers that
+    collect in different seconds, which a busy machine makes likely."""
+    first = _collected()
+    time.sleep(1.1)
+    second = _collected()
+    assert len(first) > 1_000
+    assert set(first) ^ set(second) == set()
