@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from incentives.affiliates.program import ProgramSettings
 from incentives.ledger.model import Bucket
 from incentives.orders.aggregate import AfterSalesWindow, OrderFact
@@ -26,7 +28,7 @@ from incentives.storage.ledger import LedgerRepository
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.orders import TableOrderRepository
 from incentives.storage.table import Key, Write
-from incentives.webhook.models import OrderCompleted, OrderRefunded, ReferralClicked, RefundLine
+from incentives.webhook.models import OrderCompleted, OrderRefunded, OrderSource, ReferralClicked, RefundLine
 from tests.support import paid_fact
 
 CORP = "ww-unit"
@@ -46,7 +48,7 @@ class CountingTable(MemoryTable):
         return super().get(key)
 
     def get_many(self, keys: Sequence[Key]) -> list[Any]:
-        self.trips += 1
+        self.trips += 1 if keys else 0  # as DynamoDB's table: no keys, no call
         return [MemoryTable.get(self, key) for key in keys]
 
     def transact(self, writes: Sequence[Write]) -> None:
@@ -191,3 +193,19 @@ def test_a_basket_too_large_to_join_the_payment_records_its_products_first_in_on
     assert effects.ledger.balance(account(CORP, "A"))[Bucket.PENDING] == 1_000 + 950
     bought = [key for key in table.items if "D" in key[0] and "p0" in key[1]]
     assert len(bought) == len(products), bought[:3]
+
+
+@pytest.mark.parametrize(("source", "trips", "credited"), [("X", 2, 0), ("A", 3, 1_000)])
+def test_an_order_through_a_link_is_read_twice_only_when_the_links_owner_is_an_affiliate(
+    source: str, trips: int, credited: int
+) -> None:
+    """Nobody bound: the link's owner, read with the context, earns if an active affiliate (then
+    their standing is read); a link of somebody who is not one reads nothing more."""
+    table, effects = _world()
+    order = paid_fact("O-3", "E", 10_000, paid_at=T0)
+    order = order.model_copy(update={"source": OrderSource(scene="share", affiliate_id=source)})
+    pending = effects.ledger.balance(account(CORP, "A"))[Bucket.PENDING]
+    before = table.trips
+    apply_payment(effects, CORP, "paid-3", order, WINDOW, T0)
+    assert table.trips - before == trips
+    assert effects.ledger.balance(account(CORP, "A"))[Bucket.PENDING] - pending == credited

@@ -53,8 +53,10 @@ def apply_payment(
     )
     uplines: dict[str, str | None] = dict((context.binding or {}).get("uplines", {}))
     if bound_id is None and buyer is None and source:
-        bound_id = source  # no binding: the link the order came through
         source_promoter = active(context.source, settings)
+        # no binding: the link the order came through, unless its owner (read with the context) is
+        # no active affiliate: then nobody is bound, and nothing more is read
+        bound_id = source if source_promoter else None
         uplines[source] = source_promoter.upline_id if source_promoter else None
     upline_id = buyer.upline_id if buyer else uplines.get(bound_id) if bound_id else None
     wanted = [who for who in (bound_id, upline_id) if who]
