@@ -120,11 +120,20 @@ def test_cold_start_reports_a_ratio_per_function() -> None:
         assert row, result.stdout + result.stderr
         if function in FIRST_EVENTS:  # the first event is measured after the import, in the same interpreter
             assert float(row[2]) >= float(row[1]), row[0]
-    over = re.search(r"^over budget: (.+)$", result.stdout, re.M)
-    if over:  # the failure says how many are over on their third-party imports alone
+    rows = re.findall(
+        r"^(\w+Function)\s.*\s([\d.]+)\s+[\d.]+\s+[\d.]+\s+(ok|OVER BUDGET)$", result.stdout, re.M
+    )
+    assert len(rows) == len(read_stack().functions), result.stdout
+    over = [name for name, _, verdict in rows if verdict == "OVER BUDGET"]
+    # libs/bare is printed to 2 places: a printed 1.30 may be either side of the budget
+    surely = sum(float(libraries) > 1.305 for _, libraries, _ in rows)
+    maybe = sum(float(libraries) >= 1.295 for _, libraries, _ in rows)
+    if over:  # the failure names them and says how many are over on their third-party imports alone
+        assert re.search(rf"^over budget: {', '.join(over)}$", result.stdout, re.M), result.stdout
         counted = re.search(r"third-party imports alone .*: (\d+) of (\d+)", result.stdout)
-        assert counted and int(counted[2]) == len(over[1].split(", ")), result.stdout
-        assert result.returncode == 1
+        assert counted and int(counted[2]) == len(over), result.stdout
+        assert surely <= int(counted[1]) <= maybe, result.stdout
+    assert result.returncode == (1 if over else 0), result.stdout
 
 
 def test_make_bench_runs_every_benchmark_and_fails_only_at_the_end(tmp_path: Path) -> None:

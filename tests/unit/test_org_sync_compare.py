@@ -104,14 +104,16 @@ def test_a_member_listed_per_outlet_without_a_name_keeps_the_stored_name_or_is_n
     sandbox.faults.extend(LIST_ID_REFUSED)
     sync_organization(repo, client, FIRST)
 
-    sandbox.users["g3"]["name"] = ""  # listed unnamed: the stored name stays, nothing is written
-    sandbox.users["nameless"] = {"userid": "nameless", "name": "", "department": [22]}
+    sandbox.users["g3"]["name"] = None  # listed without its name: the stored name stays
+    sandbox.users["g2"]["name"] = ""  # listed with an empty one: the same
+    sandbox.users["nameless"] = {"userid": "nameless", "name": None, "department": [22]}
     sandbox.faults.extend(LIST_ID_REFUSED)
     result = sync_organization(repo, client, NEXT)
 
     after = _stored(repo)
     assert (result.written, result.removed) == (1, 0)
-    assert after["g3"]["name"] == "导购3" and after["nameless"]["name"] == "nameless"
+    assert after["g3"]["name"] == "导购3" and after["g2"]["name"] == "导购2"
+    assert after["nameless"]["name"] == "nameless"
 
 
 def test_the_welcome_message_is_kept_when_the_guide_is_rewritten_or_not(

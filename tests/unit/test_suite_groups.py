@@ -73,10 +73,11 @@ def test_the_end_to_end_files_run_on_one_worker(tmp_path: Path) -> None:
     assert {worker for module, worker in ran if module == "test_control"} - workers, ran
 
 
-def _collected() -> list[str]:
+def _collected(hash_seed: str) -> list[str]:
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "tests"],  # one id a line (addopts has -q)
         cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
         capture_output=True,
         text=True,
         check=False,
@@ -86,11 +87,12 @@ def _collected() -> list[str]:
 
 
 def test_two_collections_seconds_apart_name_the_same_tests() -> None:
-    """Each xdist worker collects the suite itself and the run stops if they disagree: a test id
-    made from the clock (a token minted at collection, a timestamp) differs between workers that
-    collect in different seconds, which a busy machine makes likely."""
-    first = _collected()
+    """Each xdist worker collects the suite itself and the run stops if they disagree, in ids or
+    in order: a test id made from the clock (a token minted at collection, a timestamp) differs
+    between workers that collect in different seconds, which a busy machine makes likely; an order
+    taken from a set differs between interpreters with other hash seeds."""
+    first = _collected("1")
     time.sleep(1.1)
-    second = _collected()
+    second = _collected("2")
     assert len(first) > 1_000
-    assert set(first) ^ set(second) == set()
+    assert first == second

@@ -178,8 +178,9 @@ class WeComSandbox:
         department = int(query.get("department_id", "0"))
         if department not in self.departments:
             return {"errcode": 60003, "errmsg": "department not found"}
-        members = [
-            {"userid": u["userid"], "name": u["name"], "department": u["department"]}
+        members = [  # WeCom leaves ``name`` out where the app may not see it (a name of None here)
+            {"userid": u["userid"], "department": u["department"]}
+            | ({"name": u["name"]} if u.get("name") is not None else {})
             for u in self.users.values()
             if department in u["department"]
         ]

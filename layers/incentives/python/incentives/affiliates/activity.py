@@ -104,9 +104,10 @@ def products_bought(order: OrderPaid) -> list[ProductsBought]:
     ]
 
 
-def record_bought(affiliates: AffiliateRepository, corp_id: str, order: OrderPaid) -> None:
-    """Record the products bought, chunk by chunk (writing them again changes nothing)."""
-    for chunk in products_bought(order):
+def record_bought(affiliates: AffiliateRepository, corp_id: str, chunks: list[ProductsBought]) -> None:
+    """Record the products bought (:func:`products_bought`), chunk by chunk (writing them again
+    changes nothing)."""
+    for chunk in chunks:
         affiliates.commit(corp_id, [chunk])
 
 
@@ -114,7 +115,7 @@ def record_order(affiliates: AffiliateRepository, corp_id: str, order: OrderPaid
     """Count the order in the customer's activity, once; False when counted before."""
     if affiliates.counted(corp_id, order.customer_id, f"order:{order.order_id}"):
         return False  # every later event of the order comes by here: write nothing again
-    record_bought(affiliates, corp_id, order)
+    record_bought(affiliates, corp_id, products_bought(order))
     return commit_once(affiliates, corp_id, [order_counted(order, now)])
 
 

@@ -60,7 +60,7 @@ def apply_payment(
         uplines[source] = source_promoter.upline_id if source_promoter else None
     upline_id = buyer.upline_id if buyer else uplines.get(bound_id) if bound_id else None
     wanted = [who for who in (bound_id, upline_id) if who]
-    second, bound_standing = affiliates.promoters(corp_id, wanted, bound_id)
+    second, bound_standing = affiliates.promoters(corp_id, wanted, bound_id) if wanted else ({}, None)
     ranks: dict[str, int | None] = {}
     if buyer is not None:
         ranks[buyer.affiliate_id] = _rank_at_payment(context.buyer_standing, order, levels)
@@ -79,8 +79,8 @@ def apply_payment(
     changes: list[Change] = [OrderSaved(updated, current.version)]
     if not context.counted:
         bought = products_bought(order)
-        if sum(len(chunk.product_ids) for chunk in bought) > BOUGHT_INLINE:  # a large basket: first
-            record_bought(affiliates, corp_id, order)
+        if len({line.product_id for line in order.lines}) > BOUGHT_INLINE:  # a large basket: first
+            record_bought(affiliates, corp_id, bought)
             bought = []
         changes += [order_counted(order, now), *bought]
     changes += decision_changes(ports, corp_id, order, decision, now, buyer=buyer, earner=earner)
