@@ -123,36 +123,7 @@ def _rss_mb() -> float:
 
 
 def _counting_table() -> Any:
-    from incentives.storage.memory_table import MemoryTable
-
-    class ReadCountingTable(MemoryTable):
-        """The in-memory table, counting read round trips (those answering departments apart) and
-        the stored guides they hand over."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.reads, self.department_reads, self.guides_read = 0, 0, 0
-
-        def _seen(self, items: Sequence[Any]) -> None:
-            kinds = [item.get("kind") for item in items if item]
-            self.reads += 1
-            self.department_reads += "department" in kinds
-            self.guides_read += kinds.count("guide")
-
-        def get(self, key: Any) -> Any:
-            item = super().get(key)
-            self._seen([item])
-            return item
-
-        def get_many(self, keys: Sequence[Any]) -> Any:
-            items = [MemoryTable.get(self, key) for key in keys]  # one BatchGetItem
-            self._seen(items)
-            return items
-
-        def query(self, partition: str, **options: Any) -> Any:
-            page = super().query(partition, **options)
-            self._seen(page.items)
-            return page
+    from tests.support.org import ReadCountingTable
 
     return ReadCountingTable()
 
@@ -240,7 +211,7 @@ def measure_event(table: Any, repo: Any, wecom: BenchWeCom, guides: int) -> Even
     outlet = 1000 + (30 // PER_OUTLET + 1)
     wecom.users[user] = [outlet]
     gc.collect()
-    table.reads, table.department_reads, table.guides_read = 0, 0, 0
+    table.reset()
     tracemalloc.start()
     started = time.perf_counter()
     detail = apply_contact_change(repo, wecom, "update_user", user, "", NOW)  # type: ignore[arg-type]

@@ -4,9 +4,8 @@ way the organization stored after it is what re-deriving the whole tenant gave."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -17,46 +16,17 @@ from incentives.org.service import apply_contact_change, sync_organization
 from incentives.org.sync import GuideChanges, departments_of, reconcile
 from incentives.storage.memory_table import MemoryTable
 from incentives.storage.org import TableOrgRepository
-from incentives.storage.table import Item, Key, Page
+from incentives.storage.table import Item
 from incentives.wecom.client import WeComApiError, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
+from tests.support.org import ReadCountingTable
 from tests.support.wecom import sandbox_client
 
 CORP = "ww-1"
 FIRST = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
 EVENT = FIRST + timedelta(hours=3)
 PAGE = 2
-
-
-class ReadCountingTable(MemoryTable):
-    """The in-memory table, counting the stored guides its reads hand over, and the most guides
-    one answer held."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.guides_read = 0
-        self.largest_answer = 0
-
-    def _seen(self, items: Sequence[Item | None]) -> None:
-        guides = sum(1 for item in items if item and item.get("kind") == "guide")
-        self.guides_read += guides
-        self.largest_answer = max(self.largest_answer, guides)
-
-    def get(self, key: Key) -> Item | None:
-        item = super().get(key)
-        self._seen([item])
-        return item
-
-    def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
-        items = super().get_many(keys)
-        self._seen(items)
-        return items
-
-    def query(self, partition: str, **options: Any) -> Page:
-        page = super().query(partition, **options)
-        self._seen(page.items)
-        return page
 
 
 class StreamingOnly(TableOrgRepository):
@@ -271,6 +241,6 @@ def test_a_member_event_reads_one_stored_guide_whatever_the_tenant_holds(change:
 @pytest.mark.parametrize("change", PARTY_CHANGES, ids=lambda c: c.__name__)
 def test_a_department_event_reads_the_stored_guides_a_page_at_a_time(change: Change) -> None:
     sandbox, table, repo, client = _world(70)
-    table.guides_read, table.largest_answer = 0, 0
+    table.reset()
     apply_contact_change(repo, client, *change(sandbox), EVENT)  # StreamingOnly: never all at once
     assert table.guides_read >= 70 and table.largest_answer == PAGE
