@@ -79,7 +79,7 @@ def apply_payment(
     changes: list[Change] = [OrderSaved(updated, current.version)]
     if not context.counted:
         bought = products_bought(order)
-        if len({line.product_id for line in order.lines}) > BOUGHT_INLINE:  # a large basket: first
+        if sum(len(chunk.product_ids) for chunk in bought) > BOUGHT_INLINE:  # a large basket: first
             record_bought(affiliates, corp_id, bought)
             bought = []
         changes += [order_counted(order, now), *bought]
