@@ -246,19 +246,17 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         assert len(shown) == page and all(w["affiliate_id"] == OWN for w in shown)
         return found.cursor
 
-    def guide_records(cursor: str | None) -> str | None:
-        query = RecordQuery()
-        found, following = records_page(guides, payouts, admin, query, page, cursor)
-        summary = maintained_overview(guides, admin, query)
-        assert len(found) == page and summary is not None and summary["records"] >= page
-        return following
+    def guide_records_of(reader: Principal) -> Callable[[str | None], str | None]:
+        """The guide reward records and their overview, as ``reader`` sees them."""
 
-    def operator_records(cursor: str | None) -> str | None:
-        query = RecordQuery()
-        found, following = records_page(guides, payouts, operator, query, page, cursor)
-        summary = maintained_overview(guides, operator, query)
-        assert len(found) == page and summary is not None and summary["records"] >= page
-        return following
+        def listing(cursor: str | None) -> str | None:
+            query = RecordQuery()
+            found, following = records_page(guides, payouts, reader, query, page, cursor)
+            summary = maintained_overview(guides, reader, query)
+            assert len(found) == page and summary is not None and summary["records"] >= page
+            return following
+
+        return listing
 
     def month_earnings(cursor: str | None) -> str | None:
         now = START + timedelta(days=1)
@@ -291,8 +289,8 @@ def listings(table: Any, page: int) -> dict[str, Callable[[str | None], str | No
         "withdrawals, rejected (status key)": rejected,
         "an affiliate's own commission records": own_commissions,
         "an affiliate's own withdrawals": own_withdrawals,
-        "guide reward records (+ overview)": guide_records,
-        "guide records, an operator (+ overview)": operator_records,
+        "guide reward records (+ overview)": guide_records_of(admin),
+        "guide records, an operator (+ overview)": guide_records_of(operator),
         "a guide's own reward records": own_rewards,
         "a guide's month earnings": month_earnings,
         "applications, pending": applications,
