@@ -78,7 +78,7 @@ EVENTS = ROOT / "events"
 FIRST_EVENTS = {
     "EventProcessorFunction": f"""
 import glob, json
-from incentives.messages.queued import queued_message
+from incentives.events.claim_check import queued_message
 for name in sorted(glob.glob({str(EVENTS / "event_processor" / "*.json")!r})):
     with open(name, encoding="utf-8") as sample:
         for record in json.load(sample)["Records"]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from incentives.events.claim_check import ClaimCheckFailed, read_message
+from incentives.events.claim_check import ClaimCheckFailed, queued_message, read_message
 from incentives.events.intake import (
     SQS_MESSAGE_BYTES,
     VerifiedDelivery,
@@ -19,7 +19,7 @@ from incentives.events.intake import (
     parse_webhook_event,
     utf8_chunks,
 )
-from incentives.messages.queued import ClaimedEvent, QueuedEvent, queued_message
+from incentives.messages.queued import ClaimedEvent, QueuedEvent
 from incentives.storage.queue import SqsEventQueue
 from incentives.webhook.ports import RawEvent
 from tests.support import order_paid

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from incentives.messages.queued import ClaimedEvent, QueuedEvent, queued_message
+from pydantic import TypeAdapter
+
+from incentives.messages.queued import ClaimedEvent, QueuedEvent, QueuedMessage
 from incentives.webhook.ports import BodyChunkStore
+
+queued_message = TypeAdapter[QueuedEvent | ClaimedEvent](QueuedMessage)
+"""Built at import: the event processor reads every message with it (decision 159)."""
 
 
 class ClaimCheckFailed(RuntimeError):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from incentives.messages.internal import InternalEvent
 from incentives.webhook.models import Identifier, WebhookEvent, event_types
@@ -67,9 +67,9 @@ QueuedMessage = Annotated[
     Annotated[QueuedEvent, Tag("event")] | Annotated[ClaimedEvent, Tag("claim_check")],
     Discriminator(_message_kind),
 ]
-"""Any message of the inbound events queue: an event, or a claim check for one."""
-
-queued_message = TypeAdapter[QueuedEvent | ClaimedEvent](QueuedMessage)
+"""Any message of the inbound events queue: an event, or a claim check for one (read by the
+event processor's ``events.claim_check.queued_message``, built where it is used: the functions
+that only enqueue do not pay for its validator at import)."""
 
 
 @dataclass(frozen=True)
