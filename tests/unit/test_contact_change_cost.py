@@ -244,3 +244,16 @@ def test_a_department_event_reads_the_stored_guides_a_page_at_a_time(change: Cha
     table.reset()
     apply_contact_change(repo, client, *change(sandbox), EVENT)  # StreamingOnly: never all at once
     assert table.guides_read >= 70 and table.largest_answer == PAGE
+
+
+def test_a_member_event_without_the_members_name_keeps_the_stored_name() -> None:
+    """WeCom leaves ``name`` out where the app may not see it: the move is stored, the name kept
+    (as the full sync does, decision 160), not replaced by the userid."""
+    sandbox, _, repo, client = _world(7)
+    before = repo.guide(CORP, "lifang")
+    assert before is not None and before["name"] != "lifang"
+    sandbox.users["lifang"].update(name=None, department=[31, 22])
+    apply_contact_change(repo, client, "update_user", "lifang", "", EVENT)
+    after = repo.guide(CORP, "lifang")
+    assert after is not None and after["name"] == before["name"]
+    assert sorted(after["outlet_ids"]) == ["22", "31"]

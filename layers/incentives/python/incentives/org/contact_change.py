@@ -68,7 +68,7 @@ def apply_contact_change(
             replaced[user_id] = None
         else:
             dept_ids = tuple(sorted(str(d) for d in user.get("department", [])))
-            replaced[user_id] = Member(user_id, str(user.get("name") or user_id), dept_ids)
+            replaced[user_id] = Member(user_id, str(user.get("name") or ""), dept_ids)  # unnamed: kept
     elif change_type == "delete_user" and user_id:
         replaced[user_id] = None
     else:
