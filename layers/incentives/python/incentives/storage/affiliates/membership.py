@@ -12,7 +12,6 @@ from incentives.affiliates import activity as _activity
 from incentives.affiliates import joining as _joining
 from incentives.affiliates import profiles as _profiles
 from incentives.affiliates import promotion as _promotion
-from incentives.affiliates.activity import BOUGHT_CHUNK
 from incentives.affiliates.joining import OPENID, ApplicationInput, application_view
 from incentives.affiliates.profiles import (
     ProfileChange,
@@ -32,7 +31,6 @@ affiliates_page = on_table(_profiles.affiliates_page)
 
 activity = on_table(_activity.activity)
 eligibility = on_table(_activity.eligibility)
-record_bought = on_table(_activity.record_bought)
 record_order = on_table(_activity.record_order)
 affiliate_since = on_table(_activity.affiliate_since)
 record_recharge = on_table(_activity.record_recharge)
@@ -51,7 +49,6 @@ store_applications = on_table(_promotion.store_applications)
 store_applications_page = on_table(_promotion.store_applications_page)
 
 __all__ = [
-    "BOUGHT_CHUNK",
     "OPENID",
     "ApplicationInput",
     "ProfileChange",
@@ -72,7 +69,6 @@ __all__ = [
     "profile_view",
     "promotable_stores",
     "promoter",
-    "record_bought",
     "record_member",
     "record_order",
     "record_profile",
