@@ -20,9 +20,9 @@ from tests.support import LOCAL_SECRET, ROOT, free_port
 
 READY_TIMEOUT_SECONDS = 90
 LEVELS_TENANT = "ww-e2e-levels"
+"""The tenant of the affiliate-level scenarios (rules of their own, apart from the default tenant's)."""
 DOWNGRADES_TENANT = "ww-e2e-downgrades"
 """The downgrade scenarios' tenant (their 2-level rules apart from seed 001's eight)."""
-"""The tenant of the affiliate-level scenarios (rules of their own, apart from the default tenant's)."""
 
 
 @dataclass

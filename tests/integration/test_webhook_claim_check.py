@@ -16,7 +16,6 @@ from tests.conftest import StackHandle
 from tests.support import order_paid, webhook_event
 from tests.support.large_orders import large_order_events, total_paid
 
-CORP = "ww-local-corp"
 WEBHOOK = "OrderWebhookFunction"
 PROCESSOR = "EventProcessorFunction"
 LINES = 2_000

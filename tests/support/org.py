@@ -1,13 +1,15 @@
 """The in-memory table, counting what an organization sync or a contact event reads: read round
 trips (those answering departments apart), the stored guides they hand over, and the most guides
-one answer held. Shared by the org-sync bench and the contact-change tests."""
+one answer held. Shared by the org-sync bench and the org tests."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from incentives.org.ports import Record
 from incentives.storage.memory_table import MemoryTable
+from incentives.storage.org import TableOrgRepository
 from incentives.storage.table import Item, Key, Page
 
 
@@ -41,3 +43,11 @@ class ReadCountingTable(MemoryTable):
         page = super().query(partition, **options)
         self._seen(page.items)
         return page
+
+
+class StreamingOnly(TableOrgRepository):
+    """The table's repository, refusing to hand over every stored guide at once (the sync and the
+    contact events read them page by page, decisions 151 and 154)."""
+
+    def guides(self, corp_id: str) -> dict[str, Record]:
+        raise AssertionError("every stored guide was read at once")

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 
 from incentives.org.model import Department, Member, OrgTree
-from incentives.org.ports import OrgRepository, Record
+from incentives.org.ports import OrgRepository
 from incentives.org.service import apply_contact_change, sync_organization
 from incentives.org.sync import GuideChanges, departments_of, reconcile
 from incentives.storage.memory_table import MemoryTable
@@ -20,20 +20,13 @@ from incentives.storage.table import Item
 from incentives.wecom.client import WeComApiError, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
-from tests.support.org import ReadCountingTable
+from tests.support.org import ReadCountingTable, StreamingOnly
 from tests.support.wecom import sandbox_client
 
 CORP = "ww-1"
 FIRST = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
 EVENT = FIRST + timedelta(hours=3)
 PAGE = 2
-
-
-class StreamingOnly(TableOrgRepository):
-    """The table's repository, refusing to hand over every stored guide at once."""
-
-    def guides(self, corp_id: str) -> dict[str, Record]:
-        raise AssertionError("the event read every stored guide at once")
 
 
 def whole_tenant_change(

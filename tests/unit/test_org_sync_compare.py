@@ -17,6 +17,7 @@ from incentives.storage.org import TableOrgRepository
 from incentives.wecom.client import WeComApiError, WeComClient
 from incentives.wecom.crypto import CallbackCrypto
 from infra.local.sandboxes.wecom import WeComSandbox
+from tests.support.org import StreamingOnly
 from tests.support.wecom import sandbox_client
 
 CORP = "ww-1"
@@ -24,13 +25,6 @@ FIRST = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
 NEXT = FIRST + timedelta(days=1)
 LIST_ID_REFUSED = [0, 48002]
 """``department/list`` answers, ``user/list_id`` is refused: members are read per outlet, named."""
-
-
-class StreamingOnly(TableOrgRepository):
-    """The table's repository, refusing to hand over every stored guide at once."""
-
-    def guides(self, corp_id: str) -> dict[str, Record]:
-        raise AssertionError("the sync read every stored guide at once")
 
 
 def _client(sandbox: WeComSandbox) -> WeComClient:

@@ -25,7 +25,7 @@ from incentives.webhook.models import WebhookEventBody
 from incentives.webhook.ports import BodyChunkStore, RawEvent, RawEventStore
 
 MAX_BODY_BYTES = 3_000_000
-"""The largest webhook body accepted (a 2,000-line order with long product names is about 1 MB).
+"""The largest webhook body accepted (a 2,000-line order with long product names is about 0.7 MB).
 Bound by Lambda's 6 MB synchronous invocation payload, not API Gateway's 10 MB: the body travels
 inside the proxy event as a JSON string, where escaping can double it (docs/decisions.md)."""
 SQS_MESSAGE_BYTES = 256 * 1024
