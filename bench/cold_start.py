@@ -69,9 +69,11 @@ elapsed = time.process_time() - started
 ours = ("incentives", "handler_module")
 own = lambda name: (getattr(sys.modules[name], "__file__", None) or "").startswith({folder!r})
 loaded = [name for name in sys.modules if name not in before and not name.startswith(ours) and not own(name)]
+validated = 0
 exec({first_event!r})
 first_event = time.process_time() - started
-print(json.dumps({{"seconds": elapsed, "first_event": first_event, "modules": loaded}}))
+answer = {{"seconds": elapsed, "first_event": first_event, "validated": validated, "modules": loaded}}
+print(json.dumps(answer))
 """
 
 EVENTS = ROOT / "events"
@@ -83,6 +85,7 @@ for name in sorted(glob.glob({str(EVENTS / "event_processor" / "*.json")!r})):
     with open(name, encoding="utf-8") as sample:
         for record in json.load(sample)["Records"]:
             queued_message.validate_json(record["body"])
+            validated += 1
 """,
     "OrderWebhookFunction": f"""
 import glob, json
@@ -90,6 +93,7 @@ from incentives.events.intake import parse_webhook_event
 for name in sorted(glob.glob({str(EVENTS / "order_webhook" / "*.json")!r})):
     with open(name, encoding="utf-8") as sample:
         parse_webhook_event(json.load(sample)["body"].encode())
+        validated += 1
 """,
 }
 """What each function's first event validates with our models (its ``events/`` samples), run
@@ -136,6 +140,8 @@ def load_handler(path: Path, first_event: str = "") -> tuple[float, list[str], f
         cwd=path.parent,
     )
     answer = json.loads(result.stdout.strip().splitlines()[-1])
+    if first_event and not answer["validated"]:  # a first event that validated nothing measures nothing
+        raise SystemExit(f"{path}: its first event validated no sample of events/")
     return float(answer["seconds"]), list(answer["modules"]), float(answer["first_event"])
 
 
